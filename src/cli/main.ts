@@ -1,0 +1,58 @@
+import { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { isRegistryError } from '../core/errors.js';
+import { buildApp } from '../http/app.js';
+import { createLogger } from '../logger.js';
+import { openRegistry, runMigrations } from '../main.js';
+
+/** `credreg …`: local administration commands. Exit code 1 with a one-line message on errors. */
+export async function run(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('credreg')
+    .description('Multi-tenant credential registry: encrypted, versioned, audited secrets')
+    .showHelpAfterError();
+
+  program
+    .command('migrate')
+    .description(
+      'apply pending database migrations (embedded store, or DATABASE_URL / CREDREG_MIGRATION_DATABASE_URL)',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const logger = createLogger(config.logLevel);
+      await runMigrations(config, logger);
+    });
+
+  program
+    .command('serve')
+    .description('run the HTTP service (embedded store in ./data unless DATABASE_URL is set)')
+    .option('--migrate', 'apply pending migrations before starting')
+    .action(async (opts: { migrate?: boolean }) => {
+      const config = loadConfig();
+      const logger = createLogger(config.logLevel);
+      const registry = await openRegistry({ config, logger, migrate: opts.migrate === true });
+      const app = buildApp(registry, logger);
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        await app.close(); // stops accepting, lets in-flight requests finish
+        await registry.close();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+      const where =
+        config.storage.kind === 'pglite' ? `embedded store in ${config.storage.dataDir}` : 'PostgreSQL';
+      logger.info(
+        { backend: registry.backend },
+        `credreg listening on http://${config.listen.host}:${config.listen.port} (${where})`,
+      );
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`credreg: ${isRegistryError(err) ? err.message : (err as Error).message}\n`);
+    process.exit(1);
+  }
+}

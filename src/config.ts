@@ -1,0 +1,93 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { RegistryError } from './core/errors.js';
+import { parse } from './core/validation.js';
+
+/**
+ * Where the data lives. The embedded default needs nothing; PostgreSQL is chosen by `DATABASE_URL`.
+ */
+export type StorageConfig =
+  | { kind: 'pglite'; dataDir: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** An owner's connection for `migrate`, when the runtime login may not create tables. (Default: `url`) */
+      migrationUrl: string;
+      /** (Default: 10) */
+      poolMax: number;
+    };
+
+export type RootKeyConfig =
+  | { kind: 'base64'; value: string }
+  | { kind: 'file'; path: string; create: boolean };
+
+export interface Config {
+  storage: StorageConfig;
+  rootKey: RootKeyConfig;
+  /** Database roles are `<prefix>_app` and `<prefix>_platform`. (Default: `credreg`) */
+  dbRolePrefix: string;
+  /** (Default: 127.0.0.1:8200) */
+  listen: { host: string; port: number };
+  keyCache: { ttlMs: number; maxEntries: number };
+  /** (Default: info) */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const env = z.object({
+  DATABASE_URL: z.string().min(1).optional(),
+  CREDREG_MIGRATION_DATABASE_URL: z.string().min(1).optional(),
+  CREDREG_DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+  CREDREG_DB_ROLE_PREFIX: z.string().default('credreg'),
+  CREDREG_DATA_DIR: z.string().min(1).default('./data'),
+  CREDREG_ROOT_KEY: z.string().min(1).optional(),
+  CREDREG_ROOT_KEY_FILE: z.string().min(1).optional(),
+  CREDREG_LISTEN: z
+    .string()
+    .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:8200'),
+  CREDREG_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  CREDREG_KEY_CACHE_MAX: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  CREDREG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * Reads the environment once, at start-up. Nothing else reads `process.env`. There is no default
+ * for anything secret: on PostgreSQL the root key must be given.
+ */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const e = parse(env, source);
+  const storage: StorageConfig = e.DATABASE_URL
+    ? {
+        kind: 'postgres',
+        url: e.DATABASE_URL,
+        migrationUrl: e.CREDREG_MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+        poolMax: e.CREDREG_DB_POOL_MAX,
+      }
+    : { kind: 'pglite', dataDir: resolve(e.CREDREG_DATA_DIR) };
+  let rootKey: RootKeyConfig;
+  if (e.CREDREG_ROOT_KEY) rootKey = { kind: 'base64', value: e.CREDREG_ROOT_KEY };
+  else if (e.CREDREG_ROOT_KEY_FILE)
+    rootKey = { kind: 'file', path: resolve(e.CREDREG_ROOT_KEY_FILE), create: false };
+  else if (storage.kind === 'pglite')
+    rootKey = { kind: 'file', path: resolve(storage.dataDir, 'root.key'), create: true };
+  else {
+    throw new RegistryError(
+      'CONFIG',
+      'DATABASE_URL is set but no root key is: set CREDREG_ROOT_KEY (base64 of 32 bytes) or CREDREG_ROOT_KEY_FILE',
+    );
+  }
+  const [host, port] = e.CREDREG_LISTEN.split(':') as [string, string];
+  return deepFreeze({
+    storage,
+    rootKey,
+    dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
+    listen: { host, port: Number(port) },
+    keyCache: { ttlMs: e.CREDREG_KEY_CACHE_TTL_MS, maxEntries: e.CREDREG_KEY_CACHE_MAX },
+    logLevel: e.CREDREG_LOG_LEVEL,
+  });
+}
+
+function deepFreeze<T extends object>(o: T): Readonly<T> {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(o);
+}

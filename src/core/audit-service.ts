@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import type { RegistryDeps } from './audited-operation.js';
+import { decodeIdCursor, encodeIdCursor, pageOptions, toPage } from './pagination.js';
+import type { AccessAction, AccessLogEntry, AccessOutcome, Page } from './types.js';
+import { accessAction, accessOutcome, parse, uuid } from './validation.js';
+
+const auditQuery = pageOptions.extend({
+  credentialId: uuid.optional(),
+  vaultId: uuid.optional(),
+  actor: z.string().min(1).max(200).optional(),
+  action: accessAction.optional(),
+  outcome: accessOutcome.optional(),
+  from: z.date().optional(),
+  to: z.date().optional(),
+});
+
+export interface AccessLogFilter {
+  credentialId?: string;
+  vaultId?: string;
+  actor?: string;
+  action?: AccessAction;
+  outcome?: AccessOutcome;
+  /** Inclusive lower bound on `occurredAt`. */
+  from?: Date;
+  /** Exclusive upper bound on `occurredAt`. */
+  to?: Date;
+  /** (Default: 100), at most 1000. */
+  limit?: number;
+  cursor?: string;
+}
+
+/** Reading the access log of one tenant, newest first. Nothing here can change it. */
+export class AuditService {
+  constructor(
+    private readonly deps: Pick<RegistryDeps, 'store'>,
+    private readonly tenantId: string,
+  ) {}
+
+  /**
+   * @example const { items } = await t.audit.query({ credentialId, outcome: 'denied', limit: 50 });
+   */
+  async query(filter: AccessLogFilter = {}): Promise<Page<AccessLogEntry>> {
+    const { cursor, ...q } = parse(auditQuery, filter);
+    const rows = await this.deps.store.withTenant(this.tenantId, (tx) =>
+      tx.queryAccessLog({ ...q, limit: q.limit + 1, beforeId: decodeIdCursor(cursor) }),
+    );
+    return toPage(rows, q.limit, (e) => encodeIdCursor(e.id));
+  }
+}

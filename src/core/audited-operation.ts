@@ -1,0 +1,243 @@
+import { type ErrorCode, RegistryError } from './errors.js';
+import type {
+  AccessLogInsert,
+  Clock,
+  Envelope,
+  KeyRing,
+  Logger,
+  RegistryStore,
+  TenantTx,
+  VaultKey,
+  VaultKeyRecord,
+} from './ports.js';
+import type { AccessAction, AccessOutcome, RequestContext } from './types.js';
+import { parse, requestContext } from './validation.js';
+
+/** Everything the use-cases need, as ports. */
+export interface RegistryDeps {
+  store: RegistryStore;
+  keyRing: KeyRing;
+  envelope: Envelope;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** What one access-log row will say about the attempt; filled in as the operation learns more. */
+export interface AuditSubject {
+  action: AccessAction;
+  credentialId?: string | null;
+  vaultId?: string | null;
+  reason?: string | null;
+  version?: number | null;
+}
+
+const OUTCOME_OF: Partial<Record<ErrorCode, AccessOutcome>> = {
+  NOT_FOUND: 'not_found',
+  DELETED: 'not_found',
+  VALIDATION: 'invalid',
+  CONFLICT: 'conflict',
+  VERSION_MISMATCH: 'conflict',
+  EXPIRED: 'expired',
+  INACTIVE: 'inactive',
+  FORBIDDEN: 'denied',
+};
+
+export function outcomeOf(err: unknown): AccessOutcome {
+  return err instanceof RegistryError ? (OUTCOME_OF[err.code] ?? 'error') : 'error';
+}
+
+/** A refused attempt: its access-log row is written and must be committed before the error is thrown. */
+export class Refusal {
+  constructor(readonly error: RegistryError) {}
+}
+
+/** Thrown inside a transaction when a vault key must first be unwrapped (a slow call, never made in a transaction). */
+class KeyNotCached extends Error {
+  constructor(readonly record: VaultKeyRecord) {
+    super('vault key not cached');
+  }
+}
+
+/** The handle a use-case body gets: the transaction, its vault keys, and its access-log row. */
+export class Operation {
+  constructor(
+    readonly tx: TenantTx,
+    private readonly subject: AuditSubject,
+    private readonly ctx: RequestContext,
+    private readonly keyRing: KeyRing,
+  ) {}
+
+  /** Adds what the body learnt (the vault of a credential, the version revealed) to the log row. */
+  note(extra: Partial<AuditSubject>): void {
+    Object.assign(this.subject, extra);
+  }
+
+  /**
+   * A cached vault key, synchronously. On a miss the transaction is abandoned, the key unwrapped
+   * outside it, and the body run again from the start.
+   */
+  key(record: VaultKeyRecord): VaultKey {
+    const key = this.keyRing.cached(record);
+    if (!key) throw new KeyNotCached(record);
+    return key;
+  }
+
+  /** Writes the success row. Call it last, after every check, before returning anything secret. */
+  async granted(extra: Partial<AuditSubject> = {}): Promise<void> {
+    this.note(extra);
+    await this.log('granted', null);
+  }
+
+  /** Writes a refusal row and returns what the body must return (not throw) so the row commits. */
+  async refuse(error: RegistryError, extra: Partial<AuditSubject> = {}): Promise<Refusal> {
+    this.note(extra);
+    await this.log(outcomeOf(error), error.code);
+    return new Refusal(error);
+  }
+
+  /** Extra rows in the same transaction (e.g. the key destroyed with a vault). */
+  async also(action: AccessAction, extra: Partial<AuditSubject> = {}): Promise<void> {
+    await append(this.tx, { ...this.subject, ...extra, action }, this.ctx, 'granted', null);
+  }
+
+  private async log(outcome: AccessOutcome, errorCode: string | null): Promise<void> {
+    await append(this.tx, this.subject, this.ctx, outcome, errorCode);
+  }
+}
+
+async function append(
+  tx: TenantTx,
+  s: AuditSubject,
+  ctx: RequestContext,
+  outcome: AccessOutcome,
+  errorCode: string | null,
+): Promise<void> {
+  const row: AccessLogInsert = {
+    action: s.action,
+    outcome,
+    credentialId: s.credentialId ?? null,
+    vaultId: s.vaultId ?? null,
+    reason: s.reason ?? null,
+    version: s.version ?? null,
+    actor: ctx.actor,
+    sourceIp: ctx.sourceIp ?? null,
+    userAgent: ctx.userAgent ?? null,
+    requestId: ctx.requestId ?? null,
+    errorCode,
+  };
+  try {
+    await tx.appendAccessLog(row);
+  } catch (err) {
+    // Fail closed: without its log row an operation does not happen, and a value is not revealed.
+    throw new RegistryError(
+      'UNAVAILABLE',
+      'the access log could not be written, so the operation was not performed',
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * Runs one audited use-case in a tenant transaction.
+ *
+ * - The body writes its own row (`granted`, or `refuse` which is returned): it commits with the work.
+ * - If the body needs a vault key that is not cached, the transaction is rolled back, the key is
+ *   unwrapped outside any transaction, and the body runs again.
+ * - If anything else throws, the transaction rolls back and a failure row is written in a new one.
+ */
+export async function audited<T>(
+  deps: RegistryDeps,
+  tenantId: string,
+  ctx: RequestContext,
+  subject: AuditSubject,
+  body: (op: Operation) => Promise<T | Refusal>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    let result: T | Refusal;
+    try {
+      result = await deps.store.withTenant(tenantId, (tx) =>
+        body(new Operation(tx, subject, ctx, deps.keyRing)),
+      );
+    } catch (err) {
+      if (err instanceof KeyNotCached && attempt < 3) {
+        try {
+          await deps.keyRing.unwrap(err.record);
+        } catch (unwrapError) {
+          await auditFailure(deps, tenantId, ctx, subject, unwrapError);
+          throw unwrapError;
+        }
+        continue;
+      }
+      const failure =
+        err instanceof KeyNotCached
+          ? new RegistryError('UNAVAILABLE', 'vault key cache is thrashing; retry')
+          : err;
+      await auditFailure(deps, tenantId, ctx, subject, failure);
+      throw failure;
+    }
+    if (result instanceof Refusal) throw result.error;
+    return result;
+  }
+}
+
+/**
+ * Records a failed attempt in its own transaction. Best effort: when even that fails (database
+ * down, access log unwritable) the caller still gets the original error, and operators a log line.
+ */
+export async function auditFailure(
+  deps: RegistryDeps,
+  tenantId: string,
+  ctx: RequestContext,
+  subject: AuditSubject,
+  err: unknown,
+): Promise<void> {
+  if (err instanceof RegistryError && err.code === 'TENANT_REQUIRED') return; // no tenant to log under
+  const code = err instanceof RegistryError ? err.code : 'INTERNAL';
+  try {
+    await deps.store.withTenant(tenantId, (tx) => append(tx, subject, ctx, outcomeOf(err), code));
+  } catch (logError) {
+    deps.logger.error(
+      {
+        tenantId,
+        action: subject.action,
+        credentialId: subject.credentialId ?? null,
+        code,
+        logError: describe(logError),
+      },
+      'could not record a failed attempt in the access log',
+    );
+  }
+}
+
+/** An error's code and message only: a database error's other fields can quote row data. */
+export function describe(err: unknown): { code?: string; message: string } {
+  if (err instanceof RegistryError) return { code: err.code, message: err.message };
+  const e = err as { code?: unknown; message?: unknown };
+  return { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };
+}
+
+/** Recorded as the actor when the request context itself is invalid (no actor given). */
+const UNIDENTIFIED: RequestContext = Object.freeze({ actor: '(unidentified)' });
+
+/**
+ * Validates a request before any transaction: the context first, then the input through `fn`.
+ * A VALIDATION failure is logged (outcome `invalid`) and rethrown; nothing else is written.
+ */
+export async function validated<T>(
+  deps: RegistryDeps,
+  tenantId: string,
+  subject: AuditSubject,
+  ctx: unknown,
+  fn: () => T,
+): Promise<{ ctx: RequestContext; input: T }> {
+  let c = UNIDENTIFIED;
+  try {
+    c = parse(requestContext, ctx);
+    return { ctx: c, input: fn() };
+  } catch (err) {
+    await auditFailure(deps, tenantId, c, subject, err);
+    throw err;
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Ports: the narrow interfaces the core needs from the outside world. Adapters in `db/`, `crypto/`
+ * and `keys/` implement them; `main.ts` wires them. The core imports none of those folders.
+ */
+import type {
+  AccessAction,
+  AccessLogEntry,
+  AccessOutcome,
+  Credential,
+  CredentialType,
+  CredentialVersion,
+  Principal,
+  Tenant,
+  Vault,
+} from './types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+/** What a wrapped vault key is bound to; a key provider must refuse to unwrap under another context. */
+export interface KeyContext {
+  tenantId: string;
+  vaultId: string;
+  vaultKeyVersion: number;
+}
+
+export interface WrappedKey {
+  /** The provider that wrapped it (`local`, `aws-kms`, …). */
+  provider: string;
+  ciphertext: Uint8Array;
+  /** The provider's name for the key that wrapped it (e.g. `local:1f2e…`, a KMS key ARN). */
+  providerKeyId: string;
+}
+
+/**
+ * The root of the key hierarchy. It wraps and unwraps vault keys only, so a warm reveal never calls
+ * it. Implementations may be remote (KMS, HSM): they may be slow and they may fail; failures must be
+ * `RegistryError`s with code `UNAVAILABLE` (cannot reach) or `CRYPTO` (refused, wrong key, tampered).
+ */
+export interface RootKeyProvider {
+  /** Short name for configuration and logs: `local`, `aws-kms`, … */
+  readonly name: string;
+  wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey>;
+  unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array>;
+}
+
+/** A vault key as stored: wrapped, with the context it was wrapped under. */
+export interface VaultKeyRecord extends KeyContext {
+  wrapped: WrappedKey;
+}
+
+/** An unwrapped vault key, opaque to the core. */
+export interface VaultKey extends KeyContext {
+  readonly material: Uint8Array;
+}
+
+/**
+ * Vault keys in and out of the root key, with a bounded in-memory cache of unwrapped ones.
+ * `cached` is synchronous on purpose: it is what runs inside a database transaction.
+ */
+export interface KeyRing {
+  /** A fresh random vault key, and the same wrapped by the root key (calls the provider). */
+  createVaultKey(context: KeyContext): Promise<{ key: VaultKey; record: VaultKeyRecord }>;
+  cached(record: KeyContext): VaultKey | undefined;
+  /** Unwraps through the root key provider and caches the result. */
+  unwrap(record: VaultKeyRecord): Promise<VaultKey>;
+  /** Drops every cached key of a vault (after deletion or rotation). */
+  forgetVault(tenantId: string, vaultId: string): void;
+}
+
+/** What a ciphertext is bound to through its additional authenticated data. */
+export interface ValueBinding {
+  tenantId: string;
+  vaultId: string;
+  credentialId: string;
+  version: number;
+}
+
+/** Envelope encryption of one credential version's value under a vault key. */
+export interface Envelope {
+  seal(plaintext: Uint8Array, key: VaultKey, binding: ValueBinding): Uint8Array;
+  /** Throws `RegistryError('CRYPTO')` if the blob was tampered with or belongs to another binding. */
+  open(blob: Uint8Array, key: VaultKey, binding: ValueBinding): Uint8Array;
+  /** The vault-key version named in a blob's header, read without decrypting. */
+  vaultKeyVersionOf(blob: Uint8Array): number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+export interface AccessLogInsert {
+  credentialId: string | null;
+  vaultId: string | null;
+  action: AccessAction;
+  outcome: AccessOutcome;
+  actor: string;
+  reason: string | null;
+  sourceIp: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  version: number | null;
+  errorCode: string | null;
+}
+
+export interface AccessLogQuery {
+  credentialId?: string;
+  vaultId?: string;
+  actor?: string;
+  action?: AccessAction;
+  outcome?: AccessOutcome;
+  from?: Date;
+  to?: Date;
+  limit: number;
+  /** Only entries older than this id (ids are time-ordered). */
+  beforeId?: string;
+}
+
+export interface CredentialInsert {
+  id: string;
+  vaultId: string;
+  name: string;
+  type: CredentialType;
+  metadata: Record<string, unknown>;
+  expiresAt: Date | null;
+  rotationSchedule: string | null;
+  createdBy: string;
+}
+
+export interface VersionInsert {
+  credentialId: string;
+  vaultId: string;
+  version: number;
+  vaultKeyVersion: number;
+  ciphertext: Uint8Array;
+  createdBy: string;
+}
+
+/** A credential with the version asked for, its ciphertext and the vault key it needs. */
+export interface SealedCredential {
+  credential: Credential;
+  version: (CredentialVersion & { ciphertext: Uint8Array | null }) | null;
+  vaultKey: VaultKeyRecord | null;
+}
+
+export interface CredentialPatch {
+  metadata?: Record<string, unknown>;
+  expiresAt?: Date | null;
+  rotationSchedule?: string | null;
+  isActive?: boolean;
+  deletedAt?: Date | null;
+  purgeAfter?: Date | null;
+}
+
+/**
+ * The tenant-scoped unit of work: every method runs inside the one transaction that `withTenant`
+ * opened, as the runtime role, with the tenant set. Row-level security filters every statement.
+ */
+export interface TenantTx {
+  readonly tenantId: string;
+
+  insertPrincipal(p: { id: string; name: string; kind: 'user' | 'service' }): Promise<Principal>;
+  listPrincipals(limit: number, afterName?: string): Promise<Principal[]>;
+
+  insertVault(v: {
+    id: string;
+    name: string;
+    description: string | null;
+    maxVersions: number;
+    createdBy: string;
+  }): Promise<Vault>;
+  insertVaultKey(record: VaultKeyRecord): Promise<void>;
+  findVault(id: string): Promise<Vault | null>;
+  /** The vault and the wrapped key that new versions use. */
+  findVaultWithCurrentKey(id: string): Promise<{ vault: Vault; key: VaultKeyRecord } | null>;
+  listVaults(limit: number, after?: { name: string; id: string }): Promise<Vault[]>;
+  countCredentialsInVault(vaultId: string): Promise<number>;
+  deleteVault(id: string): Promise<boolean>;
+
+  insertCredential(c: CredentialInsert): Promise<Credential>;
+  insertVersion(v: VersionInsert): Promise<CredentialVersion>;
+  findCredential(id: string, opts?: { forUpdate?: boolean }): Promise<Credential | null>;
+  /** For reveal: the credential, one version (the current one unless given) and its vault key. */
+  findSealed(id: string, version?: number): Promise<SealedCredential | null>;
+  /** For rotation: locks the credential row, returns it with the vault's retention and current key. */
+  findForRotation(
+    id: string,
+  ): Promise<{ credential: Credential; maxVersions: number; key: VaultKeyRecord } | null>;
+  listCredentials(
+    vaultId: string,
+    limit: number,
+    after?: { name: string; id: string },
+    includeDeleted?: boolean,
+  ): Promise<Credential[]>;
+  listVersions(credentialId: string): Promise<CredentialVersion[]>;
+  setCurrentVersion(
+    credentialId: string,
+    version: number,
+    expiresAt: Date | null | undefined,
+  ): Promise<Credential>;
+  /** Removes the ciphertext of every version up to `version` (retention); returns how many. */
+  destroyVersionsThrough(credentialId: string, version: number): Promise<number>;
+  updateCredential(id: string, patch: CredentialPatch): Promise<Credential>;
+  /** Hard delete of the credential and its versions (crypto-shreds its data keys). */
+  purgeCredential(id: string): Promise<boolean>;
+  /** Soft-deleted credentials whose recovery window ended at `now`, oldest first. */
+  listPurgeDue(now: Date, limit: number): Promise<Credential[]>;
+
+  appendAccessLog(entry: AccessLogInsert): Promise<void>;
+  queryAccessLog(q: AccessLogQuery): Promise<AccessLogEntry[]>;
+}
+
+/** Platform-level unit of work: tenants only. It sees no tenant data. */
+export interface PlatformTx {
+  insertTenant(t: { id: string; name: string }): Promise<Tenant>;
+  findTenant(id: string): Promise<Tenant | null>;
+  listTenants(limit: number, after?: { name: string; id: string }): Promise<Tenant[]>;
+}
+
+export interface RegistryStore {
+  /**
+   * The only way to touch tenant data: one transaction, as the runtime role, tenant set first.
+   * Commits when `fn` resolves, rolls back when it throws. Never await a slow call (key provider,
+   * network) inside `fn`: the embedded store has one connection.
+   */
+  withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T>;
+  withPlatform<T>(fn: (tx: PlatformTx) => Promise<T>): Promise<T>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+export interface Clock {
+  now(): Date;
+}
+
+/** The slice of a pino logger the core uses. Never pass a secret value to it. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

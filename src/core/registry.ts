@@ -1,0 +1,64 @@
+import { AuditService } from './audit-service.js';
+import type { RegistryDeps } from './audited-operation.js';
+import { CredentialService } from './credential-service.js';
+import { RegistryError } from './errors.js';
+import { isUuid } from './ids.js';
+import { PrincipalService } from './principal-service.js';
+import { TenantService } from './tenant-service.js';
+import { VaultService } from './vault-service.js';
+
+/** Everything one tenant can do; get one with `registry.forTenant(tenantId)`. */
+export interface TenantRegistry {
+  readonly tenantId: string;
+  readonly vaults: VaultService;
+  readonly credentials: CredentialService;
+  readonly principals: PrincipalService;
+  readonly audit: AuditService;
+}
+
+/**
+ * The registry as a library: tenants at platform level, everything else per tenant.
+ *
+ * @example
+ * const registry = createRegistry(deps);          // or `openRegistry(config)` from the package root
+ * const acme = await registry.tenants.create({ name: 'acme' });
+ * const t = registry.forTenant(acme.id);
+ * const vault = await t.vaults.create({ name: 'payments' }, { actor: 'alice' });
+ */
+export interface Registry {
+  readonly tenants: TenantService;
+  forTenant(tenantId: string): TenantRegistry;
+  /** Purges, in every tenant, soft-deleted credentials whose recovery window has ended. */
+  purgeDue(): Promise<number>;
+}
+
+export function createRegistry(deps: RegistryDeps): Registry {
+  const tenants = new TenantService(deps);
+  const forTenant = (tenantId: string): TenantRegistry => {
+    /* Precondition: a tenant is named, by a well-formed id. */
+    if (!isUuid(tenantId)) throw new RegistryError('TENANT_REQUIRED', 'a valid tenant id is required');
+    return Object.freeze({
+      tenantId,
+      vaults: new VaultService(deps, tenantId),
+      credentials: new CredentialService(deps, tenantId),
+      principals: new PrincipalService(deps, tenantId),
+      audit: new AuditService(deps, tenantId),
+    });
+  };
+  return Object.freeze({
+    tenants,
+    forTenant,
+    async purgeDue() {
+      let purged = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await tenants.list({ limit: 100, cursor });
+        for (const tenant of page.items) {
+          purged += await forTenant(tenant.id).credentials.purgeDue({ actor: 'system:purge' });
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return purged;
+    },
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * Domain types of the registry.
+ *
+ * Glossary
+ * - **tenant**: one customer of the platform. Every row carries its `tenantId`; PostgreSQL row-level
+ *   security keeps tenants apart, not this code.
+ * - **principal**: a user or service of a tenant that acts on credentials.
+ * - **actor**: the name recorded in the access log for whoever made a call (a principal id or name).
+ * - **vault**: a named group of credentials of one tenant, with its own vault key.
+ * - **credential**: a named secret (API key, OAuth client, certificate, …) in a vault. Its value is
+ *   never stored in clear; its metadata is not encrypted and must not hold secrets.
+ * - **version**: one value of a credential. Rotation adds a version; older ones are kept up to the
+ *   vault's `maxVersions`, then destroyed (metadata kept, ciphertext removed).
+ * - **reveal**: returning a credential's value to a caller; always with a reason, always logged first.
+ * - **root key**: the key-encryption key at the top, held by a key provider (local file, KMS, HSM).
+ * - **vault key**: a random 256-bit key per vault (versioned), stored only wrapped by the root key.
+ * - **data key**: a random 256-bit key per credential version, stored only wrapped by the vault key;
+ *   it encrypts the value (AES-256-GCM).
+ * - **access log**: the append-only record of every attempt on a credential or vault, whatever its outcome.
+ */
+
+export const CREDENTIAL_TYPES = [
+  'api_key',
+  'bearer_token',
+  'basic_auth',
+  'oauth2_client',
+  'oauth2_token',
+  'certificate',
+  'ssh_key',
+  'connection_string',
+  'generic',
+] as const;
+export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
+export const ACCESS_ACTIONS = [
+  'store',
+  'reveal',
+  'rotate',
+  'update',
+  'deactivate',
+  'reactivate',
+  'delete',
+  'restore',
+  'purge',
+  'vault_create',
+  'vault_delete',
+  'key_create',
+  'key_rotate',
+  'key_rewrap',
+  'key_destroy',
+] as const;
+export type AccessAction = (typeof ACCESS_ACTIONS)[number];
+
+export const ACCESS_OUTCOMES = [
+  'granted',
+  'denied',
+  'not_found',
+  'invalid',
+  'expired',
+  'inactive',
+  'conflict',
+  'error',
+] as const;
+export type AccessOutcome = (typeof ACCESS_OUTCOMES)[number];
+
+/** Who is calling and from where; recorded on every access-log row. */
+export interface RequestContext {
+  /** Principal id or name; required, 1–200 characters. */
+  actor: string;
+  sourceIp?: string;
+  userAgent?: string;
+  requestId?: string;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface Principal {
+  id: string;
+  tenantId: string;
+  name: string;
+  kind: 'user' | 'service';
+  createdAt: Date;
+}
+
+export interface Vault {
+  id: string;
+  tenantId: string;
+  name: string;
+  description: string | null;
+  /** How many versions of each credential keep their ciphertext. (Default: 10) */
+  maxVersions: number;
+  /** The vault-key version new credential versions are encrypted under. */
+  currentKeyVersion: number;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Credential {
+  id: string;
+  tenantId: string;
+  vaultId: string;
+  name: string;
+  type: CredentialType;
+  metadata: Record<string, unknown>;
+  currentVersion: number;
+  expiresAt: Date | null;
+  rotationSchedule: string | null;
+  isActive: boolean;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+  lastRotatedAt: Date | null;
+  /** Set while soft-deleted; the credential can be restored until `purgeAfter`. */
+  deletedAt: Date | null;
+  purgeAfter: Date | null;
+}
+
+export interface CredentialVersion {
+  credentialId: string;
+  version: number;
+  vaultKeyVersion: number;
+  createdBy: string;
+  createdAt: Date;
+  /** Set once the version's ciphertext was removed by the retention policy. */
+  destroyedAt: Date | null;
+}
+
+export interface RevealedCredential {
+  credentialId: string;
+  name: string;
+  type: CredentialType;
+  version: number;
+  value: unknown;
+  expiresAt: Date | null;
+}
+
+export interface AccessLogEntry {
+  id: string;
+  tenantId: string;
+  occurredAt: Date;
+  credentialId: string | null;
+  vaultId: string | null;
+  action: AccessAction;
+  outcome: AccessOutcome;
+  actor: string;
+  reason: string | null;
+  sourceIp: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  version: number | null;
+  /** The error code of a refused or failed attempt. */
+  errorCode: string | null;
+}
+
+/** One page of a keyset-paginated listing; pass `nextCursor` back to get the next page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}

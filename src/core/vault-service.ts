@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { type AuditSubject, audited, type RegistryDeps, validated } from './audited-operation.js';
+import { RegistryError } from './errors.js';
+import { newId } from './ids.js';
+import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
+import type { Page, RequestContext, Vault } from './types.js';
+import { parse, resourceName, uuid } from './validation.js';
+
+const vaultInput = z.object({
+  name: resourceName,
+  description: z.string().max(1000).optional(),
+  maxVersions: z.number().int().min(1).max(100).default(10),
+});
+
+export interface CreateVaultInput {
+  name: string;
+  description?: string;
+  /** Versions of each credential that keep their ciphertext. (Default: 10), 1–100. */
+  maxVersions?: number;
+}
+
+const notFound = () => new RegistryError('NOT_FOUND', 'vault not found');
+
+/** Vaults of one tenant: each has its own vault key, created with it and destroyed with it. */
+export class VaultService {
+  constructor(
+    private readonly deps: RegistryDeps,
+    private readonly tenantId: string,
+  ) {}
+
+  /**
+   * Creates a vault and its first vault key (wrapped by the root key before the transaction opens).
+   * @example const v = await t.vaults.create({ name: 'payments' }, { actor: 'alice' });
+   */
+  async create(input: CreateVaultInput, ctx: RequestContext): Promise<Vault> {
+    const subject = { action: 'vault_create' as const };
+    const { ctx: c, input: v } = await validated(this.deps, this.tenantId, subject, ctx, () =>
+      parse(vaultInput, input),
+    );
+    const id = newId();
+    const { record } = await this.deps.keyRing.createVaultKey({
+      tenantId: this.tenantId,
+      vaultId: id,
+      vaultKeyVersion: 1,
+    });
+    try {
+      return await audited(this.deps, this.tenantId, c, { ...subject, vaultId: id }, async (op) => {
+        const vault = await op.tx.insertVault({
+          id,
+          name: v.name,
+          description: v.description ?? null,
+          maxVersions: v.maxVersions,
+          createdBy: c.actor,
+        });
+        await op.tx.insertVaultKey(record);
+        await op.granted();
+        await op.also('key_create', { version: 1 });
+        return vault;
+      });
+    } catch (err) {
+      this.deps.keyRing.forgetVault(this.tenantId, id);
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<Vault> {
+    parse(uuid, id, 'id');
+    const vault = await this.deps.store.withTenant(this.tenantId, (tx) => tx.findVault(id));
+    if (!vault) throw notFound();
+    return vault;
+  }
+
+  async list(options: PageOptions = {}): Promise<Page<Vault>> {
+    const { limit, cursor } = parse(pageOptions, options);
+    const rows = await this.deps.store.withTenant(this.tenantId, (tx) =>
+      tx.listVaults(limit + 1, decodeNameCursor(cursor)),
+    );
+    return toPage(rows, limit, encodeNameCursor);
+  }
+
+  /**
+   * Deletes a vault with its keys: every ciphertext in it becomes unrecoverable (crypto-shredding).
+   * A vault that still holds credentials (live or soft-deleted) is refused unless `force` is set.
+   */
+  async delete(id: string, options: { force?: boolean }, ctx: RequestContext): Promise<void> {
+    const subject: AuditSubject = { action: 'vault_delete' };
+    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
+      subject.vaultId = parse(uuid, id, 'id');
+    });
+    await audited(this.deps, this.tenantId, c, subject, async (op) => {
+      const vault = await op.tx.findVault(id);
+      if (!vault) return op.refuse(notFound());
+      const held = await op.tx.countCredentialsInVault(id);
+      if (held > 0 && !options.force) {
+        return op.refuse(
+          new RegistryError(
+            'CONFLICT',
+            `the vault holds ${held} credential(s); delete or purge them first, or pass force`,
+          ),
+        );
+      }
+      await op.tx.deleteVault(id);
+      await op.granted();
+      await op.also('key_destroy', { version: vault.currentKeyVersion });
+    });
+    this.deps.keyRing.forgetVault(this.tenantId, id);
+  }
+}

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { KeyContext, KeyRing, RootKeyProvider, VaultKey, VaultKeyRecord } from '../core/ports.js';
+
+export interface KeyRingOptions {
+  provider: RootKeyProvider;
+  /** Most unwrapped vault keys held in memory at once. (Default: 10000) */
+  maxEntries?: number;
+  /** How long an unwrapped vault key stays cached, in milliseconds. (Default: 300000, five minutes) */
+  ttlMs?: number;
+}
+
+export interface KeyRingStats {
+  hits: number;
+  misses: number;
+  /** Calls to the root key provider (wrap and unwrap); a warm reveal adds none. */
+  providerCalls: number;
+}
+
+const cacheKey = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
+
+/**
+ * Vault keys cached unwrapped, bounded in size and age so a leaked heap or a revoked root key
+ * exposes a limited window. Entries are keyed by tenant first and zeroed when evicted.
+ */
+export class CachingKeyRing implements KeyRing {
+  readonly #provider: RootKeyProvider;
+  readonly #cache: LRUCache<string, VaultKey>;
+  readonly #stats: KeyRingStats = { hits: 0, misses: 0, providerCalls: 0 };
+
+  constructor(options: KeyRingOptions) {
+    this.#provider = options.provider;
+    this.#cache = new LRUCache<string, VaultKey>({
+      max: options.maxEntries ?? 10_000,
+      ttl: options.ttlMs ?? 300_000,
+      dispose: (key) => (key.material as Buffer).fill(0),
+    });
+  }
+
+  async createVaultKey(context: KeyContext): Promise<{ key: VaultKey; record: VaultKeyRecord }> {
+    const material = randomBytes(32);
+    this.#stats.providerCalls++;
+    const wrapped = await this.#provider.wrapKey(material, context);
+    const key = this.#remember(context, material);
+    return { key, record: { ...context, wrapped } };
+  }
+
+  cached(context: KeyContext): VaultKey | undefined {
+    const key = this.#cache.get(cacheKey(context));
+    if (key) this.#stats.hits++;
+    else this.#stats.misses++;
+    return key;
+  }
+
+  async unwrap(record: VaultKeyRecord): Promise<VaultKey> {
+    this.#stats.providerCalls++;
+    const material = await this.#provider.unwrapKey(record.wrapped, record);
+    return this.#remember(record, Buffer.from(material));
+  }
+
+  forgetVault(tenantId: string, vaultId: string): void {
+    const prefix = `${tenantId}/${vaultId}/`;
+    for (const k of [...this.#cache.keys()]) if (k.startsWith(prefix)) this.#cache.delete(k);
+  }
+
+  stats(): Readonly<KeyRingStats> {
+    return { ...this.#stats };
+  }
+
+  /** Zeroes every cached key; for shutdown. */
+  clear(): void {
+    this.#cache.clear();
+  }
+
+  #remember(context: KeyContext, material: Buffer): VaultKey {
+    const key: VaultKey = Object.freeze({
+      tenantId: context.tenantId,
+      vaultId: context.vaultId,
+      vaultKeyVersion: context.vaultKeyVersion,
+      material,
+    });
+    this.#cache.set(cacheKey(context), key);
+    return key;
+  }
+}

@@ -1,0 +1,70 @@
+import { RegistryError } from '../core/errors.js';
+import type { DbRoles } from './roles.js';
+import type { SqlDatabase } from './sql.js';
+
+/** Every table that holds tenant data; each must have row-level security enabled and forced. */
+export const TENANT_TABLES = [
+  'tenants',
+  'principals',
+  'credential_vaults',
+  'vault_keys',
+  'stored_credentials',
+  'credential_versions',
+  'credential_access_log',
+] as const;
+
+/**
+ * Lists every way the roles the service runs as could read around row-level security: superuser,
+ * BYPASSRLS, owning (or being a member of the owner of) a tenant table, RLS not enabled or not
+ * forced, a change right on the access log. Runs as each role, as the service would.
+ */
+export async function findRlsBypasses(db: SqlDatabase, roles: DbRoles): Promise<string[]> {
+  const problems: string[] = [];
+  for (const role of [roles.runtime, roles.platform]) {
+    try {
+      await db.transaction(async (c) => {
+        const [me] = await c.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
+          'SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user',
+        );
+        if (me?.rolsuper) problems.push(`role ${role} is a superuser`);
+        if (me?.rolbypassrls) problems.push(`role ${role} has BYPASSRLS`);
+        const tables = await c.query<{ relname: string; rls: boolean; forced: boolean; owns: boolean }>(
+          `SELECT c.relname, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+                  pg_has_role(current_user, c.relowner, 'MEMBER') AS owns
+             FROM pg_class c
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relname = ANY($1)`,
+          [TENANT_TABLES],
+        );
+        const seen = new Set(tables.map((t) => t.relname));
+        for (const name of TENANT_TABLES) if (!seen.has(name)) problems.push(`table ${name} is missing`);
+        for (const t of tables) {
+          if (!t.rls) problems.push(`table ${t.relname} does not have row-level security enabled`);
+          if (!t.forced) problems.push(`table ${t.relname} does not force row-level security`);
+          if (t.owns) problems.push(`role ${role} owns (or is a member of the owner of) table ${t.relname}`);
+        }
+        const [log] = await c.query<{ upd: boolean; del: boolean; trunc: boolean }>(
+          `SELECT has_table_privilege('credential_access_log', 'UPDATE') AS upd,
+                  has_table_privilege('credential_access_log', 'DELETE') AS del,
+                  has_table_privilege('credential_access_log', 'TRUNCATE') AS trunc`,
+        );
+        if (log?.upd || log?.del || log?.trunc) problems.push(`role ${role} may change the access log`);
+      }, `SET LOCAL ROLE "${role}"`);
+    } catch (err) {
+      problems.push(
+        `cannot switch to role ${role} (${(err as Error).message}); run \`credreg migrate\` and grant it to the login role`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Refuses to start when row-level security could be bypassed. */
+export async function assertRlsEnforced(db: SqlDatabase, roles: DbRoles): Promise<void> {
+  const problems = await findRlsBypasses(db, roles);
+  if (problems.length > 0) {
+    throw new RegistryError(
+      'CONFIG',
+      `refusing to start: tenant isolation could be bypassed: ${problems.join('; ')}`,
+    );
+  }
+}

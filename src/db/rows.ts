@@ -1,0 +1,88 @@
+import type {
+  AccessLogEntry,
+  Credential,
+  CredentialVersion,
+  Principal,
+  Tenant,
+  Vault,
+} from '../core/types.js';
+
+/** Row shapes differ slightly between `pg` (bytea as Buffer) and PGlite (Uint8Array); these even them out. */
+type Row = Record<string, unknown>;
+
+const date = (v: unknown) => v as Date;
+const maybeDate = (v: unknown) => (v == null ? null : (v as Date));
+const maybeString = (v: unknown) => (v == null ? null : String(v));
+export const bytes = (v: unknown): Buffer | null =>
+  v == null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
+
+export const toTenant = (r: Row): Tenant => ({
+  id: String(r.tenant_id),
+  name: String(r.name),
+  createdAt: date(r.created_at),
+});
+
+export const toPrincipal = (r: Row): Principal => ({
+  id: String(r.id),
+  tenantId: String(r.tenant_id),
+  name: String(r.name),
+  kind: r.kind as Principal['kind'],
+  createdAt: date(r.created_at),
+});
+
+export const toVault = (r: Row): Vault => ({
+  id: String(r.id),
+  tenantId: String(r.tenant_id),
+  name: String(r.name),
+  description: maybeString(r.description),
+  maxVersions: Number(r.max_versions),
+  currentKeyVersion: Number(r.current_key_version),
+  createdBy: String(r.created_by),
+  createdAt: date(r.created_at),
+  updatedAt: date(r.updated_at),
+});
+
+export const toCredential = (r: Row): Credential => ({
+  id: String(r.id),
+  tenantId: String(r.tenant_id),
+  vaultId: String(r.vault_id),
+  name: String(r.name),
+  type: r.type as Credential['type'],
+  metadata: (r.metadata ?? {}) as Record<string, unknown>,
+  currentVersion: Number(r.current_version),
+  expiresAt: maybeDate(r.expires_at),
+  rotationSchedule: maybeString(r.rotation_schedule),
+  isActive: Boolean(r.is_active),
+  createdBy: String(r.created_by),
+  createdAt: date(r.created_at),
+  updatedAt: date(r.updated_at),
+  lastRotatedAt: maybeDate(r.last_rotated_at),
+  deletedAt: maybeDate(r.deleted_at),
+  purgeAfter: maybeDate(r.purge_after),
+});
+
+export const toVersion = (r: Row): CredentialVersion => ({
+  credentialId: String(r.credential_id),
+  version: Number(r.version),
+  vaultKeyVersion: Number(r.vault_key_version),
+  createdBy: String(r.created_by),
+  createdAt: date(r.created_at),
+  destroyedAt: maybeDate(r.destroyed_at),
+});
+
+export const toAccessLogEntry = (r: Row): AccessLogEntry => ({
+  id: String(r.id),
+  tenantId: String(r.tenant_id),
+  occurredAt: date(r.occurred_at),
+  credentialId: maybeString(r.credential_id),
+  vaultId: maybeString(r.vault_id),
+  action: r.action as AccessLogEntry['action'],
+  outcome: r.outcome as AccessLogEntry['outcome'],
+  actor: String(r.actor),
+  reason: maybeString(r.reason),
+  sourceIp: maybeString(r.source_ip),
+  userAgent: maybeString(r.user_agent),
+  requestId: maybeString(r.request_id),
+  version: r.version == null ? null : Number(r.version),
+  errorCode: maybeString(r.error_code),
+});

@@ -1,0 +1,472 @@
+import { RegistryError } from '../core/errors.js';
+import { isUuid, newId } from '../core/ids.js';
+import type {
+  AccessLogInsert,
+  AccessLogQuery,
+  CredentialInsert,
+  CredentialPatch,
+  PlatformTx,
+  RegistryStore,
+  SealedCredential,
+  TenantTx,
+  VaultKeyRecord,
+  VersionInsert,
+} from '../core/ports.js';
+import type { DbRoles } from './roles.js';
+import { bytes, toAccessLogEntry, toCredential, toPrincipal, toTenant, toVault, toVersion } from './rows.js';
+import type { SqlClient, SqlDatabase } from './sql.js';
+
+/**
+ * `RegistryStore` on PostgreSQL (either adapter). Every transaction first switches to a role that
+ * row-level security applies to and, for tenant work, sets the tenant, both transaction-local so
+ * nothing survives on a pooled connection. Every statement also names `tenant_id` itself: the policy
+ * is the guarantee, the explicit filter lets the planner (and Citus) route by tenant.
+ */
+export class SqlRegistryStore implements RegistryStore {
+  readonly #db: SqlDatabase;
+  readonly #roles: DbRoles;
+
+  constructor(db: SqlDatabase, roles: DbRoles) {
+    this.#db = db;
+    this.#roles = roles;
+  }
+
+  async withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+    /* Precondition: the tenant id is a UUID (it is written into the prelude, so this also guards injection). */
+    if (!isUuid(tenantId)) throw new RegistryError('TENANT_REQUIRED', 'a valid tenant id is required');
+    const prelude = `SELECT set_config('role', '${this.#roles.runtime}', true), set_config('app.current_tenant_id', '${tenantId}', true)`;
+    return this.#run((c) => fn(new SqlTenantTx(c, tenantId)), prelude);
+  }
+
+  async withPlatform<T>(fn: (tx: PlatformTx) => Promise<T>): Promise<T> {
+    return this.#run(
+      (c) => fn(new SqlPlatformTx(c)),
+      `SELECT set_config('role', '${this.#roles.platform}', true)`,
+    );
+  }
+
+  async #run<T>(fn: (c: SqlClient) => Promise<T>, prelude: string): Promise<T> {
+    try {
+      return await this.#db.transaction(fn, prelude);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+}
+
+const UNIQUE_MESSAGES: Record<string, string> = {
+  tenants_name_key: 'a tenant with this name already exists',
+  principals_tenant_id_name_key: 'a principal with this name already exists',
+  credential_vaults_tenant_id_name_key: 'a vault with this name already exists',
+  stored_credentials_live_name: 'a credential with this name already exists in this vault',
+};
+const FOREIGN_KEY_MESSAGES: Record<string, string> = {
+  credential_vaults_tenant_id_fkey: 'tenant not found',
+  principals_tenant_id_fkey: 'tenant not found',
+  credential_access_log_tenant_id_fkey: 'tenant not found',
+  stored_credentials_tenant_id_vault_id_fkey: 'vault not found',
+};
+
+/**
+ * Database errors become registry errors. Messages are ours, never the server's: its text can
+ * quote rows and SQL. The original stays in `cause` for operators.
+ */
+export function translate(err: unknown): unknown {
+  if (err instanceof RegistryError) return err;
+  const e = err as { code?: string; constraint?: string };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code === '23505') {
+    return new RegistryError('CONFLICT', UNIQUE_MESSAGES[e.constraint ?? ''] ?? 'the item already exists', {
+      cause: err,
+    });
+  }
+  if (code === '23503') {
+    return new RegistryError(
+      'NOT_FOUND',
+      FOREIGN_KEY_MESSAGES[e.constraint ?? ''] ?? 'a referenced item does not exist',
+      {
+        cause: err,
+      },
+    );
+  }
+  if (code === '40001' || code === '40P01') {
+    return new RegistryError('CONFLICT', 'a concurrent change conflicted with this one; retry', {
+      cause: err,
+    });
+  }
+  if (/^(08|53|57P)/.test(code) || /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND)$/.test(code)) {
+    return new RegistryError('UNAVAILABLE', 'the database is unavailable; retry later', { cause: err });
+  }
+  return new RegistryError('INTERNAL', 'the database rejected the operation', { cause: err });
+}
+
+class SqlPlatformTx implements PlatformTx {
+  constructor(private readonly c: SqlClient) {}
+
+  async insertTenant(t: { id: string; name: string }) {
+    const [row] = await this.c.query('INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) RETURNING *', [
+      t.id,
+      t.name,
+    ]);
+    return toTenant(row!);
+  }
+
+  async findTenant(id: string) {
+    const [row] = await this.c.query('SELECT * FROM tenants WHERE tenant_id = $1', [id]);
+    return row ? toTenant(row) : null;
+  }
+
+  async listTenants(limit: number, after?: { name: string; id: string }) {
+    const rows = await this.c.query(
+      `SELECT * FROM tenants WHERE ($1::text IS NULL OR (name, tenant_id) > ($1, $2::uuid))
+        ORDER BY name, tenant_id LIMIT $3`,
+      [after?.name ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toTenant);
+  }
+}
+
+const CREDENTIAL_COLUMNS = `c.tenant_id, c.id, c.vault_id, c.name, c.type, c.metadata, c.current_version, c.expires_at,
+  c.rotation_schedule, c.is_active, c.created_by, c.created_at, c.updated_at, c.last_rotated_at, c.deleted_at, c.purge_after`;
+
+/** Patch fields and the columns they write; nothing else can be set through `updateCredential`. */
+const PATCH_COLUMNS: Record<keyof CredentialPatch, string> = {
+  metadata: 'metadata',
+  expiresAt: 'expires_at',
+  rotationSchedule: 'rotation_schedule',
+  isActive: 'is_active',
+  deletedAt: 'deleted_at',
+  purgeAfter: 'purge_after',
+};
+
+class SqlTenantTx implements TenantTx {
+  constructor(
+    private readonly c: SqlClient,
+    readonly tenantId: string,
+  ) {}
+
+  async insertPrincipal(p: { id: string; name: string; kind: 'user' | 'service' }) {
+    const [row] = await this.c.query(
+      'INSERT INTO principals (tenant_id, id, name, kind) VALUES ($1, $2, $3, $4) RETURNING *',
+      [this.tenantId, p.id, p.name, p.kind],
+    );
+    return toPrincipal(row!);
+  }
+
+  async listPrincipals(limit: number, afterName?: string) {
+    const rows = await this.c.query(
+      `SELECT * FROM principals WHERE tenant_id = $1 AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3`,
+      [this.tenantId, afterName ?? null, limit],
+    );
+    return rows.map(toPrincipal);
+  }
+
+  async insertVault(v: {
+    id: string;
+    name: string;
+    description: string | null;
+    maxVersions: number;
+    createdBy: string;
+  }) {
+    const [row] = await this.c.query(
+      `INSERT INTO credential_vaults (tenant_id, id, name, description, max_versions, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+      [this.tenantId, v.id, v.name, v.description, v.maxVersions, v.createdBy],
+    );
+    return toVault(row!);
+  }
+
+  async insertVaultKey(k: VaultKeyRecord) {
+    await this.c.query(
+      `INSERT INTO vault_keys (tenant_id, vault_id, version, wrapped_key, provider, provider_key_id)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        this.tenantId,
+        k.vaultId,
+        k.vaultKeyVersion,
+        Buffer.from(k.wrapped.ciphertext),
+        k.wrapped.provider,
+        k.wrapped.providerKeyId,
+      ],
+    );
+  }
+
+  async findVault(id: string) {
+    const [row] = await this.c.query('SELECT * FROM credential_vaults WHERE tenant_id = $1 AND id = $2', [
+      this.tenantId,
+      id,
+    ]);
+    return row ? toVault(row) : null;
+  }
+
+  async findVaultWithCurrentKey(id: string) {
+    const [row] = await this.c.query(
+      `SELECT v.*, k.wrapped_key, k.provider, k.provider_key_id
+         FROM credential_vaults v
+         JOIN vault_keys k ON k.tenant_id = v.tenant_id AND k.vault_id = v.id AND k.version = v.current_key_version
+        WHERE v.tenant_id = $1 AND v.id = $2`,
+      [this.tenantId, id],
+    );
+    if (!row) return null;
+    const vault = toVault(row);
+    return { vault, key: this.#keyRecord(vault.id, vault.currentKeyVersion, row) };
+  }
+
+  async listVaults(limit: number, after?: { name: string; id: string }) {
+    const rows = await this.c.query(
+      `SELECT * FROM credential_vaults
+        WHERE tenant_id = $1 AND ($2::text IS NULL OR (name, id) > ($2, $3::uuid))
+        ORDER BY name, id LIMIT $4`,
+      [this.tenantId, after?.name ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toVault);
+  }
+
+  async countCredentialsInVault(vaultId: string) {
+    const [row] = await this.c.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM stored_credentials WHERE tenant_id = $1 AND vault_id = $2',
+      [this.tenantId, vaultId],
+    );
+    return row?.n ?? 0;
+  }
+
+  async deleteVault(id: string) {
+    const rows = await this.c.query(
+      'DELETE FROM credential_vaults WHERE tenant_id = $1 AND id = $2 RETURNING id',
+      [this.tenantId, id],
+    );
+    return rows.length > 0;
+  }
+
+  async insertCredential(c: CredentialInsert) {
+    const [row] = await this.c.query(
+      `INSERT INTO stored_credentials AS c (tenant_id, id, vault_id, name, type, metadata, current_version, expires_at,
+                                            rotation_schedule, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9) RETURNING ${CREDENTIAL_COLUMNS}`,
+      [
+        this.tenantId,
+        c.id,
+        c.vaultId,
+        c.name,
+        c.type,
+        c.metadata,
+        c.expiresAt,
+        c.rotationSchedule,
+        c.createdBy,
+      ],
+    );
+    return toCredential(row!);
+  }
+
+  async insertVersion(v: VersionInsert) {
+    const [row] = await this.c.query(
+      `INSERT INTO credential_versions (tenant_id, credential_id, version, vault_id, vault_key_version, ciphertext, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       RETURNING credential_id, version, vault_key_version, created_by, created_at, destroyed_at`,
+      [
+        this.tenantId,
+        v.credentialId,
+        v.version,
+        v.vaultId,
+        v.vaultKeyVersion,
+        Buffer.from(v.ciphertext),
+        v.createdBy,
+      ],
+    );
+    return toVersion(row!);
+  }
+
+  async findCredential(id: string, opts: { forUpdate?: boolean } = {}) {
+    const [row] = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c WHERE c.tenant_id = $1 AND c.id = $2${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+      [this.tenantId, id],
+    );
+    return row ? toCredential(row) : null;
+  }
+
+  async findSealed(id: string, version?: number): Promise<SealedCredential | null> {
+    const [row] = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS}, v.version, v.vault_key_version, v.ciphertext, v.created_by AS version_created_by,
+              v.created_at AS version_created_at, v.destroyed_at, k.wrapped_key, k.provider, k.provider_key_id
+         FROM stored_credentials c
+         LEFT JOIN credential_versions v
+           ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = coalesce($3::int, c.current_version)
+         LEFT JOIN vault_keys k
+           ON k.tenant_id = v.tenant_id AND k.vault_id = v.vault_id AND k.version = v.vault_key_version
+        WHERE c.tenant_id = $1 AND c.id = $2`,
+      [this.tenantId, id, version ?? null],
+    );
+    if (!row) return null;
+    const credential = toCredential(row);
+    if (row.version == null) return { credential, version: null, vaultKey: null };
+    const v = {
+      ...toVersion({
+        ...row,
+        credential_id: id,
+        created_by: row.version_created_by,
+        created_at: row.version_created_at,
+      }),
+      ciphertext: bytes(row.ciphertext),
+    };
+    const vaultKey =
+      row.wrapped_key == null ? null : this.#keyRecord(credential.vaultId, v.vaultKeyVersion, row);
+    return { credential, version: v, vaultKey };
+  }
+
+  async findForRotation(id: string) {
+    const [row] = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS}, vt.max_versions, vt.current_key_version, k.wrapped_key, k.provider, k.provider_key_id
+         FROM stored_credentials c
+         JOIN credential_vaults vt ON vt.tenant_id = c.tenant_id AND vt.id = c.vault_id
+         JOIN vault_keys k ON k.tenant_id = vt.tenant_id AND k.vault_id = vt.id AND k.version = vt.current_key_version
+        WHERE c.tenant_id = $1 AND c.id = $2
+          FOR UPDATE OF c`,
+      [this.tenantId, id],
+    );
+    if (!row) return null;
+    const credential = toCredential(row);
+    return {
+      credential,
+      maxVersions: Number(row.max_versions),
+      key: this.#keyRecord(credential.vaultId, Number(row.current_key_version), row),
+    };
+  }
+
+  async listCredentials(
+    vaultId: string,
+    limit: number,
+    after?: { name: string; id: string },
+    includeDeleted = false,
+  ) {
+    const rows = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c
+        WHERE c.tenant_id = $1 AND c.vault_id = $2 AND ($3::boolean OR c.deleted_at IS NULL)
+          AND ($4::text IS NULL OR (c.name, c.id) > ($4, $5::uuid))
+        ORDER BY c.name, c.id LIMIT $6`,
+      [this.tenantId, vaultId, includeDeleted, after?.name ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toCredential);
+  }
+
+  async listVersions(credentialId: string) {
+    const rows = await this.c.query(
+      `SELECT credential_id, version, vault_key_version, created_by, created_at, destroyed_at
+         FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 ORDER BY version DESC`,
+      [this.tenantId, credentialId],
+    );
+    return rows.map(toVersion);
+  }
+
+  async setCurrentVersion(credentialId: string, version: number, expiresAt: Date | null | undefined) {
+    const [row] = await this.c.query(
+      `UPDATE stored_credentials c
+          SET current_version = $3, last_rotated_at = now(), updated_at = now(),
+              expires_at = CASE WHEN $4::boolean THEN $5::timestamptz ELSE c.expires_at END
+        WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ${CREDENTIAL_COLUMNS}`,
+      [this.tenantId, credentialId, version, expiresAt !== undefined, expiresAt ?? null],
+    );
+    return toCredential(row!);
+  }
+
+  async destroyVersionsThrough(credentialId: string, version: number) {
+    const rows = await this.c.query(
+      `UPDATE credential_versions SET ciphertext = NULL, destroyed_at = now()
+        WHERE tenant_id = $1 AND credential_id = $2 AND version <= $3 AND ciphertext IS NOT NULL
+        RETURNING version`,
+      [this.tenantId, credentialId, version],
+    );
+    return rows.length;
+  }
+
+  async updateCredential(id: string, patch: CredentialPatch) {
+    const sets: string[] = ['updated_at = now()'];
+    const params: unknown[] = [this.tenantId, id];
+    for (const [field, column] of Object.entries(PATCH_COLUMNS) as [keyof CredentialPatch, string][]) {
+      if (patch[field] === undefined) continue;
+      params.push(patch[field]);
+      sets.push(`${column} = $${params.length}`);
+    }
+    const [row] = await this.c.query(
+      `UPDATE stored_credentials c SET ${sets.join(', ')} WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ${CREDENTIAL_COLUMNS}`,
+      params,
+    );
+    return toCredential(row!);
+  }
+
+  async purgeCredential(id: string) {
+    const rows = await this.c.query(
+      'DELETE FROM stored_credentials WHERE tenant_id = $1 AND id = $2 RETURNING id',
+      [this.tenantId, id],
+    );
+    return rows.length > 0;
+  }
+
+  async listPurgeDue(now: Date, limit: number) {
+    const rows = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c
+        WHERE c.tenant_id = $1 AND c.purge_after IS NOT NULL AND c.purge_after <= $2
+        ORDER BY c.purge_after LIMIT $3`,
+      [this.tenantId, now, limit],
+    );
+    return rows.map(toCredential);
+  }
+
+  async appendAccessLog(e: AccessLogInsert) {
+    await this.c.query(
+      `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
+                                          source_ip, user_agent, request_id, version, error_code)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [
+        this.tenantId,
+        newId(),
+        e.credentialId,
+        e.vaultId,
+        e.action,
+        e.outcome,
+        e.actor,
+        e.reason,
+        e.sourceIp,
+        e.userAgent,
+        e.requestId,
+        e.version,
+        e.errorCode,
+      ],
+    );
+  }
+
+  async queryAccessLog(q: AccessLogQuery) {
+    const where = ['tenant_id = $1'];
+    const params: unknown[] = [this.tenantId];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (q.credentialId) add('credential_id = ?', q.credentialId);
+    if (q.vaultId) add('vault_id = ?', q.vaultId);
+    if (q.actor) add('actor = ?', q.actor);
+    if (q.action) add('action = ?', q.action);
+    if (q.outcome) add('outcome = ?', q.outcome);
+    if (q.from) add('occurred_at >= ?', q.from);
+    if (q.to) add('occurred_at < ?', q.to);
+    if (q.beforeId) add('id < ?', q.beforeId);
+    params.push(q.limit);
+    const rows = await this.c.query(
+      `SELECT * FROM credential_access_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toAccessLogEntry);
+  }
+
+  #keyRecord(vaultId: string, version: number, row: Record<string, unknown>): VaultKeyRecord {
+    return {
+      tenantId: this.tenantId,
+      vaultId,
+      vaultKeyVersion: version,
+      wrapped: {
+        provider: String(row.provider),
+        ciphertext: bytes(row.wrapped_key)!,
+        providerKeyId: String(row.provider_key_id),
+      },
+    };
+  }
+}

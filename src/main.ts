@@ -1,0 +1,136 @@
+/**
+ * The one place that wires concrete pieces together: a database adapter, the store on it, the
+ * root key provider, the key ring and the envelope, into the core's registry.
+ */
+import type { Config } from './config.js';
+import { type Clock, type Logger, systemClock } from './core/ports.js';
+import { createRegistry, type Registry } from './core/registry.js';
+import { aesGcmEnvelope } from './crypto/envelope.js';
+import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
+import { appliedVersion, latestVersion, type MigrationResult, migrate } from './db/migrate.js';
+import { openPg } from './db/pg-adapter.js';
+import { openPglite } from './db/pglite-adapter.js';
+import { assertRlsEnforced } from './db/role-check.js';
+import { rolesFromPrefix } from './db/roles.js';
+import type { Backend, SqlDatabase } from './db/sql.js';
+import { SqlRegistryStore } from './db/tenant-store.js';
+import { decodeRootKey, LocalKeyProvider, loadRootKeyFile } from './keys/local-key-provider.js';
+
+export interface OpenOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  /** Apply pending migrations before starting. (Default: false) */
+  migrate?: boolean;
+  clock?: Clock;
+}
+
+export interface RegistryHandle extends Registry {
+  readonly backend: Backend;
+  /** Database reachable and migrations current. */
+  readiness(): Promise<{ ready: boolean; detail: string }>;
+  keyRingStats(): Readonly<KeyRingStats>;
+  /** Closes the database (releasing the embedded store's lock) and zeroes cached keys. */
+  close(): Promise<void>;
+}
+
+/** Opens the configured database, for `migrate` and for the service. */
+export async function openDatabase(
+  config: Readonly<Config>,
+  logger: Logger,
+  purpose: 'runtime' | 'migration' = 'runtime',
+) {
+  const s = config.storage;
+  if (s.kind === 'pglite') return openPglite({ dataDir: s.dataDir });
+  return openPg({
+    connectionString: purpose === 'migration' ? s.migrationUrl : s.url,
+    maxConnections: s.poolMax,
+    onError: (err) => logger.warn({ err: { message: err.message } }, 'idle database connection failed'),
+  });
+}
+
+/** Applies pending migrations with the owner's connection; `credreg migrate` and `serve --migrate`. */
+export async function runMigrations(
+  config: Readonly<Config>,
+  logger: Logger,
+  db?: SqlDatabase,
+): Promise<MigrationResult> {
+  const roles = rolesFromPrefix(config.dbRolePrefix);
+  const sameConnection =
+    db && (config.storage.kind === 'pglite' || config.storage.migrationUrl === config.storage.url);
+  const target = sameConnection ? db : await openDatabase(config, logger, 'migration');
+  try {
+    const result = await migrate(target, roles);
+    logger.info(
+      { applied: result.applied, current: result.current },
+      result.applied.length ? 'migrations applied' : 'schema is current',
+    );
+    return result;
+  } finally {
+    if (target !== db) await target.close();
+  }
+}
+
+/**
+ * Opens the registry from configuration. Refuses to start when tenant isolation could be bypassed
+ * (see `db/role-check.ts`) or the schema is not migrated.
+ */
+export async function openRegistry(options: OpenOptions): Promise<RegistryHandle> {
+  const { config, logger } = options;
+  const db = await openDatabase(config, logger);
+  try {
+    if (options.migrate) await runMigrations(config, logger, db);
+    return await assemble(db, options);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/** Builds the registry on an open, migrated database; tests and the benchmark use it directly. */
+export async function assemble(
+  db: SqlDatabase,
+  options: Omit<OpenOptions, 'migrate'>,
+): Promise<RegistryHandle> {
+  const { config, logger } = options;
+  const roles = rolesFromPrefix(config.dbRolePrefix);
+  await assertRlsEnforced(db, roles);
+  const rootKey =
+    config.rootKey.kind === 'base64'
+      ? decodeRootKey(config.rootKey.value)
+      : loadRootKeyFile(config.rootKey.path, { create: config.rootKey.create, logger });
+  const provider = new LocalKeyProvider(rootKey);
+  rootKey.fill(0);
+  const keyRing = new CachingKeyRing({
+    provider,
+    ttlMs: config.keyCache.ttlMs,
+    maxEntries: config.keyCache.maxEntries,
+  });
+  const registry = createRegistry({
+    store: new SqlRegistryStore(db, roles),
+    keyRing,
+    envelope: aesGcmEnvelope,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+  const latest = latestVersion();
+  return Object.freeze({
+    ...registry,
+    backend: db.backend,
+    async readiness() {
+      try {
+        const applied = await appliedVersion(db);
+        return applied >= latest
+          ? { ready: true, detail: `schema at version ${applied}` }
+          : { ready: false, detail: `schema at version ${applied}, ${latest} expected: run credreg migrate` };
+      } catch {
+        return { ready: false, detail: 'database unreachable' };
+      }
+    },
+    keyRingStats: () => keyRing.stats(),
+    async close() {
+      keyRing.clear();
+      provider.destroy();
+      await db.close();
+    },
+  });
+}
