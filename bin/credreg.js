@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import('../dist/cli/main.js').then((m) => m.run(process.argv));
+// The published entry point runs the compiled CLI (`npm run build` produces dist/).
+await import('../dist/cli/index.js');

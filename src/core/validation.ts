@@ -93,8 +93,14 @@ export const requestContext = z.object({
 
 /** Throws VALIDATION unless the value's JSON form is at most 64 KiB and matches its type's schema. */
 export function parseValue(type: CredentialType, value: unknown): unknown {
-  if (value === undefined) throw validationError([{ path: 'value', problem: 'is required' }]);
-  const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    json = undefined; // circular structures and BigInts: not JSON, and the TypeError can quote keys
+  }
+  if (json === undefined) throw validationError([{ path: 'value', problem: 'is required and must be JSON' }]);
+  const bytes = Buffer.byteLength(json);
   if (bytes > MAX_VALUE_BYTES) {
     throw validationError([{ path: 'value', problem: `must be at most ${MAX_VALUE_BYTES} bytes as JSON` }]);
   }

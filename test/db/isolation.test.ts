@@ -1,0 +1,217 @@
+/**
+ * Tenant isolation, proved around the service: raw SQL as the runtime role, the way a bug in the
+ * service (a forgotten filter, a wrong id) would reach the database.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/core/ids.js';
+import { findRlsBypasses, TENANT_TABLES } from '../../src/db/role-check.js';
+import { asRuntime, describeEachBackend, expectCode, openTestRegistry, type TestRegistry } from '../helpers/backends.js';
+
+const alice = { actor: 'alice' };
+
+describeEachBackend('tenant isolation', (backend) => {
+  let t: TestRegistry;
+  let a: string;
+  let b: string;
+  let bVault: string;
+  let bCredential: string;
+
+  beforeAll(async () => {
+    t = await openTestRegistry(backend);
+    a = (await t.registry.tenants.create({ name: 'tenant-a' })).id;
+    b = (await t.registry.tenants.create({ name: 'tenant-b' })).id;
+    const ta = t.registry.forTenant(a);
+    const tb = t.registry.forTenant(b);
+    await ta.principals.create({ name: 'alice', kind: 'user' });
+    await tb.principals.create({ name: 'alice', kind: 'user' });
+    const aVault = (await ta.vaults.create({ name: 'shared-name' }, alice)).id;
+    await ta.credentials.store({ vaultId: aVault, name: 'a-key', type: 'api_key', value: 'a-secret' }, alice);
+    bVault = (await tb.vaults.create({ name: 'shared-name' }, alice)).id;
+    bCredential = (await tb.credentials.store({ vaultId: bVault, name: 'b-key', type: 'api_key', value: 'b-secret' }, alice)).id;
+    await tb.credentials.reveal(bCredential, { ...alice, reason: 'seed the access log' });
+  });
+  afterAll(() => t.close());
+
+  it("with tenant A set, raw SQL sees none of B's rows in any table", async () => {
+    await asRuntime(t, a, async (q) => {
+      for (const table of TENANT_TABLES) {
+        const rows = await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [b]);
+        expect(rows[0]!.n, table).toBe(0);
+        const own = await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        expect(own[0]!.n, table).toBeGreaterThan(0);
+      }
+    });
+  });
+
+  it('with no tenant set, every table reads as empty (fail closed, no error)', async () => {
+    await asRuntime(t, null, async (q) => {
+      for (const table of TENANT_TABLES) {
+        const rows = await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        expect(rows[0]!.n, table).toBe(0);
+      }
+    });
+  });
+
+  it('an empty tenant setting (as left by an ended transaction) also fails closed', async () => {
+    await t.db.transaction(async (c) => {
+      const rows = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM stored_credentials');
+      expect(rows[0]!.n).toBe(0);
+    }, `SELECT set_config('role', '${t.roles.runtime}', true), set_config('app.current_tenant_id', '', true)`);
+  });
+
+  it("cannot insert a row into B's vault or under B's tenant id", async () => {
+    await expect(
+      asRuntime(t, a, (q) =>
+        q(
+          `INSERT INTO stored_credentials (tenant_id, id, vault_id, name, type, current_version, created_by)
+           VALUES ($1, $2, $3, 'planted', 'api_key', 1, 'mallory')`,
+          [b, newId(), bVault],
+        ),
+      ),
+    ).rejects.toThrow(/row-level security/);
+    await expect(
+      asRuntime(t, a, (q) =>
+        q(`INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor) VALUES ($1, $2, 'reveal', 'granted', 'x')`, [
+          b,
+          newId(),
+        ]),
+      ),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it("cannot update or delete B's rows (they are invisible), nor move its own rows into B", async () => {
+    await asRuntime(t, a, async (q) => {
+      expect(await q(`UPDATE stored_credentials SET name = 'hijacked' WHERE id = $1 RETURNING id`, [bCredential])).toEqual([]);
+      expect(await q('DELETE FROM credential_vaults WHERE id = $1 RETURNING id', [bVault])).toEqual([]);
+    });
+    await expect(
+      asRuntime(t, a, (q) => q('UPDATE credential_vaults SET tenant_id = $1', [b])),
+    ).rejects.toThrow(/row-level security/);
+    expect((await t.registry.forTenant(b).credentials.get(bCredential)).name).toBe('b-key');
+  });
+
+  it("the service answers B's ids from tenant A exactly like ids that do not exist", async () => {
+    const ta = t.registry.forTenant(a);
+    const other = await expectCode(ta.credentials.reveal(bCredential, { ...alice, reason: 'r' }), 'NOT_FOUND');
+    const missing = await expectCode(ta.credentials.reveal(newId(), { ...alice, reason: 'r' }), 'NOT_FOUND');
+    expect(other.message).toBe(missing.message);
+    await expectCode(ta.credentials.get(bCredential), 'NOT_FOUND');
+    await expectCode(ta.credentials.rotate(bCredential, 'x', alice), 'NOT_FOUND');
+    await expectCode(ta.vaults.get(bVault), 'NOT_FOUND');
+    await expectCode(ta.credentials.store({ vaultId: bVault, name: 'x', type: 'api_key', value: 'v' }, alice), 'NOT_FOUND');
+    await expectCode(ta.vaults.delete(bVault, { force: true }, alice), 'NOT_FOUND');
+    // The attempts are in A's log, none in B's.
+    const aLog = await ta.audit.query({ credentialId: bCredential });
+    expect(aLog.items.every((e) => e.outcome === 'not_found')).toBe(true);
+    expect(aLog.items.length).toBeGreaterThanOrEqual(2);
+    const bLog = await t.registry.forTenant(b).audit.query({ credentialId: bCredential });
+    expect(bLog.items.map((e) => e.actor)).not.toContain('mallory');
+    expect(bLog.items.every((e) => e.outcome === 'granted')).toBe(true);
+  });
+
+  it('the platform role manages tenants and can read no tenant data', async () => {
+    const asPlatform = (sql: string) =>
+      t.db.transaction((c) => c.query<{ n: number }>(sql), `SELECT set_config('role', '${t.roles.platform}', true)`);
+    expect((await asPlatform('SELECT count(*)::int AS n FROM tenants'))[0]!.n).toBe(2);
+    for (const table of TENANT_TABLES.filter((name) => name !== 'tenants')) {
+      await expect(asPlatform(`SELECT count(*)::int AS n FROM ${table}`), table).rejects.toThrow(/permission denied/);
+    }
+  });
+
+  it('every tenant table has RLS enabled and forced, with USING and WITH CHECK on its policies', async () => {
+    const rows = await t.db.transaction((c) =>
+      c.query<{ relname: string; rls: boolean; forced: boolean; policies: number; unchecked: number }>(
+        `SELECT c.relname, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+                (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
+                (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid
+                   AND (p.polqual IS NULL OR (p.polwithcheck IS NULL AND p.polcmd IN ('*', 'a', 'w')))) AS unchecked
+           FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+            AND c.relname <> 'credreg_migrations'`,
+      ),
+    );
+    expect(rows.map((r) => r.relname).sort()).toEqual([...TENANT_TABLES].sort());
+    for (const r of rows) expect(r, r.relname).toMatchObject({ rls: true, forced: true, unchecked: 0 });
+    for (const r of rows) expect(r.policies, r.relname).toBeGreaterThan(0);
+    // Every table carries tenant_id, and its primary key starts with it.
+    const keys = await t.db.transaction((c) =>
+      c.query<{ relname: string; first: string }>(
+        `SELECT c.relname, a.attname AS first FROM pg_constraint k
+           JOIN pg_class c ON c.oid = k.conrelid
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1]
+          WHERE k.contype = 'p' AND c.relname = ANY($1)`,
+        [TENANT_TABLES],
+      ),
+    );
+    for (const k of keys) expect(k.first, k.relname).toBe('tenant_id');
+  });
+
+  it('the runtime roles pass the bypass check as migrated', async () => {
+    expect(await findRlsBypasses(t.db, t.roles)).toEqual([]);
+  });
+
+  describe('the start-up check refuses roles that could bypass RLS', () => {
+    // These alter only this suite's own roles (a prefix of their own on PostgreSQL).
+    const cases: Array<[string, string, string, RegExp]> = [
+      ['BYPASSRLS', 'ALTER ROLE {runtime} BYPASSRLS', 'ALTER ROLE {runtime} NOBYPASSRLS', /has BYPASSRLS/],
+      [
+        'unforced RLS',
+        'ALTER TABLE stored_credentials NO FORCE ROW LEVEL SECURITY',
+        'ALTER TABLE stored_credentials FORCE ROW LEVEL SECURITY',
+        /does not force/,
+      ],
+      [
+        'RLS disabled',
+        'ALTER TABLE vault_keys DISABLE ROW LEVEL SECURITY',
+        'ALTER TABLE vault_keys ENABLE ROW LEVEL SECURITY',
+        /does not have row-level security enabled/,
+      ],
+      [
+        'ownership',
+        'ALTER TABLE principals OWNER TO {runtime}',
+        'ALTER TABLE principals OWNER TO CURRENT_USER',
+        /owns .* principals/,
+      ],
+      [
+        'a change right on the access log',
+        'GRANT DELETE ON credential_access_log TO {runtime}',
+        'REVOKE DELETE ON credential_access_log FROM {runtime}',
+        /may change the access log/,
+      ],
+    ];
+    for (const [name, breakSql, fixSql, expected] of cases) {
+      it(name, async () => {
+        const sql = (s: string) => s.replaceAll('{runtime}', `"${t.roles.runtime}"`);
+        await t.db.session((s) => s.exec(sql(breakSql)));
+        try {
+          const problems = await findRlsBypasses(t.db, t.roles);
+          expect(problems.join('\n')).toMatch(expected);
+        } finally {
+          await t.db.session((s) => s.exec(sql(fixSql)));
+        }
+        expect(await findRlsBypasses(t.db, t.roles)).toEqual([]);
+      });
+    }
+  });
+
+  describe('the access log is append-only', () => {
+    it('the runtime role cannot UPDATE, DELETE or TRUNCATE it', async () => {
+      for (const sql of [
+        `UPDATE credential_access_log SET outcome = 'denied'`,
+        'DELETE FROM credential_access_log',
+        'TRUNCATE credential_access_log',
+      ]) {
+        await expect(asRuntime(t, b, (q) => q(sql)), sql).rejects.toThrow(/permission denied/);
+      }
+    });
+
+    it('triggers reject UPDATE, DELETE and TRUNCATE even from the owner', async () => {
+      for (const sql of [
+        `UPDATE credential_access_log SET outcome = 'denied'`,
+        'DELETE FROM credential_access_log',
+        'TRUNCATE credential_access_log',
+      ]) {
+        await expect(t.db.transaction((c) => c.query(sql)), sql).rejects.toThrow(/append-only/);
+      }
+    });
+  });
+});
