@@ -40,13 +40,10 @@ export async function run(argv: string[]): Promise<void> {
       };
       process.once('SIGTERM', () => void stop('SIGTERM'));
       process.once('SIGINT', () => void stop('SIGINT'));
-      await app.listen({ host: config.listen.host, port: config.listen.port });
+      const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       const where =
         config.storage.kind === 'pglite' ? `embedded store in ${config.storage.dataDir}` : 'PostgreSQL';
-      logger.info(
-        { backend: registry.backend },
-        `credreg listening on http://${config.listen.host}:${config.listen.port} (${where})`,
-      );
+      logger.info({ backend: registry.backend, address }, `credreg listening on ${address} (${where})`);
     });
 
   try {

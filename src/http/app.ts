@@ -1,14 +1,11 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { RegistryHandle } from '../main.js';
 
 /**
- * The HTTP service. So far: liveness and readiness; the `/v1` API is built on the same app.
+ * The HTTP service. So far: liveness and readiness, for process managers and load balancers.
  */
-export function buildApp(registry: RegistryHandle, logger: object | boolean = false): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: logger === false ? undefined : (logger as never),
-    logger: logger === false ? false : undefined,
-  });
+export function buildApp(registry: RegistryHandle, logger?: FastifyBaseLogger): FastifyInstance {
+  const app = logger ? Fastify({ loggerInstance: logger }) : Fastify({ logger: false });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = await registry.readiness();

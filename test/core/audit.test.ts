@@ -21,7 +21,10 @@ describeEachBackend('access log', (backend) => {
   afterAll(() => t.close());
 
   it('fail closed: when the access-log insert fails, reveal throws and returns no value', async () => {
-    const c = await acme.credentials.store({ vaultId, name: 'guarded', type: 'api_key', value: 'never-shown' }, alice);
+    const c = await acme.credentials.store(
+      { vaultId, name: 'guarded', type: 'api_key', value: 'never-shown' },
+      alice,
+    );
     await acme.credentials.reveal(c.id, { ...alice, reason: 'warm the vault key cache' });
     await owner(`CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$
                    BEGIN RAISE EXCEPTION 'audit storage is full'; END $$;
@@ -40,7 +43,10 @@ describeEachBackend('access log', (backend) => {
       expect(String(err.message)).not.toContain('never-shown');
       // Nothing else happens without its row either: a rotation is rolled back.
       await expectCode(acme.credentials.rotate(c.id, 'replaced', alice), 'UNAVAILABLE');
-      await expectCode(acme.credentials.store({ vaultId, name: 'unlogged', type: 'api_key', value: 'x' }, alice), 'UNAVAILABLE');
+      await expectCode(
+        acme.credentials.store({ vaultId, name: 'unlogged', type: 'api_key', value: 'x' }, alice),
+        'UNAVAILABLE',
+      );
     } finally {
       await owner('DROP TRIGGER fail_audit ON credential_access_log; DROP FUNCTION fail_audit();');
     }
@@ -55,7 +61,12 @@ describeEachBackend('access log', (backend) => {
     await expectCode(acme.credentials.reveal(ghost, { ...alice, reason: 'probe' }), 'NOT_FOUND');
     await expectCode(acme.credentials.reveal('not-a-uuid', { ...alice, reason: 'probe' }), 'VALIDATION');
     const [missing] = (await acme.audit.query({ credentialId: ghost })).items;
-    expect(missing).toMatchObject({ action: 'reveal', outcome: 'not_found', reason: 'probe', errorCode: 'NOT_FOUND' });
+    expect(missing).toMatchObject({
+      action: 'reveal',
+      outcome: 'not_found',
+      reason: 'probe',
+      errorCode: 'NOT_FOUND',
+    });
     const [malformed] = (await acme.audit.query({ outcome: 'invalid', action: 'reveal', limit: 1 })).items;
     expect(malformed).toMatchObject({ credentialId: null, errorCode: 'VALIDATION', actor: 'alice' });
   });
@@ -67,12 +78,21 @@ describeEachBackend('access log', (backend) => {
   });
 
   it('filters by actor, action, outcome and time, newest first, with keyset pagination', async () => {
-    const c = await acme.credentials.store({ vaultId, name: 'queried', type: 'api_key', value: 'x' }, { actor: 'bob' });
+    const c = await acme.credentials.store(
+      { vaultId, name: 'queried', type: 'api_key', value: 'x' },
+      { actor: 'bob' },
+    );
     for (let i = 0; i < 5; i++) await acme.credentials.reveal(c.id, { actor: 'bob', reason: `r${i}` });
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await acme.audit.query({ credentialId: c.id, actor: 'bob', action: 'reveal', limit: 2, cursor });
+      const page = await acme.audit.query({
+        credentialId: c.id,
+        actor: 'bob',
+        action: 'reveal',
+        limit: 2,
+        cursor,
+      });
       seen.push(...page.items.map((e) => e.reason!));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);

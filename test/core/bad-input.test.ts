@@ -29,7 +29,8 @@ describeEachBackend('bad input', (backend) => {
     t = await openTestRegistry(backend);
     acme = t.registry.forTenant((await t.registry.tenants.create({ name: 'acme' })).id);
     vaultId = (await acme.vaults.create({ name: 'v' }, alice)).id;
-    existing = (await acme.credentials.store({ vaultId, name: 'taken', type: 'api_key', value: 'x' }, alice)).id;
+    existing = (await acme.credentials.store({ vaultId, name: 'taken', type: 'api_key', value: 'x' }, alice))
+      .id;
   });
   afterAll(() => t.close());
 
@@ -37,23 +38,55 @@ describeEachBackend('bad input', (backend) => {
     ['an empty reason', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice, reason: '' })],
     ['a blank reason', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice, reason: '   ' })],
     ['a missing reason', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice } as never)],
-    ['a malformed credential id', 'VALIDATION', () => acme.credentials.reveal("1' OR '1'='1", { ...alice, reason: 'r' })],
-    ['a malformed vault id', 'VALIDATION', () => acme.credentials.store({ vaultId: 'v1', name: 'n', type: 'api_key', value: 'x' }, alice)],
-    ['a value over 64 KiB', 'VALIDATION', () => acme.credentials.store({ vaultId, name: 'big', type: 'api_key', value: big }, alice)],
+    [
+      'a malformed credential id',
+      'VALIDATION',
+      () => acme.credentials.reveal("1' OR '1'='1", { ...alice, reason: 'r' }),
+    ],
+    [
+      'a malformed vault id',
+      'VALIDATION',
+      () => acme.credentials.store({ vaultId: 'v1', name: 'n', type: 'api_key', value: 'x' }, alice),
+    ],
+    [
+      'a value over 64 KiB',
+      'VALIDATION',
+      () => acme.credentials.store({ vaultId, name: 'big', type: 'api_key', value: big }, alice),
+    ],
     ['a rotation over 64 KiB', 'VALIDATION', () => acme.credentials.rotate(existing, big, alice)],
     [
       'a value of the wrong shape',
       'VALIDATION',
-      () => acme.credentials.store({ vaultId, name: 'shape', type: 'basic_auth', value: { username: 'u' } }, alice),
+      () =>
+        acme.credentials.store(
+          { vaultId, name: 'shape', type: 'basic_auth', value: { username: 'u' } },
+          alice,
+        ),
     ],
-    ['a rotation of the wrong shape', 'VALIDATION', () => acme.credentials.rotate(existing, { key: 'x' }, alice)],
+    [
+      'a rotation of the wrong shape',
+      'VALIDATION',
+      () => acme.credentials.rotate(existing, { key: 'x' }, alice),
+    ],
     [
       'a certificate that is not PEM',
       'VALIDATION',
-      () => acme.credentials.store({ vaultId, name: 'cert', type: 'certificate', value: { cert_pem: 'x', key_pem: 'y' } }, alice),
+      () =>
+        acme.credentials.store(
+          { vaultId, name: 'cert', type: 'certificate', value: { cert_pem: 'x', key_pem: 'y' } },
+          alice,
+        ),
     ],
-    ['an unknown type', 'VALIDATION', () => acme.credentials.store({ vaultId, name: 't', type: 'password' as never, value: 'x' }, alice)],
-    ['a bad name', 'VALIDATION', () => acme.credentials.store({ vaultId, name: '../etc', type: 'api_key', value: 'x' }, alice)],
+    [
+      'an unknown type',
+      'VALIDATION',
+      () => acme.credentials.store({ vaultId, name: 't', type: 'password' as never, value: 'x' }, alice),
+    ],
+    [
+      'a bad name',
+      'VALIDATION',
+      () => acme.credentials.store({ vaultId, name: '../etc', type: 'api_key', value: 'x' }, alice),
+    ],
     [
       'a circular value',
       'VALIDATION',
@@ -66,16 +99,44 @@ describeEachBackend('bad input', (backend) => {
     [
       'oversized metadata',
       'VALIDATION',
-      () => acme.credentials.store({ vaultId, name: 'm', type: 'api_key', value: 'x', metadata: { a: 'y'.repeat(9000) } }, alice),
+      () =>
+        acme.credentials.store(
+          { vaultId, name: 'm', type: 'api_key', value: 'x', metadata: { a: 'y'.repeat(9000) } },
+          alice,
+        ),
     ],
-    ['a past expiry', 'VALIDATION', () => acme.credentials.store({ vaultId, name: 'e', type: 'api_key', value: 'x', expiresAt: new Date(0) }, alice)],
-    ['a bad source IP', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice, reason: 'r', sourceIp: 'localhost' })],
-    ['a version of 0', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice, reason: 'r', version: 0 })],
-    ['a duplicate credential name', 'CONFLICT', () => acme.credentials.store({ vaultId, name: 'taken', type: 'api_key', value: 'x' }, alice)],
+    [
+      'a past expiry',
+      'VALIDATION',
+      () =>
+        acme.credentials.store(
+          { vaultId, name: 'e', type: 'api_key', value: 'x', expiresAt: new Date(0) },
+          alice,
+        ),
+    ],
+    [
+      'a bad source IP',
+      'VALIDATION',
+      () => acme.credentials.reveal(existing, { ...alice, reason: 'r', sourceIp: 'localhost' }),
+    ],
+    [
+      'a version of 0',
+      'VALIDATION',
+      () => acme.credentials.reveal(existing, { ...alice, reason: 'r', version: 0 }),
+    ],
+    [
+      'a duplicate credential name',
+      'CONFLICT',
+      () => acme.credentials.store({ vaultId, name: 'taken', type: 'api_key', value: 'x' }, alice),
+    ],
     ['a duplicate vault name', 'CONFLICT', () => acme.vaults.create({ name: 'v' }, alice)],
     ['a bad vault name', 'VALIDATION', () => acme.vaults.create({ name: '' }, alice)],
     ['a bad retention', 'VALIDATION', () => acme.vaults.create({ name: 'r', maxVersions: 0 }, alice)],
-    ['a bad recovery window', 'VALIDATION', () => acme.credentials.delete(existing, { recoveryWindowDays: 31 }, alice)],
+    [
+      'a bad recovery window',
+      'VALIDATION',
+      () => acme.credentials.delete(existing, { recoveryWindowDays: 31 }, alice),
+    ],
   ];
 
   for (const [name, code, attempt] of cases) {
@@ -84,7 +145,7 @@ describeEachBackend('bad input', (backend) => {
       const err = await expectCode(attempt(), code);
       expect(err.message.length).toBeLessThan(500);
       const after = await counts();
-      expect(after).toEqual({ ...before, credential_access_log: before.credential_access_log + 1 });
+      expect(after).toEqual({ ...before, credential_access_log: before.credential_access_log! + 1 });
       const [row] = (await acme.audit.query({ limit: 1 })).items;
       expect(row).toMatchObject({ errorCode: code, outcome: code === 'CONFLICT' ? 'conflict' : 'invalid' });
     });
@@ -92,15 +153,22 @@ describeEachBackend('bad input', (backend) => {
 
   it('an error names the fields at fault', async () => {
     const err = await expectCode(
-      acme.credentials.store({ vaultId, name: 'shape', type: 'oauth2_client', value: { client_id: 'c' } }, alice),
+      acme.credentials.store(
+        { vaultId, name: 'shape', type: 'oauth2_client', value: { client_id: 'c' } },
+        alice,
+      ),
       'VALIDATION',
     );
-    expect((err as unknown as { issues: Array<{ path: string }> }).issues.map((i) => i.path)).toEqual(['value.client_secret']);
+    expect((err as unknown as { issues: Array<{ path: string }> }).issues.map((i) => i.path)).toEqual([
+      'value.client_secret',
+    ]);
   });
 
   it('a missing or malformed tenant id gives TENANT_REQUIRED', () => {
     expect(() => t.registry.forTenant('')).toThrow(expect.objectContaining({ code: 'TENANT_REQUIRED' }));
-    expect(() => t.registry.forTenant("x' OR true --")).toThrow(expect.objectContaining({ code: 'TENANT_REQUIRED' }));
+    expect(() => t.registry.forTenant("x' OR true --")).toThrow(
+      expect.objectContaining({ code: 'TENANT_REQUIRED' }),
+    );
   });
 
   it('an unknown tenant id gives NOT_FOUND for a new vault', async () => {

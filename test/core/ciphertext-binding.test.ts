@@ -46,8 +46,14 @@ describeEachBackend('ciphertext binding', (backend) => {
   afterAll(() => t.close());
 
   it('a ciphertext copied to another credential of the same vault fails with CRYPTO, logged as an error', async () => {
-    const source = await a.credentials.store({ vaultId: aVault, name: 'source', type: 'api_key', value: 'src' }, alice);
-    const target = await a.credentials.store({ vaultId: aVault, name: 'target', type: 'api_key', value: 'tgt' }, alice);
+    const source = await a.credentials.store(
+      { vaultId: aVault, name: 'source', type: 'api_key', value: 'src' },
+      alice,
+    );
+    const target = await a.credentials.store(
+      { vaultId: aVault, name: 'target', type: 'api_key', value: 'tgt' },
+      alice,
+    );
     await plant(target.id, 1, await blobOf(source.id, 1));
     await expectCode(a.credentials.reveal(target.id, why), 'CRYPTO');
     const [row] = (await a.audit.query({ credentialId: target.id, limit: 1 })).items;
@@ -56,7 +62,10 @@ describeEachBackend('ciphertext binding', (backend) => {
   });
 
   it('an older version copied over the current one fails (the version is bound)', async () => {
-    const c = await a.credentials.store({ vaultId: aVault, name: 'versioned', type: 'api_key', value: 'old' }, alice);
+    const c = await a.credentials.store(
+      { vaultId: aVault, name: 'versioned', type: 'api_key', value: 'old' },
+      alice,
+    );
     await a.credentials.rotate(c.id, 'new', alice);
     await plant(c.id, 2, await blobOf(c.id, 1));
     await expectCode(a.credentials.reveal(c.id, why), 'CRYPTO');
@@ -65,14 +74,23 @@ describeEachBackend('ciphertext binding', (backend) => {
 
   it("a ciphertext copied into another tenant's credential fails", async () => {
     const bVault = (await b.vaults.create({ name: 'v' }, alice)).id;
-    const victim = await a.credentials.store({ vaultId: aVault, name: 'victim', type: 'api_key', value: 'a-only' }, alice);
-    const thief = await b.credentials.store({ vaultId: bVault, name: 'thief', type: 'api_key', value: 'b' }, alice);
+    const victim = await a.credentials.store(
+      { vaultId: aVault, name: 'victim', type: 'api_key', value: 'a-only' },
+      alice,
+    );
+    const thief = await b.credentials.store(
+      { vaultId: bVault, name: 'thief', type: 'api_key', value: 'b' },
+      alice,
+    );
     await plant(thief.id, 1, await blobOf(victim.id, 1));
     await expectCode(b.credentials.reveal(thief.id, why), 'CRYPTO');
   });
 
   it('a flipped byte anywhere in the blob fails', async () => {
-    const c = await a.credentials.store({ vaultId: aVault, name: 'flipped', type: 'api_key', value: 'v' }, alice);
+    const c = await a.credentials.store(
+      { vaultId: aVault, name: 'flipped', type: 'api_key', value: 'v' },
+      alice,
+    );
     const blob = await blobOf(c.id, 1);
     for (const at of [0, 1, 5, 20, 70, blob.length - 1]) {
       const bad = Buffer.from(blob);
@@ -86,7 +104,10 @@ describeEachBackend('ciphertext binding', (backend) => {
 
   it('deleting a vault destroys its keys: its ciphertexts cannot be opened even with the database and the root key', async () => {
     const v = await a.vaults.create({ name: 'shredded' }, alice);
-    const c = await a.credentials.store({ vaultId: v.id, name: 'gone', type: 'api_key', value: 'shred-me' }, alice);
+    const c = await a.credentials.store(
+      { vaultId: v.id, name: 'gone', type: 'api_key', value: 'shred-me' },
+      alice,
+    );
     const blob = await blobOf(c.id, 1);
     await a.vaults.delete(v.id, { force: true }, alice);
     const left = await sql<{ n: number }>(
@@ -97,9 +118,14 @@ describeEachBackend('ciphertext binding', (backend) => {
     expect(left[0]!.n).toBe(0);
     // Every vault key still in the database, unwrapped with the real root key, fails to open it.
     const root = new LocalKeyProvider(decodeRootKey(t.rootKey));
-    const keys = await sql<{ tenant_id: string; vault_id: string; version: number; wrapped_key: unknown; provider: string; provider_key_id: string }>(
-      'SELECT * FROM vault_keys',
-    );
+    const keys = await sql<{
+      tenant_id: string;
+      vault_id: string;
+      version: number;
+      wrapped_key: unknown;
+      provider: string;
+      provider_key_id: string;
+    }>('SELECT * FROM vault_keys');
     expect(keys.length).toBeGreaterThan(0);
     for (const k of keys) {
       const ctx = { tenantId: k.tenant_id, vaultId: k.vault_id, vaultKeyVersion: k.version };
@@ -108,7 +134,9 @@ describeEachBackend('ciphertext binding', (backend) => {
         ctx,
       );
       const binding = { tenantId: a.tenantId, vaultId: v.id, credentialId: c.id, version: 1 };
-      expect(() => aesGcmEnvelope.open(blob, { ...ctx, material, vaultId: v.id }, binding)).toThrow(/failed authentication/);
+      expect(() => aesGcmEnvelope.open(blob, { ...ctx, material, vaultId: v.id }, binding)).toThrow(
+        /failed authentication/,
+      );
     }
   });
 });

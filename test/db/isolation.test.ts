@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/core/ids.js';
 import { findRlsBypasses, TENANT_TABLES } from '../../src/db/role-check.js';
-import { asRuntime, describeEachBackend, expectCode, openTestRegistry, type TestRegistry } from '../helpers/backends.js';
+import {
+  asRuntime,
+  describeEachBackend,
+  expectCode,
+  openTestRegistry,
+  type TestRegistry,
+} from '../helpers/backends.js';
 
 const alice = { actor: 'alice' };
 
@@ -27,7 +33,12 @@ describeEachBackend('tenant isolation', (backend) => {
     const aVault = (await ta.vaults.create({ name: 'shared-name' }, alice)).id;
     await ta.credentials.store({ vaultId: aVault, name: 'a-key', type: 'api_key', value: 'a-secret' }, alice);
     bVault = (await tb.vaults.create({ name: 'shared-name' }, alice)).id;
-    bCredential = (await tb.credentials.store({ vaultId: bVault, name: 'b-key', type: 'api_key', value: 'b-secret' }, alice)).id;
+    bCredential = (
+      await tb.credentials.store(
+        { vaultId: bVault, name: 'b-key', type: 'api_key', value: 'b-secret' },
+        alice,
+      )
+    ).id;
     await tb.credentials.reveal(bCredential, { ...alice, reason: 'seed the access log' });
   });
   afterAll(() => t.close());
@@ -35,7 +46,9 @@ describeEachBackend('tenant isolation', (backend) => {
   it("with tenant A set, raw SQL sees none of B's rows in any table", async () => {
     await asRuntime(t, a, async (q) => {
       for (const table of TENANT_TABLES) {
-        const rows = await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [b]);
+        const rows = await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [
+          b,
+        ]);
         expect(rows[0]!.n, table).toBe(0);
         const own = await q<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
         expect(own[0]!.n, table).toBeGreaterThan(0);
@@ -71,17 +84,19 @@ describeEachBackend('tenant isolation', (backend) => {
     ).rejects.toThrow(/row-level security/);
     await expect(
       asRuntime(t, a, (q) =>
-        q(`INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor) VALUES ($1, $2, 'reveal', 'granted', 'x')`, [
-          b,
-          newId(),
-        ]),
+        q(
+          `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor) VALUES ($1, $2, 'reveal', 'granted', 'x')`,
+          [b, newId()],
+        ),
       ),
     ).rejects.toThrow(/row-level security/);
   });
 
   it("cannot update or delete B's rows (they are invisible), nor move its own rows into B", async () => {
     await asRuntime(t, a, async (q) => {
-      expect(await q(`UPDATE stored_credentials SET name = 'hijacked' WHERE id = $1 RETURNING id`, [bCredential])).toEqual([]);
+      expect(
+        await q(`UPDATE stored_credentials SET name = 'hijacked' WHERE id = $1 RETURNING id`, [bCredential]),
+      ).toEqual([]);
       expect(await q('DELETE FROM credential_vaults WHERE id = $1 RETURNING id', [bVault])).toEqual([]);
     });
     await expect(
@@ -92,13 +107,19 @@ describeEachBackend('tenant isolation', (backend) => {
 
   it("the service answers B's ids from tenant A exactly like ids that do not exist", async () => {
     const ta = t.registry.forTenant(a);
-    const other = await expectCode(ta.credentials.reveal(bCredential, { ...alice, reason: 'r' }), 'NOT_FOUND');
+    const other = await expectCode(
+      ta.credentials.reveal(bCredential, { ...alice, reason: 'r' }),
+      'NOT_FOUND',
+    );
     const missing = await expectCode(ta.credentials.reveal(newId(), { ...alice, reason: 'r' }), 'NOT_FOUND');
     expect(other.message).toBe(missing.message);
     await expectCode(ta.credentials.get(bCredential), 'NOT_FOUND');
     await expectCode(ta.credentials.rotate(bCredential, 'x', alice), 'NOT_FOUND');
     await expectCode(ta.vaults.get(bVault), 'NOT_FOUND');
-    await expectCode(ta.credentials.store({ vaultId: bVault, name: 'x', type: 'api_key', value: 'v' }, alice), 'NOT_FOUND');
+    await expectCode(
+      ta.credentials.store({ vaultId: bVault, name: 'x', type: 'api_key', value: 'v' }, alice),
+      'NOT_FOUND',
+    );
     await expectCode(ta.vaults.delete(bVault, { force: true }, alice), 'NOT_FOUND');
     // The attempts are in A's log, none in B's.
     const aLog = await ta.audit.query({ credentialId: bCredential });
@@ -111,10 +132,15 @@ describeEachBackend('tenant isolation', (backend) => {
 
   it('the platform role manages tenants and can read no tenant data', async () => {
     const asPlatform = (sql: string) =>
-      t.db.transaction((c) => c.query<{ n: number }>(sql), `SELECT set_config('role', '${t.roles.platform}', true)`);
+      t.db.transaction(
+        (c) => c.query<{ n: number }>(sql),
+        `SELECT set_config('role', '${t.roles.platform}', true)`,
+      );
     expect((await asPlatform('SELECT count(*)::int AS n FROM tenants'))[0]!.n).toBe(2);
     for (const table of TENANT_TABLES.filter((name) => name !== 'tenants')) {
-      await expect(asPlatform(`SELECT count(*)::int AS n FROM ${table}`), table).rejects.toThrow(/permission denied/);
+      await expect(asPlatform(`SELECT count(*)::int AS n FROM ${table}`), table).rejects.toThrow(
+        /permission denied/,
+      );
     }
   });
 
@@ -200,7 +226,10 @@ describeEachBackend('tenant isolation', (backend) => {
         'DELETE FROM credential_access_log',
         'TRUNCATE credential_access_log',
       ]) {
-        await expect(asRuntime(t, b, (q) => q(sql)), sql).rejects.toThrow(/permission denied/);
+        await expect(
+          asRuntime(t, b, (q) => q(sql)),
+          sql,
+        ).rejects.toThrow(/permission denied/);
       }
     });
 
@@ -210,7 +239,10 @@ describeEachBackend('tenant isolation', (backend) => {
         'DELETE FROM credential_access_log',
         'TRUNCATE credential_access_log',
       ]) {
-        await expect(t.db.transaction((c) => c.query(sql)), sql).rejects.toThrow(/append-only/);
+        await expect(
+          t.db.transaction((c) => c.query(sql)),
+          sql,
+        ).rejects.toThrow(/append-only/);
       }
     });
   });

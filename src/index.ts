@@ -1,0 +1,24 @@
+/**
+ * The library entry point: open a registry from configuration, or assemble one from parts.
+ */
+export { type Config, loadConfig } from './config.js';
+export type { AccessLogFilter } from './core/audit-service.js';
+export type {
+  CredentialUpdate,
+  RevealOptions,
+  RotateOptions,
+  StoreCredentialInput,
+} from './core/credential-service.js';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  type FieldIssue,
+  isRegistryError,
+  RegistryError,
+} from './core/errors.js';
+export type { Clock, KeyContext, Logger, RootKeyProvider, WrappedKey } from './core/ports.js';
+export type { Registry, TenantRegistry } from './core/registry.js';
+export * from './core/types.js';
+export type { CreateVaultInput } from './core/vault-service.js';
+export { createLogger } from './logger.js';
+export { type OpenOptions, openRegistry, type RegistryHandle, runMigrations } from './main.js';

@@ -1,0 +1,100 @@
+/**
+ * `credreg serve` and `credreg migrate` as a user runs them: real processes on a temporary
+ * embedded store.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ENTRY = ['--import', 'tsx', 'src/cli/index.ts'];
+
+function credreg(args: string[], env: Record<string, string>): ChildProcess {
+  const { DATABASE_URL: _ignored, ...rest } = process.env;
+  return spawn(process.execPath, [...ENTRY, ...args], {
+    env: { ...rest, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function collect(child: ChildProcess): { out: () => string } {
+  let text = '';
+  child.stdout!.on('data', (d) => (text += d));
+  child.stderr!.on('data', (d) => (text += d));
+  return { out: () => text };
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+async function waitFor(
+  pred: () => RegExpMatchArray | null,
+  what: string,
+  ms = 30_000,
+): Promise<RegExpMatchArray> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const m = pred();
+    if (m) return m;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('credreg serve on the embedded store', () => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'credreg-cli-')), 'data');
+  const env = { CREDREG_DATA_DIR: dataDir, CREDREG_LISTEN: '127.0.0.1:0' };
+  let server: ChildProcess;
+  let log: { out: () => string };
+  let base: string;
+
+  beforeAll(async () => {
+    server = credreg(['serve', '--migrate'], env);
+    log = collect(server);
+    const m = await waitFor(
+      () => log.out().match(/credreg listening on (http:\/\/[\d.:]+)/),
+      'the listening line',
+    );
+    base = m[1]!;
+  });
+  afterAll(() => {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  });
+
+  it('answers /healthz and /readyz', async () => {
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+  });
+
+  it('created a root key beside the data, mode 0600, and warned that it is for development', () => {
+    expect(statSync(join(dataDir, 'root.key')).mode & 0o777).toBe(0o600);
+    expect(log.out()).toMatch(/for development only/);
+  });
+
+  it('a second process on the same data directory fails fast with a clear message', async () => {
+    const second = credreg(['serve'], env);
+    const out = collect(second);
+    expect(await exited(second)).toBe(1);
+    expect(out.out()).toMatch(/in use by another credreg process/);
+  });
+
+  it('stops cleanly on SIGTERM, releasing the store for `credreg migrate`', async () => {
+    server.kill('SIGTERM');
+    expect(await exited(server)).toBe(0);
+    const migrate = credreg(['migrate'], env);
+    const out = collect(migrate);
+    expect(await exited(migrate)).toBe(0);
+    expect(out.out()).toMatch(/schema is current/);
+  });
+
+  it('refuses to start on PostgreSQL without a root key, with a one-line message', async () => {
+    const child = credreg(['serve'], { ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    const out = collect(child);
+    expect(await exited(child)).toBe(1);
+    expect(out.out().trim()).toMatch(/^credreg: DATABASE_URL is set but no root key is/);
+  });
+});

@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('defaults to the embedded store in ./data with a root key file beside it', () => {
+    const c = loadConfig({});
+    expect(c.storage).toMatchObject({ kind: 'pglite' });
+    expect(c.storage.kind === 'pglite' && c.storage.dataDir.endsWith('/data')).toBe(true);
+    expect(c.rootKey).toMatchObject({ kind: 'file', create: true });
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 8200 });
+    expect(c.dbRolePrefix).toBe('credreg');
+    expect(Object.isFrozen(c) && Object.isFrozen(c.storage)).toBe(true);
+  });
+
+  it('selects PostgreSQL by DATABASE_URL and then requires a root key (no default for secrets)', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://x@h/db' })).toThrow(/no root key/);
+    const key = randomBytes(32).toString('base64');
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://x@h/db',
+      CREDREG_ROOT_KEY: key,
+      CREDREG_DB_POOL_MAX: '32',
+    });
+    expect(c.storage).toEqual({
+      kind: 'postgres',
+      url: 'postgres://x@h/db',
+      migrationUrl: 'postgres://x@h/db',
+      poolMax: 32,
+    });
+    const m = loadConfig({
+      DATABASE_URL: 'postgres://app@h/db',
+      CREDREG_MIGRATION_DATABASE_URL: 'postgres://owner@h/db',
+      CREDREG_ROOT_KEY_FILE: '/k',
+    });
+    expect(m.storage).toMatchObject({ migrationUrl: 'postgres://owner@h/db' });
+    expect(m.rootKey).toEqual({ kind: 'file', path: '/k', create: false });
+  });
+
+  it('rejects malformed values with the variable named', () => {
+    expect(() => loadConfig({ CREDREG_LISTEN: 'nowhere' })).toThrow(/CREDREG_LISTEN/);
+    expect(() => loadConfig({ CREDREG_DB_POOL_MAX: '0' })).toThrow(/CREDREG_DB_POOL_MAX/);
+    expect(() => loadConfig({ CREDREG_LOG_LEVEL: 'loud' })).toThrow(/CREDREG_LOG_LEVEL/);
+  });
+});
