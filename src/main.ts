@@ -3,6 +3,7 @@
  * root key provider, the key ring and the envelope, into the core's registry.
  */
 import type { Config } from './config.js';
+import { RegistryError } from './core/errors.js';
 import { type Clock, type Logger, systemClock } from './core/ports.js';
 import { createRegistry, type Registry } from './core/registry.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
@@ -93,6 +94,14 @@ export async function assemble(
 ): Promise<RegistryHandle> {
   const { config, logger } = options;
   const roles = rolesFromPrefix(config.dbRolePrefix);
+  const latest = latestVersion();
+  const applied = await appliedVersion(db);
+  if (applied < latest) {
+    throw new RegistryError(
+      'CONFIG',
+      `the database schema is at version ${applied}, ${latest} is needed: run \`credreg migrate\` (or \`credreg serve --migrate\`)`,
+    );
+  }
   await assertRlsEnforced(db, roles);
   const rootKey =
     config.rootKey.kind === 'base64'
@@ -112,7 +121,6 @@ export async function assemble(
     clock: options.clock ?? systemClock,
     logger,
   });
-  const latest = latestVersion();
   return Object.freeze({
     ...registry,
     backend: db.backend,

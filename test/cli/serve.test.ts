@@ -98,3 +98,13 @@ describe('credreg serve on the embedded store', () => {
     expect(out.out().trim()).toMatch(/^credreg: DATABASE_URL is set but no root key is/);
   });
 });
+
+describe('credreg serve on an unmigrated store', () => {
+  it('refuses to start and says to run credreg migrate', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'credreg-cli-')), 'data');
+    const child = credreg(['serve'], { CREDREG_DATA_DIR: dataDir, CREDREG_LISTEN: '127.0.0.1:0' });
+    const out = collect(child);
+    expect(await exited(child)).toBe(1);
+    expect(out.out()).toMatch(/schema is at version 0, 1 is needed: run `credreg migrate`/);
+  });
+});
