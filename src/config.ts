@@ -45,7 +45,8 @@ const env = z.object({
     .string()
     .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
     .default('127.0.0.1:8200'),
-  CREDREG_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  // At least a second: lru-cache reads a TTL of 0 as "never expires".
+  CREDREG_KEY_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   CREDREG_KEY_CACHE_MAX: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   CREDREG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -79,8 +79,11 @@ export async function openRegistry(options: OpenOptions): Promise<RegistryHandle
   const { config, logger } = options;
   const db = await openDatabase(config, logger);
   try {
+    // A root key file may be created only with a new store: an existing store whose key file
+    // went missing must fail loudly, not start over with a key that decrypts nothing.
+    const isNewStore = (await appliedVersion(db, rolesFromPrefix(config.dbRolePrefix))) === 0;
     if (options.migrate) await runMigrations(config, logger, db);
-    return await assemble(db, options);
+    return await assemble(db, { ...options, mayCreateRootKey: isNewStore });
   } catch (err) {
     await db.close();
     throw err;
@@ -90,12 +93,12 @@ export async function openRegistry(options: OpenOptions): Promise<RegistryHandle
 /** Builds the registry on an open, migrated database; tests and the benchmark use it directly. */
 export async function assemble(
   db: SqlDatabase,
-  options: Omit<OpenOptions, 'migrate'>,
+  options: Omit<OpenOptions, 'migrate'> & { mayCreateRootKey?: boolean },
 ): Promise<RegistryHandle> {
   const { config, logger } = options;
   const roles = rolesFromPrefix(config.dbRolePrefix);
   const latest = latestVersion();
-  const applied = await appliedVersion(db);
+  const applied = await appliedVersion(db, roles);
   if (applied < latest) {
     throw new RegistryError(
       'CONFIG',
@@ -103,10 +106,19 @@ export async function assemble(
     );
   }
   await assertRlsEnforced(db, roles);
+  if (db.backend === 'postgres' && (await connectedAsSuperuser(db))) {
+    logger.warn(
+      {},
+      'connected to PostgreSQL as a superuser: every query still runs as the runtime role, but in production connect as a login role that is only a member of the runtime roles (see README)',
+    );
+  }
   const rootKey =
     config.rootKey.kind === 'base64'
       ? decodeRootKey(config.rootKey.value)
-      : loadRootKeyFile(config.rootKey.path, { create: config.rootKey.create, logger });
+      : loadRootKeyFile(config.rootKey.path, {
+          create: config.rootKey.create && options.mayCreateRootKey === true,
+          logger,
+        });
   const provider = new LocalKeyProvider(rootKey);
   rootKey.fill(0);
   const keyRing = new CachingKeyRing({
@@ -126,7 +138,7 @@ export async function assemble(
     backend: db.backend,
     async readiness() {
       try {
-        const applied = await appliedVersion(db);
+        const applied = await appliedVersion(db, roles);
         return applied >= latest
           ? { ready: true, detail: `schema at version ${applied}` }
           : { ready: false, detail: `schema at version ${applied}, ${latest} expected: run credreg migrate` };
@@ -141,4 +153,11 @@ export async function assemble(
       await db.close();
     },
   });
+}
+
+async function connectedAsSuperuser(db: SqlDatabase): Promise<boolean> {
+  const [row] = await db.transaction((c) =>
+    c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = session_user'),
+  );
+  return row?.rolsuper === true;
 }

@@ -3,6 +3,7 @@ import type {
   AccessLogInsert,
   Clock,
   Envelope,
+  KeyContext,
   KeyRing,
   Logger,
   RegistryStore,
@@ -64,7 +65,7 @@ export class Operation {
     readonly tx: TenantTx,
     private readonly subject: AuditSubject,
     private readonly ctx: RequestContext,
-    private readonly keyRing: KeyRing,
+    private readonly keys: (record: KeyContext) => VaultKey | undefined,
   ) {}
 
   /** Adds what the body learnt (the vault of a credential, the version revealed) to the log row. */
@@ -77,7 +78,7 @@ export class Operation {
    * outside it, and the body run again from the start.
    */
   key(record: VaultKeyRecord): VaultKey {
-    const key = this.keyRing.cached(record);
+    const key = this.keys(record);
     if (!key) throw new KeyNotCached(record);
     return key;
   }
@@ -154,32 +155,47 @@ export async function audited<T>(
   subject: AuditSubject,
   body: (op: Operation) => Promise<T | Refusal>,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    let result: T | Refusal;
-    try {
-      result = await deps.store.withTenant(tenantId, (tx) =>
-        body(new Operation(tx, subject, ctx, deps.keyRing)),
-      );
-    } catch (err) {
-      if (err instanceof KeyNotCached && attempt < 3) {
-        try {
-          await deps.keyRing.unwrap(err.record);
-        } catch (unwrapError) {
-          await auditFailure(deps, tenantId, ctx, subject, unwrapError);
-          throw unwrapError;
+  // Keys unwrapped for this call are pinned here (as private copies) so that the retry finds them
+  // whatever the shared cache evicts meanwhile; they are zeroed when the call ends.
+  const pinned = new Map<string, VaultKey>();
+  const keys = (c: KeyContext) => pinned.get(keyName(c)) ?? deps.keyRing.cached(c);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      let result: T | Refusal;
+      try {
+        result = await deps.store.withTenant(tenantId, (tx) => body(new Operation(tx, subject, ctx, keys)));
+      } catch (err) {
+        if (err instanceof KeyNotCached && attempt < 3) {
+          try {
+            const key = await deps.keyRing.unwrap(err.record);
+            pinned.set(keyName(key), { ...key, material: Buffer.from(key.material) });
+          } catch (unwrapError) {
+            const failure = asRegistryError(unwrapError);
+            await auditFailure(deps, tenantId, ctx, subject, failure);
+            throw failure;
+          }
+          continue;
         }
-        continue;
+        const failure =
+          err instanceof KeyNotCached
+            ? new RegistryError('UNAVAILABLE', 'the vault key changed repeatedly during the operation; retry')
+            : asRegistryError(err);
+        await auditFailure(deps, tenantId, ctx, subject, failure);
+        throw failure;
       }
-      const failure =
-        err instanceof KeyNotCached
-          ? new RegistryError('UNAVAILABLE', 'vault key cache is thrashing; retry')
-          : err;
-      await auditFailure(deps, tenantId, ctx, subject, failure);
-      throw failure;
+      if (result instanceof Refusal) throw result.error;
+      return result;
     }
-    if (result instanceof Refusal) throw result.error;
-    return result;
+  } finally {
+    for (const key of pinned.values()) (key.material as Buffer).fill(0);
   }
+}
+
+const keyName = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
+
+/** The core promises RegistryErrors only; anything else is a bug, reported as INTERNAL. */
+function asRegistryError(err: unknown): RegistryError {
+  return err instanceof RegistryError ? err : new RegistryError('INTERNAL', 'internal error', { cause: err });
 }
 
 /**
@@ -204,7 +220,7 @@ export async function auditFailure(
         action: subject.action,
         credentialId: subject.credentialId ?? null,
         code,
-        logError: describe(logError),
+        logError: describeError(logError),
       },
       'could not record a failed attempt in the access log',
     );
@@ -212,7 +228,7 @@ export async function auditFailure(
 }
 
 /** An error's code and message only: a database error's other fields can quote row data. */
-export function describe(err: unknown): { code?: string; message: string } {
+export function describeError(err: unknown): { code?: string; message: string } {
   if (err instanceof RegistryError) return { code: err.code, message: err.message };
   const e = err as { code?: unknown; message?: unknown };
   return { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };

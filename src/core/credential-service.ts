@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   type AuditSubject,
   audited,
+  describeError,
   type Operation,
   Refusal,
   type RegistryDeps,
@@ -375,13 +376,31 @@ export class CredentialService {
     });
   }
 
-  /** Purges every soft-deleted credential whose recovery window has ended; returns how many. */
+  /**
+   * Purges every soft-deleted credential whose recovery window has ended; returns how many. One
+   * failure (say, a credential restored meanwhile) is logged and skipped, not fatal to the sweep.
+   */
   async purgeDue(ctx: RequestContext, batch = 100): Promise<number> {
-    const due = await this.deps.store.withTenant(this.tenantId, (tx) =>
-      tx.listPurgeDue(this.deps.clock.now(), batch),
-    );
-    for (const credential of due) await this.purge(credential.id, ctx);
-    return due.length;
+    let purged = 0;
+    for (;;) {
+      const due = await this.deps.store.withTenant(this.tenantId, (tx) =>
+        tx.listPurgeDue(this.deps.clock.now(), batch),
+      );
+      let progress = 0;
+      for (const credential of due) {
+        try {
+          await this.purge(credential.id, ctx);
+          progress++;
+        } catch (err) {
+          this.deps.logger.warn(
+            { tenantId: this.tenantId, credentialId: credential.id, error: describeError(err) },
+            'could not purge a credential past its recovery window; will retry on the next sweep',
+          );
+        }
+      }
+      purged += progress;
+      if (due.length < batch || progress === 0) return purged;
+    }
   }
 
   /** Locks the credential, runs `change`, and logs the outcome (`granted` unless `change` refused). */

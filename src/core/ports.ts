@@ -173,7 +173,8 @@ export interface TenantTx {
   /** The vault and the wrapped key that new versions use. */
   findVaultWithCurrentKey(id: string): Promise<{ vault: Vault; key: VaultKeyRecord } | null>;
   listVaults(limit: number, after?: { name: string; id: string }): Promise<Vault[]>;
-  countCredentialsInVault(vaultId: string): Promise<number>;
+  /** Ids of every credential in the vault, soft-deleted ones included. */
+  credentialIdsInVault(vaultId: string): Promise<string[]>;
   deleteVault(id: string): Promise<boolean>;
 
   insertCredential(c: CredentialInsert): Promise<Credential>;
@@ -200,7 +201,10 @@ export interface TenantTx {
   /** Removes the ciphertext of every version up to `version` (retention); returns how many. */
   destroyVersionsThrough(credentialId: string, version: number): Promise<number>;
   updateCredential(id: string, patch: CredentialPatch): Promise<Credential>;
-  /** Hard delete of the credential and its versions (crypto-shreds its data keys). */
+  /**
+   * Hard delete of the credential and its versions, and so of the wrapped data keys in them. A copy
+   * of a blob kept elsewhere (a backup) stays decryptable while its vault key exists.
+   */
   purgeCredential(id: string): Promise<boolean>;
   /** Soft-deleted credentials whose recovery window ended at `now`, oldest first. */
   listPurgeDue(now: Date, limit: number): Promise<Credential[]>;

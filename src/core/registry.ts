@@ -1,5 +1,5 @@
 import { AuditService } from './audit-service.js';
-import type { RegistryDeps } from './audited-operation.js';
+import { describeError, type RegistryDeps } from './audited-operation.js';
 import { CredentialService } from './credential-service.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
@@ -54,7 +54,14 @@ export function createRegistry(deps: RegistryDeps): Registry {
       do {
         const page = await tenants.list({ limit: 100, cursor });
         for (const tenant of page.items) {
-          purged += await forTenant(tenant.id).credentials.purgeDue({ actor: 'system:purge' });
+          try {
+            purged += await forTenant(tenant.id).credentials.purgeDue({ actor: 'system:purge' });
+          } catch (err) {
+            deps.logger.warn(
+              { tenantId: tenant.id, error: describeError(err) },
+              'purge sweep failed for a tenant',
+            );
+          }
         }
         cursor = page.nextCursor ?? undefined;
       } while (cursor);

@@ -79,6 +79,7 @@ export const requestContext = z.object({
   actor: z.string().trim().min(1).max(200),
   sourceIp: z
     .string()
+    .max(45)
     .refine((ip) => isIP(ip) !== 0, 'must be an IPv4 or IPv6 address')
     .optional(),
   userAgent: z

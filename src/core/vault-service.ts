@@ -1,8 +1,15 @@
 import { z } from 'zod';
-import { type AuditSubject, audited, type RegistryDeps, validated } from './audited-operation.js';
+import {
+  type AuditSubject,
+  audited,
+  auditFailure,
+  type RegistryDeps,
+  validated,
+} from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
+import type { VaultKeyRecord } from './ports.js';
 import type { Page, RequestContext, Vault } from './types.js';
 import { parse, resourceName, uuid } from './validation.js';
 
@@ -38,11 +45,17 @@ export class VaultService {
       parse(vaultInput, input),
     );
     const id = newId();
-    const { record } = await this.deps.keyRing.createVaultKey({
-      tenantId: this.tenantId,
-      vaultId: id,
-      vaultKeyVersion: 1,
-    });
+    let record: VaultKeyRecord;
+    try {
+      ({ record } = await this.deps.keyRing.createVaultKey({
+        tenantId: this.tenantId,
+        vaultId: id,
+        vaultKeyVersion: 1,
+      }));
+    } catch (err) {
+      await auditFailure(this.deps, this.tenantId, c, { action: 'key_create', vaultId: id }, err);
+      throw err;
+    }
     try {
       return await audited(this.deps, this.tenantId, c, { ...subject, vaultId: id }, async (op) => {
         const vault = await op.tx.insertVault({
@@ -82,7 +95,7 @@ export class VaultService {
    * Deletes a vault with its keys: every ciphertext in it becomes unrecoverable (crypto-shredding).
    * A vault that still holds credentials (live or soft-deleted) is refused unless `force` is set.
    */
-  async delete(id: string, options: { force?: boolean }, ctx: RequestContext): Promise<void> {
+  async delete(id: string, options: { force?: boolean } = {}, ctx: RequestContext): Promise<void> {
     const subject: AuditSubject = { action: 'vault_delete' };
     const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
       subject.vaultId = parse(uuid, id, 'id');
@@ -90,18 +103,20 @@ export class VaultService {
     await audited(this.deps, this.tenantId, c, subject, async (op) => {
       const vault = await op.tx.findVault(id);
       if (!vault) return op.refuse(notFound());
-      const held = await op.tx.countCredentialsInVault(id);
-      if (held > 0 && !options.force) {
+      const held = await op.tx.credentialIdsInVault(id);
+      if (held.length > 0 && !options?.force) {
         return op.refuse(
           new RegistryError(
             'CONFLICT',
-            `the vault holds ${held} credential(s); delete or purge them first, or pass force`,
+            `the vault holds ${held.length} credential(s); delete or purge them first, or pass force`,
           ),
         );
       }
       await op.tx.deleteVault(id);
       await op.granted();
       await op.also('key_destroy', { version: vault.currentKeyVersion });
+      // Each credential destroyed with the vault gets its own row, so its history ends visibly.
+      for (const credentialId of held) await op.also('purge', { credentialId, reason: 'vault deleted' });
     });
     this.deps.keyRing.forgetVault(this.tenantId, id);
   }

@@ -33,6 +33,8 @@ export class CachingKeyRing implements KeyRing {
     this.#cache = new LRUCache<string, VaultKey>({
       max: options.maxEntries ?? 10_000,
       ttl: options.ttlMs ?? 300_000,
+      // Expired keys are dropped (and zeroed) on a timer, not only when something next touches them.
+      ttlAutopurge: true,
       dispose: (key) => (key.material as Buffer).fill(0),
     });
   }
@@ -55,7 +57,8 @@ export class CachingKeyRing implements KeyRing {
   async unwrap(record: VaultKeyRecord): Promise<VaultKey> {
     this.#stats.providerCalls++;
     const material = await this.#provider.unwrapKey(record.wrapped, record);
-    return this.#remember(record, Buffer.from(material));
+    // A view, not a copy: the one buffer holding the key is the one zeroed on eviction.
+    return this.#remember(record, Buffer.from(material.buffer, material.byteOffset, material.byteLength));
   }
 
   forgetVault(tenantId: string, vaultId: string): void {

@@ -94,26 +94,35 @@ export async function migrate(db: SqlDatabase, roles: DbRoles): Promise<Migratio
   });
 }
 
-/** The newest migration version applied, or 0 on an empty database; for readiness checks. */
-export async function appliedVersion(db: SqlDatabase): Promise<number> {
-  return db.session(async (s) => {
-    const [exists] = await s.query<{ t: string | null }>(
-      `SELECT to_regclass('credreg_migrations')::text AS t`,
-    );
-    if (!exists?.t) return 0;
-    const [row] = await s.query<{ v: number }>(
-      'SELECT coalesce(max(version), 0)::int AS v FROM credreg_migrations',
-    );
-    return row?.v ?? 0;
-  });
+/**
+ * The newest migration version applied, or 0 on an empty database. With `roles`, it reads as the
+ * runtime role, as the service does: a production login role may have no rights of its own.
+ */
+export async function appliedVersion(db: SqlDatabase, roles?: DbRoles): Promise<number> {
+  const [state] = await db.transaction((c) =>
+    c.query<{ migrated: boolean; role: boolean }>(
+      `SELECT to_regclass('credreg_migrations') IS NOT NULL AS migrated,
+              EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS role`,
+      [roles?.runtime ?? ''],
+    ),
+  );
+  if (!state?.migrated || (roles && !state.role)) return 0;
+  const [row] = await db.transaction(
+    (c) => c.query<{ v: number }>('SELECT coalesce(max(version), 0)::int AS v FROM credreg_migrations'),
+    roles ? `SET LOCAL ROLE "${roles.runtime}"` : undefined,
+  );
+  return row?.v ?? 0;
 }
 
 export function latestVersion(): number {
   return loadMigrations().at(-1)?.version ?? 0;
 }
 
+/** Role names are plain identifiers (checked in `rolesFromPrefix`), so quoting them is enough. */
 function render(sql: string, roles: DbRoles): string {
   return sql
+    .replaceAll('{{runtime_role_literal}}', `'${roles.runtime}'`)
+    .replaceAll('{{platform_role_literal}}', `'${roles.platform}'`)
     .replaceAll('{{runtime_role}}', `"${roles.runtime}"`)
     .replaceAll('{{platform_role}}', `"${roles.platform}"`);
 }

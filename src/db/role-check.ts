@@ -13,6 +13,12 @@ export const TENANT_TABLES = [
   'credential_access_log',
 ] as const;
 
+/** The policies the migrations create; any other one is reported. */
+const EXPECTED_POLICIES = new Set([
+  ...TENANT_TABLES.map((t) => `${t}.tenant_isolation`),
+  'tenants.platform_manages_tenants',
+]);
+
 /**
  * Lists every way the roles the service runs as could read around row-level security: superuser,
  * BYPASSRLS, owning (or being a member of the owner of) a tenant table, RLS not enabled or not
@@ -48,14 +54,32 @@ export async function findRlsBypasses(db: SqlDatabase, roles: DbRoles): Promise<
                   has_table_privilege('credential_access_log', 'TRUNCATE') AS trunc`,
         );
         if (log?.upd || log?.del || log?.trunc) problems.push(`role ${role} may change the access log`);
+        // Policies are permissive by default: one more policy widens access, so only ours may exist.
+        const policies = await c.query<{ table: string; name: string }>(
+          `SELECT c.relname AS table, p.polname AS name FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+            WHERE c.relname = ANY($1) AND c.relnamespace = 'public'::regnamespace`,
+          [TENANT_TABLES],
+        );
+        for (const p of policies) {
+          if (!EXPECTED_POLICIES.has(`${p.table}.${p.name}`))
+            problems.push(`unexpected policy ${p.name} on table ${p.table}`);
+        }
+        const triggers = await c.query<{ name: string }>(
+          `SELECT tgname AS name FROM pg_trigger
+            WHERE tgrelid = 'credential_access_log'::regclass AND NOT tgisinternal AND tgenabled <> 'D'`,
+        );
+        for (const name of ['access_log_append_only', 'access_log_no_truncate']) {
+          if (!triggers.some((t) => t.name === name))
+            problems.push(`the access log's trigger ${name} is missing or disabled`);
+        }
       }, `SET LOCAL ROLE "${role}"`);
     } catch (err) {
       problems.push(
-        `cannot switch to role ${role} (${(err as Error).message}); run \`credreg migrate\` and grant it to the login role`,
+        `cannot check as role ${role} (${(err as Error).message}); run \`credreg migrate\` and grant the role to the login role`,
       );
     }
   }
-  return problems;
+  return [...new Set(problems)]; // both roles see the same table-level problems
 }
 
 /** Refuses to start when row-level security could be bypassed. */

@@ -19,7 +19,7 @@ export interface SqlDatabase {
   readonly backend: Backend;
   /**
    * Runs `fn` in one transaction: commit when it resolves, roll back when it throws. `prelude`, a
-   * parameterless statement, is sent in the same round trip as BEGIN.
+   * parameterless statement, runs first (on `pg`, in the same round trip as BEGIN).
    */
   transaction<T>(fn: (client: SqlClient) => Promise<T>, prelude?: string): Promise<T>;
   session<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;

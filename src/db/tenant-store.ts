@@ -54,6 +54,9 @@ export class SqlRegistryStore implements RegistryStore {
   }
 }
 
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+const NETWORK = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/;
+
 const UNIQUE_MESSAGES: Record<string, string> = {
   tenants_name_key: 'a tenant with this name already exists',
   principals_tenant_id_name_key: 'a principal with this name already exists',
@@ -72,9 +75,11 @@ const FOREIGN_KEY_MESSAGES: Record<string, string> = {
  * quote rows and SQL. The original stays in `cause` for operators.
  */
 export function translate(err: unknown): unknown {
-  if (err instanceof RegistryError) return err;
   const e = err as { code?: string; constraint?: string };
   const code = typeof e?.code === 'string' ? e.code : '';
+  // Only database and connection errors are ours to translate; the core's own signals (and its
+  // RegistryErrors) must pass through unchanged.
+  if (err instanceof RegistryError || !(SQLSTATE.test(code) || NETWORK.test(code))) return err;
   if (code === '23505') {
     return new RegistryError('CONFLICT', UNIQUE_MESSAGES[e.constraint ?? ''] ?? 'the item already exists', {
       cause: err,
@@ -94,7 +99,7 @@ export function translate(err: unknown): unknown {
       cause: err,
     });
   }
-  if (/^(08|53|57P)/.test(code) || /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND)$/.test(code)) {
+  if (/^(08|53|57P)/.test(code) || NETWORK.test(code)) {
     return new RegistryError('UNAVAILABLE', 'the database is unavailable; retry later', { cause: err });
   }
   return new RegistryError('INTERNAL', 'the database rejected the operation', { cause: err });
@@ -222,12 +227,12 @@ class SqlTenantTx implements TenantTx {
     return rows.map(toVault);
   }
 
-  async countCredentialsInVault(vaultId: string) {
-    const [row] = await this.c.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM stored_credentials WHERE tenant_id = $1 AND vault_id = $2',
+  async credentialIdsInVault(vaultId: string) {
+    const rows = await this.c.query<{ id: string }>(
+      'SELECT id FROM stored_credentials WHERE tenant_id = $1 AND vault_id = $2 ORDER BY id',
       [this.tenantId, vaultId],
     );
-    return row?.n ?? 0;
+    return rows.map((r) => r.id);
   }
 
   async deleteVault(id: string) {

@@ -104,7 +104,7 @@ export function loadRootKeyFile(path: string, options: { create: boolean; logger
     if (!options.create) {
       throw new RegistryError(
         'CONFIG',
-        `root key file ${path} does not exist; set CREDREG_ROOT_KEY or create the file`,
+        `root key file ${path} does not exist; if this store already holds data, restore the file from your backup, or set CREDREG_ROOT_KEY`,
       );
     }
   }

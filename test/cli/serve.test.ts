@@ -91,6 +91,22 @@ describe('credreg serve on the embedded store', () => {
     expect(out.out()).toMatch(/schema is current/);
   });
 
+  it('refuses to start when the root key file of an existing store is gone, instead of making a new one', async () => {
+    const key = join(dataDir, 'root.key');
+    const { renameSync } = await import('node:fs');
+    renameSync(key, `${key}.bak`);
+    try {
+      const child = credreg(['serve'], env);
+      const out = collect(child);
+      expect(await exited(child)).toBe(1);
+      expect(out.out()).toMatch(
+        /root key file .* does not exist; if this store already holds data, restore the file/,
+      );
+    } finally {
+      renameSync(`${key}.bak`, key);
+    }
+  });
+
   it('refuses to start on PostgreSQL without a root key, with a one-line message', async () => {
     const child = credreg(['serve'], { ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
     const out = collect(child);

@@ -120,6 +120,12 @@ describeEachBackend('bad input', (backend) => {
       () => acme.credentials.reveal(existing, { ...alice, reason: 'r', sourceIp: 'localhost' }),
     ],
     [
+      'a source IP too long to log',
+      'VALIDATION',
+      () =>
+        acme.credentials.reveal(existing, { ...alice, reason: 'r', sourceIp: `fe80::1%${'x'.repeat(60)}` }),
+    ],
+    [
       'a version of 0',
       'VALIDATION',
       () => acme.credentials.reveal(existing, { ...alice, reason: 'r', version: 0 }),

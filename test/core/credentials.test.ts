@@ -239,6 +239,16 @@ describeEachBackend('credentials', (backend) => {
       expect(log).toContain('vault_delete:conflict');
       expect(log).toContain('vault_delete:granted');
       expect(log).toContain('key_destroy:granted');
+      // The credential destroyed with the vault has its own closing row.
+      const [purged] = (await acme.audit.query({ action: 'purge', vaultId: v.id })).items;
+      expect(purged).toMatchObject({ outcome: 'granted', reason: 'vault deleted' });
+      expect(purged!.credentialId).not.toBeNull();
+    });
+
+    it('deletes an empty vault without an options object', async () => {
+      const v = await acme.vaults.create({ name: 'empty' }, alice);
+      await acme.vaults.delete(v.id, undefined, alice);
+      await expectCode(acme.vaults.get(v.id), 'NOT_FOUND');
     });
 
     it('lists vaults by name with pagination', async () => {

@@ -198,6 +198,18 @@ describeEachBackend('tenant isolation', (backend) => {
         /owns .* principals/,
       ],
       [
+        'a disabled append-only trigger',
+        'ALTER TABLE credential_access_log DISABLE TRIGGER access_log_append_only',
+        'ALTER TABLE credential_access_log ENABLE TRIGGER access_log_append_only',
+        /trigger access_log_append_only is missing or disabled/,
+      ],
+      [
+        'an extra permissive policy',
+        'CREATE POLICY open_door ON stored_credentials USING (true)',
+        'DROP POLICY open_door ON stored_credentials',
+        /unexpected policy open_door on table stored_credentials/,
+      ],
+      [
         'a change right on the access log',
         'GRANT DELETE ON credential_access_log TO {runtime}',
         'REVOKE DELETE ON credential_access_log FROM {runtime}',

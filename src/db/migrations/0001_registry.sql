@@ -1,5 +1,6 @@
 -- The registry schema. {{runtime_role}} and {{platform_role}} are replaced by the configured role
--- names (quoted identifiers) before this runs; the checksum covers the text as written here.
+-- names as quoted identifiers, {{runtime_role_literal}} and {{platform_role_literal}} as string
+-- literals, before this runs; the checksum covers the text as written here.
 --
 -- Every table carries tenant_id, keys and foreign keys include it, and indexes lead with it, so the
 -- schema can be distributed by tenant_id (Citus) without change. Each table's policies compare
@@ -9,19 +10,29 @@
 -- connection and '' after a transaction that set it ended; both must mean "no tenant", which
 -- matches no row (fail closed) instead of raising an error.
 
+-- Roles are shared by every database of the cluster. Look before creating: CREATE ROLE checks the
+-- CREATEROLE privilege before existence, and an owner without it can still migrate a new database
+-- once an administrator made the roles.
 DO $$
 BEGIN
-  CREATE ROLE {{runtime_role}} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {{runtime_role_literal}}) THEN
+    CREATE ROLE {{runtime_role}} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
-  NULL; -- shared by every database of the cluster; another migration made it first
+  NULL; -- a concurrent migration of another database made it first
 END $$;
 
 DO $$
 BEGIN
-  CREATE ROLE {{platform_role}} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {{platform_role_literal}}) THEN
+    CREATE ROLE {{platform_role}} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
   NULL;
 END $$;
+
+-- PostgreSQL 15's default, made explicit for older servers: no role may create objects in public.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------------------------
 CREATE TABLE tenants (
@@ -208,3 +219,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON principals, credential_vaults, vault_key
   credential_versions TO {{runtime_role}};
 GRANT SELECT, INSERT ON credential_access_log TO {{runtime_role}};
 GRANT SELECT, INSERT, UPDATE ON tenants TO {{platform_role}};
+-- Readiness checks read the schema version as the runtime role (the login role may have no rights of its own).
+GRANT SELECT ON credreg_migrations TO {{runtime_role}}, {{platform_role}};

@@ -1,0 +1,104 @@
+/**
+ * What happens when a vault key is not in this process's cache: after a restart, on a second
+ * instance, after the TTL. The root key provider is called once, outside any transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { RegistryError } from '../../src/core/errors.js';
+import type { RootKeyProvider } from '../../src/core/ports.js';
+import { createRegistry } from '../../src/core/registry.js';
+import { aesGcmEnvelope } from '../../src/crypto/envelope.js';
+import { CachingKeyRing } from '../../src/crypto/key-ring.js';
+import { SqlRegistryStore } from '../../src/db/tenant-store.js';
+import { assemble, type RegistryHandle } from '../../src/main.js';
+import {
+  describeEachBackend,
+  expectCode,
+  openTestRegistry,
+  silentLogger,
+  TestClock,
+  type TestRegistry,
+  testConfig,
+} from '../helpers/backends.js';
+
+const alice = { actor: 'alice' };
+const why = { ...alice, reason: 'r' };
+
+describeEachBackend('vault keys not in the cache', (backend) => {
+  let t: TestRegistry;
+  let tenantId: string;
+  let credentialId: string;
+  let second: RegistryHandle;
+
+  beforeAll(async () => {
+    t = await openTestRegistry(backend);
+    tenantId = (await t.registry.tenants.create({ name: 'acme' })).id;
+    const acme = t.registry.forTenant(tenantId);
+    const vault = await acme.vaults.create({ name: 'v' }, alice);
+    credentialId = (
+      await acme.credentials.store({ vaultId: vault.id, name: 'c', type: 'api_key', value: 'cold' }, alice)
+    ).id;
+    // A second instance on the same database, with the same root key and an empty cache.
+    second = await assemble(t.db, {
+      config: testConfig(t.prefix, t.rootKey),
+      logger: silentLogger,
+      clock: new TestClock(),
+    });
+  });
+  afterAll(() => t.close());
+
+  it('a cold reveal unwraps the vault key once, then reveals warm with no provider call', async () => {
+    const other = second.forTenant(tenantId);
+    expect((await other.credentials.reveal(credentialId, why)).value).toBe('cold');
+    expect(second.keyRingStats().providerCalls).toBe(1);
+    for (let i = 0; i < 20; i++) await other.credentials.reveal(credentialId, why);
+    await other.credentials.rotate(credentialId, 'warm', alice);
+    expect(second.keyRingStats().providerCalls).toBe(1);
+    const log = (await other.audit.query({ credentialId, action: 'reveal' })).items;
+    expect(log.filter((e) => e.outcome !== 'granted')).toEqual([]);
+  });
+
+  it('an instance with another root key gets CRYPTO naming both keys, and the failure is logged', async () => {
+    const wrongKey = await assemble(t.db, {
+      config: testConfig(t.prefix, randomBytes(32).toString('base64')),
+      logger: silentLogger,
+    });
+    const err = await expectCode(
+      wrongKey.forTenant(tenantId).credentials.reveal(credentialId, why),
+      'CRYPTO',
+    );
+    expect(err.message).toMatch(
+      /wrapped by root key local:[0-9a-f]+, but the configured root key is local:[0-9a-f]+/,
+    );
+    const [row] = (await wrongKey.forTenant(tenantId).audit.query({ credentialId, limit: 1 })).items;
+    expect(row).toMatchObject({ action: 'reveal', outcome: 'error', errorCode: 'CRYPTO' });
+  });
+
+  it('a root key provider that is down: vault creation fails with UNAVAILABLE and is logged', async () => {
+    const down: RootKeyProvider = {
+      name: 'down',
+      wrapKey: async () => {
+        throw new RegistryError('UNAVAILABLE', 'the key service did not answer');
+      },
+      unwrapKey: async () => {
+        throw new RegistryError('UNAVAILABLE', 'the key service did not answer');
+      },
+    };
+    const registry = createRegistry({
+      store: new SqlRegistryStore(t.db, t.roles),
+      keyRing: new CachingKeyRing({ provider: down }),
+      envelope: aesGcmEnvelope,
+      clock: new TestClock(),
+      logger: silentLogger,
+    });
+    const acme = registry.forTenant(tenantId);
+    await expectCode(acme.vaults.create({ name: 'never' }, alice), 'UNAVAILABLE');
+    await expectCode(acme.credentials.reveal(credentialId, why), 'UNAVAILABLE');
+    const rows = (await acme.audit.query({ outcome: 'error', limit: 2 })).items;
+    expect(rows.map((r) => `${r.action}:${r.errorCode}`)).toEqual([
+      'reveal:UNAVAILABLE',
+      'key_create:UNAVAILABLE',
+    ]);
+    expect((await acme.vaults.list()).items.map((v) => v.name)).not.toContain('never');
+  });
+});
