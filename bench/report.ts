@@ -1,0 +1,93 @@
+/** The benchmark's two outputs: a table for people and a JSON array for scripts and CI. */
+import type { Backend } from '../src/db/sql.js';
+import type { CellResult } from './load.js';
+
+export const OPERATIONS = ['reveal', 'store', 'baseline'] as const;
+export const CONCURRENCIES = [1, 32] as const;
+/** The concurrency the unsuffixed JSON fields (`reveal_ops_s`, `ratio`, ...) report. */
+const HEADLINE = 32;
+
+export type Operation = (typeof OPERATIONS)[number];
+export type Concurrency = (typeof CONCURRENCIES)[number];
+
+export interface BackendResult {
+  backend: Backend;
+  /** Connections in the registry's pool and the baseline's; absent for PGlite. */
+  poolSize?: number;
+  cells: Record<Operation, Record<Concurrency, CellResult>>;
+  rootKeyCallsPerReveal: number;
+}
+
+export interface RunInfo {
+  secondsPerCell: number;
+  warmupSeconds: number;
+  credentials: number;
+  /** Backends left out, with why. */
+  skipped: string[];
+}
+
+const round = (n: number, digits: number) => Number(n.toFixed(digits));
+const ratio = (r: BackendResult, c: Concurrency) =>
+  r.cells.reveal[c].opsPerSec / r.cells.baseline[c].opsPerSec;
+
+export function toJson(results: BackendResult[], info: RunInfo): Record<string, unknown>[] {
+  return results.map((r) => {
+    const row: Record<string, unknown> = {
+      backend: r.backend,
+      pool_size: r.poolSize ?? null,
+      seconds_per_cell: info.secondsPerCell,
+    };
+    for (const op of OPERATIONS) {
+      for (const c of CONCURRENCIES) {
+        const key = c === HEADLINE ? op : `${op}_c${c}`;
+        const cell = r.cells[op][c];
+        row[`${key}_ops_s`] = round(cell.opsPerSec, 1);
+        row[`${key}_p50_ms`] = round(cell.p50Ms, 3);
+        row[`${key}_p99_ms`] = round(cell.p99Ms, 3);
+      }
+    }
+    row.ratio = round(ratio(r, HEADLINE), 3);
+    row.ratio_c1 = round(ratio(r, 1), 3);
+    row.root_key_calls_per_reveal = r.rootKeyCallsPerReveal;
+    return row;
+  });
+}
+
+export function toTable(results: BackendResult[], info: RunInfo): string {
+  const lines = [
+    `credential-registry bench: closed loop, ${info.secondsPerCell} s per cell after a ${info.warmupSeconds} s warm-up, ` +
+      `reveals pick one of ${info.credentials} api_key credentials at random`,
+    'baseline: primary-key select + audit-row insert in one transaction, raw SQL as the owner (no crypto, no RLS)',
+  ];
+  for (const r of results) {
+    if (r.poolSize !== undefined) {
+      lines.push(
+        `${r.backend}: the registry's pool and the baseline's pg.Pool both have ${r.poolSize} connections`,
+      );
+    }
+  }
+  lines.push(...info.skipped, '');
+
+  const columns = (...cells: (string | number)[]) =>
+    cells.map((c, i) => (i < 2 ? String(c).padEnd(10) : String(c).padStart(10))).join('');
+  const fixed = (n: number, digits: number) => n.toFixed(digits);
+  lines.push(columns('backend', 'operation', 'conc', 'ops/s', 'p50 ms', 'p99 ms'));
+  for (const r of results) {
+    for (const op of OPERATIONS) {
+      for (const c of CONCURRENCIES) {
+        const cell = r.cells[op][c];
+        lines.push(
+          columns(r.backend, op, c, fixed(cell.opsPerSec, 1), fixed(cell.p50Ms, 2), fixed(cell.p99Ms, 2)),
+        );
+      }
+    }
+  }
+  lines.push('');
+  for (const r of results) {
+    lines.push(
+      `${r.backend}: reveal_c32 / baseline_c32 = ${fixed(ratio(r, HEADLINE), 3)} ` +
+        `(c1: ${fixed(ratio(r, 1), 3)}), root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}`,
+    );
+  }
+  return lines.join('\n');
+}

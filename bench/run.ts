@@ -1,0 +1,133 @@
+/**
+ * `npm run bench [-- --json] [-- --seconds N]`: audited reveal and store throughput and latency on
+ * PostgreSQL (when DATABASE_URL is set) and PGlite, against a raw-SQL baseline.
+ *
+ * stdout carries only the report (with --json, exactly one JSON array); progress goes to stderr.
+ */
+import { parseArgs } from 'node:util';
+import { setUpBaseline } from './baseline.js';
+import { type CellResult, drive } from './load.js';
+import {
+  type BackendResult,
+  CONCURRENCIES,
+  type Concurrency,
+  OPERATIONS,
+  type Operation,
+  type RunInfo,
+  toJson,
+  toTable,
+} from './report.js';
+import { type BenchTarget, openPgliteTarget, openPostgresTarget } from './targets.js';
+import { seedWorkload } from './workload.js';
+
+/** The same size for the registry's pool and the baseline's, and equal to the top concurrency. */
+const POOL_SIZE = 32;
+const CREDENTIALS = 200;
+const WARMUP_SECONDS = 1;
+
+const progress = (message: string) => process.stderr.write(`${message}\n`);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      seconds: { type: 'string', default: '4' },
+    },
+  });
+  const secondsPerCell = Number(values.seconds);
+  if (!(secondsPerCell > 0 && secondsPerCell <= 60)) {
+    throw new Error(`--seconds must be a number of seconds between 0 and 60, got ${values.seconds}`);
+  }
+  // Ctrl-C stops the running cell, so the temporary database is still dropped.
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort(new Error('interrupted')));
+
+  const info: RunInfo = {
+    secondsPerCell,
+    warmupSeconds: WARMUP_SECONDS,
+    credentials: CREDENTIALS,
+    skipped: [],
+  };
+  const results: BackendResult[] = [];
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    results.push(await onTarget(() => openPostgresTarget(url, POOL_SIZE), info, abort.signal));
+  } else {
+    const note = 'postgres: skipped, DATABASE_URL is not set';
+    info.skipped.push(note);
+    progress(note);
+  }
+  results.push(await onTarget(openPgliteTarget, info, abort.signal));
+
+  process.stdout.write(
+    values.json ? `${JSON.stringify(toJson(results, info), null, 2)}\n` : `${toTable(results, info)}\n`,
+  );
+}
+
+/** Opens a target, measures it, and closes it whatever happens, keeping the first error. */
+async function onTarget(
+  open: () => Promise<BenchTarget>,
+  info: RunInfo,
+  signal: AbortSignal,
+): Promise<BackendResult> {
+  const target = await open();
+  let result: BackendResult | undefined;
+  try {
+    result = await measure(target, info, signal);
+  } finally {
+    const closing = target.close();
+    // A failed close must not hide the error that ended the measurement.
+    await (result ? closing : closing.catch(() => {}));
+  }
+  return result;
+}
+
+async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal): Promise<BackendResult> {
+  const { backend, registry } = target;
+  progress(`${backend}: seeding ${info.credentials} credentials`);
+  const workload = await seedWorkload(registry, info.credentials);
+  const baseline = await setUpBaseline(target, {
+    tenantId: workload.tenantId,
+    vaultId: workload.vaultId,
+    rows: info.credentials,
+  });
+  const ops: Record<Operation, () => Promise<unknown>> = {
+    reveal: workload.reveal,
+    store: workload.store,
+    baseline,
+  };
+
+  const cells = {} as BackendResult['cells'];
+  let revealed = 0;
+  let providerCalls = 0;
+  for (const op of OPERATIONS) {
+    cells[op] = {} as Record<Concurrency, CellResult>;
+    for (const c of CONCURRENCIES) {
+      await drive(ops[op], c, info.warmupSeconds * 1000, signal);
+      const before = registry.keyRingStats().providerCalls;
+      const cell = await drive(ops[op], c, info.secondsPerCell * 1000, signal);
+      if (op === 'reveal') {
+        revealed += cell.ops;
+        providerCalls += registry.keyRingStats().providerCalls - before;
+      }
+      cells[op][c] = cell;
+      progress(
+        `${backend}: ${op} c${c}: ${cell.opsPerSec.toFixed(1)} ops/s, ` +
+          `p50 ${cell.p50Ms.toFixed(2)} ms, p99 ${cell.p99Ms.toFixed(2)} ms`,
+      );
+    }
+  }
+  return {
+    backend,
+    poolSize: target.poolSize,
+    cells,
+    rootKeyCallsPerReveal: revealed ? providerCalls / revealed : Number.NaN,
+  };
+}
+
+main().catch((err: unknown) => {
+  const e = err as Error & { cause?: { message?: unknown } };
+  const cause = e?.cause?.message ? ` (${String(e.cause.message)})` : '';
+  progress(`bench failed: ${String(e?.message ?? err)}${cause}`.replace(/\s*\n\s*/g, ' '));
+  process.exitCode = 1;
+});
