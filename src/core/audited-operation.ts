@@ -54,7 +54,11 @@ export class Refusal {
 
 /** Thrown inside a transaction when a vault key must first be unwrapped (a slow call, never made in a transaction). */
 class KeyNotCached extends Error {
-  constructor(readonly record: VaultKeyRecord) {
+  constructor(
+    readonly context: KeyContext,
+    /** The wrapped key when the body had it at hand; otherwise it is loaded before unwrapping. */
+    readonly record?: VaultKeyRecord,
+  ) {
     super('vault key not cached');
   }
 }
@@ -77,9 +81,9 @@ export class Operation {
    * A cached vault key, synchronously. On a miss the transaction is abandoned, the key unwrapped
    * outside it, and the body run again from the start.
    */
-  key(record: VaultKeyRecord): VaultKey {
-    const key = this.keys(record);
-    if (!key) throw new KeyNotCached(record);
+  key(context: KeyContext | VaultKeyRecord): VaultKey {
+    const key = this.keys(context);
+    if (!key) throw new KeyNotCached(context, 'wrapped' in context ? context : undefined);
     return key;
   }
 
@@ -167,8 +171,16 @@ export async function audited<T>(
       } catch (err) {
         if (err instanceof KeyNotCached && attempt < 3) {
           try {
-            const key = await deps.keyRing.unwrap(err.record);
-            pinned.set(keyName(key), { ...key, material: Buffer.from(key.material) });
+            const record =
+              err.record ??
+              (await deps.store.withTenant(tenantId, (tx) =>
+                tx.findVaultKey(err.context.vaultId, err.context.vaultKeyVersion),
+              ));
+            // A key that vanished meanwhile (vault deleted): the next attempt refuses on its own.
+            if (record) {
+              const key = await deps.keyRing.unwrap(record);
+              pinned.set(keyName(key), { ...key, material: Buffer.from(key.material) });
+            }
           } catch (unwrapError) {
             const failure = asRegistryError(unwrapError);
             await auditFailure(deps, tenantId, ctx, subject, failure);

@@ -11,7 +11,7 @@ import {
 import { RegistryError } from './errors.js';
 import { isUuid, newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, pageOptions, toPage } from './pagination.js';
-import type { ValueBinding } from './ports.js';
+import type { CredentialState, ValueBinding } from './ports.js';
 import type {
   Credential,
   CredentialType,
@@ -168,12 +168,12 @@ export class CredentialService {
     return audited(this.deps, this.tenantId, c, subject, async (op) => {
       const found = await op.tx.findSealed(id, r.version);
       if (!found) return op.refuse(notFound());
-      const { credential, version, vaultKey } = found;
+      const { credential, version } = found;
       op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
       const unusable = this.#unusable(credential, { forReveal: true });
       if (unusable) return op.refuse(unusable);
       if (!version) return op.refuse(new RegistryError('NOT_FOUND', `version ${r.version} does not exist`));
-      if (!version.ciphertext || !vaultKey) {
+      if (!version.ciphertext) {
         return op.refuse(
           new RegistryError('NOT_FOUND', `version ${version.version} was destroyed by the retention policy`),
         );
@@ -183,7 +183,11 @@ export class CredentialService {
         plaintext = Buffer.from(
           this.deps.envelope.open(
             version.ciphertext,
-            op.key(vaultKey),
+            op.key({
+              tenantId: this.tenantId,
+              vaultId: credential.vaultId,
+              vaultKeyVersion: version.vaultKeyVersion,
+            }),
             this.#binding(credential.vaultId, id, version.version),
           ),
         );
@@ -432,7 +436,7 @@ export class CredentialService {
   }
 
   /** Why a credential cannot be used now, or null. Rotation is the cure for expiry, so it may proceed. */
-  #unusable(credential: Credential, { forReveal }: { forReveal: boolean }): RegistryError | null {
+  #unusable(credential: CredentialState, { forReveal }: { forReveal: boolean }): RegistryError | null {
     if (credential.deletedAt) return deleted(credential);
     if (!credential.isActive)
       return new RegistryError('INACTIVE', 'the credential is deactivated; reactivate it first');
@@ -476,7 +480,7 @@ export class CredentialService {
   }
 }
 
-function deleted(credential: Credential): RegistryError {
+function deleted(credential: CredentialState): RegistryError {
   return new RegistryError(
     'DELETED',
     `the credential is deleted; it can be restored until ${credential.purgeAfter?.toISOString() ?? 'it is purged'}`,

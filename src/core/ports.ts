@@ -135,11 +135,27 @@ export interface VersionInsert {
   createdBy: string;
 }
 
-/** A credential with the version asked for, its ciphertext and the vault key it needs. */
+/** The part of a credential that decides whether it may be used now. */
+export type CredentialState = Pick<
+  Credential,
+  | 'id'
+  | 'vaultId'
+  | 'name'
+  | 'type'
+  | 'currentVersion'
+  | 'expiresAt'
+  | 'isActive'
+  | 'deletedAt'
+  | 'purgeAfter'
+>;
+
+/**
+ * A credential's state with the version asked for and its ciphertext. The wrapped vault key is not
+ * joined: a warm reveal finds the key in the cache, and a cold one loads it with `findVaultKey`.
+ */
 export interface SealedCredential {
-  credential: Credential;
-  version: (CredentialVersion & { ciphertext: Uint8Array | null }) | null;
-  vaultKey: VaultKeyRecord | null;
+  credential: CredentialState;
+  version: { version: number; vaultKeyVersion: number; ciphertext: Uint8Array | null } | null;
 }
 
 export interface CredentialPatch {
@@ -170,6 +186,8 @@ export interface TenantTx {
   }): Promise<Vault>;
   insertVaultKey(record: VaultKeyRecord): Promise<void>;
   findVault(id: string): Promise<Vault | null>;
+  /** One wrapped vault key, for unwrapping after a cache miss. */
+  findVaultKey(vaultId: string, version: number): Promise<VaultKeyRecord | null>;
   /** The vault and the wrapped key that new versions use. */
   findVaultWithCurrentKey(id: string): Promise<{ vault: Vault; key: VaultKeyRecord } | null>;
   listVaults(limit: number, after?: { name: string; id: string }): Promise<Vault[]>;

@@ -1,3 +1,4 @@
+import type { CredentialState } from '../core/ports.js';
 import type {
   AccessLogEntry,
   Credential,
@@ -57,6 +58,18 @@ export const toCredential = (r: Row): Credential => ({
   createdAt: date(r.created_at),
   updatedAt: date(r.updated_at),
   lastRotatedAt: maybeDate(r.last_rotated_at),
+  deletedAt: maybeDate(r.deleted_at),
+  purgeAfter: maybeDate(r.purge_after),
+});
+
+export const toCredentialState = (r: Row): CredentialState => ({
+  id: String(r.id),
+  vaultId: String(r.vault_id),
+  name: String(r.name),
+  type: r.type as Credential['type'],
+  currentVersion: Number(r.current_version),
+  expiresAt: maybeDate(r.expires_at),
+  isActive: Boolean(r.is_active),
   deletedAt: maybeDate(r.deleted_at),
   purgeAfter: maybeDate(r.purge_after),
 });

@@ -13,7 +13,16 @@ import type {
   VersionInsert,
 } from '../core/ports.js';
 import type { DbRoles } from './roles.js';
-import { bytes, toAccessLogEntry, toCredential, toPrincipal, toTenant, toVault, toVersion } from './rows.js';
+import {
+  bytes,
+  toAccessLogEntry,
+  toCredential,
+  toCredentialState,
+  toPrincipal,
+  toTenant,
+  toVault,
+  toVersion,
+} from './rows.js';
 import type { SqlClient, SqlDatabase } from './sql.js';
 
 /**
@@ -105,25 +114,37 @@ export function translate(err: unknown): unknown {
   return new RegistryError('INTERNAL', 'the database rejected the operation', { cause: err });
 }
 
+// Explicit column lists everywhere: a prepared `SELECT *` fails ("cached plan must not change result
+// type") once a migration adds a column under a running service.
+const TENANT_COLUMNS = 'tenant_id, name, created_at';
+const PRINCIPAL_COLUMNS = 'tenant_id, id, name, kind, created_at';
+const VAULT_COLUMNS = `v.tenant_id, v.id, v.name, v.description, v.max_versions, v.current_key_version, v.created_by,
+  v.created_at, v.updated_at`;
+const ACCESS_LOG_COLUMNS = `tenant_id, id, occurred_at, credential_id, vault_id, action, outcome, actor, reason, source_ip,
+  user_agent, request_id, version, error_code`;
+/** What a reveal needs of the credential: no more, since every column is parsed on every reveal. */
+const REVEAL_COLUMNS =
+  'c.id, c.vault_id, c.name, c.type, c.current_version, c.expires_at, c.is_active, c.deleted_at, c.purge_after';
+
 class SqlPlatformTx implements PlatformTx {
   constructor(private readonly c: SqlClient) {}
 
   async insertTenant(t: { id: string; name: string }) {
-    const [row] = await this.c.query('INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) RETURNING *', [
-      t.id,
-      t.name,
-    ]);
+    const [row] = await this.c.query(
+      `INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) RETURNING ${TENANT_COLUMNS}`,
+      [t.id, t.name],
+    );
     return toTenant(row!);
   }
 
   async findTenant(id: string) {
-    const [row] = await this.c.query('SELECT * FROM tenants WHERE tenant_id = $1', [id]);
+    const [row] = await this.c.query(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1`, [id]);
     return row ? toTenant(row) : null;
   }
 
   async listTenants(limit: number, after?: { name: string; id: string }) {
     const rows = await this.c.query(
-      `SELECT * FROM tenants WHERE ($1::text IS NULL OR (name, tenant_id) > ($1, $2::uuid))
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR (name, tenant_id) > ($1, $2::uuid))
         ORDER BY name, tenant_id LIMIT $3`,
       [after?.name ?? null, after?.id ?? null, limit],
     );
@@ -152,7 +173,7 @@ class SqlTenantTx implements TenantTx {
 
   async insertPrincipal(p: { id: string; name: string; kind: 'user' | 'service' }) {
     const [row] = await this.c.query(
-      'INSERT INTO principals (tenant_id, id, name, kind) VALUES ($1, $2, $3, $4) RETURNING *',
+      `INSERT INTO principals (tenant_id, id, name, kind) VALUES ($1, $2, $3, $4) RETURNING ${PRINCIPAL_COLUMNS}`,
       [this.tenantId, p.id, p.name, p.kind],
     );
     return toPrincipal(row!);
@@ -160,7 +181,7 @@ class SqlTenantTx implements TenantTx {
 
   async listPrincipals(limit: number, afterName?: string) {
     const rows = await this.c.query(
-      `SELECT * FROM principals WHERE tenant_id = $1 AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3`,
+      `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE tenant_id = $1 AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3`,
       [this.tenantId, afterName ?? null, limit],
     );
     return rows.map(toPrincipal);
@@ -174,8 +195,8 @@ class SqlTenantTx implements TenantTx {
     createdBy: string;
   }) {
     const [row] = await this.c.query(
-      `INSERT INTO credential_vaults (tenant_id, id, name, description, max_versions, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+      `INSERT INTO credential_vaults AS v (tenant_id, id, name, description, max_versions, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${VAULT_COLUMNS}`,
       [this.tenantId, v.id, v.name, v.description, v.maxVersions, v.createdBy],
     );
     return toVault(row!);
@@ -197,16 +218,25 @@ class SqlTenantTx implements TenantTx {
   }
 
   async findVault(id: string) {
-    const [row] = await this.c.query('SELECT * FROM credential_vaults WHERE tenant_id = $1 AND id = $2', [
-      this.tenantId,
-      id,
-    ]);
+    const [row] = await this.c.query(
+      `SELECT ${VAULT_COLUMNS} FROM credential_vaults v WHERE v.tenant_id = $1 AND v.id = $2`,
+      [this.tenantId, id],
+    );
     return row ? toVault(row) : null;
+  }
+
+  async findVaultKey(vaultId: string, version: number) {
+    const [row] = await this.c.query(
+      `SELECT wrapped_key, provider, provider_key_id FROM vault_keys
+        WHERE tenant_id = $1 AND vault_id = $2 AND version = $3`,
+      [this.tenantId, vaultId, version],
+    );
+    return row ? this.#keyRecord(vaultId, version, row) : null;
   }
 
   async findVaultWithCurrentKey(id: string) {
     const [row] = await this.c.query(
-      `SELECT v.*, k.wrapped_key, k.provider, k.provider_key_id
+      `SELECT ${VAULT_COLUMNS}, k.wrapped_key, k.provider, k.provider_key_id
          FROM credential_vaults v
          JOIN vault_keys k ON k.tenant_id = v.tenant_id AND k.vault_id = v.id AND k.version = v.current_key_version
         WHERE v.tenant_id = $1 AND v.id = $2`,
@@ -219,8 +249,8 @@ class SqlTenantTx implements TenantTx {
 
   async listVaults(limit: number, after?: { name: string; id: string }) {
     const rows = await this.c.query(
-      `SELECT * FROM credential_vaults
-        WHERE tenant_id = $1 AND ($2::text IS NULL OR (name, id) > ($2, $3::uuid))
+      `SELECT ${VAULT_COLUMNS} FROM credential_vaults v
+        WHERE v.tenant_id = $1 AND ($2::text IS NULL OR (v.name, v.id) > ($2, $3::uuid))
         ORDER BY name, id LIMIT $4`,
       [this.tenantId, after?.name ?? null, after?.id ?? null, limit],
     );
@@ -291,31 +321,24 @@ class SqlTenantTx implements TenantTx {
 
   async findSealed(id: string, version?: number): Promise<SealedCredential | null> {
     const [row] = await this.c.query(
-      `SELECT ${CREDENTIAL_COLUMNS}, v.version, v.vault_key_version, v.ciphertext, v.created_by AS version_created_by,
-              v.created_at AS version_created_at, v.destroyed_at, k.wrapped_key, k.provider, k.provider_key_id
+      `SELECT ${REVEAL_COLUMNS}, v.version, v.vault_key_version, v.ciphertext
          FROM stored_credentials c
          LEFT JOIN credential_versions v
            ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = coalesce($3::int, c.current_version)
-         LEFT JOIN vault_keys k
-           ON k.tenant_id = v.tenant_id AND k.vault_id = v.vault_id AND k.version = v.vault_key_version
         WHERE c.tenant_id = $1 AND c.id = $2`,
       [this.tenantId, id, version ?? null],
     );
     if (!row) return null;
-    const credential = toCredential(row);
-    if (row.version == null) return { credential, version: null, vaultKey: null };
-    const v = {
-      ...toVersion({
-        ...row,
-        credential_id: id,
-        created_by: row.version_created_by,
-        created_at: row.version_created_at,
-      }),
-      ciphertext: bytes(row.ciphertext),
+    const credential = toCredentialState(row);
+    if (row.version == null) return { credential, version: null };
+    return {
+      credential,
+      version: {
+        version: Number(row.version),
+        vaultKeyVersion: Number(row.vault_key_version),
+        ciphertext: bytes(row.ciphertext),
+      },
     };
-    const vaultKey =
-      row.wrapped_key == null ? null : this.#keyRecord(credential.vaultId, v.vaultKeyVersion, row);
-    return { credential, version: v, vaultKey };
   }
 
   async findForRotation(id: string) {
@@ -456,7 +479,7 @@ class SqlTenantTx implements TenantTx {
     if (q.beforeId) add('id < ?', q.beforeId);
     params.push(q.limit);
     const rows = await this.c.query(
-      `SELECT * FROM credential_access_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+      `SELECT ${ACCESS_LOG_COLUMNS} FROM credential_access_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
       params,
     );
     return rows.map(toAccessLogEntry);

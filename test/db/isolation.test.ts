@@ -4,13 +4,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/core/ids.js';
+import { openPg } from '../../src/db/pg-adapter.js';
 import { findRlsBypasses, TENANT_TABLES } from '../../src/db/role-check.js';
+import { assemble } from '../../src/main.js';
 import {
   asRuntime,
   describeEachBackend,
   expectCode,
   openTestRegistry,
+  silentLogger,
   type TestRegistry,
+  testConfig,
 } from '../helpers/backends.js';
 
 const alice = { actor: 'alice' };
@@ -128,6 +132,32 @@ describeEachBackend('tenant isolation', (backend) => {
     const bLog = await t.registry.forTenant(b).audit.query({ credentialId: bCredential });
     expect(bLog.items.map((e) => e.actor)).not.toContain('mallory');
     expect(bLog.items.every((e) => e.outcome === 'granted')).toBe(true);
+  });
+
+  it('prepared statements on one shared connection never carry a tenant into the next transaction', async () => {
+    // One connection, many alternating tenants: past the fifth execution PostgreSQL may switch a
+    // prepared statement to a generic plan, which must still read the tenant at run time.
+    const db = t.url ? openPg({ connectionString: t.url, maxConnections: 1 }) : t.db;
+    const shared = t.url
+      ? await assemble(db, { config: testConfig(t.prefix, t.rootKey), logger: silentLogger })
+      : t.registry;
+    try {
+      for (let i = 0; i < 12; i++) {
+        const ownA = (await shared.forTenant(a).vaults.list()).items.map((v) => v.tenantId);
+        const ownB = (await shared.forTenant(b).vaults.list()).items.map((v) => v.tenantId);
+        expect(new Set(ownA)).toEqual(new Set([a]));
+        expect(new Set(ownB)).toEqual(new Set([b]));
+        expect(
+          (await shared.forTenant(b).credentials.reveal(bCredential, { ...alice, reason: 'r' })).value,
+        ).toBe('b-secret');
+        await expectCode(
+          shared.forTenant(a).credentials.reveal(bCredential, { ...alice, reason: 'r' }),
+          'NOT_FOUND',
+        );
+      }
+    } finally {
+      if (t.url) await db.close();
+    }
   });
 
   it('the platform role manages tenants and can read no tenant data', async () => {

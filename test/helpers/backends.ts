@@ -17,6 +17,8 @@ export interface TestDatabase {
   db: SqlDatabase;
   roles: DbRoles;
   prefix: string;
+  /** The database's URL, on PostgreSQL. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ const postgres: TestBackend = {
       db,
       roles,
       prefix,
+      url: url.toString(),
       async close() {
         await db.close();
         const a = new pg.Client({ connectionString: DATABASE_URL });
