@@ -43,15 +43,13 @@ export class SqlRegistryStore implements RegistryStore {
   async withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
     /* Precondition: the tenant id is a UUID (it is written into the prelude, so this also guards injection). */
     if (!isUuid(tenantId)) throw new RegistryError('TENANT_REQUIRED', 'a valid tenant id is required');
-    const prelude = `SELECT set_config('role', '${this.#roles.runtime}', true), set_config('app.current_tenant_id', '${tenantId}', true)`;
+    // SET LOCAL (not SELECT set_config): same effect, and no result rows to send and parse.
+    const prelude = `SET LOCAL ROLE "${this.#roles.runtime}"; SET LOCAL app.current_tenant_id = '${tenantId}'`;
     return this.#run((c) => fn(new SqlTenantTx(c, tenantId)), prelude);
   }
 
   async withPlatform<T>(fn: (tx: PlatformTx) => Promise<T>): Promise<T> {
-    return this.#run(
-      (c) => fn(new SqlPlatformTx(c)),
-      `SELECT set_config('role', '${this.#roles.platform}', true)`,
-    );
+    return this.#run((c) => fn(new SqlPlatformTx(c)), `SET LOCAL ROLE "${this.#roles.platform}"`);
   }
 
   async #run<T>(fn: (c: SqlClient) => Promise<T>, prelude: string): Promise<T> {
@@ -75,7 +73,6 @@ const UNIQUE_MESSAGES: Record<string, string> = {
 const FOREIGN_KEY_MESSAGES: Record<string, string> = {
   credential_vaults_tenant_id_fkey: 'tenant not found',
   principals_tenant_id_fkey: 'tenant not found',
-  credential_access_log_tenant_id_fkey: 'tenant not found',
   stored_credentials_tenant_id_vault_id_fkey: 'vault not found',
 };
 

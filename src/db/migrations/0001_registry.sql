@@ -169,11 +169,13 @@ CREATE POLICY tenant_isolation ON credential_versions
   WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid);
 
 -- ---------------------------------------------------------------------------------------------
--- The access log. No foreign key to credentials or vaults: attempts on ids that do not exist (or
--- were purged) are recorded too. Append-only: the runtime role may only INSERT and SELECT, and
--- triggers reject UPDATE, DELETE and TRUNCATE from anyone, the owner included.
+-- The access log. No foreign keys at all: attempts on ids that do not exist (or were purged) are
+-- recorded too, and a key to tenants would share-lock the tenant's row on every reveal (a hot row
+-- under FOR KEY SHARE from many sessions degrades into MultiXact contention). Row-level security
+-- still confines each row to its tenant. Append-only: the runtime role may only INSERT and
+-- SELECT, and triggers reject UPDATE, DELETE and TRUNCATE from anyone, the owner included.
 CREATE TABLE credential_access_log (
-  tenant_id     uuid NOT NULL REFERENCES tenants (tenant_id),
+  tenant_id     uuid NOT NULL,
   id            uuid NOT NULL,
   occurred_at   timestamptz NOT NULL DEFAULT now(),
   credential_id uuid,
