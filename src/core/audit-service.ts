@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { RegistryDeps } from './audited-operation.js';
 import { decodeIdCursor, encodeIdCursor, pageOptions, toPage } from './pagination.js';
-import type { AccessAction, AccessLogEntry, AccessOutcome, Page } from './types.js';
+import type { AccessLogQuery } from './ports.js';
+import type { AccessLogEntry, Page } from './types.js';
 import { accessAction, accessOutcome, parse, uuid } from './validation.js';
 
 const auditQuery = pageOptions.extend({
@@ -14,20 +15,13 @@ const auditQuery = pageOptions.extend({
   to: z.date().optional(),
 });
 
-export interface AccessLogFilter {
-  credentialId?: string;
-  vaultId?: string;
-  actor?: string;
-  action?: AccessAction;
-  outcome?: AccessOutcome;
-  /** Inclusive lower bound on `occurredAt`. */
-  from?: Date;
-  /** Exclusive upper bound on `occurredAt`. */
-  to?: Date;
+/** The store's query, with an opaque cursor for paging. */
+export type AccessLogFilter = Omit<AccessLogQuery, 'limit' | 'beforeId'> & {
   /** (Default: 100), at most 1000. */
   limit?: number;
+  /** `nextCursor` of the previous page. */
   cursor?: string;
-}
+};
 
 /** Reading the access log of one tenant, newest first. Nothing here can change it. */
 export class AuditService {

@@ -88,19 +88,8 @@ export interface Envelope {
 // ---------------------------------------------------------------------------------------------
 // Storage
 
-export interface AccessLogInsert {
-  credentialId: string | null;
-  vaultId: string | null;
-  action: AccessAction;
-  outcome: AccessOutcome;
-  actor: string;
-  reason: string | null;
-  sourceIp: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  version: number | null;
-  errorCode: string | null;
-}
+/** A row to append; the store adds its id, tenant and time. */
+export type AccessLogInsert = Omit<AccessLogEntry, 'id' | 'tenantId' | 'occurredAt'>;
 
 export interface AccessLogQuery {
   credentialId?: string;
@@ -108,7 +97,9 @@ export interface AccessLogQuery {
   actor?: string;
   action?: AccessAction;
   outcome?: AccessOutcome;
+  /** Inclusive lower bound on `occurredAt`. */
   from?: Date;
+  /** Exclusive upper bound on `occurredAt`. */
   to?: Date;
   limit: number;
   /** Only entries older than this id (ids are time-ordered). */

@@ -43,25 +43,6 @@ export const toVault = (r: Row): Vault => ({
   updatedAt: date(r.updated_at),
 });
 
-export const toCredential = (r: Row): Credential => ({
-  id: String(r.id),
-  tenantId: String(r.tenant_id),
-  vaultId: String(r.vault_id),
-  name: String(r.name),
-  type: r.type as Credential['type'],
-  metadata: (r.metadata ?? {}) as Record<string, unknown>,
-  currentVersion: Number(r.current_version),
-  expiresAt: maybeDate(r.expires_at),
-  rotationSchedule: maybeString(r.rotation_schedule),
-  isActive: Boolean(r.is_active),
-  createdBy: String(r.created_by),
-  createdAt: date(r.created_at),
-  updatedAt: date(r.updated_at),
-  lastRotatedAt: maybeDate(r.last_rotated_at),
-  deletedAt: maybeDate(r.deleted_at),
-  purgeAfter: maybeDate(r.purge_after),
-});
-
 export const toCredentialState = (r: Row): CredentialState => ({
   id: String(r.id),
   vaultId: String(r.vault_id),
@@ -72,6 +53,17 @@ export const toCredentialState = (r: Row): CredentialState => ({
   isActive: Boolean(r.is_active),
   deletedAt: maybeDate(r.deleted_at),
   purgeAfter: maybeDate(r.purge_after),
+});
+
+export const toCredential = (r: Row): Credential => ({
+  ...toCredentialState(r),
+  tenantId: String(r.tenant_id),
+  metadata: (r.metadata ?? {}) as Record<string, unknown>,
+  rotationSchedule: maybeString(r.rotation_schedule),
+  createdBy: String(r.created_by),
+  createdAt: date(r.created_at),
+  updatedAt: date(r.updated_at),
+  lastRotatedAt: maybeDate(r.last_rotated_at),
 });
 
 export const toVersion = (r: Row): CredentialVersion => ({

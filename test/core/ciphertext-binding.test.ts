@@ -11,6 +11,8 @@ import { describeEachBackend, expectCode, openTestRegistry, type TestRegistry } 
 
 const alice = { actor: 'alice' };
 const why = { ...alice, reason: 'test' };
+const apiKey = (t: TenantRegistry, vaultId: string, name: string, value: string) =>
+  t.credentials.store({ vaultId, name, type: 'api_key', value }, alice);
 
 describeEachBackend('ciphertext binding', (backend) => {
   let t: TestRegistry;
@@ -46,14 +48,8 @@ describeEachBackend('ciphertext binding', (backend) => {
   afterAll(() => t.close());
 
   it('a ciphertext copied to another credential of the same vault fails with CRYPTO, logged as an error', async () => {
-    const source = await a.credentials.store(
-      { vaultId: aVault, name: 'source', type: 'api_key', value: 'src' },
-      alice,
-    );
-    const target = await a.credentials.store(
-      { vaultId: aVault, name: 'target', type: 'api_key', value: 'tgt' },
-      alice,
-    );
+    const source = await apiKey(a, aVault, 'source', 'src');
+    const target = await apiKey(a, aVault, 'target', 'tgt');
     await plant(target.id, 1, await blobOf(source.id, 1));
     await expectCode(a.credentials.reveal(target.id, why), 'CRYPTO');
     const [row] = (await a.audit.query({ credentialId: target.id, limit: 1 })).items;
@@ -74,14 +70,8 @@ describeEachBackend('ciphertext binding', (backend) => {
 
   it("a ciphertext copied into another tenant's credential fails", async () => {
     const bVault = (await b.vaults.create({ name: 'v' }, alice)).id;
-    const victim = await a.credentials.store(
-      { vaultId: aVault, name: 'victim', type: 'api_key', value: 'a-only' },
-      alice,
-    );
-    const thief = await b.credentials.store(
-      { vaultId: bVault, name: 'thief', type: 'api_key', value: 'b' },
-      alice,
-    );
+    const victim = await apiKey(a, aVault, 'victim', 'a-only');
+    const thief = await apiKey(b, bVault, 'thief', 'b');
     await plant(thief.id, 1, await blobOf(victim.id, 1));
     await expectCode(b.credentials.reveal(thief.id, why), 'CRYPTO');
   });

@@ -262,12 +262,14 @@ describeEachBackend('tenant isolation', (backend) => {
   });
 
   describe('the access log is append-only', () => {
+    const LOG_CHANGES = [
+      `UPDATE credential_access_log SET outcome = 'denied'`,
+      'DELETE FROM credential_access_log',
+      'TRUNCATE credential_access_log',
+    ];
+
     it('the runtime role cannot UPDATE, DELETE or TRUNCATE it', async () => {
-      for (const sql of [
-        `UPDATE credential_access_log SET outcome = 'denied'`,
-        'DELETE FROM credential_access_log',
-        'TRUNCATE credential_access_log',
-      ]) {
+      for (const sql of LOG_CHANGES) {
         await expect(
           asRuntime(t, b, (q) => q(sql)),
           sql,
@@ -276,11 +278,7 @@ describeEachBackend('tenant isolation', (backend) => {
     });
 
     it('triggers reject UPDATE, DELETE and TRUNCATE even from the owner', async () => {
-      for (const sql of [
-        `UPDATE credential_access_log SET outcome = 'denied'`,
-        'DELETE FROM credential_access_log',
-        'TRUNCATE credential_access_log',
-      ]) {
+      for (const sql of LOG_CHANGES) {
         await expect(
           t.db.transaction((c) => c.query(sql)),
           sql,
