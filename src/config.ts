@@ -29,6 +29,16 @@ export interface Config {
   /** (Default: 127.0.0.1:8200) */
   listen: { host: string; port: number };
   keyCache: { ttlMs: number; maxEntries: number };
+  http: {
+    /** Proxies whose X-Forwarded-For is believed, as Fastify's `trustProxy`: addresses or CIDRs. (Default: none) */
+    trustedProxies: string[];
+    /** Largest request body in bytes. (Default: 262144) */
+    bodyLimit: number;
+    /** Requests per minute per token (per client IP without one). (Default: 1200) */
+    rateLimitPerMinute: number;
+    /** How long a verified token is trusted before it is looked up again, in ms. (Default: 5000) */
+    tokenCacheTtlMs: number;
+  };
   /** (Default: info) */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -48,6 +58,15 @@ const env = z.object({
   // At least a second: lru-cache reads a TTL of 0 as "never expires".
   CREDREG_KEY_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   CREDREG_KEY_CACHE_MAX: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  CREDREG_TRUSTED_PROXIES: z.string().default(''),
+  CREDREG_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(256 * 1024),
+  CREDREG_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  CREDREG_TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(300_000).default(5000),
   CREDREG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -84,6 +103,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
     listen: { host, port: Number(port) },
     keyCache: { ttlMs: e.CREDREG_KEY_CACHE_TTL_MS, maxEntries: e.CREDREG_KEY_CACHE_MAX },
+    http: {
+      trustedProxies: e.CREDREG_TRUSTED_PROXIES.split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+      bodyLimit: e.CREDREG_BODY_LIMIT,
+      rateLimitPerMinute: e.CREDREG_RATE_LIMIT,
+      tokenCacheTtlMs: e.CREDREG_TOKEN_CACHE_TTL_MS,
+    },
     logLevel: e.CREDREG_LOG_LEVEL,
   });
 }

@@ -126,13 +126,16 @@ export async function assemble(
     ttlMs: config.keyCache.ttlMs,
     maxEntries: config.keyCache.maxEntries,
   });
-  const registry = createRegistry({
-    store: new SqlRegistryStore(db, roles),
-    keyRing,
-    envelope: aesGcmEnvelope,
-    clock: options.clock ?? systemClock,
-    logger,
-  });
+  const registry = createRegistry(
+    {
+      store: new SqlRegistryStore(db, roles),
+      keyRing,
+      envelope: aesGcmEnvelope,
+      clock: options.clock ?? systemClock,
+      logger,
+    },
+    { cacheTtlMs: config.http.tokenCacheTtlMs },
+  );
   return Object.freeze({
     ...registry,
     backend: db.backend,

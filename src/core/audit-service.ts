@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { RegistryDeps } from './audited-operation.js';
+import { auditFailure, outOfScope, type RegistryDeps } from './audited-operation.js';
 import { decodeIdCursor, encodeIdCursor, pageOptions, toPage } from './pagination.js';
 import type { AccessLogQuery } from './ports.js';
-import type { AccessLogEntry, Page } from './types.js';
+import type { AccessLogEntry, Page, RequestContext } from './types.js';
 import { accessAction, accessOutcome, parse, uuid } from './validation.js';
 
 const auditQuery = pageOptions.extend({
@@ -26,15 +26,30 @@ export type AccessLogFilter = Omit<AccessLogQuery, 'limit' | 'beforeId'> & {
 /** Reading the access log of one tenant, newest first. Nothing here can change it. */
 export class AuditService {
   constructor(
-    private readonly deps: Pick<RegistryDeps, 'store'>,
+    private readonly deps: RegistryDeps,
     private readonly tenantId: string,
   ) {}
 
   /**
    * @example const { items } = await t.audit.query({ credentialId, outcome: 'denied', limit: 50 });
    */
-  async query(filter: AccessLogFilter = {}): Promise<Page<AccessLogEntry>> {
+  async query(filter: AccessLogFilter = {}, ctx?: RequestContext): Promise<Page<AccessLogEntry>> {
     const { cursor, ...q } = parse(auditQuery, filter);
+    if (ctx?.vaultScope) {
+      // A vault-scoped caller reads its vault's entries only.
+      if (q.vaultId && q.vaultId !== ctx.vaultScope) {
+        const denied = outOfScope(ctx, q.vaultId)!;
+        await auditFailure(
+          this.deps,
+          this.tenantId,
+          ctx,
+          { action: 'audit_read', vaultId: q.vaultId },
+          denied,
+        );
+        throw denied;
+      }
+      q.vaultId = ctx.vaultScope;
+    }
     const rows = await this.deps.store.withTenant(this.tenantId, (tx) =>
       tx.queryAccessLog({ ...q, limit: q.limit + 1, beforeId: decodeIdCursor(cursor) }),
     );

@@ -269,3 +269,9 @@ export async function validated<T>(
     throw err;
   }
 }
+
+/** FORBIDDEN when a vault-scoped call reaches outside its vault; null when it may go on. */
+export function outOfScope(ctx: RequestContext, vaultId: string): RegistryError | null {
+  if (!ctx.vaultScope || ctx.vaultScope === vaultId) return null;
+  return new RegistryError('FORBIDDEN', 'this token is limited to another vault');
+}

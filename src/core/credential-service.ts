@@ -2,8 +2,10 @@ import { z } from 'zod';
 import {
   type AuditSubject,
   audited,
+  auditFailure,
   describeError,
   type Operation,
+  outOfScope,
   Refusal,
   type RegistryDeps,
   validated,
@@ -125,6 +127,8 @@ export class CredentialService {
       return { ...parsed, value: parseValue(parsed.type, parsed.value) };
     });
     return audited(this.deps, this.tenantId, c, subject, async (op) => {
+      const denied = outOfScope(c, s.vaultId);
+      if (denied) return op.refuse(denied);
       const found = await op.tx.findVaultWithCurrentKey(s.vaultId);
       if (!found) return op.refuse(new RegistryError('NOT_FOUND', 'vault not found'));
       const id = newId();
@@ -170,6 +174,8 @@ export class CredentialService {
       if (!found) return op.refuse(notFound());
       const { credential, version } = found;
       op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
+      const denied = outOfScope(c, credential.vaultId);
+      if (denied) return op.refuse(denied);
       const unusable = this.#unusable(credential, { forReveal: true });
       if (unusable) return op.refuse(unusable);
       if (!version) return op.refuse(new RegistryError('NOT_FOUND', `version ${r.version} does not exist`));
@@ -230,6 +236,8 @@ export class CredentialService {
       if (!found) return op.refuse(notFound());
       const { credential } = found;
       op.note({ vaultId: credential.vaultId });
+      const denied = outOfScope(c, credential.vaultId);
+      if (denied) return op.refuse(denied);
       const unusable = this.#unusable(credential, { forReveal: false });
       if (unusable) return op.refuse(unusable);
       if (r.expectedVersion !== undefined && r.expectedVersion !== credential.currentVersion) {
@@ -268,11 +276,15 @@ export class CredentialService {
     });
   }
 
-  /** Metadata only; soft-deleted credentials are returned too, with `deletedAt` set. */
-  async get(id: string): Promise<Credential> {
+  /**
+   * Metadata only; soft-deleted credentials are returned too, with `deletedAt` set. With a context,
+   * a vault-scoped caller is refused (and logged) outside its vault.
+   */
+  async get(id: string, ctx?: RequestContext): Promise<Credential> {
     parse(uuid, id, 'id');
     const credential = await this.deps.store.withTenant(this.tenantId, (tx) => tx.findCredential(id));
     if (!credential) throw notFound();
+    await this.#checkScope(ctx, credential.vaultId, id);
     return credential;
   }
 
@@ -280,10 +292,12 @@ export class CredentialService {
   async list(
     vaultId: string,
     options: { limit?: number; cursor?: string; includeDeleted?: boolean } = {},
+    ctx?: RequestContext,
   ): Promise<Page<Credential>> {
     parse(uuid, vaultId, 'vaultId');
     const { limit, cursor, includeDeleted } = parse(listInput, options);
     const after = decodeNameCursor(cursor);
+    await this.#checkScope(ctx, vaultId, null);
     const rows = await this.deps.store.withTenant(this.tenantId, async (tx) => {
       if (!(await tx.findVault(vaultId))) throw new RegistryError('NOT_FOUND', 'vault not found');
       return tx.listCredentials(vaultId, limit + 1, after, includeDeleted);
@@ -292,12 +306,27 @@ export class CredentialService {
   }
 
   /** Every version, newest first, with `destroyedAt` on those whose ciphertext retention removed. */
-  async listVersions(id: string): Promise<CredentialVersion[]> {
+  async listVersions(id: string, ctx?: RequestContext): Promise<CredentialVersion[]> {
     parse(uuid, id, 'id');
-    return this.deps.store.withTenant(this.tenantId, async (tx) => {
-      if (!(await tx.findCredential(id))) throw notFound();
-      return tx.listVersions(id);
+    const found = await this.deps.store.withTenant(this.tenantId, async (tx) => {
+      const credential = await tx.findCredential(id);
+      return credential ? { credential, versions: await tx.listVersions(id) } : null;
     });
+    if (!found) throw notFound();
+    await this.#checkScope(ctx, found.credential.vaultId, id);
+    return found.versions;
+  }
+
+  /** Refuses, and logs as denied, a read outside a vault-scoped caller's vault. */
+  async #checkScope(
+    ctx: RequestContext | undefined,
+    vaultId: string,
+    credentialId: string | null,
+  ): Promise<void> {
+    const denied = ctx ? outOfScope(ctx, vaultId) : null;
+    if (!denied || !ctx) return;
+    await auditFailure(this.deps, this.tenantId, ctx, { action: 'read', vaultId, credentialId }, denied);
+    throw denied;
   }
 
   /** Changes metadata, expiry or rotation schedule (null clears the last two). */
@@ -418,6 +447,8 @@ export class CredentialService {
       const credential = await op.tx.findCredential(id, { forUpdate: true });
       if (!credential) return op.refuse(notFound());
       op.note({ vaultId: credential.vaultId, version: credential.currentVersion });
+      const denied = outOfScope(ctx, credential.vaultId);
+      if (denied) return op.refuse(denied);
       const result = await change(op, credential);
       if (!(result instanceof Refusal)) await op.granted();
       return result;

@@ -6,10 +6,12 @@ import type {
   AccessAction,
   AccessLogEntry,
   AccessOutcome,
+  ApiToken,
   Credential,
   CredentialType,
   CredentialVersion,
   Principal,
+  Role,
   Tenant,
   Vault,
 } from './types.js';
@@ -166,6 +168,14 @@ export interface TenantTx {
   readonly tenantId: string;
 
   insertPrincipal(p: { id: string; name: string; kind: 'user' | 'service' }): Promise<Principal>;
+  findPrincipal(id: string): Promise<Principal | null>;
+
+  insertToken(t: TokenInsert): Promise<ApiToken>;
+  /** The token with its secret's hash, for verification. */
+  findToken(id: string): Promise<(ApiToken & { secretHash: Uint8Array }) | null>;
+  listTokens(limit: number, afterId?: string): Promise<ApiToken[]>;
+  /** Sets `revokedAt` unless already set; returns the token, or null if there is none. */
+  revokeToken(id: string, at: Date): Promise<ApiToken | null>;
   listPrincipals(limit: number, afterName?: string): Promise<Principal[]>;
 
   insertVault(v: {
@@ -222,8 +232,29 @@ export interface TenantTx {
   queryAccessLog(q: AccessLogQuery): Promise<AccessLogEntry[]>;
 }
 
-/** Platform-level unit of work: tenants only. It sees no tenant data. */
+export interface TokenInsert {
+  id: string;
+  principalId: string;
+  role: Role;
+  vaultId: string | null;
+  secretHash: Uint8Array;
+  expiresAt: Date | null;
+  createdBy: string;
+}
+
+export interface PlatformToken {
+  id: string;
+  name: string;
+  secretHash: Uint8Array;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** Platform-level unit of work: tenants and platform tokens only. It sees no tenant data. */
 export interface PlatformTx {
+  insertPlatformToken(t: { id: string; name: string; secretHash: Uint8Array }): Promise<void>;
+  findPlatformToken(id: string): Promise<PlatformToken | null>;
+  countPlatformTokens(): Promise<number>;
   insertTenant(t: { id: string; name: string }): Promise<Tenant>;
   findTenant(id: string): Promise<Tenant | null>;
   listTenants(limit: number, after?: { name: string; id: string }): Promise<Tenant[]>;

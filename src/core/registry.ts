@@ -1,10 +1,12 @@
 import { AuditService } from './audit-service.js';
-import { describeError, type RegistryDeps } from './audited-operation.js';
+import { type AuditSubject, auditFailure, describeError, type RegistryDeps } from './audited-operation.js';
 import { CredentialService } from './credential-service.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
 import { PrincipalService } from './principal-service.js';
 import { TenantService } from './tenant-service.js';
+import { Authenticator, type AuthenticatorOptions, TokenService } from './token-service.js';
+import type { RequestContext } from './types.js';
 import { VaultService } from './vault-service.js';
 
 /** Everything one tenant can do; get one with `registry.forTenant(tenantId)`. */
@@ -14,6 +16,9 @@ export interface TenantRegistry {
   readonly credentials: CredentialService;
   readonly principals: PrincipalService;
   readonly audit: AuditService;
+  readonly tokens: TokenService;
+  /** Logs an attempt the caller's role does not allow (outcome `denied`) and returns the error to throw. */
+  deny(subject: AuditSubject, ctx: RequestContext): Promise<RegistryError>;
 }
 
 /**
@@ -27,13 +32,16 @@ export interface TenantRegistry {
  */
 export interface Registry {
   readonly tenants: TenantService;
+  /** Verifies API tokens; bootstraps the first platform token. */
+  readonly authenticator: Authenticator;
   forTenant(tenantId: string): TenantRegistry;
   /** Purges, in every tenant, soft-deleted credentials whose recovery window has ended. */
   purgeDue(): Promise<number>;
 }
 
-export function createRegistry(deps: RegistryDeps): Registry {
+export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions = {}): Registry {
   const tenants = new TenantService(deps);
+  const authenticator = new Authenticator(deps, options);
   const forTenant = (tenantId: string): TenantRegistry => {
     /* Precondition: a tenant is named, by a well-formed id. */
     if (!isUuid(tenantId)) throw new RegistryError('TENANT_REQUIRED', 'a valid tenant id is required');
@@ -43,10 +51,17 @@ export function createRegistry(deps: RegistryDeps): Registry {
       credentials: new CredentialService(deps, tenantId),
       principals: new PrincipalService(deps, tenantId),
       audit: new AuditService(deps, tenantId),
+      tokens: new TokenService(deps, tenantId, (id) => authenticator.forget(id)),
+      async deny(subject: AuditSubject, ctx: RequestContext) {
+        const error = new RegistryError('FORBIDDEN', `this token's role does not allow ${subject.action}`);
+        await auditFailure(deps, tenantId, ctx, subject, error);
+        return error;
+      },
     });
   };
   return Object.freeze({
     tenants,
+    authenticator,
     forTenant,
     async purgeDue() {
       let purged = 0;

@@ -17,6 +17,9 @@
  * - **data key**: a random 256-bit key per credential version, stored only wrapped by the vault key;
  *   it encrypts the value (AES-256-GCM).
  * - **access log**: the append-only record of every attempt on a credential or vault, whatever its outcome.
+ * - **API token**: a bearer secret for the HTTP API, bound to one tenant, one principal and one role
+ *   (optionally to one vault); or a platform token, which manages tenants only.
+ * - **role**: what a token may do in its tenant: `admin`, `writer`, `reader` or `auditor`.
  */
 
 export const CREDENTIAL_TYPES = [
@@ -31,6 +34,9 @@ export const CREDENTIAL_TYPES = [
   'generic',
 ] as const;
 export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
+export const ROLES = ['admin', 'writer', 'reader', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
 
 export const ACCESS_ACTIONS = [
   'store',
@@ -48,6 +54,13 @@ export const ACCESS_ACTIONS = [
   'key_rotate',
   'key_rewrap',
   'key_destroy',
+  'token_create',
+  'token_revoke',
+  'token_list',
+  'principal_create',
+  'principal_list',
+  'read',
+  'audit_read',
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 
@@ -70,6 +83,8 @@ export interface RequestContext {
   sourceIp?: string;
   userAgent?: string;
   requestId?: string;
+  /** Limits the call to one vault (a vault-scoped token): anything elsewhere is FORBIDDEN. */
+  vaultScope?: string;
 }
 
 export interface Tenant {
@@ -156,6 +171,32 @@ export interface AccessLogEntry {
   /** The error code of a refused or failed attempt. */
   errorCode: string | null;
 }
+
+/** An API token as listed: never its secret, which is shown once, at creation. */
+export interface ApiToken {
+  id: string;
+  tenantId: string;
+  principalId: string;
+  role: Role;
+  /** The one vault the token is limited to, if any. */
+  vaultId: string | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  createdBy: string;
+  createdAt: Date;
+}
+
+/** Who a verified token speaks for. */
+export type Caller =
+  | { kind: 'platform'; tokenId: string; name: string }
+  | {
+      kind: 'tenant';
+      tenantId: string;
+      tokenId: string;
+      principalId: string;
+      role: Role;
+      vaultId: string | null;
+    };
 
 /** One page of a keyset-paginated listing; pass `nextCursor` back to get the next page. */
 export interface Page<T> {

@@ -90,6 +90,7 @@ export const requestContext = z.object({
     .string()
     .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1–128 printable ASCII characters')
     .optional(),
+  vaultScope: uuid.optional(),
 });
 
 /** Throws VALIDATION unless the value's JSON form is at most 64 KiB and matches its type's schema. */

@@ -3,6 +3,7 @@ import {
   type AuditSubject,
   audited,
   auditFailure,
+  outOfScope,
   type RegistryDeps,
   validated,
 } from './audited-operation.js';
@@ -41,9 +42,11 @@ export class VaultService {
    */
   async create(input: CreateVaultInput, ctx: RequestContext): Promise<Vault> {
     const subject = { action: 'vault_create' as const };
-    const { ctx: c, input: v } = await validated(this.deps, this.tenantId, subject, ctx, () =>
-      parse(vaultInput, input),
-    );
+    const { ctx: c, input: v } = await validated(this.deps, this.tenantId, subject, ctx, () => {
+      if (ctx?.vaultScope)
+        throw new RegistryError('FORBIDDEN', 'a token limited to one vault cannot create vaults');
+      return parse(vaultInput, input);
+    });
     const id = newId();
     let record: VaultKeyRecord;
     try {
@@ -76,15 +79,29 @@ export class VaultService {
     }
   }
 
-  async get(id: string): Promise<Vault> {
+  /** With a context, a vault-scoped caller is refused (and logged) for any other vault. */
+  async get(id: string, ctx?: RequestContext): Promise<Vault> {
     parse(uuid, id, 'id');
+    const denied = ctx ? outOfScope(ctx, id) : null;
+    if (denied && ctx) {
+      await auditFailure(this.deps, this.tenantId, ctx, { action: 'read', vaultId: id }, denied);
+      throw denied;
+    }
     const vault = await this.deps.store.withTenant(this.tenantId, (tx) => tx.findVault(id));
     if (!vault) throw notFound();
     return vault;
   }
 
-  async list(options: PageOptions = {}): Promise<Page<Vault>> {
+  /** By name. A vault-scoped caller sees its one vault. */
+  async list(options: PageOptions = {}, ctx?: RequestContext): Promise<Page<Vault>> {
     const { limit, cursor } = parse(pageOptions, options);
+    if (ctx?.vaultScope) {
+      const scope = ctx.vaultScope;
+      const vault = cursor
+        ? null
+        : await this.deps.store.withTenant(this.tenantId, (tx) => tx.findVault(scope));
+      return { items: vault ? [vault] : [], nextCursor: null };
+    }
     const rows = await this.deps.store.withTenant(this.tenantId, (tx) =>
       tx.listVaults(limit + 1, decodeNameCursor(cursor)),
     );
@@ -101,6 +118,8 @@ export class VaultService {
       subject.vaultId = parse(uuid, id, 'id');
     });
     await audited(this.deps, this.tenantId, c, subject, async (op) => {
+      const denied = outOfScope(c, id);
+      if (denied) return op.refuse(denied);
       const vault = await op.tx.findVault(id);
       if (!vault) return op.refuse(notFound());
       const held = await op.tx.credentialIdsInVault(id);

@@ -11,12 +11,20 @@ export const TENANT_TABLES = [
   'stored_credentials',
   'credential_versions',
   'credential_access_log',
+  'api_tokens',
 ] as const;
+
+/** Tables that belong to no tenant; only the platform role reaches them. */
+export const PLATFORM_TABLES = ['platform_tokens'] as const;
+
+/** Every table of the schema but the migrations ledger: each must force row-level security. */
+export const SECURED_TABLES = [...TENANT_TABLES, ...PLATFORM_TABLES] as const;
 
 /** The policies the migrations create; any other one is reported. */
 const EXPECTED_POLICIES = new Set([
   ...TENANT_TABLES.map((t) => `${t}.tenant_isolation`),
   'tenants.platform_manages_tenants',
+  'platform_tokens.platform_only',
 ]);
 
 /**
@@ -39,10 +47,10 @@ export async function findRlsBypasses(db: SqlDatabase, roles: DbRoles): Promise<
                   pg_has_role(current_user, c.relowner, 'MEMBER') AS owns
              FROM pg_class c
             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relname = ANY($1)`,
-          [TENANT_TABLES],
+          [SECURED_TABLES],
         );
         const seen = new Set(tables.map((t) => t.relname));
-        for (const name of TENANT_TABLES) if (!seen.has(name)) problems.push(`table ${name} is missing`);
+        for (const name of SECURED_TABLES) if (!seen.has(name)) problems.push(`table ${name} is missing`);
         for (const t of tables) {
           if (!t.rls) problems.push(`table ${t.relname} does not have row-level security enabled`);
           if (!t.forced) problems.push(`table ${t.relname} does not force row-level security`);
@@ -58,7 +66,7 @@ export async function findRlsBypasses(db: SqlDatabase, roles: DbRoles): Promise<
         const policies = await c.query<{ table: string; name: string }>(
           `SELECT c.relname AS table, p.polname AS name FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
             WHERE c.relname = ANY($1) AND c.relnamespace = 'public'::regnamespace`,
-          [TENANT_TABLES],
+          [SECURED_TABLES],
         );
         for (const p of policies) {
           if (!EXPECTED_POLICIES.has(`${p.table}.${p.name}`))

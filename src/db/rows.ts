@@ -1,6 +1,7 @@
 import type { CredentialState } from '../core/ports.js';
 import type {
   AccessLogEntry,
+  ApiToken,
   Credential,
   CredentialVersion,
   Principal,
@@ -90,4 +91,16 @@ export const toAccessLogEntry = (r: Row): AccessLogEntry => ({
   requestId: maybeString(r.request_id),
   version: r.version == null ? null : Number(r.version),
   errorCode: maybeString(r.error_code),
+});
+
+export const toApiToken = (r: Row): ApiToken => ({
+  id: String(r.id),
+  tenantId: String(r.tenant_id),
+  principalId: String(r.principal_id),
+  role: r.role as ApiToken['role'],
+  vaultId: maybeString(r.vault_id),
+  expiresAt: maybeDate(r.expires_at),
+  revokedAt: maybeDate(r.revoked_at),
+  createdBy: String(r.created_by),
+  createdAt: date(r.created_at),
 });

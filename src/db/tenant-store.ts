@@ -9,6 +9,7 @@ import type {
   RegistryStore,
   SealedCredential,
   TenantTx,
+  TokenInsert,
   VaultKeyRecord,
   VersionInsert,
 } from '../core/ports.js';
@@ -16,6 +17,7 @@ import type { DbRoles } from './roles.js';
 import {
   bytes,
   toAccessLogEntry,
+  toApiToken,
   toCredential,
   toCredentialState,
   toPrincipal,
@@ -117,6 +119,8 @@ const TENANT_COLUMNS = 'tenant_id, name, created_at';
 const PRINCIPAL_COLUMNS = 'tenant_id, id, name, kind, created_at';
 const VAULT_COLUMNS = `v.tenant_id, v.id, v.name, v.description, v.max_versions, v.current_key_version, v.created_by,
   v.created_at, v.updated_at`;
+const TOKEN_COLUMNS =
+  'tenant_id, id, principal_id, role, vault_id, expires_at, revoked_at, created_by, created_at';
 const ACCESS_LOG_COLUMNS = `tenant_id, id, occurred_at, credential_id, vault_id, action, outcome, actor, reason, source_ip,
   user_agent, request_id, version, error_code`;
 /** What a reveal needs of the credential: no more, since every column is parsed on every reveal. */
@@ -125,6 +129,34 @@ const REVEAL_COLUMNS =
 
 class SqlPlatformTx implements PlatformTx {
   constructor(private readonly c: SqlClient) {}
+
+  async insertPlatformToken(t: { id: string; name: string; secretHash: Uint8Array }) {
+    await this.c.query('INSERT INTO platform_tokens (id, name, secret_hash) VALUES ($1, $2, $3)', [
+      t.id,
+      t.name,
+      Buffer.from(t.secretHash),
+    ]);
+  }
+
+  async findPlatformToken(id: string) {
+    const [r] = await this.c.query(
+      'SELECT id, name, secret_hash, expires_at, revoked_at FROM platform_tokens WHERE id = $1',
+      [id],
+    );
+    if (!r) return null;
+    return {
+      id: String(r.id),
+      name: String(r.name),
+      secretHash: bytes(r.secret_hash)!,
+      expiresAt: (r.expires_at as Date | null) ?? null,
+      revokedAt: (r.revoked_at as Date | null) ?? null,
+    };
+  }
+
+  async countPlatformTokens() {
+    const [r] = await this.c.query<{ n: number }>('SELECT count(*)::int AS n FROM platform_tokens');
+    return r?.n ?? 0;
+  }
 
   async insertTenant(t: { id: string; name: string }) {
     const [row] = await this.c.query(
@@ -174,6 +206,58 @@ class SqlTenantTx implements TenantTx {
       [this.tenantId, p.id, p.name, p.kind],
     );
     return toPrincipal(row!);
+  }
+
+  async findPrincipal(id: string) {
+    const [row] = await this.c.query(
+      `SELECT ${PRINCIPAL_COLUMNS} FROM principals WHERE tenant_id = $1 AND id = $2`,
+      [this.tenantId, id],
+    );
+    return row ? toPrincipal(row) : null;
+  }
+
+  async insertToken(t: TokenInsert) {
+    const [row] = await this.c.query(
+      `INSERT INTO api_tokens (tenant_id, id, principal_id, role, vault_id, secret_hash, expires_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${TOKEN_COLUMNS}`,
+      [
+        this.tenantId,
+        t.id,
+        t.principalId,
+        t.role,
+        t.vaultId,
+        Buffer.from(t.secretHash),
+        t.expiresAt,
+        t.createdBy,
+      ],
+    );
+    return toApiToken(row!);
+  }
+
+  async findToken(id: string) {
+    const [row] = await this.c.query(
+      `SELECT ${TOKEN_COLUMNS}, secret_hash FROM api_tokens WHERE tenant_id = $1 AND id = $2`,
+      [this.tenantId, id],
+    );
+    return row ? { ...toApiToken(row), secretHash: bytes(row.secret_hash)! } : null;
+  }
+
+  async listTokens(limit: number, afterId?: string) {
+    const rows = await this.c.query(
+      `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+        ORDER BY id LIMIT $3`,
+      [this.tenantId, afterId ?? null, limit],
+    );
+    return rows.map(toApiToken);
+  }
+
+  async revokeToken(id: string, at: Date) {
+    const [row] = await this.c.query(
+      `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2
+       RETURNING ${TOKEN_COLUMNS}`,
+      [this.tenantId, id, at],
+    );
+    return row ? toApiToken(row) : null;
   }
 
   async listPrincipals(limit: number, afterName?: string) {

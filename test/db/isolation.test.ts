@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/core/ids.js';
 import { openPg } from '../../src/db/pg-adapter.js';
-import { findRlsBypasses, TENANT_TABLES } from '../../src/db/role-check.js';
+import { findRlsBypasses, SECURED_TABLES, TENANT_TABLES } from '../../src/db/role-check.js';
 import { assemble } from '../../src/main.js';
 import {
   asRuntime,
@@ -32,8 +32,10 @@ describeEachBackend('tenant isolation', (backend) => {
     b = (await t.registry.tenants.create({ name: 'tenant-b' })).id;
     const ta = t.registry.forTenant(a);
     const tb = t.registry.forTenant(b);
-    await ta.principals.create({ name: 'alice', kind: 'user' });
-    await tb.principals.create({ name: 'alice', kind: 'user' });
+    const pa = await ta.principals.create({ name: 'alice', kind: 'user' });
+    const pb = await tb.principals.create({ name: 'alice', kind: 'user' });
+    await ta.tokens.create({ principalId: pa.id, role: 'reader' }, alice);
+    await tb.tokens.create({ principalId: pb.id, role: 'reader' }, alice);
     const aVault = (await ta.vaults.create({ name: 'shared-name' }, alice)).id;
     await ta.credentials.store({ vaultId: aVault, name: 'a-key', type: 'api_key', value: 'a-secret' }, alice);
     bVault = (await tb.vaults.create({ name: 'shared-name' }, alice)).id;
@@ -172,6 +174,10 @@ describeEachBackend('tenant isolation', (backend) => {
         /permission denied/,
       );
     }
+    await expect(
+      asRuntime(t, a, (q) => q('SELECT count(*) FROM platform_tokens')),
+      'the runtime role never reads platform tokens',
+    ).rejects.toThrow(/permission denied/);
   });
 
   it('every tenant table has RLS enabled and forced, with USING and WITH CHECK on its policies', async () => {
@@ -185,7 +191,7 @@ describeEachBackend('tenant isolation', (backend) => {
             AND c.relname <> 'credreg_migrations'`,
       ),
     );
-    expect(rows.map((r) => r.relname).sort()).toEqual([...TENANT_TABLES].sort());
+    expect(rows.map((r) => r.relname).sort()).toEqual([...SECURED_TABLES].sort());
     for (const r of rows) expect(r, r.relname).toMatchObject({ rls: true, forced: true, unchecked: 0 });
     for (const r of rows) expect(r.policies, r.relname).toBeGreaterThan(0);
     // Every table carries tenant_id, and its primary key starts with it.
