@@ -3,7 +3,7 @@ import { loadConfig } from '../config.js';
 import { isRegistryError } from '../core/errors.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../logger.js';
-import { openRegistry, runMigrations } from '../main.js';
+import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
 
 /** `credreg …`: local administration commands. Exit code 1 with a one-line message on errors. */
 export async function run(argv: string[]): Promise<void> {
@@ -24,6 +24,20 @@ export async function run(argv: string[]): Promise<void> {
     });
 
   program
+    .command('init')
+    .description('migrate the store and, if it has none yet, create the platform-admin token (printed once)')
+    .action(async () => {
+      const config = loadConfig();
+      const logger = createLogger(config.logLevel);
+      const registry = await openRegistry({ config, logger, migrate: true });
+      try {
+        if (!(await printBootstrapToken(registry))) process.stderr.write('credreg: already initialised\n');
+      } finally {
+        await registry.close();
+      }
+    });
+
+  program
     .command('serve')
     .description('run the HTTP service (embedded store in ./data unless DATABASE_URL is set)')
     .option('--migrate', 'apply pending migrations before starting')
@@ -31,7 +45,8 @@ export async function run(argv: string[]): Promise<void> {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const registry = await openRegistry({ config, logger, migrate: opts.migrate === true });
-      const app = buildApp(registry, logger);
+      await printBootstrapToken(registry);
+      const app = await buildApp(registry, { logger, http: config.http });
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
         await app.close(); // stops accepting, lets in-flight requests finish
@@ -52,4 +67,17 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`credreg: ${isRegistryError(err) ? err.message : (err as Error).message}\n`);
     process.exit(1);
   }
+}
+
+/**
+ * On an empty store, creates the platform-admin token and prints it on stderr, once: only its hash
+ * is kept, so this is the one time anyone sees it.
+ */
+async function printBootstrapToken(registry: RegistryHandle): Promise<boolean> {
+  const token = await registry.authenticator.bootstrap();
+  if (!token) return false;
+  process.stderr.write(
+    `credreg: created the platform admin token (shown once, store it now; only its hash is kept): ${token}\n`,
+  );
+  return true;
 }

@@ -14,6 +14,9 @@ import type {
 import type { AccessAction, AccessOutcome, RequestContext } from './types.js';
 import { parse, requestContext } from './validation.js';
 
+/** The message of the error thrown when an access-log row cannot be written (metrics count it). */
+export const AUDIT_WRITE_FAILED = 'the access log could not be written, so the operation was not performed';
+
 /** Everything the use-cases need, as ports. */
 export interface RegistryDeps {
   store: RegistryStore;
@@ -134,13 +137,7 @@ async function append(
     await tx.appendAccessLog(row);
   } catch (err) {
     // Fail closed: without its log row an operation does not happen, and a value is not revealed.
-    throw new RegistryError(
-      'UNAVAILABLE',
-      'the access log could not be written, so the operation was not performed',
-      {
-        cause: err,
-      },
-    );
+    throw new RegistryError('UNAVAILABLE', AUDIT_WRITE_FAILED, { cause: err });
   }
 }
 

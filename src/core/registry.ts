@@ -17,8 +17,11 @@ export interface TenantRegistry {
   readonly principals: PrincipalService;
   readonly audit: AuditService;
   readonly tokens: TokenService;
-  /** Logs an attempt the caller's role does not allow (outcome `denied`) and returns the error to throw. */
-  deny(subject: AuditSubject, ctx: RequestContext): Promise<RegistryError>;
+  /**
+   * Logs an attempt refused before it reached a use-case (a role that does not allow it, input the
+   * HTTP layer could not parse), with the outcome its error implies.
+   */
+  recordRefusal(subject: AuditSubject, ctx: RequestContext, error: RegistryError): Promise<void>;
 }
 
 /**
@@ -52,11 +55,8 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       principals: new PrincipalService(deps, tenantId),
       audit: new AuditService(deps, tenantId),
       tokens: new TokenService(deps, tenantId, (id) => authenticator.forget(id)),
-      async deny(subject: AuditSubject, ctx: RequestContext) {
-        const error = new RegistryError('FORBIDDEN', `this token's role does not allow ${subject.action}`);
-        await auditFailure(deps, tenantId, ctx, subject, error);
-        return error;
-      },
+      recordRefusal: (subject: AuditSubject, ctx: RequestContext, error: RegistryError) =>
+        auditFailure(deps, tenantId, ctx, subject, error),
     });
   };
   return Object.freeze({

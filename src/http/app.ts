@@ -1,17 +1,202 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createHash } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { AUDIT_WRITE_FAILED } from '../core/audited-operation.js';
+import { roleAllows } from '../core/authorization.js';
+import { isRegistryError, RegistryError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
 import type { RegistryHandle } from '../main.js';
+import { HttpMetrics } from './metrics.js';
+import { sendProblem, sendRegistryError } from './problem.js';
+import { requestContext, subjectOf } from './request-context.js';
+import { auditRoutes } from './routes/audit.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { platformRoutes } from './routes/platform.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { vaultRoutes } from './routes/vaults.js';
+
+export interface AppOptions {
+  logger?: FastifyBaseLogger;
+  /** See `Config['http']`. */
+  http: { trustedProxies: string[]; bodyLimit: number; rateLimitPerMinute: number };
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const bearer = (req: FastifyRequest) => {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+};
 
 /**
- * The HTTP service. So far: liveness and readiness, for process managers and load balancers.
+ * The HTTP service: `/v1` (JSON, bearer tokens, RFC 9457 errors), `/openapi.json`, `/docs`,
+ * `/healthz`, `/readyz` and `/metrics`.
  */
-export function buildApp(registry: RegistryHandle, logger?: FastifyBaseLogger): FastifyInstance {
-  const app = logger ? Fastify({ loggerInstance: logger }) : Fastify({ logger: false });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+export async function buildApp(registry: RegistryHandle, options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.http.bodyLimit,
+    trustProxy: options.http.trustedProxies.length > 0 ? options.http.trustedProxies : false,
+    // A caller's X-Request-Id is kept when it is printable and short; otherwise a new one is made.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+    },
+    requestIdHeader: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  const metrics = new HttpMetrics(registry);
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // The API serves JSON only; the docs page sets its own CSP (staticCSP below).
+  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(rateLimit, {
+    max: options.http.rateLimitPerMinute,
+    timeWindow: '1 minute',
+    // Per token (by its hash: the token itself never becomes a key in memory), else per client IP.
+    keyGenerator: (req) => {
+      const token = bearer(req);
+      return token ? `t:${createHash('sha256').update(token).digest('hex').slice(0, 32)}` : `ip:${req.ip}`;
+    },
+    allowList: (req) => !req.url.startsWith('/v1/'),
+    errorResponseBuilder: (_req, ctx) =>
+      Object.assign(
+        new Error(`rate limit of ${ctx.max} requests per minute exceeded; retry in ${ctx.after}`),
+        {
+          statusCode: 429,
+          code: 'RATE_LIMITED',
+        },
+      ),
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'credential-registry',
+        version: '1',
+        description: 'Multi-tenant credential registry: encrypted, versioned, audited secrets.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const access = req.routeOptions.config.access;
+    if (!access || access.kind === 'public') return;
+    if (req.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
+    req.caller = await registry.authenticator.authenticate(bearer(req));
+    if (access.kind === 'platform') {
+      if (req.caller.kind !== 'platform')
+        throw new RegistryError('FORBIDDEN', 'this route needs a platform-admin token');
+      return;
+    }
+    const caller = req.caller;
+    if (caller.kind !== 'tenant') throw new RegistryError('FORBIDDEN', 'platform tokens manage tenants only');
+    // A vault-scoped token may not mint tokens or principals: they could reach past its vault.
+    const manages = access.permission === 'tokens:manage' || access.permission === 'principals:manage';
+    if (!roleAllows(caller.role, access.permission) || (manages && caller.vaultId)) {
+      const denied = new RegistryError(
+        'FORBIDDEN',
+        `the ${caller.role} role does not allow this (${access.action})`,
+      );
+      await registry
+        .forTenant(caller.tenantId)
+        .recordRefusal(subjectOf(req, access.action), requestContext(req), denied);
+      throw denied;
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: req.method, status: reply.statusCode });
+    metrics.duration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
+    if (reply.statusCode === 401 || reply.statusCode === 403)
+      metrics.denials.inc({ status: reply.statusCode });
+  });
+
+  app.setErrorHandler(async (err, req, reply) => {
+    if (req.routeOptions.config.access?.kind === 'tenant' && req.routeOptions.url?.endsWith('/reveal')) {
+      metrics.reveals.inc({ outcome: isRegistryError(err) ? err.code : 'INTERNAL' });
+    }
+    if (isRegistryError(err)) {
+      if (err.message === AUDIT_WRITE_FAILED) metrics.auditWriteFailures.inc();
+      if (err.code === 'INTERNAL' || err.code === 'CONFIG') req.log.error({ code: err.code }, err.message);
+      return sendRegistryError(reply, req, err);
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const issues = err.validation.map((v) => ({
+        path:
+          [v.instancePath.replace(/^\//, '').replaceAll('/', '.')].filter(Boolean).join('') ||
+          err.validationContext ||
+          'request',
+        // The schema's rule, not the input: messages here never quote what was sent.
+        problem: v.keyword === 'invalid_type' ? 'has the wrong type or is missing' : 'is not valid',
+      }));
+      const error = new RegistryError('VALIDATION', 'the request does not match the API schema', { issues });
+      const access = req.routeOptions.config.access;
+      if (access?.kind === 'tenant' && req.caller?.kind === 'tenant') {
+        await registry
+          .forTenant(req.caller.tenantId)
+          .recordRefusal(subjectOf(req, access.action), requestContext(req), error);
+      }
+      return sendRegistryError(reply, req, error);
+    }
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    const status =
+      typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    if (status === 429) metrics.denials.inc({ status });
+    if (status === 500) req.log.error({ err: { code: e.code, message: e.message } }, 'unhandled error');
+    const detail =
+      status === 500 ? 'the server failed to complete the request' : (e.message ?? 'bad request');
+    return sendProblem(
+      reply,
+      req,
+      status,
+      status === 429 ? 'RATE_LIMITED' : status === 500 ? 'INTERNAL' : 'BAD_REQUEST',
+      detail,
+    );
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, req, 404, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`),
+  );
+
+  const publicRoute = { config: { access: { kind: 'public' as const } }, schema: { hide: true } };
+  app.get('/healthz', publicRoute, async () => ({ status: 'ok' }));
+  app.get('/readyz', publicRoute, async (_req, reply) => {
     const r = await registry.readiness();
     return reply
       .code(r.ready ? 200 : 503)
       .send({ status: r.ready ? 'ready' : 'not_ready', detail: r.detail });
+  });
+  app.get('/metrics', publicRoute, async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  app.get('/openapi.json', publicRoute, async () => app.swagger());
+
+  await app.register(platformRoutes(registry));
+  await app.register(tokenRoutes(registry));
+  await app.register(vaultRoutes(registry));
+  await app.register(credentialRoutes(registry));
+  await app.register(auditRoutes(registry));
+  app.addHook('onSend', async (req, _reply, payload) => {
+    if (req.routeOptions.url?.endsWith('/reveal') && _reply.statusCode === 200)
+      metrics.reveals.inc({ outcome: 'granted' });
+    return payload;
   });
   return app;
 }

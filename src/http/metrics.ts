@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Source of the key-ring counters, read at scrape time. */
+export interface KeyCacheStats {
+  keyRingStats(): { hits: number; misses: number; providerCalls: number };
+}
+
+/**
+ * Prometheus metrics of one service instance. Labels are route patterns and codes, never ids or
+ * anything a caller typed, so a label can neither leak a secret nor grow without bound.
+ */
+export class HttpMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'credreg_http_requests_total',
+    help: 'HTTP requests by route pattern, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'credreg_http_request_duration_seconds',
+    help: 'HTTP request latency by route pattern',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly reveals = new Counter({
+    name: 'credreg_reveals_total',
+    help: 'Reveal attempts by outcome (the error code, or "granted")',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly denials = new Counter({
+    name: 'credreg_denials_total',
+    help: 'Requests refused for authentication (401) or authorization (403)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly auditWriteFailures = new Counter({
+    name: 'credreg_audit_write_failures_total',
+    help: 'Operations refused because their access-log row could not be written',
+    registers: [this.registry],
+  });
+
+  constructor(keys: KeyCacheStats) {
+    const stat = (
+      name: string,
+      help: string,
+      pick: (s: ReturnType<KeyCacheStats['keyRingStats']>) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(pick(keys.keyRingStats()));
+        },
+      });
+    stat('credreg_vault_key_cache_hits', 'Vault-key cache hits since start', (s) => s.hits);
+    stat('credreg_vault_key_cache_misses', 'Vault-key cache misses since start', (s) => s.misses);
+    stat('credreg_root_key_calls', 'Root key provider calls since start', (s) => s.providerCalls);
+  }
+}

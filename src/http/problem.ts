@@ -1,0 +1,75 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorCode, FieldIssue, RegistryError } from '../core/errors.js';
+
+/** One place that maps error codes to HTTP statuses. */
+const STATUS: Record<ErrorCode, number> = {
+  NOT_FOUND: 404,
+  DELETED: 410,
+  VALIDATION: 400,
+  CONFLICT: 409,
+  VERSION_MISMATCH: 412,
+  EXPIRED: 409,
+  INACTIVE: 409,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  TENANT_REQUIRED: 400,
+  CRYPTO: 500,
+  UNAVAILABLE: 503,
+  CONFIG: 500,
+  INTERNAL: 500,
+};
+
+const TITLE: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  410: 'Gone',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+/**
+ * Sends an RFC 9457 problem document. Only the registry's own message reaches the client: never
+ * a stack, SQL text, a cause, or a value.
+ */
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  status: number,
+  code: string,
+  detail: string,
+  issues?: readonly FieldIssue[],
+) {
+  if (status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: `urn:credreg:problem:${code.toLowerCase()}`,
+      title: TITLE[status] ?? 'Error',
+      status,
+      detail,
+      code,
+      ...(issues && issues.length > 0 ? { issues } : {}),
+      requestId: request.id,
+    });
+}
+
+export function sendRegistryError(reply: FastifyReply, request: FastifyRequest, err: RegistryError) {
+  const status = statusOf(err.code);
+  // Internal failures get a fixed message: their text is for the operator's log, not the client.
+  const detail =
+    status >= 500 && err.code !== 'UNAVAILABLE' ? 'the server failed to complete the request' : err.message;
+  return sendProblem(reply, request, status, err.code, detail, err.issues);
+}

@@ -1,0 +1,61 @@
+import type { FastifyRequest } from 'fastify';
+import type { Permission } from '../core/authorization.js';
+import { RegistryError } from '../core/errors.js';
+import type { AccessAction, Caller, RequestContext } from '../core/types.js';
+
+/** What a route requires of its caller; set as the route's `config.access`. */
+export type RouteAccess =
+  | { kind: 'public' }
+  | { kind: 'platform' }
+  | {
+      kind: 'tenant';
+      permission: Permission;
+      /** The access-log action a refusal of this route is recorded as. */
+      action: AccessAction;
+    };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+}
+
+type TenantCaller = Extract<Caller, { kind: 'tenant' }>;
+
+/** The caller of a tenant route (the auth hook guarantees one). */
+export function tenantCaller(request: FastifyRequest): TenantCaller {
+  const caller = request.caller;
+  if (caller?.kind !== 'tenant') throw new RegistryError('FORBIDDEN', 'this route needs a tenant token');
+  return caller;
+}
+
+/** Who, from where: what every access-log row records, plus the token's vault scope. */
+export function requestContext(request: FastifyRequest): RequestContext {
+  const caller = request.caller;
+  const ua = request.headers['user-agent'];
+  return {
+    actor:
+      caller?.kind === 'tenant' ? caller.principalId : caller ? `platform:${caller.name}` : '(anonymous)',
+    sourceIp: request.ip,
+    ...(ua ? { userAgent: ua } : {}),
+    requestId: request.id,
+    ...(caller?.kind === 'tenant' && caller.vaultId ? { vaultScope: caller.vaultId } : {}),
+  };
+}
+
+/** The credential and vault a request names in its path, for the access-log row of a refusal. */
+export function subjectOf(request: FastifyRequest, action: AccessAction) {
+  const params = (request.params ?? {}) as Record<string, string | undefined>;
+  const isUuid = (v: string | undefined) => (v && /^[0-9a-f-]{36}$/.test(v) ? v : null);
+  const credentialRoute = request.routeOptions.url?.startsWith('/v1/credentials/') ?? false;
+  return {
+    action,
+    credentialId: credentialRoute ? isUuid(params.id) : null,
+    vaultId:
+      isUuid(params.vaultId) ??
+      (request.routeOptions.url?.startsWith('/v1/vaults/:id') ? isUuid(params.id) : null),
+  };
+}

@@ -1,0 +1,164 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Permission } from '../../core/authorization.js';
+import type { Registry } from '../../core/registry.js';
+import type { AccessAction } from '../../core/types.js';
+import { requestContext, tenantCaller } from '../request-context.js';
+import { credential, id, problem, revealed, version } from '../schemas.js';
+
+const access = (permission: Permission, action: AccessAction) => ({
+  access: { kind: 'tenant' as const, permission, action },
+});
+const byId = z.object({ id });
+/** `null` clears; absent leaves unchanged; a string is a date the core checks. */
+const maybeDate = (v: string | null | undefined) =>
+  v === undefined ? undefined : v === null ? null : new Date(v);
+
+export const credentialRoutes =
+  (registry: Registry): FastifyPluginAsyncZod =>
+  async (app) => {
+    const credentials = (req: Parameters<typeof tenantCaller>[0]) =>
+      registry.forTenant(tenantCaller(req).tenantId).credentials;
+
+    app.get(
+      '/v1/credentials/:id',
+      {
+        config: access('credentials:read', 'read'),
+        schema: {
+          operationId: 'getCredential',
+          tags: ['credentials'],
+          params: byId,
+          response: { 200: credential, '4xx': problem },
+        },
+      },
+      async (req) => credentials(req).get(req.params.id, requestContext(req)),
+    );
+
+    app.patch(
+      '/v1/credentials/:id',
+      {
+        config: access('credentials:write', 'update'),
+        schema: {
+          operationId: 'updateCredential',
+          tags: ['credentials'],
+          params: byId,
+          body: z.object({
+            metadata: z.record(z.string(), z.unknown()).optional(),
+            expiresAt: z.string().nullable().optional(),
+            rotationSchedule: z.string().nullable().optional(),
+            active: z
+              .boolean()
+              .optional()
+              .describe('false deactivates: every reveal and rotation is refused'),
+          }),
+          response: { 200: credential, '4xx': problem },
+        },
+      },
+      async (req) => {
+        const ctx = requestContext(req);
+        const { active, expiresAt, ...patch } = req.body;
+        const c = credentials(req);
+        let result = null;
+        if (active !== undefined)
+          result = active ? await c.reactivate(req.params.id, ctx) : await c.deactivate(req.params.id, ctx);
+        const fields = { ...patch, ...(expiresAt !== undefined ? { expiresAt: maybeDate(expiresAt) } : {}) };
+        if (Object.keys(fields).length > 0 || !result) result = await c.update(req.params.id, fields, ctx);
+        return result;
+      },
+    );
+
+    app.delete(
+      '/v1/credentials/:id',
+      {
+        config: access('credentials:write', 'delete'),
+        schema: {
+          operationId: 'deleteCredential',
+          tags: ['credentials'],
+          description: 'Soft delete: refused everywhere, restorable until `purgeAfter`.',
+          params: byId,
+          querystring: z.object({
+            recoveryWindowDays: z.coerce.number().optional().describe('1–30 (Default: 7)'),
+          }),
+          response: { 200: credential, '4xx': problem },
+        },
+      },
+      async (req) => credentials(req).delete(req.params.id, req.query, requestContext(req)),
+    );
+
+    app.post(
+      '/v1/credentials/:id/restore',
+      {
+        config: access('credentials:write', 'restore'),
+        schema: {
+          operationId: 'restoreCredential',
+          tags: ['credentials'],
+          params: byId,
+          response: { 200: credential, '4xx': problem },
+        },
+      },
+      async (req) => credentials(req).restore(req.params.id, requestContext(req)),
+    );
+
+    app.post(
+      '/v1/credentials/:id/reveal',
+      {
+        config: access('credentials:reveal', 'reveal'),
+        schema: {
+          operationId: 'revealCredential',
+          tags: ['credentials'],
+          description:
+            'Returns the value once its access-log row is committed. A POST, so secrets stay out of URLs and caches.',
+          params: byId,
+          body: z.object({
+            reason: z.string().describe('why the value is needed; recorded'),
+            version: z.number().optional(),
+          }),
+          response: { 200: revealed, '4xx': problem },
+        },
+      },
+      async (req) => credentials(req).reveal(req.params.id, { ...requestContext(req), ...req.body }),
+    );
+
+    app.post(
+      '/v1/credentials/:id/rotate',
+      {
+        config: access('credentials:write', 'rotate'),
+        schema: {
+          operationId: 'rotateCredential',
+          tags: ['credentials'],
+          params: byId,
+          body: z.object({
+            value: z.unknown(),
+            expectedVersion: z
+              .number()
+              .optional()
+              .describe('check-and-set: refused with 412 unless still current'),
+            expiresAt: z.string().nullable().optional(),
+          }),
+          response: { 200: z.object({ version: z.number(), credential }), '4xx': problem },
+        },
+      },
+      async (req) => {
+        const { value, expiresAt, expectedVersion } = req.body;
+        return credentials(req).rotate(req.params.id, value, {
+          ...requestContext(req),
+          ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+          ...(expiresAt !== undefined ? { expiresAt: maybeDate(expiresAt) } : {}),
+        });
+      },
+    );
+
+    app.get(
+      '/v1/credentials/:id/versions',
+      {
+        config: access('credentials:read', 'read'),
+        schema: {
+          operationId: 'listVersions',
+          tags: ['credentials'],
+          params: byId,
+          response: { 200: z.object({ items: z.array(version) }), '4xx': problem },
+        },
+      },
+      async (req) => ({ items: await credentials(req).listVersions(req.params.id, requestContext(req)) }),
+    );
+  };

@@ -1,0 +1,62 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Registry } from '../../core/registry.js';
+import { requestContext } from '../request-context.js';
+import { createdToken, id, page, pageQuery, problem, tenant } from '../schemas.js';
+import { tokenBody } from './tokens.js';
+
+const platform = { access: { kind: 'platform' as const } };
+
+/** Tenants, and the first admin of each: platform-admin tokens only. */
+export const platformRoutes =
+  (registry: Registry): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/v1/tenants',
+      {
+        config: platform,
+        schema: {
+          operationId: 'createTenant',
+          tags: ['platform'],
+          body: z.object({ name: z.string() }),
+          response: { 201: tenant, '4xx': problem },
+        },
+      },
+      async (req, reply) => reply.code(201).send(await registry.tenants.create(req.body)),
+    );
+
+    app.get(
+      '/v1/tenants',
+      {
+        config: platform,
+        schema: {
+          operationId: 'listTenants',
+          tags: ['platform'],
+          querystring: pageQuery,
+          response: { 200: page(tenant) },
+        },
+      },
+      async (req) => registry.tenants.list(req.query),
+    );
+
+    app.post(
+      '/v1/tenants/:tenantId/tokens',
+      {
+        config: platform,
+        schema: {
+          operationId: 'createTenantAdminToken',
+          tags: ['platform'],
+          description: "Creates a tenant's first admin: a principal named `name` and an admin token for it.",
+          params: z.object({ tenantId: id }),
+          body: z.object({ name: z.string(), role: z.literal('admin').default('admin') }),
+          response: { 201: createdToken, '4xx': problem },
+        },
+      },
+      async (req, reply) => {
+        const t = registry.forTenant(req.params.tenantId);
+        await registry.tenants.get(req.params.tenantId); // 404 for an unknown tenant, before anything is written
+        const created = await t.tokens.createFirstAdmin({ name: req.body.name }, requestContext(req));
+        return reply.code(201).send(tokenBody(created));
+      },
+    );
+  };

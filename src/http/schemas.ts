@@ -1,0 +1,141 @@
+/**
+ * Wire shapes of the API, in zod: they validate requests, encode responses and generate the
+ * OpenAPI document. Requests are checked loosely here (types and presence) and strictly by the
+ * core, whose VALIDATION failures are logged in the access log.
+ */
+import { z } from 'zod';
+import { ACCESS_ACTIONS, ACCESS_OUTCOMES, CREDENTIAL_TYPES, ROLES } from '../core/types.js';
+
+/** ISO 8601 on the wire, `Date` in the code. */
+export const isoDate = z.codec(z.iso.datetime({ offset: true }), z.date(), {
+  decode: (s) => new Date(s),
+  encode: (d) => d.toISOString(),
+});
+const nullableDate = isoDate.nullable();
+export const id = z.string().describe('a UUID');
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    nextCursor: z.string().nullable().describe('pass as `cursor` for the next page'),
+  });
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().optional().describe('page size, 1–1000 (Default: 100)'),
+  cursor: z.string().optional(),
+});
+
+export const problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    detail: z.string(),
+    code: z.string().describe('stable error code, e.g. NOT_FOUND'),
+    issues: z.array(z.object({ path: z.string(), problem: z.string() })).optional(),
+    requestId: z.string(),
+  })
+  .describe('RFC 9457 problem details');
+
+export const tenant = z.object({ id, name: z.string(), createdAt: isoDate });
+export const principal = z.object({
+  id,
+  tenantId: id,
+  name: z.string(),
+  kind: z.enum(['user', 'service']),
+  createdAt: isoDate,
+});
+export const apiToken = z.object({
+  id,
+  tenantId: id,
+  principalId: id,
+  role: z.enum(ROLES),
+  vaultId: id.nullable(),
+  expiresAt: nullableDate,
+  revokedAt: nullableDate,
+  createdBy: z.string(),
+  createdAt: isoDate,
+});
+export const createdToken = z.object({
+  token: z.string().describe('the bearer token: shown once, only its hash is stored'),
+  id,
+  tenantId: id,
+  principalId: id,
+  role: z.enum(ROLES),
+  vaultId: id.nullable(),
+  expiresAt: nullableDate,
+});
+export const vault = z.object({
+  id,
+  tenantId: id,
+  name: z.string(),
+  description: z.string().nullable(),
+  maxVersions: z.number(),
+  currentKeyVersion: z.number(),
+  createdBy: z.string(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+export const credential = z.object({
+  id,
+  tenantId: id,
+  vaultId: id,
+  name: z.string(),
+  type: z.enum(CREDENTIAL_TYPES),
+  metadata: z.record(z.string(), z.unknown()),
+  currentVersion: z.number(),
+  expiresAt: nullableDate,
+  rotationSchedule: z.string().nullable(),
+  isActive: z.boolean(),
+  createdBy: z.string(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  lastRotatedAt: nullableDate,
+  deletedAt: nullableDate,
+  purgeAfter: nullableDate,
+});
+export const version = z.object({
+  credentialId: id,
+  version: z.number(),
+  vaultKeyVersion: z.number(),
+  createdBy: z.string(),
+  createdAt: isoDate,
+  destroyedAt: nullableDate,
+});
+export const revealed = z.object({
+  credentialId: id,
+  name: z.string(),
+  type: z.enum(CREDENTIAL_TYPES),
+  version: z.number(),
+  value: z.unknown().describe("the secret value, shaped by the credential's type"),
+  expiresAt: nullableDate,
+});
+export const accessLogEntry = z.object({
+  id,
+  tenantId: id,
+  occurredAt: isoDate,
+  credentialId: id.nullable(),
+  vaultId: id.nullable(),
+  action: z.enum(ACCESS_ACTIONS),
+  outcome: z.enum(ACCESS_OUTCOMES),
+  actor: z.string(),
+  reason: z.string().nullable(),
+  sourceIp: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  requestId: z.string().nullable(),
+  version: z.number().nullable(),
+  errorCode: z.string().nullable(),
+});
+
+/** Request dates arrive as strings; the core wants Dates (and checks them). */
+export const dateInput = z
+  .string()
+  .transform((s, ctx) => {
+    const d = new Date(s);
+    if (Number.isNaN(d.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time' });
+      return z.NEVER;
+    }
+    return d;
+  })
+  .describe('ISO 8601 date-time');
