@@ -1,0 +1,354 @@
+/**
+ * Every route × every kind of caller, over real HTTP: the status codes, and that another tenant's
+ * ids answer exactly like ids that do not exist.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Permission } from '../../src/core/authorization.js';
+import { newId } from '../../src/core/ids.js';
+import type { Role } from '../../src/core/types.js';
+import { describeEachBackend } from '../helpers/backends.js';
+import { seedTenant, startServer, type TestServer } from './helpers.js';
+
+type Seed = Awaited<ReturnType<typeof seedTenant>>;
+/** Fresh resources of one tenant for one request, so destructive routes never disturb each other. */
+interface Fixture {
+  vault: string;
+  credential: string;
+  deleted: string;
+  token: string;
+  principal: string;
+  tenant: string;
+}
+
+interface Route {
+  name: string;
+  method: string;
+  path: (f: Fixture) => string;
+  body?: (f: Fixture) => unknown;
+  /** null: platform-admin route. */
+  permission: Permission | null;
+  ok: number;
+  /** Names a resource by id: another tenant's, or a missing one, must answer 404. */
+  byId: boolean;
+}
+
+let n = 0;
+const unique = (p: string) => `${p}-${++n}`;
+
+const ROUTES: Route[] = [
+  {
+    name: 'create tenant',
+    method: 'POST',
+    path: () => '/v1/tenants',
+    body: () => ({ name: unique('t') }),
+    permission: null,
+    ok: 201,
+    byId: false,
+  },
+  { name: 'list tenants', method: 'GET', path: () => '/v1/tenants', permission: null, ok: 200, byId: false },
+  {
+    name: 'first admin of a tenant',
+    method: 'POST',
+    path: (f) => `/v1/tenants/${f.tenant}/tokens`,
+    body: () => ({ name: unique('adm') }),
+    permission: null,
+    ok: 201,
+    byId: false,
+  },
+  {
+    name: 'create principal',
+    method: 'POST',
+    path: () => '/v1/principals',
+    body: () => ({ name: unique('p'), kind: 'service' }),
+    permission: 'principals:manage',
+    ok: 201,
+    byId: false,
+  },
+  {
+    name: 'list principals',
+    method: 'GET',
+    path: () => '/v1/principals',
+    permission: 'principals:manage',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: 'create token',
+    method: 'POST',
+    path: () => '/v1/tokens',
+    body: (f) => ({ principalId: f.principal, role: 'reader' }),
+    permission: 'tokens:manage',
+    ok: 201,
+    byId: true,
+  },
+  {
+    name: 'list tokens',
+    method: 'GET',
+    path: () => '/v1/tokens',
+    permission: 'tokens:manage',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: 'revoke token',
+    method: 'DELETE',
+    path: (f) => `/v1/tokens/${f.token}`,
+    permission: 'tokens:manage',
+    ok: 204,
+    byId: true,
+  },
+  {
+    name: 'create vault',
+    method: 'POST',
+    path: () => '/v1/vaults',
+    body: () => ({ name: unique('v') }),
+    permission: 'vaults:write',
+    ok: 201,
+    byId: false,
+  },
+  {
+    name: 'list vaults',
+    method: 'GET',
+    path: () => '/v1/vaults',
+    permission: 'vaults:read',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: 'get vault',
+    method: 'GET',
+    path: (f) => `/v1/vaults/${f.vault}`,
+    permission: 'vaults:read',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'delete vault',
+    method: 'DELETE',
+    path: (f) => `/v1/vaults/${f.vault}?force=true`,
+    permission: 'vaults:write',
+    ok: 204,
+    byId: true,
+  },
+  {
+    name: 'store credential',
+    method: 'POST',
+    path: (f) => `/v1/vaults/${f.vault}/credentials`,
+    body: () => ({ name: unique('c'), type: 'api_key', value: 'v' }),
+    permission: 'credentials:write',
+    ok: 201,
+    byId: true,
+  },
+  {
+    name: 'list credentials',
+    method: 'GET',
+    path: (f) => `/v1/vaults/${f.vault}/credentials`,
+    permission: 'credentials:read',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'get credential',
+    method: 'GET',
+    path: (f) => `/v1/credentials/${f.credential}`,
+    permission: 'credentials:read',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'update credential',
+    method: 'PATCH',
+    path: (f) => `/v1/credentials/${f.credential}`,
+    body: () => ({ metadata: { team: 'x' } }),
+    permission: 'credentials:write',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'delete credential',
+    method: 'DELETE',
+    path: (f) => `/v1/credentials/${f.credential}`,
+    permission: 'credentials:write',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'restore credential',
+    method: 'POST',
+    path: (f) => `/v1/credentials/${f.deleted}/restore`,
+    permission: 'credentials:write',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'reveal',
+    method: 'POST',
+    path: (f) => `/v1/credentials/${f.credential}/reveal`,
+    body: () => ({ reason: 'matrix' }),
+    permission: 'credentials:reveal',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'rotate',
+    method: 'POST',
+    path: (f) => `/v1/credentials/${f.credential}/rotate`,
+    body: () => ({ value: 'w' }),
+    permission: 'credentials:write',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'list versions',
+    method: 'GET',
+    path: (f) => `/v1/credentials/${f.credential}/versions`,
+    permission: 'credentials:read',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'read the access log',
+    method: 'GET',
+    path: () => '/v1/audit',
+    permission: 'audit:read',
+    ok: 200,
+    byId: false,
+  },
+];
+
+const ROLES: Role[] = ['admin', 'writer', 'reader', 'auditor'];
+
+/** The promised matrix, written out here rather than read from the code under test. */
+const ALLOWED: Record<Permission, Role[]> = {
+  'principals:manage': ['admin'],
+  'tokens:manage': ['admin'],
+  'vaults:read': ['admin', 'writer', 'reader', 'auditor'],
+  'vaults:write': ['admin', 'writer'],
+  'credentials:read': ['admin', 'writer', 'reader', 'auditor'],
+  'credentials:write': ['admin', 'writer'],
+  'credentials:reveal': ['admin', 'reader'],
+  'audit:read': ['admin', 'auditor'],
+};
+const allows = (role: Role, p: Permission) => ALLOWED[p].includes(role);
+
+describeEachBackend('authorization matrix over HTTP', (backend) => {
+  let s: TestServer;
+  let own: Seed;
+  let other: Seed;
+  let platformToken: string;
+  let revoked: string;
+  let expired: string;
+
+  const fixture = async (seed: Seed): Promise<Fixture> => {
+    const vault = await seed.t.vaults.create({ name: unique('fv') }, seed.ctx);
+    const store = (name: string) =>
+      seed.t.credentials.store({ vaultId: vault.id, name, type: 'api_key', value: 'secret' }, seed.ctx);
+    const credential = await store('live');
+    const deleted = await store('gone');
+    await seed.t.credentials.delete(deleted.id, {}, seed.ctx);
+    const token = await seed.t.tokens.create({ principalId: seed.principal.id, role: 'reader' }, seed.ctx);
+    return {
+      vault: vault.id,
+      credential: credential.id,
+      deleted: deleted.id,
+      token: token.apiToken.id,
+      principal: seed.principal.id,
+      tenant: seed.tenant.id,
+    };
+  };
+
+  beforeAll(async () => {
+    s = await startServer(backend);
+    platformToken = (await s.registry.authenticator.bootstrap())!;
+    own = await seedTenant(s, 'own');
+    other = await seedTenant(s, 'other');
+    const r = await own.t.tokens.create({ principalId: own.principal.id, role: 'admin' }, own.ctx);
+    await own.t.tokens.revoke(r.apiToken.id, own.ctx);
+    revoked = r.token;
+    const e = await own.t.tokens.create(
+      { principalId: own.principal.id, role: 'admin', expiresAt: new Date(s.clock.now().getTime() + 60_000) },
+      own.ctx,
+    );
+    expired = e.token;
+    s.clock.advance(120_000);
+  });
+  afterAll(() => s.stop());
+
+  for (const route of ROUTES) {
+    describe(`${route.method} ${route.name}`, () => {
+      const send = async (token: string | undefined, f: Fixture) =>
+        s.call(route.method, route.path(f), {
+          ...(token ? { token } : {}),
+          ...(route.body ? { body: route.body(f) } : {}),
+        });
+
+      it('no token, a malformed, a revoked or an expired token: 401', async () => {
+        const f = await fixture(own);
+        for (const token of [undefined, 'crt.garbage', revoked, expired]) {
+          const r = await send(token, f);
+          expect(r.status, String(token).slice(0, 12)).toBe(401);
+          expect(r.headers.get('content-type')).toMatch(/application\/problem\+json/);
+        }
+      });
+
+      it('the platform token, and each tenant role', async () => {
+        const expectFor = (caller: 'platform' | Role) =>
+          route.permission === null
+            ? caller === 'platform'
+              ? route.ok
+              : 403
+            : caller === 'platform'
+              ? 403
+              : allows(caller, route.permission)
+                ? route.ok
+                : 403;
+        for (const caller of ['platform', ...ROLES] as const) {
+          const f = await fixture(own);
+          const token = caller === 'platform' ? platformToken : own.tokens[caller];
+          const r = await send(token, f);
+          expect(r.status, `${caller}: ${r.text.slice(0, 200)}`).toBe(expectFor(caller));
+        }
+      });
+
+      if (route.byId && route.permission !== null) {
+        it("another tenant's ids answer exactly like ids that do not exist: 404", async () => {
+          const permission = route.permission!;
+          const role = ROLES.find((r) => allows(r, permission))!;
+          const theirs = await fixture(other);
+          const missing: Fixture = {
+            ...theirs,
+            vault: newId(),
+            credential: newId(),
+            deleted: newId(),
+            token: newId(),
+            principal: newId(),
+          };
+          const a = await send(own.tokens[role], theirs);
+          const b = await send(own.tokens[role], missing);
+          expect(a.status, a.text).toBe(404);
+          expect(b.status, b.text).toBe(404);
+          const strip = (body: unknown) => ({ ...(body as object), requestId: undefined });
+          expect(strip(a.body)).toEqual(strip(b.body));
+        });
+      }
+    });
+  }
+
+  it('denials are in the access log, with the caller and the route action', async () => {
+    const f = await fixture(own);
+    const r = await s.call('POST', `/v1/credentials/${f.credential}/reveal`, {
+      token: own.tokens.auditor,
+      body: { reason: 'peek' },
+    });
+    expect(r.status).toBe(403);
+    const [row] = (await own.t.audit.query({ credentialId: f.credential, outcome: 'denied', limit: 1 }))
+      .items;
+    expect(row).toMatchObject({
+      action: 'reveal',
+      outcome: 'denied',
+      errorCode: 'FORBIDDEN',
+      actor: own.principal.id,
+      sourceIp: '127.0.0.1',
+    });
+  });
+});
