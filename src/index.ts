@@ -1,6 +1,8 @@
 /**
  * The library entry point: open a registry from configuration, or assemble one from parts.
  */
+
+export * from './client/index.js';
 export { type Config, loadConfig } from './config.js';
 export type { AccessLogFilter } from './core/audit-service.js';
 export type {

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { isRegistryError } from '../core/errors.js';
-import { buildApp } from '../http/app.js';
+import { buildApp, closeGracefully } from '../http/app.js';
 import { createLogger } from '../logger.js';
 import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
+import { registerRemoteCommands } from './remote-commands.js';
 
 /** `credreg …`: local administration commands. Exit code 1 with a one-line message on errors. */
 export async function run(argv: string[]): Promise<void> {
@@ -49,7 +50,7 @@ export async function run(argv: string[]): Promise<void> {
       const app = await buildApp(registry, { logger, http: config.http });
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
-        await app.close(); // stops accepting, lets in-flight requests finish
+        await closeGracefully(app); // stops accepting, lets in-flight requests finish
         await registry.close();
         process.exit(0);
       };
@@ -60,6 +61,8 @@ export async function run(argv: string[]): Promise<void> {
         config.storage.kind === 'pglite' ? `embedded store in ${config.storage.dataDir}` : 'PostgreSQL';
       logger.info({ backend: registry.backend, address }, `credreg listening on ${address} (${where})`);
     });
+
+  registerRemoteCommands(program);
 
   try {
     await program.parseAsync(argv);

@@ -200,3 +200,20 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   });
   return app;
 }
+
+/**
+ * Stops accepting, lets in-flight requests finish, then resolves. Keep-alive connections that
+ * were busy when the close began turn idle later and would otherwise hold the close open for the
+ * whole keep-alive timeout, so idle ones are swept until done; after `timeoutMs` the rest are cut.
+ * Requests arriving on open connections meanwhile are answered 503 by Fastify.
+ */
+export async function closeGracefully(app: FastifyInstance, timeoutMs = 30_000): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+  const cut = setTimeout(() => app.server.closeAllConnections(), timeoutMs);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(cut);
+  }
+}

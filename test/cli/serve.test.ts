@@ -49,6 +49,7 @@ describe('credreg serve on the embedded store', () => {
   let server: ChildProcess;
   let log: { out: () => string };
   let base: string;
+  const platformToken = () => log.out().match(/platform admin token[^\n]*?(crp\.[A-Za-z0-9._-]+)/)![1]!;
 
   beforeAll(async () => {
     server = credreg(['serve', '--migrate'], env);
@@ -80,6 +81,15 @@ describe('credreg serve on the embedded store', () => {
     const out = collect(second);
     expect(await exited(second)).toBe(1);
     expect(out.out()).toMatch(/in use by another credreg process/);
+  });
+
+  it('printed the platform admin token once, and it works', async () => {
+    const tokens = log.out().match(/platform admin token[^\n]*?(crp\.[A-Za-z0-9._-]+)/g) ?? [];
+    expect(tokens).toHaveLength(1);
+    const res = await fetch(`${base}/v1/tenants`, {
+      headers: { authorization: `Bearer ${platformToken()}` },
+    });
+    expect(res.status).toBe(200);
   });
 
   it('stops cleanly on SIGTERM, releasing the store for `credreg migrate`', async () => {

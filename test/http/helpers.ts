@@ -24,6 +24,7 @@ export async function startServer(
 ): Promise<TestServer> {
   const t = await openTestRegistry(backend, options.logger ? { logger: options.logger } : {});
   const app = await buildApp(t.registry, {
+    ...(options.logger ? { logger: options.logger as never } : {}),
     http: {
       trustedProxies: [],
       bodyLimit: 256 * 1024,

@@ -1,0 +1,631 @@
+import { once } from 'node:events';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type {
+  ApiPage,
+  AuditEventResource,
+  AuditQuery,
+  CredentialResource,
+  CredentialValue,
+  IssuedToken,
+  PageQuery,
+  PrincipalResource,
+  TenantResource,
+  TokenResource,
+  VaultResource,
+} from '../client/api-types.js';
+import { paginate } from '../client/paginate.js';
+import { RegistryClient } from '../client/registry-client.js';
+import {
+  ACCESS_ACTIONS,
+  ACCESS_OUTCOMES,
+  CREDENTIAL_TYPES,
+  type CredentialType,
+  ROLES,
+} from '../core/types.js';
+import { readCredentialValue } from './secret-input.js';
+import { type Column, csvRow, formatRecord, formatTable } from './text-format.js';
+
+/** Where `--addr` points when neither it nor `CREDREG_ADDR` is given. */
+const DEFAULT_ADDR = 'http://127.0.0.1:8200';
+
+interface RemoteOptions {
+  addr?: string;
+  token?: string;
+  json?: boolean;
+}
+
+interface ListOptions extends RemoteOptions {
+  limit?: number;
+  cursor?: string;
+  all?: boolean;
+}
+
+interface AuditFilterOptions {
+  credential?: string;
+  vault?: string;
+  actor?: string;
+  action?: AuditQuery['action'];
+  outcome?: AuditQuery['outcome'];
+  from?: string;
+  to?: string;
+}
+
+/**
+ * The server and token to use: flags first, then `CREDREG_ADDR` and `CREDREG_TOKEN`. The only place
+ * the remote commands read the environment.
+ */
+function resolveConnection(
+  options: Pick<RemoteOptions, 'addr' | 'token'>,
+  env: NodeJS.ProcessEnv = process.env,
+): { addr: string; token: string } {
+  const addr = options.addr ?? (env.CREDREG_ADDR || DEFAULT_ADDR);
+  const token = options.token ?? env.CREDREG_TOKEN;
+  if (!token) throw new Error('no API token: set CREDREG_TOKEN (or pass --token)');
+  return { addr, token };
+}
+
+/**
+ * Adds the commands that talk to a running server over HTTP: `tenant`, `token`, `principal`,
+ * `vault`, `cred` and `audit`. Each takes `--addr` and `--token`, and all but `audit export`
+ * (which has `--format`) take `--json`. Failures are thrown for the caller's one-line
+ * `credreg: <message>` handler.
+ *
+ * @example
+ * const program = new Command('credreg');
+ * registerRemoteCommands(program);
+ * await program.parseAsync(process.argv);
+ */
+export function registerRemoteCommands(program: Command): void {
+  const groups = [
+    registerTenantCommands(program),
+    registerTokenCommands(program),
+    registerPrincipalCommands(program),
+    registerVaultCommands(program),
+    registerCredentialCommands(program),
+    registerAuditCommands(program),
+  ];
+  // Added last so that each command's help lists its own options first.
+  for (const command of groups.flatMap((group) => group.commands)) {
+    addConnectionOptions(command);
+    // A command with --format (audit export) already writes a format meant for programs.
+    if (!command.options.some((o) => o.long === '--format'))
+      command.option('--json', 'print JSON, for scripts');
+  }
+}
+
+function registerTenantCommands(program: Command): Command {
+  const tenant = program.command('tenant').description('manage tenants (platform token)');
+
+  tenant
+    .command('create')
+    .argument('<name>', 'tenant name')
+    .description('create a tenant')
+    .action(async (name: string, opts: RemoteOptions) => {
+      const created = await connect(opts).createTenant({ name });
+      print(opts, created, () => formatRecord(tenantFields(created)));
+    });
+
+  listing(tenant.command('list'))
+    .description('list tenants')
+    .action(async (opts: ListOptions) => {
+      const client = connect(opts);
+      await printPage(opts, (q) => client.listTenants(q), TENANT_COLUMNS);
+    });
+  return tenant;
+}
+
+function registerTokenCommands(program: Command): Command {
+  const token = program.command('token').description('manage API tokens');
+
+  token
+    .command('create')
+    .description('create a token for a principal of your tenant; prints its secret, shown only once')
+    .requiredOption('--principal <id>', 'principal the token acts as')
+    .addOption(new Option('--role <role>', 'what the token may do').choices(ROLES).makeOptionMandatory())
+    .option('--vault <id>', 'limit the token to one vault')
+    .option('--expires <time>', 'expiry, ISO 8601 (e.g. 2026-12-31T00:00:00Z)', instant)
+    .action(
+      async (
+        opts: RemoteOptions & {
+          principal: string;
+          role: TokenResource['role'];
+          vault?: string;
+          expires?: string;
+        },
+      ) => {
+        const issued = await connect(opts).createToken({
+          principalId: opts.principal,
+          role: opts.role,
+          vaultId: opts.vault,
+          expiresAt: opts.expires,
+        });
+        printIssuedToken(opts, issued);
+      },
+    );
+
+  token
+    .command('create-admin')
+    .description(
+      "create a tenant's first administrator and its token (platform token); prints the secret once",
+    )
+    .requiredOption('--tenant <id>', 'tenant id')
+    .requiredOption('--name <name>', 'name of the principal to create')
+    .action(async (opts: RemoteOptions & { tenant: string; name: string }) => {
+      const issued = await connect(opts).createTenantAdminToken(opts.tenant, {
+        name: opts.name,
+        role: 'admin',
+      });
+      printIssuedToken(opts, issued);
+    });
+
+  listing(token.command('list'))
+    .description("list your tenant's tokens (never their secrets)")
+    .action(async (opts: ListOptions) => {
+      const client = connect(opts);
+      await printPage(opts, (q) => client.listTokens(q), TOKEN_COLUMNS);
+    });
+
+  token
+    .command('revoke')
+    .argument('<id>', 'token id')
+    .description('revoke a token')
+    .action(async (id: string, opts: RemoteOptions) => {
+      await connect(opts).revokeToken(id);
+      print(opts, { id, revoked: true }, () => `revoked token ${id}`);
+    });
+  return token;
+}
+
+function registerPrincipalCommands(program: Command): Command {
+  const principal = program.command('principal').description('manage the users and services of your tenant');
+
+  principal
+    .command('create')
+    .argument('<name>', 'principal name')
+    .description('create a principal')
+    .addOption(
+      new Option('--kind <kind>', 'a person or a program').choices(['user', 'service']).default('user'),
+    )
+    .action(async (name: string, opts: RemoteOptions & { kind: PrincipalResource['kind'] }) => {
+      const created = await connect(opts).createPrincipal({ name, kind: opts.kind });
+      print(opts, created, () => formatRecord(PRINCIPAL_COLUMNS.map((c) => [c.header, c.cell(created)])));
+    });
+
+  listing(principal.command('list'))
+    .description('list principals')
+    .action(async (opts: ListOptions) => {
+      const client = connect(opts);
+      await printPage(opts, (q) => client.listPrincipals(q), PRINCIPAL_COLUMNS);
+    });
+  return principal;
+}
+
+function registerVaultCommands(program: Command): Command {
+  const vault = program.command('vault').description('manage vaults');
+
+  vault
+    .command('create')
+    .argument('<name>', 'vault name')
+    .description('create a vault')
+    .option('--description <text>', 'what the vault holds')
+    .option('--max-versions <n>', 'versions of each credential kept decryptable (Default: 10)', positiveInt)
+    .action(async (name: string, opts: RemoteOptions & { description?: string; maxVersions?: number }) => {
+      const created = await connect(opts).createVault({
+        name,
+        description: opts.description,
+        maxVersions: opts.maxVersions,
+      });
+      print(opts, created, () => formatRecord(vaultFields(created)));
+    });
+
+  listing(vault.command('list'))
+    .description('list vaults')
+    .action(async (opts: ListOptions) => {
+      const client = connect(opts);
+      await printPage(opts, (q) => client.listVaults(q), VAULT_COLUMNS);
+    });
+
+  vault
+    .command('rm')
+    .argument('<id>', 'vault id')
+    .description('delete a vault')
+    .option('--force', 'delete it even if it still holds credentials')
+    .action(async (id: string, opts: RemoteOptions & { force?: boolean }) => {
+      await connect(opts).deleteVault(id, { force: opts.force === true });
+      print(opts, { id, deleted: true }, () => `deleted vault ${id}`);
+    });
+  return vault;
+}
+
+function registerCredentialCommands(program: Command): Command {
+  const cred = program
+    .command('cred')
+    .description(
+      'store, reveal and rotate credentials; values are read from stdin or a prompt, never from flags',
+    );
+
+  cred
+    .command('put')
+    .argument('<vault>', 'vault id')
+    .argument('<name>', 'credential name')
+    .description(
+      'store a new credential; its value comes from stdin, or a prompt that does not echo. ' +
+        'String types take the raw text (one trailing newline dropped); others take JSON',
+    )
+    .addOption(new Option('--type <type>', 'credential type').choices(CREDENTIAL_TYPES).makeOptionMandatory())
+    .option('--metadata <json>', 'JSON object stored in clear: never secrets', jsonObject)
+    .option('--expires <time>', 'expiry, ISO 8601', instant)
+    .option('--rotation <duration>', 'rotation schedule, ISO 8601 duration (e.g. P90D)')
+    .action(
+      async (
+        vaultId: string,
+        name: string,
+        opts: RemoteOptions & {
+          type: CredentialType;
+          metadata?: Record<string, unknown>;
+          expires?: string;
+          rotation?: string;
+        },
+      ) => {
+        const client = connect(opts);
+        const value = (await readCredentialValue(opts.type, name)) as CredentialValue;
+        const stored = await client.storeCredential(vaultId, {
+          name,
+          type: opts.type,
+          value,
+          metadata: opts.metadata,
+          expiresAt: opts.expires,
+          rotationSchedule: opts.rotation,
+        });
+        print(opts, stored, () => formatRecord(credentialFields(stored)));
+      },
+    );
+
+  cred
+    .command('get')
+    .argument('<id>', 'credential id')
+    .description(
+      'reveal a value (logged with your reason); prints the value alone, JSON for structured types',
+    )
+    .requiredOption('--reason <text>', 'why you need it; recorded in the access log')
+    // Not --version, which a program-level version flag would take before this command saw it.
+    .option('--at-version <n>', 'a past version (Default: the current one)', positiveInt)
+    .action(async (id: string, opts: RemoteOptions & { reason: string; atVersion?: number }) => {
+      const revealed = await connect(opts).revealCredential(id, {
+        reason: opts.reason,
+        version: opts.atVersion,
+      });
+      const value = revealed.value;
+      print(opts, revealed, () => (typeof value === 'string' ? value : JSON.stringify(value, null, 2)));
+    });
+
+  cred
+    .command('rotate')
+    .argument('<id>', 'credential id')
+    .description('store a new version and make it current; the value is read like `cred put`')
+    .option('--expected-version <n>', 'refuse unless this is still the current version', positiveInt)
+    .option('--expires <time>', 'new expiry, ISO 8601', instant)
+    .action(async (id: string, opts: RemoteOptions & { expectedVersion?: number; expires?: string }) => {
+      const client = connect(opts);
+      // The value's format depends on the type, which the server knows.
+      const current = await client.getCredential(id);
+      const value = (await readCredentialValue(current.type, current.name)) as CredentialValue;
+      const rotated = await client.rotateCredential(id, {
+        value,
+        expectedVersion: opts.expectedVersion,
+        expiresAt: opts.expires,
+      });
+      print(opts, rotated, () => `rotated ${rotated.credential.name} to version ${rotated.version}`);
+    });
+
+  listing(cred.command('list').argument('<vault>', 'vault id'))
+    .description("list a vault's credentials (metadata only)")
+    .option('--include-deleted', 'include soft-deleted credentials')
+    .action(async (vaultId: string, opts: ListOptions & { includeDeleted?: boolean }) => {
+      const client = connect(opts);
+      await printPage(
+        opts,
+        (q) => client.listCredentials(vaultId, { ...q, includeDeleted: opts.includeDeleted || undefined }),
+        CREDENTIAL_COLUMNS,
+      );
+    });
+
+  cred
+    .command('versions')
+    .argument('<id>', 'credential id')
+    .description("list a credential's versions")
+    .action(async (id: string, opts: RemoteOptions) => {
+      const versions = await connect(opts).listVersions(id);
+      print(opts, versions, () =>
+        formatTable(
+          [
+            { header: 'VERSION', cell: (v) => v.version },
+            { header: 'KEY VERSION', cell: (v) => v.vaultKeyVersion },
+            { header: 'CREATED', cell: (v) => v.createdAt },
+            { header: 'CREATED BY', cell: (v) => v.createdBy },
+            { header: 'DESTROYED', cell: (v) => v.destroyedAt },
+          ],
+          versions.items,
+        ),
+      );
+    });
+
+  cred
+    .command('rm')
+    .argument('<id>', 'credential id')
+    .description('soft-delete a credential; `cred restore` brings it back within the recovery window')
+    .option('--recovery-window <days>', 'days it stays restorable, 1 to 30 (Default: 7)', positiveInt)
+    .action(async (id: string, opts: RemoteOptions & { recoveryWindow?: number }) => {
+      const deleted = await connect(opts).deleteCredential(id, { recoveryWindowDays: opts.recoveryWindow });
+      print(opts, deleted, () => `deleted ${deleted.name}; restorable until ${deleted.purgeAfter ?? '-'}`);
+    });
+
+  cred
+    .command('restore')
+    .argument('<id>', 'credential id')
+    .description('restore a soft-deleted credential')
+    .action(async (id: string, opts: RemoteOptions) => {
+      const restored = await connect(opts).restoreCredential(id);
+      print(opts, restored, () => formatRecord(credentialFields(restored)));
+    });
+  return cred;
+}
+
+function registerAuditCommands(program: Command): Command {
+  const audit = program.command('audit').description("read your tenant's access log, newest first");
+
+  auditFilters(listing(audit.command('list')))
+    .description('list access-log entries')
+    .action(async (opts: ListOptions & AuditFilterOptions) => {
+      const client = connect(opts);
+      await printPage(opts, (q) => client.listAudit({ ...auditQuery(opts), ...q }), AUDIT_COLUMNS);
+    });
+
+  auditFilters(audit.command('export'))
+    .description('write every matching entry to stdout, walking all pages')
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
+    .action(async (opts: RemoteOptions & AuditFilterOptions & { format: 'jsonl' | 'csv' }) => {
+      const client = connect(opts);
+      const query = auditQuery(opts);
+      const entries = paginate((cursor) => client.listAudit({ ...query, limit: 1000, cursor }));
+      if (opts.format === 'csv') await writeLine(csvRow(AUDIT_FIELDS));
+      for await (const entry of entries) {
+        const line =
+          opts.format === 'csv' ? csvRow(AUDIT_FIELDS.map((f) => entry[f])) : JSON.stringify(entry);
+        if (!(await writeLine(line))) break;
+      }
+    });
+  return audit;
+}
+
+function addConnectionOptions(command: Command): void {
+  command
+    .option('--addr <url>', `server address (Default: $CREDREG_ADDR, else ${DEFAULT_ADDR})`)
+    .option('--token <token>', 'API token (Default: $CREDREG_TOKEN; prefer it: flags show in process lists)');
+}
+
+function listing(command: Command): Command {
+  return command
+    .option('--limit <n>', 'page size, at most 1000 (Default: 100)', positiveInt)
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .option('--all', 'walk every page');
+}
+
+function auditFilters(command: Command): Command {
+  return command
+    .option('--credential <id>', 'only this credential')
+    .option('--vault <id>', 'only this vault')
+    .option('--actor <actor>', 'only this actor')
+    .addOption(new Option('--action <action>', 'only this action').choices(ACCESS_ACTIONS))
+    .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(ACCESS_OUTCOMES))
+    .option('--from <time>', 'entries at or after this instant, ISO 8601', instant)
+    .option('--to <time>', 'entries before this instant, ISO 8601', instant);
+}
+
+function auditQuery(opts: AuditFilterOptions): AuditQuery {
+  return {
+    credentialId: opts.credential,
+    vaultId: opts.vault,
+    actor: opts.actor,
+    action: opts.action,
+    outcome: opts.outcome,
+    from: opts.from,
+    to: opts.to,
+  };
+}
+
+function connect(opts: RemoteOptions): RegistryClient {
+  return new RegistryClient(resolveConnection(opts));
+}
+
+function print(opts: RemoteOptions, data: unknown, human: () => string): void {
+  guardStdout();
+  process.stdout.write(`${opts.json ? JSON.stringify(data, null, 2) : human()}\n`);
+}
+
+/**
+ * Writes one line, honouring back-pressure so that a long export into a slow pipe does not pile
+ * up in memory. Resolves false once the reader has gone: there is no point fetching more.
+ */
+async function writeLine(line: string): Promise<boolean> {
+  guardStdout();
+  if (process.stdout.destroyed) return false;
+  if (!process.stdout.write(`${line}\n`)) {
+    await once(process.stdout, 'drain').catch(() => undefined);
+  }
+  return !process.stdout.destroyed;
+}
+
+let stdoutGuarded = false;
+
+/** A reader that leaves early (`| head`) is not a failure: the output just stops there. */
+function guardStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
+/** One page (or, with `--all`, every page) as a table; says on stderr how to get the next one. */
+async function printPage<T>(
+  opts: ListOptions,
+  list: (query: PageQuery) => Promise<ApiPage<T>>,
+  columns: readonly Column<T>[],
+): Promise<void> {
+  let page: ApiPage<T>;
+  if (opts.all) {
+    const items: T[] = [];
+    for await (const item of paginate((cursor) => list({ limit: opts.limit, cursor }))) items.push(item);
+    page = { items, nextCursor: null };
+  } else {
+    page = await list({ limit: opts.limit, cursor: opts.cursor });
+  }
+  print(opts, page, () => formatTable(columns, page.items));
+  if (!opts.json && page.nextCursor !== null) {
+    process.stderr.write(`more: pass --cursor ${page.nextCursor} (or --all)\n`);
+  }
+}
+
+function printIssuedToken(opts: RemoteOptions, issued: IssuedToken): void {
+  // The secret alone on stdout, so that `$(credreg token create …)` captures just it.
+  print(opts, issued, () => issued.token);
+  if (!opts.json) {
+    process.stderr.write(
+      `token ${issued.id}: role ${issued.role} for principal ${issued.principalId}; it is not shown again\n`,
+    );
+  }
+}
+
+function tenantFields(t: TenantResource): [string, unknown][] {
+  return TENANT_COLUMNS.map((c) => [c.header, c.cell(t)]);
+}
+
+function vaultFields(v: VaultResource): [string, unknown][] {
+  return [
+    ['ID', v.id],
+    ['NAME', v.name],
+    ['DESCRIPTION', v.description],
+    ['MAX VERSIONS', v.maxVersions],
+    ['KEY VERSION', v.currentKeyVersion],
+    ['CREATED', v.createdAt],
+    ['CREATED BY', v.createdBy],
+  ];
+}
+
+function credentialFields(c: CredentialResource): [string, unknown][] {
+  return [
+    ['ID', c.id],
+    ['NAME', c.name],
+    ['TYPE', c.type],
+    ['VAULT', c.vaultId],
+    ['VERSION', c.currentVersion],
+    ['ACTIVE', c.isActive],
+    ['EXPIRES', c.expiresAt],
+    ['ROTATION', c.rotationSchedule],
+    ['METADATA', Object.keys(c.metadata).length > 0 ? c.metadata : null],
+    ['CREATED', c.createdAt],
+    ['UPDATED', c.updatedAt],
+    ['LAST ROTATED', c.lastRotatedAt],
+    ['DELETED', c.deletedAt],
+    ['PURGE AFTER', c.purgeAfter],
+  ];
+}
+
+const TENANT_COLUMNS: Column<TenantResource>[] = [
+  { header: 'ID', cell: (t) => t.id },
+  { header: 'NAME', cell: (t) => t.name },
+  { header: 'CREATED', cell: (t) => t.createdAt },
+];
+
+const PRINCIPAL_COLUMNS: Column<PrincipalResource>[] = [
+  { header: 'ID', cell: (p) => p.id },
+  { header: 'NAME', cell: (p) => p.name },
+  { header: 'KIND', cell: (p) => p.kind },
+  { header: 'CREATED', cell: (p) => p.createdAt },
+];
+
+const TOKEN_COLUMNS: Column<TokenResource>[] = [
+  { header: 'ID', cell: (t) => t.id },
+  { header: 'PRINCIPAL', cell: (t) => t.principalId },
+  { header: 'ROLE', cell: (t) => t.role },
+  { header: 'VAULT', cell: (t) => t.vaultId },
+  { header: 'EXPIRES', cell: (t) => t.expiresAt },
+  { header: 'REVOKED', cell: (t) => t.revokedAt },
+  { header: 'CREATED', cell: (t) => t.createdAt },
+];
+
+const VAULT_COLUMNS: Column<VaultResource>[] = [
+  { header: 'ID', cell: (v) => v.id },
+  { header: 'NAME', cell: (v) => v.name },
+  { header: 'MAX VERSIONS', cell: (v) => v.maxVersions },
+  { header: 'CREATED', cell: (v) => v.createdAt },
+  { header: 'DESCRIPTION', cell: (v) => v.description },
+];
+
+const CREDENTIAL_COLUMNS: Column<CredentialResource>[] = [
+  { header: 'ID', cell: (c) => c.id },
+  { header: 'NAME', cell: (c) => c.name },
+  { header: 'TYPE', cell: (c) => c.type },
+  { header: 'VERSION', cell: (c) => c.currentVersion },
+  { header: 'ACTIVE', cell: (c) => c.isActive },
+  { header: 'EXPIRES', cell: (c) => c.expiresAt },
+  { header: 'DELETED', cell: (c) => c.deletedAt },
+];
+
+const AUDIT_COLUMNS: Column<AuditEventResource>[] = [
+  { header: 'TIME', cell: (e) => e.occurredAt },
+  { header: 'ACTION', cell: (e) => e.action },
+  { header: 'OUTCOME', cell: (e) => e.outcome },
+  { header: 'ACTOR', cell: (e) => e.actor },
+  { header: 'CREDENTIAL', cell: (e) => e.credentialId },
+  { header: 'VERSION', cell: (e) => e.version },
+  { header: 'ERROR', cell: (e) => e.errorCode },
+  { header: 'REASON', cell: (e) => e.reason },
+];
+
+/** The CSV columns of `audit export`, in the API's field order. */
+const AUDIT_FIELDS = [
+  'id',
+  'tenantId',
+  'occurredAt',
+  'credentialId',
+  'vaultId',
+  'action',
+  'outcome',
+  'actor',
+  'reason',
+  'sourceIp',
+  'userAgent',
+  'requestId',
+  'version',
+  'errorCode',
+] as const satisfies readonly (keyof AuditEventResource)[];
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError('must be a positive whole number.');
+  }
+  return n;
+}
+
+function instant(text: string): string {
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms))
+    throw new InvalidArgumentError('must be an ISO 8601 date-time, e.g. 2026-12-31T00:00:00Z.');
+  return new Date(ms).toISOString();
+}
+
+function jsonObject(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError('must be a JSON object, e.g. {"owner":"billing"}.');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InvalidArgumentError('must be a JSON object, e.g. {"owner":"billing"}.');
+  }
+  return parsed as Record<string, unknown>;
+}

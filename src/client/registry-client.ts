@@ -1,0 +1,307 @@
+import type { CredentialType } from '../core/types.js';
+import { ApiError, type ApiIssue } from './api-error.js';
+import type {
+  ApiPage,
+  AuditEventResource,
+  AuditQuery,
+  CreatePrincipalBody,
+  CreateTenantAdminTokenBody,
+  CreateTokenBody,
+  CreateVaultBody,
+  CredentialResource,
+  CredentialValue,
+  CredentialVersionResource,
+  DeleteCredentialOptions,
+  IssuedToken,
+  ListCredentialsQuery,
+  PageQuery,
+  PrincipalResource,
+  RevealBody,
+  RevealedCredentialResource,
+  RotateBody,
+  RotationResult,
+  StoreCredentialBody,
+  TenantResource,
+  TokenResource,
+  UpdateCredentialBody,
+  VaultResource,
+} from './api-types.js';
+
+export interface RegistryClientOptions {
+  /** The server's root, e.g. `http://127.0.0.1:8200` (a trailing slash is ignored). */
+  addr: string;
+  /** Bearer token: a platform token for tenants, a tenant token for everything else. */
+  token?: string;
+  /** (Default: the global `fetch`) */
+  fetch?: typeof fetch;
+}
+
+type QueryValue = string | number | boolean | Date | undefined;
+
+interface RequestOptions {
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+}
+
+/**
+ * A typed client of the registry's `/v1` HTTP API: one method per endpoint, responses as JSON with
+ * ISO 8601 timestamps. Every failure is thrown as an {@link ApiError}; no message it builds ever
+ * contains a request or response body, so a secret cannot leak through an error.
+ *
+ * @example
+ * const client = new RegistryClient({ addr: 'http://127.0.0.1:8200', token: process.env.CREDREG_TOKEN });
+ * const vault = await client.createVault({ name: 'payments' });
+ * const stripe = await client.storeCredential(vault.id, { name: 'stripe', type: 'api_key', value: 'sk_live_…' });
+ * const { value } = await client.revealCredential(stripe.id, { reason: 'nightly invoices' });
+ */
+export class RegistryClient {
+  /** The server's root, without a trailing slash. */
+  readonly addr: string;
+  readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  /** Throws a TypeError unless `addr` is an http or https URL. */
+  constructor(options: RegistryClientOptions) {
+    if (!/^https?:\/\/[^/]/i.test(options.addr) || !URL.canParse(options.addr)) {
+      throw new TypeError(
+        `the server address must be an http(s) URL such as http://127.0.0.1:8200, not "${options.addr}"`,
+      );
+    }
+    this.addr = options.addr.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /** `GET /healthz`: whether the process is up. */
+  health(): Promise<{ status: string }> {
+    return this.#call('GET', '/healthz');
+  }
+
+  /** `POST /v1/tenants` (platform token). */
+  createTenant(body: { name: string }): Promise<TenantResource> {
+    return this.#call('POST', '/v1/tenants', { body });
+  }
+
+  /** `GET /v1/tenants` (platform token). */
+  listTenants(query: PageQuery = {}): Promise<ApiPage<TenantResource>> {
+    return this.#call('GET', '/v1/tenants', { query: { ...query } });
+  }
+
+  /**
+   * `POST /v1/tenants/{tenantId}/tokens` (platform token): creates a principal named `name` in the
+   * tenant and a token for it, typically the tenant's first administrator.
+   */
+  createTenantAdminToken(tenantId: string, body: CreateTenantAdminTokenBody): Promise<IssuedToken> {
+    return this.#call('POST', `/v1/tenants/${segment(tenantId)}/tokens`, { body });
+  }
+
+  /** `POST /v1/principals`. */
+  createPrincipal(body: CreatePrincipalBody): Promise<PrincipalResource> {
+    return this.#call('POST', '/v1/principals', { body });
+  }
+
+  /** `GET /v1/principals`. */
+  listPrincipals(query: PageQuery = {}): Promise<ApiPage<PrincipalResource>> {
+    return this.#call('GET', '/v1/principals', { query: { ...query } });
+  }
+
+  /** `POST /v1/tokens`: the answer holds the token's secret, which is never returned again. */
+  createToken(body: CreateTokenBody): Promise<IssuedToken> {
+    return this.#call('POST', '/v1/tokens', { body });
+  }
+
+  /** `GET /v1/tokens`. */
+  listTokens(query: PageQuery = {}): Promise<ApiPage<TokenResource>> {
+    return this.#call('GET', '/v1/tokens', { query: { ...query } });
+  }
+
+  /** `DELETE /v1/tokens/{id}`. */
+  async revokeToken(id: string): Promise<void> {
+    await this.#call('DELETE', `/v1/tokens/${segment(id)}`);
+  }
+
+  /** `POST /v1/vaults`. */
+  createVault(body: CreateVaultBody): Promise<VaultResource> {
+    return this.#call('POST', '/v1/vaults', { body });
+  }
+
+  /** `GET /v1/vaults`. */
+  listVaults(query: PageQuery = {}): Promise<ApiPage<VaultResource>> {
+    return this.#call('GET', '/v1/vaults', { query: { ...query } });
+  }
+
+  /** `GET /v1/vaults/{id}`. */
+  getVault(id: string): Promise<VaultResource> {
+    return this.#call('GET', `/v1/vaults/${segment(id)}`);
+  }
+
+  /** `DELETE /v1/vaults/{id}`; `force` deletes a vault that still holds credentials. */
+  async deleteVault(id: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.#call('DELETE', `/v1/vaults/${segment(id)}`, { query: { force: options.force || undefined } });
+  }
+
+  /** `POST /v1/vaults/{vaultId}/credentials`: the answer is the credential's metadata, not its value. */
+  storeCredential<T extends CredentialType>(
+    vaultId: string,
+    body: StoreCredentialBody<T>,
+  ): Promise<CredentialResource> {
+    return this.#call('POST', `/v1/vaults/${segment(vaultId)}/credentials`, { body });
+  }
+
+  /** `GET /v1/vaults/{vaultId}/credentials`. */
+  listCredentials(vaultId: string, query: ListCredentialsQuery = {}): Promise<ApiPage<CredentialResource>> {
+    return this.#call('GET', `/v1/vaults/${segment(vaultId)}/credentials`, { query: { ...query } });
+  }
+
+  /** `GET /v1/credentials/{id}`: metadata only. */
+  getCredential(id: string): Promise<CredentialResource> {
+    return this.#call('GET', `/v1/credentials/${segment(id)}`);
+  }
+
+  /** `PATCH /v1/credentials/{id}`. */
+  updateCredential(id: string, body: UpdateCredentialBody): Promise<CredentialResource> {
+    return this.#call('PATCH', `/v1/credentials/${segment(id)}`, { body });
+  }
+
+  /** `DELETE /v1/credentials/{id}`: a soft delete, restorable during the recovery window. */
+  deleteCredential(id: string, options: DeleteCredentialOptions = {}): Promise<CredentialResource> {
+    return this.#call('DELETE', `/v1/credentials/${segment(id)}`, {
+      query: { recoveryWindowDays: options.recoveryWindowDays },
+    });
+  }
+
+  /** `POST /v1/credentials/{id}/restore`. */
+  restoreCredential(id: string): Promise<CredentialResource> {
+    return this.#call('POST', `/v1/credentials/${segment(id)}/restore`);
+  }
+
+  /** `POST /v1/credentials/{id}/reveal`: the value, once the access log has recorded why. */
+  revealCredential(id: string, body: RevealBody): Promise<RevealedCredentialResource> {
+    return this.#call('POST', `/v1/credentials/${segment(id)}/reveal`, { body });
+  }
+
+  /** `POST /v1/credentials/{id}/rotate`: stores a new version and makes it current. */
+  rotateCredential<V extends CredentialValue>(id: string, body: RotateBody<V>): Promise<RotationResult> {
+    return this.#call('POST', `/v1/credentials/${segment(id)}/rotate`, { body });
+  }
+
+  /** `GET /v1/credentials/{id}/versions`. */
+  listVersions(id: string): Promise<{ items: CredentialVersionResource[] }> {
+    return this.#call('GET', `/v1/credentials/${segment(id)}/versions`);
+  }
+
+  /** `GET /v1/audit`: the tenant's access log, newest first. */
+  listAudit(query: AuditQuery = {}): Promise<ApiPage<AuditEventResource>> {
+    return this.#call('GET', '/v1/audit', { query: { ...query } });
+  }
+
+  async #call<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(`${this.addr}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) {
+        url.searchParams.set(key, value instanceof Date ? value.toISOString() : String(value));
+      }
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    // Serialized before the request so that a body that is not JSON is not reported as a network error.
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method, headers, body });
+    } catch (cause) {
+      throw this.#unreachable(cause);
+    }
+    if (!response.ok) throw await this.#problem(response);
+    if (response.status === 204) return undefined as T;
+
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (cause) {
+      throw this.#unreachable(cause);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // No cause: a SyntaxError quotes the text, and a reveal's text holds a secret.
+      throw new ApiError({
+        status: response.status,
+        code: 'BAD_RESPONSE',
+        detail: `the server at ${this.addr} answered ${method} ${path} with a body that is not JSON`,
+      });
+    }
+  }
+
+  #unreachable(cause: unknown): ApiError {
+    const reason = networkReason(cause);
+    return new ApiError({
+      status: 0,
+      code: 'UNAVAILABLE',
+      detail: `the server at ${this.addr} could not be reached${reason ? ` (${reason})` : ''}`,
+      cause,
+    });
+  }
+
+  /** Reads a problem document; anything else (a proxy's page, a bare status) still becomes an ApiError. */
+  async #problem(response: Response): Promise<ApiError> {
+    const status = response.status;
+    const fallback = `the server at ${this.addr} answered ${status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    const headerRequestId = response.headers.get('x-request-id');
+    let doc: Record<string, unknown> = {};
+    if (/json/i.test(response.headers.get('content-type') ?? '')) {
+      try {
+        const parsed: unknown = JSON.parse(await response.text());
+        if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+          doc = parsed as Record<string, unknown>;
+        }
+      } catch {
+        // A garbled error body says no more than the status does.
+      }
+    } else {
+      await response.body?.cancel().catch(() => undefined);
+    }
+    return new ApiError({
+      status,
+      code: text(doc.code) ?? `HTTP_${status}`,
+      detail: text(doc.detail) ?? text(doc.message) ?? text(doc.title) ?? fallback,
+      issues: issuesOf(doc.issues),
+      requestId: text(doc.requestId) ?? headerRequestId,
+    });
+  }
+}
+
+function segment(id: string): string {
+  return encodeURIComponent(id);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function issuesOf(value: unknown): ApiIssue[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((i: unknown) => {
+    if (i === null || typeof i !== 'object') return [];
+    const { path, problem } = i as Record<string, unknown>;
+    return typeof path === 'string' && typeof problem === 'string' ? [{ path, problem }] : [];
+  });
+}
+
+/**
+ * undici reports only "fetch failed" and keeps the useful part in `cause`: a system error code
+ * (ECONNREFUSED, ENOTFOUND, …) or, for requests it refuses to send, a message such as "bad port".
+ */
+function networkReason(err: unknown): string | undefined {
+  let reason: string | undefined;
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    if (depth > 0) reason = current.message;
+    current = current.cause;
+  }
+  return reason;
+}

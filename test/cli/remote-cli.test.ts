@@ -1,0 +1,281 @@
+/**
+ * The remote commands as a user runs them: a real `credreg serve` on a temporary embedded store,
+ * driven by real `credreg` processes over HTTP, values piped in on stdin.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ENTRY = ['--import', 'tsx', 'src/cli/index.ts'];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment without anything that would point a child at another database or server. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _db, CREDREG_ADDR: _addr, CREDREG_TOKEN: _token, ...rest } = process.env;
+  return rest;
+}
+
+async function waitFor(
+  pred: () => RegExpMatchArray | null,
+  what: string,
+  ms = 30_000,
+): Promise<RegExpMatchArray> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const m = pred();
+    if (m) return m;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('credreg remote commands end to end (a real `credreg serve`, driven by the CLI over HTTP)', () => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'credreg-remote-')), 'data');
+  let server: ChildProcess;
+  let serverLog = '';
+  let addr: string;
+  let platformToken: string;
+  let tenantToken: string;
+  let vaultId: string;
+  let credentialId: string;
+
+  /** Runs `credreg <args>` against the server, with `stdin` piped in (empty when not given). */
+  function credreg(args: string[], options: { token?: string; stdin?: string } = {}): Promise<Result> {
+    const env = {
+      ...cleanEnv(),
+      CREDREG_ADDR: addr,
+      ...(options.token ? { CREDREG_TOKEN: options.token } : {}),
+    };
+    const child = spawn(process.execPath, [...ENTRY, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.end(options.stdin ?? '');
+    return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  }
+
+  /** `credreg <args> --json`, expected to succeed. */
+  async function json<T>(args: string[], options: { token?: string; stdin?: string } = {}): Promise<T> {
+    const r = await credreg([...args, '--json'], options);
+    expect(r, r.stderr).toMatchObject({ code: 0 });
+    return JSON.parse(r.stdout) as T;
+  }
+
+  beforeAll(async () => {
+    server = spawn(process.execPath, [...ENTRY, 'serve', '--migrate'], {
+      env: { ...cleanEnv(), CREDREG_DATA_DIR: dataDir, CREDREG_LISTEN: '127.0.0.1:0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server.stdout!.on('data', (d) => (serverLog += d));
+    server.stderr!.on('data', (d) => (serverLog += d));
+    addr = (
+      await waitFor(() => serverLog.match(/credreg listening on (http:\/\/[\d.:]+)/), 'the listening line')
+    )[1]!;
+    platformToken = (
+      await waitFor(
+        () => serverLog.match(/platform admin token.*?(crp\.[A-Za-z0-9._-]+)/),
+        'the bootstrap token',
+      )
+    )[1]!;
+  });
+  afterAll(() => {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  });
+
+  it('printed the bootstrap platform token exactly once', () => {
+    expect(serverLog.match(/platform admin token/g)).toHaveLength(1);
+  });
+
+  it('tenant create, then token create-admin, print the new token alone on stdout', async () => {
+    const tenant = await json<{ id: string; name: string }>(['tenant', 'create', 'acme'], {
+      token: platformToken,
+    });
+    expect(tenant.name).toBe('acme');
+
+    const list = await credreg(['tenant', 'list'], { token: platformToken });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+CREATED\n/);
+    expect(list.stdout).toContain(tenant.id);
+
+    const admin = await credreg(['token', 'create-admin', '--tenant', tenant.id, '--name', 'alice'], {
+      token: platformToken,
+    });
+    expect(admin.code, admin.stderr).toBe(0);
+    expect(admin.stdout).toMatch(/^cr[a-z]\.[A-Za-z0-9._-]+\n$/);
+    expect(admin.stderr).toMatch(/role admin .* not shown again/);
+    tenantToken = admin.stdout.trim();
+  });
+
+  it('vault create and cred put store a credential whose value came from stdin and is never printed', async () => {
+    vaultId = (await json<{ id: string }>(['vault', 'create', 'payments'], { token: tenantToken })).id;
+
+    const put = await credreg(
+      ['cred', 'put', vaultId, 'stripe', '--type', 'api_key', '--metadata', '{"team":"billing"}'],
+      {
+        token: tenantToken,
+        stdin: 'sk_live_first\n',
+      },
+    );
+    expect(put.code, put.stderr).toBe(0);
+    expect(put.stdout).toMatch(/^NAME\s+stripe$/m);
+    expect(put.stdout).toMatch(/^VERSION\s+1$/m);
+    expect(put.stdout + put.stderr).not.toContain('sk_live_first');
+    credentialId = put.stdout.match(/^ID\s+(\S+)$/m)![1]!;
+  });
+
+  it('cred get --reason prints the value alone, ready for a pipe; --json prints the whole reveal', async () => {
+    const get = await credreg(['cred', 'get', credentialId, '--reason', 'e2e check'], { token: tenantToken });
+    expect(get).toEqual({ code: 0, stdout: 'sk_live_first\n', stderr: '' });
+
+    const revealed = await json<{ value: string; version: number }>(
+      ['cred', 'get', credentialId, '--reason', 'e2e check'],
+      { token: tenantToken },
+    );
+    expect(revealed).toMatchObject({
+      credentialId,
+      name: 'stripe',
+      type: 'api_key',
+      value: 'sk_live_first',
+      version: 1,
+    });
+  });
+
+  it('cred get without --reason exits 1 and reveals nothing', async () => {
+    const get = await credreg(['cred', 'get', credentialId], { token: tenantToken });
+    expect(get.code).toBe(1);
+    expect(get.stderr).toMatch(/required option '--reason <text>' not specified/);
+    expect(get.stdout).toBe('');
+  });
+
+  it('cred rotate reads the new value from stdin; check-and-set refuses a stale version', async () => {
+    const rotate = await credreg(['cred', 'rotate', credentialId, '--expected-version', '1'], {
+      token: tenantToken,
+      stdin: 'sk_live_second\n',
+    });
+    expect(rotate).toMatchObject({ code: 0, stdout: 'rotated stripe to version 2\n' });
+
+    const stale = await credreg(['cred', 'rotate', credentialId, '--expected-version', '1'], {
+      token: tenantToken,
+      stdin: 'sk_live_third\n',
+    });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/^credreg: VERSION_MISMATCH: [^\n]+\n$/);
+    expect(stale.stderr).not.toContain('sk_live_third');
+
+    const current = await credreg(['cred', 'get', credentialId, '--reason', 'after rotation'], {
+      token: tenantToken,
+    });
+    expect(current.stdout).toBe('sk_live_second\n');
+    const first = await credreg(['cred', 'get', credentialId, '--reason', 'old one', '--at-version', '1'], {
+      token: tenantToken,
+    });
+    expect(first.stdout).toBe('sk_live_first\n');
+  });
+
+  it('cred versions lists both versions', async () => {
+    const table = await credreg(['cred', 'versions', credentialId], { token: tenantToken });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^VERSION\s+KEY VERSION\s+CREATED\s+CREATED BY\s+DESTROYED\n/);
+    const { items } = await json<{ items: { version: number }[] }>(['cred', 'versions', credentialId], {
+      token: tenantToken,
+    });
+    expect(items.map((v) => v.version).sort()).toEqual([1, 2]);
+  });
+
+  it('stores and reveals a structured value as JSON', async () => {
+    const db = await json<{ id: string }>(['cred', 'put', vaultId, 'db', '--type', 'basic_auth'], {
+      token: tenantToken,
+      stdin: '{"username":"app","password":"hunter2-db"}\n',
+    });
+    const get = await credreg(['cred', 'get', db.id, '--reason', 'migration'], { token: tenantToken });
+    expect(get.code).toBe(0);
+    expect(JSON.parse(get.stdout)).toEqual({ username: 'app', password: 'hunter2-db' });
+
+    const bad = await credreg(['cred', 'put', vaultId, 'db2', '--type', 'basic_auth'], {
+      token: tenantToken,
+      stdin: '{"username":"app","password":"hunter2-typo"',
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      'credreg: the value of a basic_auth credential must be JSON; what was given is not\n',
+    );
+  });
+
+  it('audit export --format jsonl writes every entry, reasons included, values never', async () => {
+    const jsonl = await credreg(['audit', 'export', '--format', 'jsonl'], { token: tenantToken });
+    expect(jsonl.code, jsonl.stderr).toBe(0);
+    const entries = jsonl.stdout
+      .trimEnd()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            action: string;
+            outcome: string;
+            reason: string | null;
+            credentialId: string;
+          },
+      );
+    const mine = entries.filter((e) => e.credentialId === credentialId);
+    expect(mine.filter((e) => e.action === 'store' && e.outcome === 'granted')).toHaveLength(1);
+    expect(mine.filter((e) => e.action === 'rotate' && e.outcome === 'granted')).toHaveLength(1);
+    expect(mine.filter((e) => e.action === 'rotate' && e.outcome === 'conflict')).toHaveLength(1);
+    expect(mine.filter((e) => e.action === 'reveal' && e.reason === 'e2e check')).toHaveLength(2);
+    expect(jsonl.stdout).not.toMatch(/sk_live_|hunter2/);
+
+    const csv = await credreg(['audit', 'export', '--format', 'csv', '--credential', credentialId], {
+      token: tenantToken,
+    });
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      'id,tenantId,occurredAt,credentialId,vaultId,action,outcome,actor,reason,sourceIp,userAgent,requestId,version,errorCode',
+    );
+    expect(lines).toHaveLength(mine.length + 1);
+  });
+
+  it('a wrong token exits 1 with a one-line message', async () => {
+    const r = await credreg(['vault', 'list'], { token: 'crp.not-a-real-token' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^credreg: [A-Z_]+: [^\n]+\n$/);
+  });
+
+  it('a tenant token cannot manage tenants', async () => {
+    const r = await credreg(['tenant', 'create', 'other'], { token: tenantToken });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^credreg: FORBIDDEN: [^\n]+\n$/);
+  });
+
+  it('no token, or no server, exits 1 with a one-line message', async () => {
+    const noToken = await credreg(['vault', 'list']);
+    expect(noToken).toMatchObject({
+      code: 1,
+      stderr: 'credreg: no API token: set CREDREG_TOKEN (or pass --token)\n',
+    });
+
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const noServer = await credreg(['vault', 'list', '--addr', dead], { token: tenantToken });
+    expect(noServer).toMatchObject({
+      code: 1,
+      stderr: `credreg: UNAVAILABLE: the server at ${dead} could not be reached (ECONNREFUSED)\n`,
+    });
+  });
+});

@@ -1,0 +1,163 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { seedTenant, startServer, type TestServer } from './helpers.js';
+
+// Behaviour of the HTTP layer itself; the database backend does not matter here.
+const backend = BACKENDS[0]!;
+
+describe('the HTTP service', () => {
+  let s: TestServer;
+  let seed: Awaited<ReturnType<typeof seedTenant>>;
+  let credentialId: string;
+  let logs = '';
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk, _e, done) {
+        logs += chunk.toString();
+        done();
+      },
+    });
+    s = await startServer(backend, { logger: createLogger('info', sink) });
+    seed = await seedTenant(s, 'svc');
+    const vault = await seed.t.vaults.create({ name: 'v' }, seed.ctx);
+    credentialId = (
+      await seed.t.credentials.store(
+        { vaultId: vault.id, name: 'c', type: 'api_key', value: 'the-value' },
+        seed.ctx,
+      )
+    ).id;
+  });
+  afterAll(() => s.stop());
+
+  it('records source IP, user agent and request id in the access log, and echoes the request id', async () => {
+    const r = await s.call('POST', `/v1/credentials/${credentialId}/reveal`, {
+      token: seed.tokens.reader,
+      body: { reason: 'deploy' },
+      headers: { 'x-request-id': 'req-abc-123', 'user-agent': 'deployer/1.0' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-request-id')).toBe('req-abc-123');
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    const [row] = (await seed.t.audit.query({ credentialId, action: 'reveal', limit: 1 })).items;
+    expect(row).toMatchObject({
+      requestId: 'req-abc-123',
+      userAgent: 'deployer/1.0',
+      sourceIp: '127.0.0.1',
+      reason: 'deploy',
+    });
+  });
+
+  it('makes a request id when none (or an unprintable one) is given', async () => {
+    const r = await s.call('GET', '/healthz', { headers: { 'x-request-id': 'x'.repeat(300) } });
+    expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('sends security headers', async () => {
+    const r = await s.call('GET', '/healthz');
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+  });
+
+  it('answers unknown routes and methods with a problem document', async () => {
+    for (const [method, path] of [
+      ['GET', '/v2/nothing'],
+      ['PUT', '/v1/vaults'],
+    ] as const) {
+      const r = await s.call(method, path, { token: seed.tokens.admin });
+      expect(r.status).toBe(404);
+      expect(r.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(r.body).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    }
+  });
+
+  it('refuses a body over the limit with 413, and malformed JSON with 400', async () => {
+    const big = await s.call('POST', '/v1/vaults', {
+      token: seed.tokens.admin,
+      body: { name: 'x'.repeat(300 * 1024) },
+    });
+    expect(big.status).toBe(413);
+    expect(big.headers.get('content-type')).toMatch(/problem\+json/);
+    const bad = await s.call('POST', '/v1/vaults', { token: seed.tokens.admin, body: '{"name":' });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
+  });
+
+  it('a value over 64 KiB is refused as VALIDATION and logged', async () => {
+    const vault = (await seed.t.vaults.list()).items[0]!;
+    const r = await s.call('POST', `/v1/vaults/${vault.id}/credentials`, {
+      token: seed.tokens.writer,
+      body: { name: 'huge', type: 'api_key', value: 'v'.repeat(64 * 1024 + 1) },
+    });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ code: 'VALIDATION' });
+  });
+
+  it('publishes OpenAPI 3.1 with every operation, and renders /docs', async () => {
+    const doc = (await s.call('GET', '/openapi.json')).body as {
+      openapi: string;
+      paths: Record<string, Record<string, { operationId?: string }>>;
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    const ops = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
+    for (const op of [
+      'createTenant',
+      'createToken',
+      'revealCredential',
+      'rotateCredential',
+      'listAudit',
+      'deleteVault',
+    ]) {
+      expect(ops).toContain(op);
+    }
+    const docs = await fetch(`${s.base}/docs/`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toMatch(/swagger/i);
+  });
+
+  it('exposes Prometheus metrics: requests, latency, reveals, denials, key cache', async () => {
+    await s.call('POST', `/v1/credentials/${credentialId}/reveal`, {
+      token: seed.tokens.auditor,
+      body: { reason: 'no' },
+    });
+    const text = (await s.call('GET', '/metrics')).text;
+    for (const name of [
+      'credreg_http_requests_total',
+      'credreg_http_request_duration_seconds_bucket',
+      'credreg_reveals_total{outcome="granted"}',
+      'credreg_denials_total{status="403"}',
+      'credreg_vault_key_cache_hits',
+      'credreg_audit_write_failures_total',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).not.toContain(credentialId); // labels are route patterns, never ids
+  });
+
+  it('never logs a token or a revealed value', () => {
+    expect(logs).toContain('request completed');
+    for (const token of Object.values(seed.tokens)) expect(logs).not.toContain(token.split('.').at(-1));
+    expect(logs).not.toContain('the-value');
+  });
+});
+
+describe('rate limiting', () => {
+  let s: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    s = await startServer(backend, { rateLimitPerMinute: 3 });
+    token = (await seedTenant(s, 'limited')).tokens.admin;
+  });
+  afterAll(() => s.stop());
+
+  it('answers 429 with Retry-After past the per-token limit, and leaves health checks alone', async () => {
+    for (let i = 0; i < 3; i++) expect((await s.call('GET', '/v1/vaults', { token })).status).toBe(200);
+    const limited = await s.call('GET', '/v1/vaults', { token });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.body).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+    expect((await s.call('GET', '/healthz')).status).toBe(200);
+  });
+});
