@@ -2,7 +2,7 @@
 import type { Backend } from '../src/db/sql.js';
 import type { CellResult } from './load.js';
 
-export const OPERATIONS = ['reveal', 'store', 'baseline'] as const;
+export const OPERATIONS = ['reveal', 'http_reveal', 'store', 'baseline'] as const;
 export const CONCURRENCIES = [1, 32] as const;
 /** The concurrency the unsuffixed JSON fields (`reveal_ops_s`, `ratio`, ...) report. */
 const HEADLINE = 32;
@@ -48,6 +48,7 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
     }
     row.ratio = round(ratio(r, HEADLINE), 3);
     row.ratio_c1 = round(ratio(r, 1), 3);
+    row.http_ratio = round(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3);
     row.root_key_calls_per_reveal = r.rootKeyCallsPerReveal;
     return row;
   });
@@ -86,7 +87,9 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
   for (const r of results) {
     lines.push(
       `${r.backend}: reveal_c32 / baseline_c32 = ${fixed(ratio(r, HEADLINE), 3)} ` +
-        `(c1: ${fixed(ratio(r, 1), 3)}), root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}`,
+        `(c1: ${fixed(ratio(r, 1), 3)}), http_reveal_c32 / baseline_c32 = ` +
+        `${fixed(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3)}, ` +
+        `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}`,
     );
   }
   return lines.join('\n');

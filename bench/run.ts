@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { setUpBaseline } from './baseline.js';
+import { startHttpReveal } from './http-workload.js';
 import { type CellResult, drive } from './load.js';
 import {
   type BackendResult,
@@ -91,8 +92,10 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
     vaultId: workload.vaultId,
     rows: info.credentials,
   });
+  const http = await startHttpReveal(registry, workload);
   const ops: Record<Operation, () => Promise<unknown>> = {
     reveal: workload.reveal,
+    http_reveal: http.reveal,
     store: workload.store,
     baseline,
   };
@@ -117,6 +120,7 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
       );
     }
   }
+  await http.close();
   return {
     backend,
     poolSize: target.poolSize,

@@ -8,6 +8,7 @@ import type { RegistryHandle } from '../src/main.js';
 export interface Workload {
   tenantId: string;
   vaultId: string;
+  credentialIds: readonly string[];
   /** Reveals a credential picked at random, so no single row is hot. */
   reveal(): Promise<unknown>;
   /** Stores a new credential under a fresh name. */
@@ -34,6 +35,7 @@ export async function seedWorkload(registry: RegistryHandle, credentials: number
   return {
     tenantId: tenant.id,
     vaultId: vault.id,
+    credentialIds: ids,
     reveal: () => t.credentials.reveal(pick(ids), { actor: 'bench', reason: 'bench' }),
     store,
   };
