@@ -6,7 +6,15 @@ import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPa
 import type { Page, Tenant } from './types.js';
 import { parse, uuid } from './validation.js';
 
-const tenantInput = z.object({ name: z.string().trim().min(1).max(100) });
+/** Tenant names are free text for people, but never control characters (they end up in logs and tables). */
+const tenantInput = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
+});
 
 /** Platform-level: tenants themselves. Runs as the platform role, which sees no tenant data. */
 export class TenantService {

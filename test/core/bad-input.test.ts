@@ -177,6 +177,13 @@ describeEachBackend('bad input', (backend) => {
     );
   });
 
+  it('tenant names: empty, too long or with control characters give VALIDATION', async () => {
+    for (const name of ['', '  ', 'x'.repeat(101), 'evil\nname', 'bell\u0007']) {
+      await expectCode(t.registry.tenants.create({ name }), 'VALIDATION');
+    }
+    expect((await t.registry.tenants.create({ name: 'Acme GmbH & Co. KG' })).name).toBe('Acme GmbH & Co. KG');
+  });
+
   it('an unknown tenant id gives NOT_FOUND for a new vault', async () => {
     const ghost = t.registry.forTenant('01890000-0000-7000-8000-00000000abcd');
     await expectCode(ghost.vaults.create({ name: 'x' }, alice), 'NOT_FOUND');
