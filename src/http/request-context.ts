@@ -23,6 +23,11 @@ declare module 'fastify' {
   }
 }
 
+/** The route config of a tenant route: the permission it needs, and the action a refusal is logged as. */
+export const tenantAccess = (permission: Permission, action: AccessAction) => ({
+  access: { kind: 'tenant' as const, permission, action },
+});
+
 type TenantCaller = Extract<Caller, { kind: 'tenant' }>;
 
 /** The caller of a tenant route (the auth hook guarantees one). */

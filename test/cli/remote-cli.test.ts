@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 
 const ENTRY = ['--import', 'tsx', 'src/cli/index.ts'];
 
@@ -21,20 +22,6 @@ interface Result {
 function cleanEnv(): NodeJS.ProcessEnv {
   const { DATABASE_URL: _db, CREDREG_ADDR: _addr, CREDREG_TOKEN: _token, ...rest } = process.env;
   return rest;
-}
-
-async function waitFor(
-  pred: () => RegExpMatchArray | null,
-  what: string,
-  ms = 30_000,
-): Promise<RegExpMatchArray> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const m = pred();
-    if (m) return m;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function closedPort(): Promise<number> {

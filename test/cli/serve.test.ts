@@ -7,6 +7,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 
 const ENTRY = ['--import', 'tsx', 'src/cli/index.ts'];
 
@@ -27,20 +28,6 @@ function collect(child: ChildProcess): { out: () => string } {
 
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-async function waitFor(
-  pred: () => RegExpMatchArray | null,
-  what: string,
-  ms = 30_000,
-): Promise<RegExpMatchArray> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const m = pred();
-    if (m) return m;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('credreg serve on the embedded store', () => {

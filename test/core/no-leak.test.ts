@@ -2,12 +2,11 @@
  * A canary secret goes through every path, good and bad; it must never appear in captured logs or
  * in any form of a thrown error (message, stack, JSON, inspected with its cause chain).
  */
-import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TenantRegistry } from '../../src/core/registry.js';
-import { createLogger } from '../../src/logger.js';
 import { describeEachBackend, openTestRegistry, type TestRegistry } from '../helpers/backends.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const CANARY = 'CANARY-7f3a9c1e-do-not-leak';
 const alice = { actor: 'alice' };
@@ -16,7 +15,7 @@ describeEachBackend('secrets never leak', (backend) => {
   let t: TestRegistry;
   let acme: TenantRegistry;
   let vaultId: string;
-  let logs = '';
+  let logs: () => string;
   const errors: unknown[] = [];
 
   const attempt = async (fn: () => Promise<unknown>) => {
@@ -28,13 +27,9 @@ describeEachBackend('secrets never leak', (backend) => {
   };
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
-    t = await openTestRegistry(backend, { logger: createLogger('trace', sink) });
+    const captured = captureLogs('trace');
+    logs = captured.text;
+    t = await openTestRegistry(backend, { logger: captured.logger });
     acme = t.registry.forTenant((await t.registry.tenants.create({ name: 'acme' })).id);
     vaultId = (await acme.vaults.create({ name: 'v' }, alice)).id;
   });
@@ -121,8 +116,8 @@ describeEachBackend('secrets never leak', (backend) => {
         expect(form).not.toContain(CANARY);
       }
     }
-    expect(logs).toContain('could not record a failed attempt'); // the audit failure was logged…
-    expect(logs).not.toContain(CANARY); // …without the secret
+    expect(logs()).toContain('could not record a failed attempt'); // the audit failure was logged…
+    expect(logs()).not.toContain(CANARY); // …without the secret
     const log = await acme.audit.query({ limit: 100 });
     expect(JSON.stringify(log)).not.toContain(CANARY);
   });

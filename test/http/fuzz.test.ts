@@ -2,12 +2,11 @@
  * Property-based fuzzing of every route: random ids, bodies and headers. The service answers
  * with 4xx problem documents only, never a 5xx, and a secret canary never comes back or reaches a log.
  */
-import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CREDENTIAL_TYPES } from '../../src/core/types.js';
-import { createLogger } from '../../src/logger.js';
 import { describeEachBackend } from '../helpers/backends.js';
+import { captureLogs } from '../helpers/logs.js';
 import { seedTenant, startServer, type TestServer } from './helpers.js';
 
 const CANARY = 'CANARY-f00d-http-never-echo';
@@ -18,16 +17,12 @@ describeEachBackend('HTTP fuzzing', (backend) => {
   let admin: string;
   let platform: string;
   let ids: { vault: string; credential: string; token: string; tenant: string };
-  let logs = '';
+  let logs: () => string;
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _e, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
-    s = await startServer(backend, { logger: createLogger('info', sink) });
+    const captured = captureLogs('info');
+    logs = captured.text;
+    s = await startServer(backend, { logger: captured.logger });
     platform = (await s.registry.authenticator.bootstrap())!;
     const seed = await seedTenant(s, 'fuzz');
     admin = seed.tokens.admin;
@@ -144,7 +139,7 @@ describeEachBackend('HTTP fuzzing', (backend) => {
       }),
       { numRuns: 400, seed: 20261124 },
     );
-    expect(logs.length).toBeGreaterThan(0);
-    expect(logs).not.toContain(CANARY);
+    expect(logs().length).toBeGreaterThan(0);
+    expect(logs()).not.toContain(CANARY);
   });
 });

@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { captureLogs } from '../helpers/logs.js';
 import { seedTenant, startServer, type TestServer } from './helpers.js';
 
 // Behaviour of the HTTP layer itself; the database backend does not matter here.
@@ -11,16 +10,12 @@ describe('the HTTP service', () => {
   let s: TestServer;
   let seed: Awaited<ReturnType<typeof seedTenant>>;
   let credentialId: string;
-  let logs = '';
+  let logs: () => string;
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _e, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
-    s = await startServer(backend, { logger: createLogger('info', sink) });
+    const captured = captureLogs('info');
+    logs = captured.text;
+    s = await startServer(backend, { logger: captured.logger });
     seed = await seedTenant(s, 'svc');
     const vault = await seed.t.vaults.create({ name: 'v' }, seed.ctx);
     credentialId = (
@@ -137,9 +132,9 @@ describe('the HTTP service', () => {
   });
 
   it('never logs a token or a revealed value', () => {
-    expect(logs).toContain('request completed');
-    for (const token of Object.values(seed.tokens)) expect(logs).not.toContain(token.split('.').at(-1));
-    expect(logs).not.toContain('the-value');
+    expect(logs()).toContain('request completed');
+    for (const token of Object.values(seed.tokens)) expect(logs()).not.toContain(token.split('.').at(-1));
+    expect(logs()).not.toContain('the-value');
   });
 });
 

@@ -2,23 +2,18 @@
  * Graceful shutdown: closing the app (what SIGTERM does in `credreg serve`) stops accepting, lets
  * every request already received finish, then closes the store.
  */
-import { Writable } from 'node:stream';
 import { expect, it } from 'vitest';
 import { closeGracefully } from '../../src/http/app.js';
-import { createLogger } from '../../src/logger.js';
 import { describeEachBackend } from '../helpers/backends.js';
+import { captureLogs } from '../helpers/logs.js';
 import { seedTenant, startServer } from './helpers.js';
 
 describeEachBackend('graceful shutdown', (backend) => {
   it('in-flight reveals finish with 200 while the server closes', async () => {
-    let logs = '';
-    const sink = new Writable({
-      write(chunk, _e, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
-    const s = await startServer(backend, { logger: createLogger('info', sink) });
+    let logs: () => string;
+    const captured = captureLogs('info');
+    logs = captured.text;
+    const s = await startServer(backend, { logger: captured.logger });
     const seed = await seedTenant(s, 'bye');
     const vault = await seed.t.vaults.create({ name: 'v' }, seed.ctx);
     const c = await seed.t.credentials.store(
@@ -26,7 +21,7 @@ describeEachBackend('graceful shutdown', (backend) => {
       seed.ctx,
     );
     const received = () =>
-      [...logs.matchAll(/"reqId":"r-(\d+)"[^\n]*"msg":"incoming request"/g)].map((m) => Number(m[1]));
+      [...logs().matchAll(/"reqId":"r-(\d+)"[^\n]*"msg":"incoming request"/g)].map((m) => Number(m[1]));
     let closing = Number.POSITIVE_INFINITY;
     const finishedAt: number[] = [];
     const reveals = Array.from({ length: 200 }, (_, i) =>

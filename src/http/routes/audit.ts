@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
 import { ACCESS_ACTIONS, ACCESS_OUTCOMES } from '../../core/types.js';
-import { requestContext, tenantCaller } from '../request-context.js';
+import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import { accessLogEntry, dateInput, page, pageQuery, problem } from '../schemas.js';
 
 export const auditRoutes =
@@ -11,7 +11,7 @@ export const auditRoutes =
     app.get(
       '/v1/audit',
       {
-        config: { access: { kind: 'tenant', permission: 'audit:read', action: 'audit_read' } },
+        config: tenantAccess('audit:read', 'audit_read'),
         schema: {
           operationId: 'listAudit',
           tags: ['audit'],

@@ -1,14 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Permission } from '../../core/authorization.js';
 import type { Registry } from '../../core/registry.js';
-import type { AccessAction } from '../../core/types.js';
-import { requestContext, tenantCaller } from '../request-context.js';
+import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import { credential, id, problem, revealed, version } from '../schemas.js';
 
-const access = (permission: Permission, action: AccessAction) => ({
-  access: { kind: 'tenant' as const, permission, action },
-});
 const byId = z.object({ id });
 /** `null` clears; absent leaves unchanged; a string is a date the core checks. */
 const maybeDate = (v: string | null | undefined) =>
@@ -23,7 +18,7 @@ export const credentialRoutes =
     app.get(
       '/v1/credentials/:id',
       {
-        config: access('credentials:read', 'read'),
+        config: tenantAccess('credentials:read', 'read'),
         schema: {
           operationId: 'getCredential',
           tags: ['credentials'],
@@ -37,7 +32,7 @@ export const credentialRoutes =
     app.patch(
       '/v1/credentials/:id',
       {
-        config: access('credentials:write', 'update'),
+        config: tenantAccess('credentials:write', 'update'),
         schema: {
           operationId: 'updateCredential',
           tags: ['credentials'],
@@ -70,7 +65,7 @@ export const credentialRoutes =
     app.delete(
       '/v1/credentials/:id',
       {
-        config: access('credentials:write', 'delete'),
+        config: tenantAccess('credentials:write', 'delete'),
         schema: {
           operationId: 'deleteCredential',
           tags: ['credentials'],
@@ -88,7 +83,7 @@ export const credentialRoutes =
     app.post(
       '/v1/credentials/:id/restore',
       {
-        config: access('credentials:write', 'restore'),
+        config: tenantAccess('credentials:write', 'restore'),
         schema: {
           operationId: 'restoreCredential',
           tags: ['credentials'],
@@ -102,7 +97,7 @@ export const credentialRoutes =
     app.post(
       '/v1/credentials/:id/reveal',
       {
-        config: access('credentials:reveal', 'reveal'),
+        config: tenantAccess('credentials:reveal', 'reveal'),
         schema: {
           operationId: 'revealCredential',
           tags: ['credentials'],
@@ -122,7 +117,7 @@ export const credentialRoutes =
     app.post(
       '/v1/credentials/:id/rotate',
       {
-        config: access('credentials:write', 'rotate'),
+        config: tenantAccess('credentials:write', 'rotate'),
         schema: {
           operationId: 'rotateCredential',
           tags: ['credentials'],
@@ -151,7 +146,7 @@ export const credentialRoutes =
     app.get(
       '/v1/credentials/:id/versions',
       {
-        config: access('credentials:read', 'read'),
+        config: tenantAccess('credentials:read', 'read'),
         schema: {
           operationId: 'listVersions',
           tags: ['credentials'],

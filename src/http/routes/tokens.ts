@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
 import type { CreatedToken } from '../../core/token-service.js';
 import { ROLES } from '../../core/types.js';
-import { requestContext, tenantCaller } from '../request-context.js';
+import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import { apiToken, createdToken, dateInput, id, page, pageQuery, principal, problem } from '../schemas.js';
 
 export const tokenBody = ({ token, apiToken: t }: CreatedToken) => ({
@@ -18,13 +18,7 @@ export const tokenBody = ({ token, apiToken: t }: CreatedToken) => ({
 
 const manage = (
   action: 'token_create' | 'token_list' | 'token_revoke' | 'principal_create' | 'principal_list',
-) => ({
-  access: {
-    kind: 'tenant' as const,
-    permission: action.startsWith('token') ? ('tokens:manage' as const) : ('principals:manage' as const),
-    action,
-  },
-});
+) => tenantAccess(action.startsWith('token') ? 'tokens:manage' : 'principals:manage', action);
 
 /** Principals and their tokens: tenant admins only. */
 export const tokenRoutes =

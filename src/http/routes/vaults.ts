@@ -1,14 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Permission } from '../../core/authorization.js';
 import type { Registry } from '../../core/registry.js';
-import type { AccessAction } from '../../core/types.js';
-import { requestContext, tenantCaller } from '../request-context.js';
+import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import { credential, id, page, pageQuery, problem, vault } from '../schemas.js';
-
-const access = (permission: Permission, action: AccessAction) => ({
-  access: { kind: 'tenant' as const, permission, action },
-});
 
 export const vaultRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -19,7 +13,7 @@ export const vaultRoutes =
     app.post(
       '/v1/vaults',
       {
-        config: access('vaults:write', 'vault_create'),
+        config: tenantAccess('vaults:write', 'vault_create'),
         schema: {
           operationId: 'createVault',
           tags: ['vaults'],
@@ -38,7 +32,7 @@ export const vaultRoutes =
     app.get(
       '/v1/vaults',
       {
-        config: access('vaults:read', 'read'),
+        config: tenantAccess('vaults:read', 'read'),
         schema: {
           operationId: 'listVaults',
           tags: ['vaults'],
@@ -52,7 +46,7 @@ export const vaultRoutes =
     app.get(
       '/v1/vaults/:id',
       {
-        config: access('vaults:read', 'read'),
+        config: tenantAccess('vaults:read', 'read'),
         schema: {
           operationId: 'getVault',
           tags: ['vaults'],
@@ -66,7 +60,7 @@ export const vaultRoutes =
     app.delete(
       '/v1/vaults/:id',
       {
-        config: access('vaults:write', 'vault_delete'),
+        config: tenantAccess('vaults:write', 'vault_delete'),
         schema: {
           operationId: 'deleteVault',
           tags: ['vaults'],
@@ -90,7 +84,7 @@ export const vaultRoutes =
     app.post(
       '/v1/vaults/:vaultId/credentials',
       {
-        config: access('credentials:write', 'store'),
+        config: tenantAccess('credentials:write', 'store'),
         schema: {
           operationId: 'storeCredential',
           tags: ['credentials'],
@@ -128,7 +122,7 @@ export const vaultRoutes =
     app.get(
       '/v1/vaults/:vaultId/credentials',
       {
-        config: access('credentials:read', 'read'),
+        config: tenantAccess('credentials:read', 'read'),
         schema: {
           operationId: 'listCredentials',
           tags: ['credentials'],
