@@ -14,7 +14,7 @@ export async function startHttpReveal(
   workload: Workload,
 ): Promise<{ reveal: () => Promise<unknown>; close: () => Promise<void> }> {
   const t = registry.forTenant(workload.tenantId);
-  const principal = await t.principals.create({ name: 'bench-http', kind: 'service' });
+  const principal = await t.principals.create({ name: 'bench-http', kind: 'service' }, { actor: 'bench' });
   const { token } = await t.tokens.create({ principalId: principal.id, role: 'reader' }, { actor: 'bench' });
   const app = await buildApp(registry, {
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 100_000_000 },

@@ -115,6 +115,32 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   });
 }
 
+export const DEFAULT_CLIENT_ADDR = 'http://127.0.0.1:8200';
+
+/** Where the remote CLI commands find the server: `CREDREG_ADDR`, `CREDREG_TOKEN`. */
+export interface ClientConfig {
+  /** (Default: http://127.0.0.1:8200) */
+  addr: string;
+  token: string | undefined;
+}
+
+export function loadClientConfig(source: NodeJS.ProcessEnv = process.env): Readonly<ClientConfig> {
+  const e = parse(
+    z.object({
+      CREDREG_ADDR: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .or(z.literal('').transform(() => undefined)),
+      CREDREG_TOKEN: z.string().optional(),
+    }),
+    source,
+  );
+  return Object.freeze({
+    addr: e.CREDREG_ADDR ?? DEFAULT_CLIENT_ADDR,
+    token: e.CREDREG_TOKEN || undefined,
+  });
+}
+
 function deepFreeze<T extends object>(o: T): Readonly<T> {
   for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
   return Object.freeze(o);

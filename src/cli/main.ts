@@ -48,7 +48,10 @@ export async function run(argv: string[]): Promise<void> {
       const registry = await openRegistry({ config, logger, migrate: opts.migrate === true });
       await printBootstrapToken(registry);
       const app = await buildApp(registry, { logger, http: config.http });
+      let stopping = false;
       const stop = async (signal: string) => {
+        if (stopping) return; // a second signal must not close twice
+        stopping = true;
         logger.info({ signal }, 'shutting down');
         await closeGracefully(app); // stops accepting, lets in-flight requests finish
         await registry.close();

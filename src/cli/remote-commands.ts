@@ -15,6 +15,7 @@ import type {
 } from '../client/api-types.js';
 import { paginate } from '../client/paginate.js';
 import { RegistryClient } from '../client/registry-client.js';
+import { DEFAULT_CLIENT_ADDR, loadClientConfig } from '../config.js';
 import {
   ACCESS_ACTIONS,
   ACCESS_OUTCOMES,
@@ -26,7 +27,6 @@ import { readCredentialValue } from './secret-input.js';
 import { type Column, csvRow, formatRecord, formatTable } from './text-format.js';
 
 /** Where `--addr` points when neither it nor `CREDREG_ADDR` is given. */
-const DEFAULT_ADDR = 'http://127.0.0.1:8200';
 
 interface RemoteOptions {
   addr?: string;
@@ -50,16 +50,11 @@ interface AuditFilterOptions {
   to?: string;
 }
 
-/**
- * The server and token to use: flags first, then `CREDREG_ADDR` and `CREDREG_TOKEN`. The only place
- * the remote commands read the environment.
- */
-function resolveConnection(
-  options: Pick<RemoteOptions, 'addr' | 'token'>,
-  env: NodeJS.ProcessEnv = process.env,
-): { addr: string; token: string } {
-  const addr = options.addr ?? (env.CREDREG_ADDR || DEFAULT_ADDR);
-  const token = options.token ?? env.CREDREG_TOKEN;
+/** The server and token to use: flags first, then `CREDREG_ADDR` and `CREDREG_TOKEN` (see config.ts). */
+function resolveConnection(options: Pick<RemoteOptions, 'addr' | 'token'>): { addr: string; token: string } {
+  const env = loadClientConfig();
+  const addr = options.addr ?? env.addr;
+  const token = options.token ?? env.token;
   if (!token) throw new Error('no API token: set CREDREG_TOKEN (or pass --token)');
   return { addr, token };
 }
@@ -400,7 +395,7 @@ function registerAuditCommands(program: Command): Command {
 
 function addConnectionOptions(command: Command): void {
   command
-    .option('--addr <url>', `server address (Default: $CREDREG_ADDR, else ${DEFAULT_ADDR})`)
+    .option('--addr <url>', `server address (Default: $CREDREG_ADDR, else ${DEFAULT_CLIENT_ADDR})`)
     .option('--token <token>', 'API token (Default: $CREDREG_TOKEN; prefer it: flags show in process lists)');
 }
 

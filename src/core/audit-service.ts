@@ -3,7 +3,7 @@ import { auditFailure, outOfScope, type RegistryDeps } from './audited-operation
 import { decodeIdCursor, encodeIdCursor, pageOptions, toPage } from './pagination.js';
 import type { AccessLogQuery } from './ports.js';
 import type { AccessLogEntry, Page, RequestContext } from './types.js';
-import { accessAction, accessOutcome, parse, uuid } from './validation.js';
+import { accessAction, accessOutcome, parse, timestamp, uuid } from './validation.js';
 
 const auditQuery = pageOptions.extend({
   credentialId: uuid.optional(),
@@ -11,8 +11,8 @@ const auditQuery = pageOptions.extend({
   actor: z.string().min(1).max(200).optional(),
   action: accessAction.optional(),
   outcome: accessOutcome.optional(),
-  from: z.date().optional(),
-  to: z.date().optional(),
+  from: timestamp.optional(),
+  to: timestamp.optional(),
 });
 
 /** The store's query, with an opaque cursor for paging. */

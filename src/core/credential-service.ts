@@ -29,6 +29,7 @@ import {
   parseValue,
   resourceName,
   rotationSchedule,
+  timestamp,
   uuid,
 } from './validation.js';
 
@@ -40,7 +41,7 @@ const storeInput = z.object({
   type: credentialType,
   value: z.unknown(),
   metadata: metadata.default({}),
-  expiresAt: z.date().optional(),
+  expiresAt: timestamp.optional(),
   rotationSchedule: rotationSchedule.optional(),
 });
 const revealInput = z.object({
@@ -49,17 +50,18 @@ const revealInput = z.object({
 });
 const rotateInput = z.object({
   expectedVersion: z.number().int().min(1).optional(),
-  expiresAt: z.date().nullable().optional(),
+  expiresAt: timestamp.nullable().optional(),
 });
 const updateInput = z
   .strictObject({
     metadata: metadata.optional(),
-    expiresAt: z.date().nullable().optional(),
+    expiresAt: timestamp.nullable().optional(),
     rotationSchedule: rotationSchedule.nullable().optional(),
+    active: z.boolean().optional(),
   })
   .refine(
     (p) => Object.values(p).some((v) => v !== undefined),
-    'give at least one of metadata, expiresAt, rotationSchedule',
+    'give at least one of metadata, expiresAt, rotationSchedule, active',
   );
 const deleteInput = z.object({ recoveryWindowDays: z.number().int().min(1).max(30).default(7) });
 const listInput = pageOptions.extend({ includeDeleted: z.boolean().default(false) });
@@ -96,6 +98,8 @@ export interface CredentialUpdate {
   metadata?: Record<string, unknown>;
   expiresAt?: Date | null;
   rotationSchedule?: string | null;
+  /** false deactivates (every reveal and rotation refused), true reactivates. */
+  active?: boolean;
 }
 
 const notFound = () => new RegistryError('NOT_FOUND', 'credential not found');
@@ -329,7 +333,10 @@ export class CredentialService {
     throw denied;
   }
 
-  /** Changes metadata, expiry or rotation schedule (null clears the last two). */
+  /**
+   * Changes metadata, expiry, rotation schedule (null clears the last two) and whether the credential
+   * is active: all validated first, applied in one transaction.
+   */
   async update(id: string, patch: CredentialUpdate, ctx: RequestContext): Promise<Credential> {
     const subject: AuditSubject = { action: 'update' };
     const { ctx: c, input: p } = await validated(this.deps, this.tenantId, subject, ctx, () => {
@@ -340,7 +347,8 @@ export class CredentialService {
     });
     return this.#change(id, c, subject, async (op, credential) => {
       if (credential.deletedAt) return op.refuse(deleted(credential));
-      return op.tx.updateCredential(id, p);
+      const { active, ...fields } = p;
+      return op.tx.updateCredential(id, { ...fields, ...(active !== undefined ? { isActive: active } : {}) });
     });
   }
 

@@ -255,6 +255,8 @@ export interface PlatformTx {
   insertPlatformToken(t: { id: string; name: string; secretHash: Uint8Array }): Promise<void>;
   findPlatformToken(id: string): Promise<PlatformToken | null>;
   countPlatformTokens(): Promise<number>;
+  /** Serializes bootstraps: held until the transaction ends. */
+  lockPlatformTokens(): Promise<void>;
   insertTenant(t: { id: string; name: string }): Promise<Tenant>;
   findTenant(id: string): Promise<Tenant | null>;
   listTenants(limit: number, after?: { name: string; id: string }): Promise<Tenant[]>;

@@ -1,31 +1,46 @@
 import { z } from 'zod';
-import type { RegistryDeps } from './audited-operation.js';
+import { audited, type RegistryDeps, validated } from './audited-operation.js';
 import { newId } from './ids.js';
-import { type PageOptions, pageOptions, toPage } from './pagination.js';
-import type { Page, Principal } from './types.js';
+import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
+import type { Page, Principal, RequestContext } from './types.js';
 import { parse } from './validation.js';
 
-const principalInput = z.object({
-  name: z.string().trim().min(1).max(100),
+export const principalInput = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
   kind: z.enum(['user', 'service']),
 });
 
-/** The users and services of one tenant; API tokens and roles attach to them. */
+/** The users and services of one tenant; API tokens attach to them. */
 export class PrincipalService {
   constructor(
-    private readonly deps: Pick<RegistryDeps, 'store'>,
+    private readonly deps: RegistryDeps,
     private readonly tenantId: string,
   ) {}
 
-  async create(input: { name: string; kind: 'user' | 'service' }): Promise<Principal> {
-    const p = parse(principalInput, input);
-    return this.deps.store.withTenant(this.tenantId, (tx) => tx.insertPrincipal({ id: newId(), ...p }));
+  /** Logged as `principal_create`. */
+  async create(input: { name: string; kind: 'user' | 'service' }, ctx: RequestContext): Promise<Principal> {
+    const subject = { action: 'principal_create' as const };
+    const { ctx: c, input: p } = await validated(this.deps, this.tenantId, subject, ctx, () =>
+      parse(principalInput, input),
+    );
+    return audited(this.deps, this.tenantId, c, subject, async (op) => {
+      const principal = await op.tx.insertPrincipal({ id: newId(), ...p });
+      await op.granted();
+      return principal;
+    });
   }
 
   async list(options: PageOptions = {}): Promise<Page<Principal>> {
     const { limit, cursor } = parse(pageOptions, options);
-    const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
-    const rows = await this.deps.store.withTenant(this.tenantId, (tx) => tx.listPrincipals(limit + 1, after));
-    return toPage(rows, limit, (p) => Buffer.from(p.name).toString('base64url'));
+    const after = decodeNameCursor(cursor);
+    const rows = await this.deps.store.withTenant(this.tenantId, (tx) =>
+      tx.listPrincipals(limit + 1, after?.name),
+    );
+    return toPage(rows, limit, encodeNameCursor);
   }
 }

@@ -50,7 +50,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     if (!isUuid(tenantId)) throw new RegistryError('TENANT_REQUIRED', 'a valid tenant id is required');
     return Object.freeze({
       tenantId,
-      vaults: new VaultService(deps, tenantId),
+      vaults: new VaultService(deps, tenantId, (vaultId) => authenticator.forgetVault(tenantId, vaultId)),
       credentials: new CredentialService(deps, tenantId),
       principals: new PrincipalService(deps, tenantId),
       audit: new AuditService(deps, tenantId),

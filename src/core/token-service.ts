@@ -5,9 +5,10 @@ import { audited, type RegistryDeps, validated } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { isUuid, newId } from './ids.js';
 import { decodeIdCursor, encodeIdCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
+import { principalInput } from './principal-service.js';
 import type { ApiToken, Caller, Page, RequestContext, Role } from './types.js';
 import { ROLES } from './types.js';
-import { parse, uuid } from './validation.js';
+import { parse, timestamp, uuid } from './validation.js';
 
 /** 256 bits of secret per token. */
 const SECRET_BYTES = 32;
@@ -57,7 +58,7 @@ const tokenInput = z.object({
   principalId: uuid,
   role: z.enum(ROLES),
   vaultId: uuid.optional(),
-  expiresAt: z.date().optional(),
+  expiresAt: timestamp.optional(),
 });
 
 export interface CreatedToken {
@@ -112,13 +113,35 @@ export class TokenService {
     });
   }
 
-  /** A new principal and an admin token for it, in one step: how a tenant gets its first admin. */
-  async createFirstAdmin(input: { name: string }, ctx: RequestContext): Promise<CreatedToken> {
-    const name = parse(z.object({ name: z.string().trim().min(1).max(100) }), input).name;
-    const principal = await this.deps.store.withTenant(this.tenantId, (tx) =>
-      tx.insertPrincipal({ id: newId(), name, kind: 'user' }),
+  /**
+   * A new principal (a user named `name`) and a token for it, in one transaction: how the platform
+   * admin gives a tenant its first admin (and, as break-glass, a new one). Logged in the tenant.
+   */
+  async createWithPrincipal(
+    input: { name: string; role?: Role },
+    ctx: RequestContext,
+  ): Promise<CreatedToken> {
+    const subject = { action: 'token_create' as const };
+    const { ctx: c, input: p } = await validated(this.deps, this.tenantId, subject, ctx, () =>
+      parse(z.object({ name: principalInput.shape.name, role: z.enum(ROLES).default('admin') }), input),
     );
-    return this.create({ principalId: principal.id, role: 'admin' }, ctx);
+    const id = newId();
+    const { secret, hash } = mint(`crt.${hex(this.tenantId)}.${hex(id)}`);
+    return audited(this.deps, this.tenantId, c, subject, async (op) => {
+      const principal = await op.tx.insertPrincipal({ id: newId(), name: p.name, kind: 'user' });
+      const apiToken = await op.tx.insertToken({
+        id,
+        principalId: principal.id,
+        role: p.role,
+        vaultId: null,
+        secretHash: hash,
+        expiresAt: null,
+        createdBy: c.actor,
+      });
+      await op.also('principal_create');
+      await op.granted();
+      return { token: secret, apiToken };
+    });
   }
 
   async list(options: PageOptions = {}): Promise<Page<ApiToken>> {
@@ -190,6 +213,15 @@ export class Authenticator {
     for (const [key, v] of this.#cache.entries()) if (v.caller.tokenId === tokenId) this.#cache.delete(key);
   }
 
+  /** Drops the tokens limited to a vault that was deleted (the database deleted them with it). */
+  forgetVault(tenantId: string, vaultId: string): void {
+    for (const [key, v] of this.#cache.entries()) {
+      if (v.caller.kind === 'tenant' && v.caller.tenantId === tenantId && v.caller.vaultId === vaultId) {
+        this.#cache.delete(key);
+      }
+    }
+  }
+
   /**
    * On an empty store, creates the first platform-admin token and returns it (to be shown once);
    * returns null when platform tokens exist already.
@@ -198,6 +230,8 @@ export class Authenticator {
     const id = newId();
     const { secret, hash } = mint(`crp.${hex(id)}`);
     const created = await this.deps.store.withPlatform(async (tx) => {
+      // Two instances starting on one empty store must not both mint a token.
+      await tx.lockPlatformTokens();
       if ((await tx.countPlatformTokens()) > 0) return false;
       await tx.insertPlatformToken({ id, name: 'bootstrap', secretHash: hash });
       return true;

@@ -10,6 +10,13 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 export const MAX_METADATA_BYTES = 8 * 1024;
 
 export const uuid = z.string().refine(isUuid, 'must be a lower-case UUID');
+/** A real date PostgreSQL and ISO 8601 both represent: years 1 to 9999. */
+export const timestamp = z
+  .date()
+  .refine(
+    (d) => Number.isFinite(d.getTime()) && d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999,
+    'must be a date between the years 1 and 9999',
+  );
 export const resourceName = z
   .string()
   .regex(

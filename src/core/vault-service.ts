@@ -34,6 +34,8 @@ export class VaultService {
   constructor(
     private readonly deps: RegistryDeps,
     private readonly tenantId: string,
+    /** Told after a vault is deleted, e.g. to drop tokens limited to it from the auth cache. */
+    private readonly onDeleted: (vaultId: string) => void = () => {},
   ) {}
 
   /**
@@ -138,5 +140,6 @@ export class VaultService {
       for (const credentialId of held) await op.also('purge', { credentialId, reason: 'vault deleted' });
     });
     this.deps.keyRing.forgetVault(this.tenantId, id);
+    this.onDeleted(id);
   }
 }

@@ -153,6 +153,10 @@ class SqlPlatformTx implements PlatformTx {
     };
   }
 
+  async lockPlatformTokens() {
+    await this.c.query('LOCK TABLE platform_tokens IN SHARE ROW EXCLUSIVE MODE');
+  }
+
   async countPlatformTokens() {
     const [r] = await this.c.query<{ n: number }>('SELECT count(*)::int AS n FROM platform_tokens');
     return r?.n ?? 0;

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Permission } from '../core/authorization.js';
 import { RegistryError } from '../core/errors.js';
+import { isUuid } from '../core/ids.js';
 import type { AccessAction, Caller, RequestContext } from '../core/types.js';
 
 /** What a route requires of its caller; set as the route's `config.access`. */
@@ -54,13 +55,13 @@ export function requestContext(request: FastifyRequest): RequestContext {
 /** The credential and vault a request names in its path, for the access-log row of a refusal. */
 export function subjectOf(request: FastifyRequest, action: AccessAction) {
   const params = (request.params ?? {}) as Record<string, string | undefined>;
-  const isUuid = (v: string | undefined) => (v && /^[0-9a-f-]{36}$/.test(v) ? v : null);
+  const asId = (v: string | undefined) => (isUuid(v) ? v : null);
   const credentialRoute = request.routeOptions.url?.startsWith('/v1/credentials/') ?? false;
   return {
     action,
-    credentialId: credentialRoute ? isUuid(params.id) : null,
+    credentialId: credentialRoute ? asId(params.id) : null,
     vaultId:
-      isUuid(params.vaultId) ??
-      (request.routeOptions.url?.startsWith('/v1/vaults/:id') ? isUuid(params.id) : null),
+      asId(params.vaultId) ??
+      (request.routeOptions.url?.startsWith('/v1/vaults/:id') ? asId(params.id) : null),
   };
 }

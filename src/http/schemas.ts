@@ -127,15 +127,8 @@ export const accessLogEntry = z.object({
   errorCode: z.string().nullable(),
 });
 
-/** Request dates arrive as strings; the core wants Dates (and checks them). */
-export const dateInput = z
-  .string()
-  .transform((s, ctx) => {
-    const d = new Date(s);
-    if (Number.isNaN(d.getTime())) {
-      ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time' });
-      return z.NEVER;
-    }
-    return d;
-  })
-  .describe('ISO 8601 date-time');
+/** Request dates: strict ISO 8601 with an offset (no expanded years); the core checks the range. */
+export const dateInput = z.iso
+  .datetime({ offset: true })
+  .transform((s) => new Date(s))
+  .describe('ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z');

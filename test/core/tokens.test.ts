@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { roleAllows } from '../../src/core/authorization.js';
 import type { TenantRegistry } from '../../src/core/registry.js';
@@ -16,7 +17,7 @@ describeEachBackend('API tokens', (backend) => {
   beforeAll(async () => {
     t = await openTestRegistry(backend);
     acme = t.registry.forTenant((await t.registry.tenants.create({ name: 'acme' })).id);
-    principalId = (await acme.principals.create({ name: 'ci', kind: 'service' })).id;
+    principalId = (await acme.principals.create({ name: 'ci', kind: 'service' }, admin)).id;
     vaultId = (await acme.vaults.create({ name: 'v' }, admin)).id;
   });
   afterAll(() => t.close());
@@ -43,10 +44,17 @@ describeEachBackend('API tokens', (backend) => {
       role: 'reader',
       vaultId,
     });
-    const stored = await t.db.transaction((c) =>
-      c.query('SELECT * FROM api_tokens WHERE id = $1', [apiToken.id]),
+    // No column, in any encoding PostgreSQL can print, holds the secret: only its SHA-256.
+    const [row] = await t.db.transaction((c) =>
+      c.query<{ text: string; hash: string }>(
+        `SELECT t::text AS text, encode(secret_hash, 'hex') AS hash FROM api_tokens t WHERE id = $1`,
+        [apiToken.id],
+      ),
     );
-    expect(JSON.stringify(stored)).not.toContain('secret' in parsed ? parsed.secret : 'x');
+    const secret = 'secret' in parsed ? parsed.secret : '';
+    expect(row!.text).not.toContain(secret);
+    expect(row!.text).not.toContain(Buffer.from(secret).toString('hex'));
+    expect(row!.hash).toBe(createHash('sha256').update(secret).digest('hex'));
     expect(JSON.stringify(await acme.tokens.list())).not.toContain(token);
   });
 
@@ -56,6 +64,8 @@ describeEachBackend('API tokens', (backend) => {
     for (const bad of [undefined, '', 'Bearer x', 'crt.nothex.nothex.x', altered]) {
       await expectCode(t.registry.authenticator.authenticate(bad), 'UNAUTHENTICATED');
     }
+    // Verified once (so it sits in the cache), then revoked: refused at once, not after the TTL.
+    expect(await t.registry.authenticator.authenticate(token)).toMatchObject({ kind: 'tenant' });
     await acme.tokens.revoke(apiToken.id, admin);
     await expectCode(t.registry.authenticator.authenticate(token), 'UNAUTHENTICATED');
     await expectCode(acme.tokens.revoke('01890000-0000-7000-8000-000000000000', admin), 'NOT_FOUND');
@@ -67,6 +77,14 @@ describeEachBackend('API tokens', (backend) => {
     expect(await t.registry.authenticator.authenticate(expiring.token)).toMatchObject({ kind: 'tenant' });
     t.clock.advance(2 * HOUR);
     await expectCode(t.registry.authenticator.authenticate(expiring.token), 'UNAUTHENTICATED');
+  });
+
+  it('a token limited to a vault stops working when the vault is deleted, cached or not', async () => {
+    const v = await acme.vaults.create({ name: 'short-lived' }, admin);
+    const { token } = await acme.tokens.create({ principalId, role: 'reader', vaultId: v.id }, admin);
+    expect(await t.registry.authenticator.authenticate(token)).toMatchObject({ vaultId: v.id });
+    await acme.vaults.delete(v.id, {}, admin);
+    await expectCode(t.registry.authenticator.authenticate(token), 'UNAUTHENTICATED');
   });
 
   it('checks its principal and vault exist, and logs token creation and revocation', async () => {

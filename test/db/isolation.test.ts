@@ -32,8 +32,8 @@ describeEachBackend('tenant isolation', (backend) => {
     b = (await t.registry.tenants.create({ name: 'tenant-b' })).id;
     const ta = t.registry.forTenant(a);
     const tb = t.registry.forTenant(b);
-    const pa = await ta.principals.create({ name: 'alice', kind: 'user' });
-    const pb = await tb.principals.create({ name: 'alice', kind: 'user' });
+    const pa = await ta.principals.create({ name: 'alice', kind: 'user' }, alice);
+    const pb = await tb.principals.create({ name: 'alice', kind: 'user' }, alice);
     await ta.tokens.create({ principalId: pa.id, role: 'reader' }, alice);
     await tb.tokens.create({ principalId: pb.id, role: 'reader' }, alice);
     const aVault = (await ta.vaults.create({ name: 'shared-name' }, alice)).id;

@@ -66,7 +66,7 @@ export async function startServer(
 export async function seedTenant(s: TestServer, name: string) {
   const tenant = await s.registry.tenants.create({ name });
   const t: TenantRegistry = s.registry.forTenant(tenant.id);
-  const principal = await t.principals.create({ name: 'ops', kind: 'user' });
+  const principal = await t.principals.create({ name: 'ops', kind: 'user' }, { actor: 'seed' });
   const ctx = { actor: 'seed' };
   const tokens = {} as Record<Role, string>;
   for (const role of ['admin', 'writer', 'reader', 'auditor'] as const) {

@@ -43,7 +43,7 @@ REVOKE ALL ON api_tokens, platform_tokens FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE ON api_tokens TO {{runtime_role}};
 GRANT SELECT, INSERT, UPDATE ON platform_tokens TO {{platform_role}};
 
--- Token management, principal management and metadata reads are logged too (denials above all).
+-- Token and principal management are logged, and so is every refused request (reads included).
 ALTER TABLE credential_access_log DROP CONSTRAINT credential_access_log_action_check;
 ALTER TABLE credential_access_log ADD CONSTRAINT credential_access_log_action_check CHECK (action IN (
     'store', 'reveal', 'rotate', 'update', 'deactivate', 'reactivate', 'delete', 'restore',

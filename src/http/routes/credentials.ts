@@ -2,12 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { credential, id, problem, revealed, version } from '../schemas.js';
+import { credential, dateInput, id, problem, revealed, version } from '../schemas.js';
 
 const byId = z.object({ id });
-/** `null` clears; absent leaves unchanged; a string is a date the core checks. */
-const maybeDate = (v: string | null | undefined) =>
-  v === undefined ? undefined : v === null ? null : new Date(v);
 
 export const credentialRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -39,7 +36,7 @@ export const credentialRoutes =
           params: byId,
           body: z.object({
             metadata: z.record(z.string(), z.unknown()).optional(),
-            expiresAt: z.string().nullable().optional(),
+            expiresAt: dateInput.nullable().optional(),
             rotationSchedule: z.string().nullable().optional(),
             active: z
               .boolean()
@@ -49,17 +46,7 @@ export const credentialRoutes =
           response: { 200: credential, '4xx': problem },
         },
       },
-      async (req) => {
-        const ctx = requestContext(req);
-        const { active, expiresAt, ...patch } = req.body;
-        const c = credentials(req);
-        let result = null;
-        if (active !== undefined)
-          result = active ? await c.reactivate(req.params.id, ctx) : await c.deactivate(req.params.id, ctx);
-        const fields = { ...patch, ...(expiresAt !== undefined ? { expiresAt: maybeDate(expiresAt) } : {}) };
-        if (Object.keys(fields).length > 0 || !result) result = await c.update(req.params.id, fields, ctx);
-        return result;
-      },
+      async (req) => credentials(req).update(req.params.id, req.body, requestContext(req)),
     );
 
     app.delete(
@@ -128,7 +115,7 @@ export const credentialRoutes =
               .number()
               .optional()
               .describe('check-and-set: refused with 412 unless still current'),
-            expiresAt: z.string().nullable().optional(),
+            expiresAt: dateInput.nullable().optional(),
           }),
           response: { 200: z.object({ version: z.number(), credential }), '4xx': problem },
         },
@@ -138,7 +125,7 @@ export const credentialRoutes =
         return credentials(req).rotate(req.params.id, value, {
           ...requestContext(req),
           ...(expectedVersion !== undefined ? { expectedVersion } : {}),
-          ...(expiresAt !== undefined ? { expiresAt: maybeDate(expiresAt) } : {}),
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
         });
       },
     );

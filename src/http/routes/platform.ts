@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
+import { ROLES } from '../../core/types.js';
 import { requestContext } from '../request-context.js';
 import { createdToken, id, page, pageQuery, problem, tenant } from '../schemas.js';
 import { tokenBody } from './tokens.js';
@@ -46,16 +47,17 @@ export const platformRoutes =
         schema: {
           operationId: 'createTenantAdminToken',
           tags: ['platform'],
-          description: "Creates a tenant's first admin: a principal named `name` and an admin token for it.",
+          description:
+            "A principal named `name` and a token for it (Default role: admin): a tenant's first admin, or a break-glass one. Logged in the tenant's access log.",
           params: z.object({ tenantId: id }),
-          body: z.object({ name: z.string(), role: z.literal('admin').default('admin') }),
+          body: z.object({ name: z.string(), role: z.enum(ROLES).optional() }),
           response: { 201: createdToken, '4xx': problem },
         },
       },
       async (req, reply) => {
         const t = registry.forTenant(req.params.tenantId);
         await registry.tenants.get(req.params.tenantId); // 404 for an unknown tenant, before anything is written
-        const created = await t.tokens.createFirstAdmin({ name: req.body.name }, requestContext(req));
+        const created = await t.tokens.createWithPrincipal(req.body, requestContext(req));
         return reply.code(201).send(tokenBody(created));
       },
     );

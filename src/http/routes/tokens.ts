@@ -38,7 +38,8 @@ export const tokenRoutes =
           response: { 201: principal, '4xx': problem },
         },
       },
-      async (req, reply) => reply.code(201).send(await tenant(req).principals.create(req.body)),
+      async (req, reply) =>
+        reply.code(201).send(await tenant(req).principals.create(req.body, requestContext(req))),
     );
 
     app.get(

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { credential, id, page, pageQuery, problem, vault } from '../schemas.js';
+import { credential, dateInput, id, page, pageQuery, problem, vault } from '../schemas.js';
 
 export const vaultRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -98,21 +98,15 @@ export const vaultRoutes =
               ),
             value: z.unknown().describe('the secret, shaped by its type; at most 64 KiB as JSON'),
             metadata: z.record(z.string(), z.unknown()).optional().describe('stored in clear: no secrets'),
-            expiresAt: z.string().optional(),
+            expiresAt: dateInput.optional(),
             rotationSchedule: z.string().optional().describe('ISO 8601 duration, e.g. P90D'),
           }),
           response: { 201: credential, '4xx': problem },
         },
       },
       async (req, reply) => {
-        const { expiresAt, ...rest } = req.body;
         const created = await tenant(req).credentials.store(
-          {
-            ...rest,
-            type: rest.type as never,
-            vaultId: req.params.vaultId,
-            ...(expiresAt !== undefined ? { expiresAt: new Date(expiresAt) } : {}),
-          },
+          { ...req.body, type: req.body.type as never, vaultId: req.params.vaultId },
           requestContext(req),
         );
         return reply.code(201).send(created);

@@ -1,0 +1,176 @@
+/**
+ * Cases found in review: each once answered a 500, half-applied a change, or slipped past a limit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachBackend } from '../helpers/backends.js';
+import { seedTenant, startServer, type TestServer } from './helpers.js';
+
+const FAR_FUTURE = '+010000-01-01T00:00:00Z';
+
+describeEachBackend('HTTP edge cases', (backend) => {
+  let s: TestServer;
+  let seed: Awaited<ReturnType<typeof seedTenant>>;
+  let vaultId: string;
+  let credentialId: string;
+
+  beforeAll(async () => {
+    s = await startServer(backend);
+    seed = await seedTenant(s, 'edges');
+    vaultId = (await seed.t.vaults.create({ name: 'v' }, seed.ctx)).id;
+    credentialId = (
+      await seed.t.credentials.store({ vaultId, name: 'c', type: 'api_key', value: 'x' }, seed.ctx)
+    ).id;
+  });
+  afterAll(() => s.stop());
+
+  it('dates outside ISO 8601 (years past 9999, bare numbers) are 400 everywhere, and nothing is written', async () => {
+    const admin = seed.tokens.admin;
+    const attempts = [
+      s.call('POST', `/v1/vaults/${vaultId}/credentials`, {
+        token: admin,
+        body: { name: 'far', type: 'api_key', value: 'x', expiresAt: FAR_FUTURE },
+      }),
+      s.call('PATCH', `/v1/credentials/${credentialId}`, { token: admin, body: { expiresAt: FAR_FUTURE } }),
+      s.call('POST', `/v1/credentials/${credentialId}/rotate`, {
+        token: admin,
+        body: { value: 'y', expiresAt: FAR_FUTURE },
+      }),
+      s.call('POST', '/v1/tokens', {
+        token: admin,
+        body: { principalId: seed.principal.id, role: 'reader', expiresAt: FAR_FUTURE },
+      }),
+      s.call('GET', '/v1/audit?from=-100000-01-01T00:00:00Z', { token: admin }),
+      s.call('GET', '/v1/audit?from=2024', { token: admin }),
+    ];
+    for (const r of await Promise.all(attempts)) expect(r.status, r.text).toBe(400);
+    expect((await s.call('GET', `/v1/vaults/${vaultId}/credentials`, { token: admin })).status).toBe(200);
+    expect((await s.call('GET', '/v1/tokens', { token: admin })).status).toBe(200);
+    expect((await seed.t.credentials.get(credentialId)).currentVersion).toBe(1);
+  });
+
+  it('the core refuses dates past year 9999 too, for library callers', async () => {
+    const far = new Date(Date.UTC(10000, 0, 1));
+    await expect(
+      seed.t.credentials.store(
+        { vaultId, name: 'far2', type: 'api_key', value: 'x', expiresAt: far },
+        seed.ctx,
+      ),
+    ).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(seed.t.credentials.update(credentialId, { expiresAt: far }, seed.ctx)).rejects.toMatchObject(
+      { code: 'VALIDATION' },
+    );
+  });
+
+  it('PATCH validates the whole change before writing any of it', async () => {
+    const r = await s.call('PATCH', `/v1/credentials/${credentialId}`, {
+      token: seed.tokens.writer,
+      body: { active: false, expiresAt: '2000-01-01T00:00:00Z' },
+    });
+    expect(r.status).toBe(400);
+    expect((await seed.t.credentials.get(credentialId)).isActive).toBe(true);
+    const ok = await s.call('PATCH', `/v1/credentials/${credentialId}`, {
+      token: seed.tokens.writer,
+      body: { active: false, metadata: { paused: true } },
+    });
+    expect(ok.body).toMatchObject({ isActive: false, metadata: { paused: true } });
+    await s.call('PATCH', `/v1/credentials/${credentialId}`, {
+      token: seed.tokens.writer,
+      body: { active: true },
+    });
+  });
+
+  it('a garbage principal cursor is 400, not 500', async () => {
+    const r = await s.call('GET', '/v1/principals?cursor=AA', { token: seed.tokens.admin });
+    expect(r.status).toBe(400);
+  });
+
+  it('a refusal on an odd-looking id is still logged', async () => {
+    const odd = '-'.repeat(36);
+    const r = await s.call('POST', `/v1/credentials/${odd}/rotate`, {
+      token: seed.tokens.reader,
+      body: { value: 'x' },
+    });
+    expect(r.status).toBe(403);
+    const [row] = (await seed.t.audit.query({ action: 'rotate', outcome: 'denied', limit: 1 })).items;
+    expect(row).toMatchObject({ credentialId: null, errorCode: 'FORBIDDEN' });
+  });
+
+  it('a vault-scoped token reaches its vault over HTTP and nothing else; the denials are logged', async () => {
+    const other = await seed.t.vaults.create({ name: 'elsewhere' }, seed.ctx);
+    const there = await seed.t.credentials.store(
+      { vaultId: other.id, name: 'c', type: 'api_key', value: 'x' },
+      seed.ctx,
+    );
+    const { token } = await seed.t.tokens.create(
+      { principalId: seed.principal.id, role: 'reader', vaultId },
+      seed.ctx,
+    );
+    const reveal = (id: string) =>
+      s.call('POST', `/v1/credentials/${id}/reveal`, { token, body: { reason: 'scoped' } });
+    expect((await reveal(credentialId)).status).toBe(200);
+    expect((await reveal(there.id)).status).toBe(403);
+    expect((await s.call('GET', `/v1/vaults/${other.id}/credentials`, { token })).status).toBe(403);
+    const listed = (await s.call('GET', '/v1/vaults', { token })).body as { items: Array<{ id: string }> };
+    expect(listed.items.map((v) => v.id)).toEqual([vaultId]);
+    const [row] = (await seed.t.audit.query({ credentialId: there.id, outcome: 'denied', limit: 1 })).items;
+    expect(row).toMatchObject({ action: 'reveal', errorCode: 'FORBIDDEN' });
+  });
+
+  it('a scoped admin cannot mint tokens, and is told why', async () => {
+    const { token } = await seed.t.tokens.create(
+      { principalId: seed.principal.id, role: 'admin', vaultId },
+      seed.ctx,
+    );
+    const r = await s.call('POST', '/v1/tokens', {
+      token,
+      body: { principalId: seed.principal.id, role: 'admin' },
+    });
+    expect(r.status).toBe(403);
+    expect((r.body as { detail: string }).detail).toMatch(/limited to one vault/);
+  });
+
+  it('the platform admin can mint a token of any role for a tenant, logged in that tenant', async () => {
+    const platform = (await s.registry.authenticator.bootstrap())!;
+    const r = await s.call('POST', `/v1/tenants/${seed.tenant.id}/tokens`, {
+      token: platform,
+      body: { name: 'auditor-1', role: 'auditor' },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ role: 'auditor', tenantId: seed.tenant.id });
+    const actions = (await seed.t.audit.query({ limit: 5 })).items.map((e) => `${e.action}:${e.actor}`);
+    expect(actions).toContain('token_create:platform:bootstrap');
+    expect(actions).toContain('principal_create:platform:bootstrap');
+  });
+
+  it('the auth scheme is case-insensitive', async () => {
+    const r = await fetch(`${s.base}/v1/vaults`, {
+      headers: { authorization: `bearer ${seed.tokens.admin}` },
+    });
+    expect(r.status).toBe(200);
+  });
+});
+
+describe('rate limiting without a valid token', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer((await import('../helpers/backends.js')).BACKENDS[0]!, { rateLimitPerMinute: 2 });
+  });
+  afterAll(() => s.stop());
+
+  it('a flood of missing or random tokens from one address is cut off with 429', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      statuses.push(
+        (
+          await s.call(
+            'GET',
+            '/v1/vaults',
+            i % 2 ? { token: `crt.${'0'.repeat(32)}.${'1'.repeat(32)}.${'x'.repeat(43)}` } : {},
+          )
+        ).status,
+      );
+    }
+    expect(statuses.slice(0, 20).every((st) => st === 401)).toBe(true);
+    expect(statuses.slice(20).every((st) => st === 429)).toBe(true);
+  });
+});
