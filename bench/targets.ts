@@ -30,7 +30,7 @@ const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 function benchConfig(prefix: string, storage: StorageConfig): Config {
   return {
     storage,
-    rootKey: { kind: 'base64', value: randomBytes(32).toString('base64') },
+    keyProvider: { kind: 'local', rootKey: { kind: 'base64', value: randomBytes(32).toString('base64') } },
     dbRolePrefix: prefix,
     listen: { host: '127.0.0.1', port: 0 },
     keyCache: { ttlMs: 300_000, maxEntries: 10_000 },

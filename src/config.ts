@@ -21,9 +21,15 @@ export type RootKeyConfig =
   | { kind: 'base64'; value: string }
   | { kind: 'file'; path: string; create: boolean };
 
+/** Which root key provider wraps vault keys. (Default: `local`) */
+export type KeyProviderConfig =
+  | { kind: 'local'; rootKey: RootKeyConfig }
+  | { kind: 'aws-kms'; keyId: string; tenantKeys: Record<string, string> }
+  | { kind: 'vault-transit'; addr: string; token: string; key: string; mount: string };
+
 export interface Config {
   storage: StorageConfig;
-  rootKey: RootKeyConfig;
+  keyProvider: KeyProviderConfig;
   /** Database roles are `<prefix>_app` and `<prefix>_platform`. (Default: `credreg`) */
   dbRolePrefix: string;
   /** (Default: 127.0.0.1:8200) */
@@ -51,6 +57,24 @@ const env = z.object({
   CREDREG_DATA_DIR: z.string().min(1).default('./data'),
   CREDREG_ROOT_KEY: z.string().min(1).optional(),
   CREDREG_ROOT_KEY_FILE: z.string().min(1).optional(),
+  CREDREG_KEY_PROVIDER: z.enum(['local', 'aws-kms', 'vault-transit']).default('local'),
+  CREDREG_AWS_KMS_KEY_ID: z.string().min(1).optional(),
+  CREDREG_AWS_KMS_TENANT_KEYS: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (!s) return {};
+      try {
+        return z.record(z.string(), z.string().min(1)).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of tenant id to KMS key id' });
+        return z.NEVER;
+      }
+    }),
+  CREDREG_VAULT_ADDR: z.url({ protocol: /^https?$/ }).optional(),
+  CREDREG_VAULT_TOKEN: z.string().min(1).optional(),
+  CREDREG_VAULT_TRANSIT_KEY: z.string().min(1).optional(),
+  CREDREG_VAULT_TRANSIT_MOUNT: z.string().min(1).default('transit'),
   CREDREG_LISTEN: z
     .string()
     .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
@@ -84,22 +108,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
         poolMax: e.CREDREG_DB_POOL_MAX,
       }
     : { kind: 'pglite', dataDir: resolve(e.CREDREG_DATA_DIR) };
-  let rootKey: RootKeyConfig;
-  if (e.CREDREG_ROOT_KEY) rootKey = { kind: 'base64', value: e.CREDREG_ROOT_KEY };
-  else if (e.CREDREG_ROOT_KEY_FILE)
-    rootKey = { kind: 'file', path: resolve(e.CREDREG_ROOT_KEY_FILE), create: false };
-  else if (storage.kind === 'pglite')
-    rootKey = { kind: 'file', path: resolve(storage.dataDir, 'root.key'), create: true };
-  else {
-    throw new RegistryError(
-      'CONFIG',
-      'DATABASE_URL is set but no root key is: set CREDREG_ROOT_KEY (base64 of 32 bytes) or CREDREG_ROOT_KEY_FILE',
-    );
-  }
+  const keyProvider = keyProviderFrom(e, storage);
   const [host, port] = e.CREDREG_LISTEN.split(':') as [string, string];
   return deepFreeze({
     storage,
-    rootKey,
+    keyProvider,
     dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
     listen: { host, port: Number(port) },
     keyCache: { ttlMs: e.CREDREG_KEY_CACHE_TTL_MS, maxEntries: e.CREDREG_KEY_CACHE_MAX },
@@ -116,6 +129,49 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
 }
 
 export const DEFAULT_CLIENT_ADDR = 'http://127.0.0.1:8200';
+
+function keyProviderFrom(e: z.output<typeof env>, storage: StorageConfig): KeyProviderConfig {
+  const need = (value: string | undefined, name: string) => {
+    if (value) return value;
+    throw new RegistryError('CONFIG', `CREDREG_KEY_PROVIDER=${e.CREDREG_KEY_PROVIDER} needs ${name}`);
+  };
+  switch (e.CREDREG_KEY_PROVIDER) {
+    case 'aws-kms':
+      return {
+        kind: 'aws-kms',
+        keyId: need(e.CREDREG_AWS_KMS_KEY_ID, 'CREDREG_AWS_KMS_KEY_ID'),
+        tenantKeys: e.CREDREG_AWS_KMS_TENANT_KEYS,
+      };
+    case 'vault-transit':
+      return {
+        kind: 'vault-transit',
+        addr: need(e.CREDREG_VAULT_ADDR, 'CREDREG_VAULT_ADDR'),
+        token: need(e.CREDREG_VAULT_TOKEN, 'CREDREG_VAULT_TOKEN'),
+        key: need(e.CREDREG_VAULT_TRANSIT_KEY, 'CREDREG_VAULT_TRANSIT_KEY'),
+        mount: e.CREDREG_VAULT_TRANSIT_MOUNT,
+      };
+    case 'local': {
+      if (e.CREDREG_ROOT_KEY)
+        return { kind: 'local', rootKey: { kind: 'base64', value: e.CREDREG_ROOT_KEY } };
+      if (e.CREDREG_ROOT_KEY_FILE) {
+        return {
+          kind: 'local',
+          rootKey: { kind: 'file', path: resolve(e.CREDREG_ROOT_KEY_FILE), create: false },
+        };
+      }
+      if (storage.kind === 'pglite') {
+        return {
+          kind: 'local',
+          rootKey: { kind: 'file', path: resolve(storage.dataDir, 'root.key'), create: true },
+        };
+      }
+      throw new RegistryError(
+        'CONFIG',
+        'DATABASE_URL is set but no root key is: set CREDREG_ROOT_KEY (base64 of 32 bytes) or CREDREG_ROOT_KEY_FILE, or choose a CREDREG_KEY_PROVIDER',
+      );
+    }
+  }
+}
 
 /** Where the remote CLI commands find the server: `CREDREG_ADDR`, `CREDREG_TOKEN`. */
 export interface ClientConfig {

@@ -2,9 +2,9 @@
  * The one place that wires concrete pieces together: a database adapter, the store on it, the
  * root key provider, the key ring and the envelope, into the core's registry.
  */
-import type { Config } from './config.js';
+import type { Config, KeyProviderConfig } from './config.js';
 import { RegistryError } from './core/errors.js';
-import { type Clock, type Logger, systemClock } from './core/ports.js';
+import { type Clock, type Logger, type RootKeyProvider, systemClock } from './core/ports.js';
 import { createRegistry, type Registry } from './core/registry.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
 import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
@@ -15,7 +15,9 @@ import { assertRlsEnforced } from './db/role-check.js';
 import { rolesFromPrefix } from './db/roles.js';
 import type { Backend, SqlDatabase } from './db/sql.js';
 import { SqlRegistryStore } from './db/tenant-store.js';
+import { AwsKmsKeyProvider } from './keys/aws-kms-provider.js';
 import { decodeRootKey, LocalKeyProvider, loadRootKeyFile } from './keys/local-key-provider.js';
+import { VaultTransitKeyProvider } from './keys/vault-transit-provider.js';
 
 export interface OpenOptions {
   config: Readonly<Config>;
@@ -112,15 +114,7 @@ export async function assemble(
       'connected to PostgreSQL as a superuser: every query still runs as the runtime role, but in production connect as a login role that is only a member of the runtime roles (see README)',
     );
   }
-  const rootKey =
-    config.rootKey.kind === 'base64'
-      ? decodeRootKey(config.rootKey.value)
-      : loadRootKeyFile(config.rootKey.path, {
-          create: config.rootKey.create && options.mayCreateRootKey === true,
-          logger,
-        });
-  const provider = new LocalKeyProvider(rootKey);
-  rootKey.fill(0);
+  const provider = rootKeyProvider(config.keyProvider, options.mayCreateRootKey === true, logger);
   const keyRing = new CachingKeyRing({
     provider,
     ttlMs: config.keyCache.ttlMs,
@@ -152,7 +146,7 @@ export async function assemble(
     keyRingStats: () => keyRing.stats(),
     async close() {
       keyRing.clear();
-      provider.destroy();
+      if (provider instanceof LocalKeyProvider) provider.destroy();
       await db.close();
     },
   });
@@ -163,4 +157,23 @@ async function connectedAsSuperuser(db: SqlDatabase): Promise<boolean> {
     c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = session_user'),
   );
   return row?.rolsuper === true;
+}
+
+/** The configured root key provider. Only the local one holds key material in this process. */
+function rootKeyProvider(c: KeyProviderConfig, mayCreateRootKey: boolean, logger: Logger): RootKeyProvider {
+  switch (c.kind) {
+    case 'aws-kms':
+      return new AwsKmsKeyProvider({ keyId: c.keyId, tenantKeys: c.tenantKeys });
+    case 'vault-transit':
+      return new VaultTransitKeyProvider({ addr: c.addr, token: c.token, key: c.key, mount: c.mount });
+    case 'local': {
+      const key =
+        c.rootKey.kind === 'base64'
+          ? decodeRootKey(c.rootKey.value)
+          : loadRootKeyFile(c.rootKey.path, { create: c.rootKey.create && mayCreateRootKey, logger });
+      const provider = new LocalKeyProvider(key);
+      key.fill(0);
+      return provider;
+    }
+  }
 }

@@ -7,7 +7,7 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.storage).toMatchObject({ kind: 'pglite' });
     expect(c.storage.kind === 'pglite' && c.storage.dataDir.endsWith('/data')).toBe(true);
-    expect(c.rootKey).toMatchObject({ kind: 'file', create: true });
+    expect(c.keyProvider).toMatchObject({ kind: 'local', rootKey: { kind: 'file', create: true } });
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 8200 });
     expect(c.dbRolePrefix).toBe('credreg');
     expect(Object.isFrozen(c) && Object.isFrozen(c.storage)).toBe(true);
@@ -33,7 +33,47 @@ describe('configuration', () => {
       CREDREG_ROOT_KEY_FILE: '/k',
     });
     expect(m.storage).toMatchObject({ migrationUrl: 'postgres://owner@h/db' });
-    expect(m.rootKey).toEqual({ kind: 'file', path: '/k', create: false });
+    expect(m.keyProvider).toEqual({ kind: 'local', rootKey: { kind: 'file', path: '/k', create: false } });
+  });
+
+  it('selects a KMS or Vault Transit provider, each with its required settings', () => {
+    const url = { DATABASE_URL: 'postgres://x@h/db' };
+    expect(() => loadConfig({ ...url, CREDREG_KEY_PROVIDER: 'aws-kms' })).toThrow(
+      /needs CREDREG_AWS_KMS_KEY_ID/,
+    );
+    expect(
+      loadConfig({ ...url, CREDREG_KEY_PROVIDER: 'aws-kms', CREDREG_AWS_KMS_KEY_ID: 'alias/credreg' })
+        .keyProvider,
+    ).toEqual({
+      kind: 'aws-kms',
+      keyId: 'alias/credreg',
+      tenantKeys: {},
+    });
+    expect(() =>
+      loadConfig({
+        ...url,
+        CREDREG_KEY_PROVIDER: 'aws-kms',
+        CREDREG_AWS_KMS_KEY_ID: 'k',
+        CREDREG_AWS_KMS_TENANT_KEYS: '[1]',
+      }),
+    ).toThrow(/CREDREG_AWS_KMS_TENANT_KEYS/);
+    expect(() =>
+      loadConfig({ ...url, CREDREG_KEY_PROVIDER: 'vault-transit', CREDREG_VAULT_ADDR: 'http://v:8200' }),
+    ).toThrow(/needs CREDREG_VAULT_TOKEN/);
+    const v = loadConfig({
+      ...url,
+      CREDREG_KEY_PROVIDER: 'vault-transit',
+      CREDREG_VAULT_ADDR: 'http://v:8200',
+      CREDREG_VAULT_TOKEN: 't',
+      CREDREG_VAULT_TRANSIT_KEY: 'credreg',
+    });
+    expect(v.keyProvider).toEqual({
+      kind: 'vault-transit',
+      addr: 'http://v:8200',
+      token: 't',
+      key: 'credreg',
+      mount: 'transit',
+    });
   });
 
   it('rejects malformed values with the variable named', () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { RegistryError } from '../core/errors.js';
 import type { KeyContext, KeyRing, RootKeyProvider, VaultKey, VaultKeyRecord } from '../core/ports.js';
 
 export interface KeyRingOptions {
@@ -55,6 +56,13 @@ export class CachingKeyRing implements KeyRing {
   }
 
   async unwrap(record: VaultKeyRecord): Promise<VaultKey> {
+    /* Precondition: the vault key was wrapped by the configured provider. */
+    if (record.wrapped.provider !== this.#provider.name) {
+      throw new RegistryError(
+        'CRYPTO',
+        `this vault key was wrapped by the ${record.wrapped.provider} provider, but ${this.#provider.name} is configured; moving a store to another provider takes a root-key rotation`,
+      );
+    }
     this.#stats.providerCalls++;
     const material = await this.#provider.unwrapKey(record.wrapped, record);
     // A view, not a copy: the one buffer holding the key is the one zeroed on eviction.

@@ -104,6 +104,23 @@ describe('caching key ring', () => {
     expect(ring.cached(ctx(1))).toBeUndefined();
   });
 
+  it('Precondition: the vault key was wrapped by the configured provider', async () => {
+    const { record } = await new CachingKeyRing({
+      provider: new LocalKeyProvider(randomBytes(32)),
+    }).createVaultKey(ctx(1));
+    const other = new CachingKeyRing({
+      provider: {
+        name: 'aws-kms',
+        wrapKey: async () => record.wrapped,
+        unwrapKey: async () => randomBytes(32),
+      },
+    });
+    await expect(other.unwrap(record)).rejects.toThrow(
+      /wrapped by the local provider, but aws-kms is configured/,
+    );
+    expect(other.stats().providerCalls).toBe(0);
+  });
+
   it('clear() zeroes every cached key', async () => {
     const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)) });
     const { key } = await ring.createVaultKey(ctx(1));

@@ -88,7 +88,7 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 export function testConfig(prefix: string, rootKey = randomBytes(32).toString('base64')): Config {
   return {
     storage: { kind: 'pglite', dataDir: '/nonexistent' },
-    rootKey: { kind: 'base64', value: rootKey },
+    keyProvider: { kind: 'local', rootKey: { kind: 'base64', value: rootKey } },
     dbRolePrefix: prefix,
     listen: { host: '127.0.0.1', port: 0 },
     keyCache: { ttlMs: 300_000, maxEntries: 10_000 },

@@ -1,0 +1,266 @@
+/**
+ * The contract every root key provider must keep. AWS KMS cannot be reached from here, so it runs
+ * against a fake behind the SDK's own client (aws-sdk-client-mock) that really encrypts and checks
+ * the encryption context; Vault Transit runs against a stand-in HTTP server that follows the
+ * documented Transit API (encrypt/decrypt, `vault:vN:` ciphertexts, `associated_data`).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KeyContext, RootKeyProvider } from '../../src/core/ports.js';
+import { AwsKmsKeyProvider, encryptionContext } from '../../src/keys/aws-kms-provider.js';
+import { LocalKeyProvider } from '../../src/keys/local-key-provider.js';
+import { VaultTransitKeyProvider } from '../../src/keys/vault-transit-provider.js';
+
+const ctx: KeyContext = {
+  tenantId: '01890000-0000-7000-8000-000000000001',
+  vaultId: '01890000-0000-7000-8000-000000000002',
+  vaultKeyVersion: 1,
+};
+const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/2f3e4d5c-0000-4000-8000-000000000001';
+
+function gcm(key: Buffer, aad: Buffer, data: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv).setAAD(aad);
+  return Buffer.concat([iv, c.update(data), c.final(), c.getAuthTag()]);
+}
+function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
+  const d = createDecipheriv('aes-256-gcm', key, blob.subarray(0, 12)).setAAD(aad);
+  d.setAuthTag(blob.subarray(blob.length - 16));
+  return Buffer.concat([d.update(blob.subarray(12, blob.length - 16)), d.final()]);
+}
+const awsError = (name: string) => Object.assign(new Error(`${name} from the fake`), { name });
+
+/** A fake KMS: one AES key per key id; the encryption context is bound as AAD, as KMS does. */
+function fakeKms() {
+  const kms = mockClient(KMSClient);
+  const keys = new Map<string, Buffer>([[KEY_ARN, randomBytes(32)]]);
+  const aad = (c: Record<string, string> | undefined) =>
+    Buffer.from(JSON.stringify(Object.entries(c ?? {}).sort()));
+  const state = { failWith: null as string | null };
+  kms.on(EncryptCommand).callsFake((input) => {
+    if (state.failWith) throw awsError(state.failWith);
+    const key = keys.get(input.KeyId === 'alias/credreg' ? KEY_ARN : input.KeyId);
+    if (!key) throw awsError('NotFoundException');
+    return {
+      KeyId: KEY_ARN,
+      CiphertextBlob: gcm(key, aad(input.EncryptionContext), Buffer.from(input.Plaintext)),
+    };
+  });
+  kms.on(DecryptCommand).callsFake((input) => {
+    if (state.failWith) throw awsError(state.failWith);
+    try {
+      return {
+        KeyId: KEY_ARN,
+        Plaintext: ungcm(keys.get(KEY_ARN)!, aad(input.EncryptionContext), Buffer.from(input.CiphertextBlob)),
+      };
+    } catch {
+      throw awsError('InvalidCiphertextException');
+    }
+  });
+  return { kms, state };
+}
+
+/** A stand-in for Vault's Transit engine, from its documented API. */
+async function transitStandIn(): Promise<{ server: Server; addr: string; state: { status: number | null } }> {
+  const key = randomBytes(32);
+  const state = { status: null as number | null };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const send = (status: number, json: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      if (state.status) return send(state.status, { errors: ['forced'] });
+      if (req.headers['x-vault-token'] !== 'test-token') return send(403, { errors: ['permission denied'] });
+      const m = /^\/v1\/transit\/(encrypt|decrypt)\/credreg$/.exec(req.url ?? '');
+      if (!m || req.method !== 'POST') return send(404, { errors: [] });
+      const input = JSON.parse(body) as Record<string, string>;
+      const aad = Buffer.from(input.associated_data ?? '', 'base64');
+      if (m[1] === 'encrypt') {
+        const blob = gcm(key, aad, Buffer.from(input.plaintext!, 'base64'));
+        return send(200, { data: { ciphertext: `vault:v1:${blob.toString('base64')}`, key_version: 1 } });
+      }
+      try {
+        const blob = Buffer.from(String(input.ciphertext).replace(/^vault:v1:/, ''), 'base64');
+        return send(200, { data: { plaintext: ungcm(key, aad, blob).toString('base64') } });
+      } catch {
+        return send(400, { errors: ['cipher: message authentication failed'] });
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { server, addr: `http://127.0.0.1:${port}`, state };
+}
+
+interface Subject {
+  provider: RootKeyProvider;
+  /** Make the provider unreachable (UNAVAILABLE) or refusing (CRYPTO), or well again. */
+  set(mode: 'down' | 'refuses' | 'well'): void;
+  keyIdPattern: RegExp;
+}
+
+const fake = fakeKms();
+let transit: Awaited<ReturnType<typeof transitStandIn>>;
+
+const SUBJECTS: Record<string, () => Subject> = {
+  local: () => {
+    const p = new LocalKeyProvider(randomBytes(32));
+    return { provider: p, set: () => {}, keyIdPattern: /^local:[0-9a-f]{16}$/ };
+  },
+  'aws-kms': () => ({
+    provider: new AwsKmsKeyProvider({
+      keyId: 'alias/credreg',
+      client: new KMSClient({ region: 'eu-west-1' }),
+    }),
+    set: (mode) => {
+      fake.state.failWith =
+        mode === 'down' ? 'ThrottlingException' : mode === 'refuses' ? 'AccessDeniedException' : null;
+    },
+    keyIdPattern: /^arn:aws:kms:/,
+  }),
+  'vault-transit': () => ({
+    provider: new VaultTransitKeyProvider({
+      addr: transit.addr,
+      token: 'test-token',
+      key: 'credreg',
+      attempts: 2,
+    }),
+    set: (mode) => {
+      transit.state.status = mode === 'down' ? 503 : mode === 'refuses' ? 403 : null;
+    },
+    keyIdPattern: /^vault-transit:transit\/credreg$/,
+  }),
+};
+
+beforeAll(async () => {
+  transit = await transitStandIn();
+});
+afterAll(() => {
+  transit.server.close();
+  fake.kms.restore();
+});
+
+for (const [name, make] of Object.entries(SUBJECTS)) {
+  describe(`root key provider conformance: ${name}`, () => {
+    let s: Subject;
+    beforeAll(() => {
+      s = make();
+    });
+
+    it('round-trips a vault key and names the key that wrapped it', async () => {
+      const key = randomBytes(32);
+      const wrapped = await s.provider.wrapKey(key, ctx);
+      expect(wrapped.provider).toBe(name);
+      expect(wrapped.providerKeyId).toMatch(s.keyIdPattern);
+      expect(Buffer.from(wrapped.ciphertext).includes(key)).toBe(false);
+      expect(Buffer.from(await s.provider.unwrapKey(wrapped, ctx)).equals(key)).toBe(true);
+    });
+
+    it('refuses to unwrap under another tenant, vault or key version (CRYPTO)', async () => {
+      const wrapped = await s.provider.wrapKey(randomBytes(32), ctx);
+      for (const other of [
+        { ...ctx, tenantId: ctx.vaultId },
+        { ...ctx, vaultId: ctx.tenantId },
+        { ...ctx, vaultKeyVersion: 2 },
+      ]) {
+        await expect(s.provider.unwrapKey(wrapped, other)).rejects.toMatchObject({ code: 'CRYPTO' });
+      }
+    });
+
+    it('refuses a tampered wrapped key (CRYPTO)', async () => {
+      const wrapped = await s.provider.wrapKey(randomBytes(32), ctx);
+      const bytes = Buffer.from(wrapped.ciphertext);
+      bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x01;
+      await expect(s.provider.unwrapKey({ ...wrapped, ciphertext: bytes }, ctx)).rejects.toMatchObject({
+        code: 'CRYPTO',
+      });
+    });
+
+    it('works under concurrent use', async () => {
+      const keys = Array.from({ length: 40 }, () => randomBytes(32));
+      const wrapped = await Promise.all(keys.map((k) => s.provider.wrapKey(k, ctx)));
+      const back = await Promise.all(wrapped.map((w) => s.provider.unwrapKey(w, ctx)));
+      for (const [i, b] of back.entries()) expect(Buffer.from(b).equals(keys[i]!)).toBe(true);
+    });
+
+    // The local provider is in-process: it cannot be down or refuse.
+    it.skipIf(name === 'local')(
+      'says UNAVAILABLE when the provider is down, CRYPTO when it refuses',
+      async () => {
+        const wrapped = await s.provider.wrapKey(randomBytes(32), ctx);
+        try {
+          s.set('down');
+          await expect(s.provider.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({
+            code: 'UNAVAILABLE',
+          });
+          await expect(s.provider.unwrapKey(wrapped, ctx)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+          s.set('refuses');
+          await expect(s.provider.unwrapKey(wrapped, ctx)).rejects.toMatchObject({ code: 'CRYPTO' });
+        } finally {
+          s.set('well');
+        }
+        expect((await s.provider.unwrapKey(wrapped, ctx)).length).toBe(32);
+      },
+    );
+  });
+}
+
+describe('aws-kms at the SDK boundary', () => {
+  it('sends Encrypt and Decrypt with the configured key and an encryption context of ids only', async () => {
+    fake.kms.resetHistory();
+    const provider = new AwsKmsKeyProvider({
+      keyId: 'alias/credreg',
+      client: new KMSClient({ region: 'eu-west-1' }),
+    });
+    const wrapped = await provider.wrapKey(randomBytes(32), ctx);
+    await provider.unwrapKey(wrapped, ctx);
+    const [enc] = fake.kms.commandCalls(EncryptCommand);
+    const [dec] = fake.kms.commandCalls(DecryptCommand);
+    expect(enc!.args[0].input).toMatchObject({
+      KeyId: 'alias/credreg',
+      EncryptionContext: encryptionContext(ctx),
+    });
+    expect(dec!.args[0].input).toMatchObject({ KeyId: KEY_ARN, EncryptionContext: encryptionContext(ctx) });
+    expect(encryptionContext(ctx)).toEqual({
+      'credreg:tenant': ctx.tenantId,
+      'credreg:vault': ctx.vaultId,
+      'credreg:vault-key-version': '1',
+    });
+  });
+
+  it('uses a tenant key when one is configured', async () => {
+    fake.kms.resetHistory();
+    const provider = new AwsKmsKeyProvider({
+      keyId: 'alias/credreg',
+      tenantKeys: { [ctx.tenantId]: KEY_ARN },
+      client: new KMSClient({ region: 'eu-west-1' }),
+    });
+    await provider.wrapKey(randomBytes(32), ctx);
+    expect(fake.kms.commandCalls(EncryptCommand)[0]!.args[0].input.KeyId).toBe(KEY_ARN);
+  });
+});
+
+describe('vault-transit specifics', () => {
+  it('Precondition: the key was wrapped by this Transit key', async () => {
+    const a = new VaultTransitKeyProvider({ addr: transit.addr, token: 'test-token', key: 'credreg' });
+    const wrapped = await a.wrapKey(randomBytes(32), ctx);
+    const b = new VaultTransitKeyProvider({ addr: transit.addr, token: 'test-token', key: 'other' });
+    await expect(b.unwrapKey(wrapped, ctx)).rejects.toThrow(/wrapped by vault-transit:transit\/credreg/);
+  });
+
+  it('a wrong token is a refusal (CRYPTO), and an unreachable server is UNAVAILABLE', async () => {
+    const wrongToken = new VaultTransitKeyProvider({ addr: transit.addr, token: 'nope', key: 'credreg' });
+    await expect(wrongToken.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({ code: 'CRYPTO' });
+    const nowhere = new VaultTransitKeyProvider({
+      addr: 'http://127.0.0.1:1',
+      token: 't',
+      key: 'credreg',
+      attempts: 1,
+    });
+    await expect(nowhere.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
