@@ -25,7 +25,8 @@ export type RootKeyConfig =
 export type KeyProviderConfig =
   | { kind: 'local'; rootKey: RootKeyConfig }
   | { kind: 'aws-kms'; keyId: string; tenantKeys: Record<string, string> }
-  | { kind: 'vault-transit'; addr: string; token: string; key: string; mount: string };
+  | { kind: 'vault-transit'; addr: string; token: string; key: string; mount: string }
+  | { kind: 'pkcs11'; module: string; tokenLabel: string; pin: string; keyLabel: string };
 
 export interface Config {
   storage: StorageConfig;
@@ -57,7 +58,11 @@ const env = z.object({
   CREDREG_DATA_DIR: z.string().min(1).default('./data'),
   CREDREG_ROOT_KEY: z.string().min(1).optional(),
   CREDREG_ROOT_KEY_FILE: z.string().min(1).optional(),
-  CREDREG_KEY_PROVIDER: z.enum(['local', 'aws-kms', 'vault-transit']).default('local'),
+  CREDREG_KEY_PROVIDER: z.enum(['local', 'aws-kms', 'vault-transit', 'pkcs11']).default('local'),
+  CREDREG_PKCS11_MODULE: z.string().min(1).optional(),
+  CREDREG_PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
+  CREDREG_PKCS11_PIN: z.string().min(1).optional(),
+  CREDREG_PKCS11_KEY_LABEL: z.string().min(1).default('credreg-root'),
   CREDREG_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   CREDREG_AWS_KMS_TENANT_KEYS: z
     .string()
@@ -149,6 +154,14 @@ function keyProviderFrom(e: z.output<typeof env>, storage: StorageConfig): KeyPr
         token: need(e.CREDREG_VAULT_TOKEN, 'CREDREG_VAULT_TOKEN'),
         key: need(e.CREDREG_VAULT_TRANSIT_KEY, 'CREDREG_VAULT_TRANSIT_KEY'),
         mount: e.CREDREG_VAULT_TRANSIT_MOUNT,
+      };
+    case 'pkcs11':
+      return {
+        kind: 'pkcs11',
+        module: need(e.CREDREG_PKCS11_MODULE, 'CREDREG_PKCS11_MODULE'),
+        tokenLabel: need(e.CREDREG_PKCS11_TOKEN_LABEL, 'CREDREG_PKCS11_TOKEN_LABEL'),
+        pin: need(e.CREDREG_PKCS11_PIN, 'CREDREG_PKCS11_PIN'),
+        keyLabel: e.CREDREG_PKCS11_KEY_LABEL,
       };
     case 'local': {
       if (e.CREDREG_ROOT_KEY)

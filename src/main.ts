@@ -17,6 +17,7 @@ import type { Backend, SqlDatabase } from './db/sql.js';
 import { SqlRegistryStore } from './db/tenant-store.js';
 import { AwsKmsKeyProvider } from './keys/aws-kms-provider.js';
 import { decodeRootKey, LocalKeyProvider, loadRootKeyFile } from './keys/local-key-provider.js';
+import { Pkcs11KeyProvider } from './keys/pkcs11-provider.js';
 import { VaultTransitKeyProvider } from './keys/vault-transit-provider.js';
 
 export interface OpenOptions {
@@ -147,6 +148,7 @@ export async function assemble(
     async close() {
       keyRing.clear();
       if (provider instanceof LocalKeyProvider) provider.destroy();
+      if (provider instanceof Pkcs11KeyProvider) provider.close();
       await db.close();
     },
   });
@@ -166,6 +168,8 @@ function rootKeyProvider(c: KeyProviderConfig, mayCreateRootKey: boolean, logger
       return new AwsKmsKeyProvider({ keyId: c.keyId, tenantKeys: c.tenantKeys });
     case 'vault-transit':
       return new VaultTransitKeyProvider({ addr: c.addr, token: c.token, key: c.key, mount: c.mount });
+    case 'pkcs11':
+      return Pkcs11KeyProvider.open(c);
     case 'local': {
       const key =
         c.rootKey.kind === 'base64'

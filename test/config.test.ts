@@ -76,6 +76,26 @@ describe('configuration', () => {
     });
   });
 
+  it('selects a PKCS#11 HSM with module, token and PIN', () => {
+    const base = { DATABASE_URL: 'postgres://x@h/db', CREDREG_KEY_PROVIDER: 'pkcs11' };
+    expect(() => loadConfig({ ...base, CREDREG_PKCS11_MODULE: '/lib/p11.so' })).toThrow(
+      /needs CREDREG_PKCS11_TOKEN_LABEL/,
+    );
+    const c = loadConfig({
+      ...base,
+      CREDREG_PKCS11_MODULE: '/lib/p11.so',
+      CREDREG_PKCS11_TOKEN_LABEL: 'prod',
+      CREDREG_PKCS11_PIN: '1234',
+    });
+    expect(c.keyProvider).toEqual({
+      kind: 'pkcs11',
+      module: '/lib/p11.so',
+      tokenLabel: 'prod',
+      pin: '1234',
+      keyLabel: 'credreg-root',
+    });
+  });
+
   it('rejects malformed values with the variable named', () => {
     expect(() => loadConfig({ CREDREG_LISTEN: 'nowhere' })).toThrow(/CREDREG_LISTEN/);
     expect(() => loadConfig({ CREDREG_DB_POOL_MAX: '0' })).toThrow(/CREDREG_DB_POOL_MAX/);

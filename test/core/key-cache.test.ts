@@ -75,8 +75,9 @@ describeEachBackend('vault keys not in the cache', (backend) => {
   });
 
   it('a root key provider that is down: vault creation fails with UNAVAILABLE and is logged', async () => {
+    // The configured (local) provider, down: its name matches the wrapped keys, its calls fail.
     const down: RootKeyProvider = {
-      name: 'down',
+      name: 'local',
       wrapKey: async () => {
         throw new RegistryError('UNAVAILABLE', 'the key service did not answer');
       },

@@ -4,14 +4,20 @@
  * the encryption context; Vault Transit runs against a stand-in HTTP server that follows the
  * documented Transit API (encrypt/decrypt, `vault:vN:` ciphertexts, `associated_data`).
  */
+import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
+import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyContext, RootKeyProvider } from '../../src/core/ports.js';
 import { AwsKmsKeyProvider, encryptionContext } from '../../src/keys/aws-kms-provider.js';
 import { LocalKeyProvider } from '../../src/keys/local-key-provider.js';
+import { Pkcs11KeyProvider } from '../../src/keys/pkcs11-provider.js';
 import { VaultTransitKeyProvider } from '../../src/keys/vault-transit-provider.js';
 
 const ctx: KeyContext = {
@@ -96,6 +102,30 @@ async function transitStandIn(): Promise<{ server: Server; addr: string; state: 
   return { server, addr: `http://127.0.0.1:${port}`, state };
 }
 
+const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+/** SoftHSM2 is a Debian package that `.ci/run` installs; elsewhere the PKCS#11 suite says it is skipped. */
+const HAS_SOFTHSM = existsSync(SOFTHSM_MODULE) && spawnSync('softhsm2-util', ['--version']).status === 0;
+
+/** A fresh SoftHSM2 token in a temporary directory (SOFTHSM2_CONF is read when the module initialises). */
+function softHsmToken(): { tokenLabel: string; pin: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'credreg-hsm-'));
+  mkdirSync(join(dir, 'tokens'));
+  writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\n`);
+  process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
+  const init = spawnSync('softhsm2-util', [
+    '--init-token',
+    '--free',
+    '--label',
+    'credreg',
+    '--pin',
+    '1234',
+    '--so-pin',
+    '5678',
+  ]);
+  if (init.status !== 0) throw new Error(`softhsm2-util failed: ${init.stderr}`);
+  return { tokenLabel: 'credreg', pin: '1234' };
+}
+
 interface Subject {
   provider: RootKeyProvider;
   /** Make the provider unreachable (UNAVAILABLE) or refusing (CRYPTO), or well again. */
@@ -105,6 +135,7 @@ interface Subject {
 
 const fake = fakeKms();
 let transit: Awaited<ReturnType<typeof transitStandIn>>;
+let hsm: Pkcs11KeyProvider | undefined;
 
 const SUBJECTS: Record<string, () => Subject> = {
   local: () => {
@@ -122,6 +153,18 @@ const SUBJECTS: Record<string, () => Subject> = {
     },
     keyIdPattern: /^arn:aws:kms:/,
   }),
+  ...(HAS_SOFTHSM
+    ? {
+        pkcs11: (): Subject => {
+          hsm = Pkcs11KeyProvider.open({
+            module: SOFTHSM_MODULE,
+            ...softHsmToken(),
+            keyLabel: 'credreg-root',
+          });
+          return { provider: hsm, set: () => {}, keyIdPattern: /^pkcs11:credreg\/credreg-root$/ };
+        },
+      }
+    : {}),
   'vault-transit': () => ({
     provider: new VaultTransitKeyProvider({
       addr: transit.addr,
@@ -142,6 +185,7 @@ beforeAll(async () => {
 afterAll(() => {
   transit.server.close();
   fake.kms.restore();
+  hsm?.close();
 });
 
 for (const [name, make] of Object.entries(SUBJECTS)) {
@@ -187,8 +231,8 @@ for (const [name, make] of Object.entries(SUBJECTS)) {
       for (const [i, b] of back.entries()) expect(Buffer.from(b).equals(keys[i]!)).toBe(true);
     });
 
-    // The local provider is in-process: it cannot be down or refuse.
-    it.skipIf(name === 'local')(
+    // The local and PKCS#11 providers are in-process: they cannot be down or refuse on their own.
+    it.skipIf(name === 'local' || name === 'pkcs11')(
       'says UNAVAILABLE when the provider is down, CRYPTO when it refuses',
       async () => {
         const wrapped = await s.provider.wrapKey(randomBytes(32), ctx);
@@ -264,3 +308,42 @@ describe('vault-transit specifics', () => {
     await expect(nowhere.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
+
+describe.skipIf(!HAS_SOFTHSM)('pkcs11 against SoftHSM2', () => {
+  it('keeps its key on the token, sensitive and not extractable', () => {
+    expect(hsm).toBeDefined();
+    // The provider above has the module initialised in this process: share it, finalise nothing.
+    const lib = new pkcs11js.PKCS11();
+    lib.load(SOFTHSM_MODULE);
+    const slot = lib.C_GetSlotList(true).find((x) => lib.C_GetTokenInfo(x).label.trim() === 'credreg')!;
+    const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+    try {
+      // Already logged in: a login is per token and process, and the provider holds one.
+      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_LABEL, value: 'credreg-root' }]);
+      const key = lib.C_FindObjects(session);
+      lib.C_FindObjectsFinal(session);
+      expect(key).toBeTruthy();
+      const attrs = lib.C_GetAttributeValue(session, key!, [
+        { type: pkcs11js.CKA_EXTRACTABLE },
+        { type: pkcs11js.CKA_SENSITIVE },
+        { type: pkcs11js.CKA_TOKEN },
+      ]);
+      expect(attrs.map((a) => (a.value as Buffer)[0])).toEqual([0, 1, 1]);
+      expect(() => lib.C_GetAttributeValue(session, key!, [{ type: pkcs11js.CKA_VALUE }])).toThrow();
+    } finally {
+      lib.C_CloseSession(session);
+    }
+  });
+
+  // A wrong PIN cannot be seen in this process while the provider above holds the token's login.
+  it('an unknown token label is a clear configuration error', () => {
+    expect(() =>
+      Pkcs11KeyProvider.open({ module: SOFTHSM_MODULE, tokenLabel: 'nope', pin: '1234', keyLabel: 'x' }),
+    ).toThrow(/no PKCS#11 token is labelled nope/);
+  });
+});
+
+it.skipIf(HAS_SOFTHSM)(
+  'pkcs11 conformance needs SoftHSM2 (apt-get install softhsm2; .ci/run installs it)',
+  () => {},
+);

@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import { RegistryError } from '../core/errors.js';
+import type { KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
+
+export interface Pkcs11Options {
+  /** Path of the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
+  module: string;
+  tokenLabel: string;
+  pin: string;
+  /** Label of the AES-256 key on the token; created (non-extractable) when missing. */
+  keyLabel: string;
+}
+
+const NONCE = 12;
+const TAG_BITS = 128;
+
+function aad(c: KeyContext): Buffer {
+  return Buffer.from(`credreg/vault-key/v1\0${c.tenantId}\0${c.vaultId}\0${c.vaultKeyVersion}`);
+}
+
+/**
+ * Vault keys wrapped inside an HSM through PKCS#11: AES-256-GCM with a key that never leaves the
+ * token (sensitive, non-extractable). The module is initialised with CKF_OS_LOCKING_OK (without it
+ * SoftHSM crashes under parallel calls) and logged in once per process. Calls are synchronous and
+ * block the event loop, so they run only on a vault-key cache miss, never on a warm reveal.
+ */
+export class Pkcs11KeyProvider implements RootKeyProvider {
+  readonly name = 'pkcs11';
+  readonly providerKeyId: string;
+  #lib: pkcs11js.PKCS11 | null;
+  readonly #session: Buffer;
+  readonly #key: Buffer;
+
+  readonly #ownsInitialisation: boolean;
+
+  private constructor(lib: pkcs11js.PKCS11, session: Buffer, key: Buffer, keyId: string, ownsInit: boolean) {
+    this.#lib = lib;
+    this.#session = session;
+    this.#key = key;
+    this.providerKeyId = keyId;
+    this.#ownsInitialisation = ownsInit;
+  }
+
+  /** Opens the token, logs in, and finds (or creates) the key. */
+  static open(o: Pkcs11Options): Pkcs11KeyProvider {
+    const lib = new pkcs11js.PKCS11();
+    let initialised = false;
+    try {
+      lib.load(o.module);
+      initialised = initialise(lib);
+    } catch (err) {
+      throw new RegistryError('CONFIG', `the PKCS#11 module ${o.module} could not be loaded`, { cause: err });
+    }
+    try {
+      const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === o.tokenLabel);
+      if (!slot) throw new RegistryError('CONFIG', `no PKCS#11 token is labelled ${o.tokenLabel}`);
+      const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      try {
+        lib.C_Login(session, pkcs11js.CKU_USER, o.pin);
+      } catch (err) {
+        // A login is per token and process: another session here may hold it already.
+        if ((err as { code?: number }).code !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) {
+          throw new RegistryError(
+            'CONFIG',
+            `logging in to PKCS#11 token ${o.tokenLabel} failed; check the PIN`,
+            {
+              cause: err,
+            },
+          );
+        }
+      }
+      const key = findKey(lib, session, o.keyLabel) ?? createKey(lib, session, o.keyLabel);
+      return new Pkcs11KeyProvider(lib, session, key, `pkcs11:${o.tokenLabel}/${o.keyLabel}`, initialised);
+    } catch (err) {
+      if (initialised) lib.C_Finalize();
+      throw err;
+    }
+  }
+
+  async wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey> {
+    const lib = this.#open();
+    const iv = randomBytes(NONCE);
+    try {
+      lib.C_EncryptInit(this.#session, this.#mechanism(iv, context), this.#key);
+      const out = lib.C_Encrypt(
+        this.#session,
+        Buffer.from(plaintextKey),
+        Buffer.alloc(plaintextKey.length + 16),
+      );
+      return { provider: this.name, ciphertext: Buffer.concat([iv, out]), providerKeyId: this.providerKeyId };
+    } catch (err) {
+      throw new RegistryError('UNAVAILABLE', 'the HSM failed to wrap a key', { cause: err });
+    }
+  }
+
+  async unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array> {
+    /* Precondition: the key was wrapped by this token's key. */
+    if (wrapped.providerKeyId !== this.providerKeyId) {
+      throw new RegistryError(
+        'CRYPTO',
+        `this vault key was wrapped by ${wrapped.providerKeyId}, but the configured root key is ${this.providerKeyId}`,
+      );
+    }
+    const lib = this.#open();
+    const blob = Buffer.from(wrapped.ciphertext);
+    if (blob.length <= NONCE + 16) throw new RegistryError('CRYPTO', 'a wrapped vault key is truncated');
+    try {
+      lib.C_DecryptInit(this.#session, this.#mechanism(blob.subarray(0, NONCE), context), this.#key);
+      return Buffer.from(lib.C_Decrypt(this.#session, blob.subarray(NONCE), Buffer.alloc(blob.length)));
+    } catch (err) {
+      throw new RegistryError('CRYPTO', 'a wrapped vault key failed authentication in the HSM', {
+        cause: err,
+      });
+    }
+  }
+
+  /** Logs out and unloads the module; the provider is unusable afterwards. */
+  close(): void {
+    const lib = this.#lib;
+    this.#lib = null;
+    if (!lib) return;
+    try {
+      lib.C_Logout(this.#session);
+      lib.C_CloseSession(this.#session);
+    } finally {
+      if (this.#ownsInitialisation) lib.C_Finalize();
+    }
+  }
+
+  #open(): pkcs11js.PKCS11 {
+    if (!this.#lib) throw new RegistryError('UNAVAILABLE', 'the PKCS#11 session is closed');
+    return this.#lib;
+  }
+
+  #mechanism(iv: Buffer, context: KeyContext): pkcs11js.Mechanism {
+    const parameter: pkcs11js.AesGCM = {
+      type: pkcs11js.CK_PARAMS_AES_GCM,
+      iv,
+      aad: aad(context),
+      ivBits: NONCE * 8,
+      tagBits: TAG_BITS,
+    };
+    return { mechanism: pkcs11js.CKM_AES_GCM, parameter };
+  }
+}
+
+/**
+ * Initialises the module with OS locking. A module is initialised once per process: if another
+ * user in this process did it already, share it (and leave finalising to them).
+ */
+function initialise(lib: pkcs11js.PKCS11): boolean {
+  try {
+    lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    return true;
+  } catch (err) {
+    if ((err as { code?: number }).code === pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED) return false;
+    throw err;
+  }
+}
+
+function findKey(lib: pkcs11js.PKCS11, session: Buffer, label: string): Buffer | null {
+  lib.C_FindObjectsInit(session, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_LABEL, value: label },
+  ]);
+  try {
+    return lib.C_FindObjects(session) ?? null;
+  } finally {
+    lib.C_FindObjectsFinal(session);
+  }
+}
+
+function createKey(lib: pkcs11js.PKCS11, session: Buffer, label: string): Buffer {
+  return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_ENCRYPT, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: true },
+  ]);
+}
