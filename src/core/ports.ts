@@ -85,6 +85,11 @@ export interface Envelope {
   open(blob: Uint8Array, key: VaultKey, binding: ValueBinding): Uint8Array;
   /** The vault-key version named in a blob's header, read without decrypting. */
   vaultKeyVersionOf(blob: Uint8Array): number;
+  /**
+   * Moves a blob's data key from one vault-key version to another. The value's ciphertext is kept
+   * byte for byte: it is never decrypted.
+   */
+  rewrap(blob: Uint8Array, from: VaultKey, to: VaultKey, binding: ValueBinding): Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +192,27 @@ export interface TenantTx {
   }): Promise<Vault>;
   insertVaultKey(record: VaultKeyRecord): Promise<void>;
   findVault(id: string): Promise<Vault | null>;
+  /** Locks the vault row (serializes key rotations) and returns it. */
+  lockVault(id: string): Promise<Vault | null>;
+  setCurrentKeyVersion(vaultId: string, version: number): Promise<void>;
+  /** Live ciphertexts still under an older vault-key version, locked; rows other re-wraps hold are skipped. */
+  claimVersionsToRewrap(
+    vaultId: string,
+    currentKeyVersion: number,
+    limit: number,
+  ): Promise<
+    Array<{ credentialId: string; version: number; vaultKeyVersion: number; ciphertext: Uint8Array }>
+  >;
+  setVersionCiphertext(
+    credentialId: string,
+    version: number,
+    vaultKeyVersion: number,
+    ciphertext: Uint8Array,
+  ): Promise<void>;
+  /** Each vault-key version with how many live ciphertexts still use it. */
+  vaultKeyUsage(vaultId: string): Promise<Array<{ version: number; createdAt: Date; dataKeys: number }>>;
+  /** Deletes a vault-key version; versions already destroyed by retention (no ciphertext) move to `current`. */
+  deleteVaultKey(vaultId: string, version: number, current: number): Promise<boolean>;
   /** One wrapped vault key, for unwrapping after a cache miss. */
   findVaultKey(vaultId: string, version: number): Promise<VaultKeyRecord | null>;
   /** The vault and the wrapped key that new versions use. */

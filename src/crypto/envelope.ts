@@ -114,6 +114,31 @@ export const aesGcmEnvelope: Envelope = {
     }
   },
 
+  rewrap(blob, from, to, binding) {
+    /* Precondition: the blob is long enough for a header, a wrapped data key and a tag. */
+    if (blob.length < VALUE_START + TAG) throw cryptoError();
+    const header = blob.subarray(0, HEADER);
+    if (header[0] !== FORMAT_VERSION || header[1] !== ALG_AES_256_GCM) throw cryptoError();
+    checkKeyFits(from, binding, Buffer.from(header).readUInt32BE(2));
+    checkKeyFits(to, binding, to.vaultKeyVersion);
+    const newHeader = Buffer.from(header);
+    newHeader.writeUInt32BE(to.vaultKeyVersion, 2);
+    let dataKey: Buffer | undefined;
+    try {
+      dataKey = gcmDecrypt(
+        from.material,
+        blob.subarray(HEADER, WRAPPED_DEK_END),
+        aad('data-key', header, binding),
+      );
+      const wrappedDek = gcmEncrypt(to.material, dataKey, aad('data-key', newHeader, binding));
+      return Buffer.concat([newHeader, wrappedDek, blob.subarray(WRAPPED_DEK_END)]);
+    } catch {
+      throw cryptoError();
+    } finally {
+      dataKey?.fill(0);
+    }
+  },
+
   vaultKeyVersionOf(blob) {
     if (blob.length < HEADER) throw cryptoError();
     return Buffer.from(blob).readUInt32BE(2);

@@ -310,6 +310,79 @@ class SqlTenantTx implements TenantTx {
     return row ? toVault(row) : null;
   }
 
+  async lockVault(id: string) {
+    const [row] = await this.c.query(
+      `SELECT ${VAULT_COLUMNS} FROM credential_vaults v WHERE v.tenant_id = $1 AND v.id = $2 FOR UPDATE`,
+      [this.tenantId, id],
+    );
+    return row ? toVault(row) : null;
+  }
+
+  async setCurrentKeyVersion(vaultId: string, version: number) {
+    await this.c.query(
+      'UPDATE credential_vaults SET current_key_version = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2',
+      [this.tenantId, vaultId, version],
+    );
+  }
+
+  async claimVersionsToRewrap(vaultId: string, currentKeyVersion: number, limit: number) {
+    const rows = await this.c.query(
+      `SELECT credential_id, version, vault_key_version, ciphertext FROM credential_versions
+        WHERE tenant_id = $1 AND vault_id = $2 AND vault_key_version < $3 AND ciphertext IS NOT NULL
+        ORDER BY credential_id, version LIMIT $4
+          FOR UPDATE SKIP LOCKED`,
+      [this.tenantId, vaultId, currentKeyVersion, limit],
+    );
+    return rows.map((r) => ({
+      credentialId: String(r.credential_id),
+      version: Number(r.version),
+      vaultKeyVersion: Number(r.vault_key_version),
+      ciphertext: bytes(r.ciphertext)!,
+    }));
+  }
+
+  async setVersionCiphertext(
+    credentialId: string,
+    version: number,
+    vaultKeyVersion: number,
+    ciphertext: Uint8Array,
+  ) {
+    await this.c.query(
+      `UPDATE credential_versions SET vault_key_version = $4, ciphertext = $5
+        WHERE tenant_id = $1 AND credential_id = $2 AND version = $3`,
+      [this.tenantId, credentialId, version, vaultKeyVersion, Buffer.from(ciphertext)],
+    );
+  }
+
+  async vaultKeyUsage(vaultId: string) {
+    const rows = await this.c.query<{ version: number; created_at: Date; data_keys: number }>(
+      `SELECT k.version, k.created_at,
+              (SELECT count(*)::int FROM credential_versions v
+                WHERE v.tenant_id = k.tenant_id AND v.vault_id = k.vault_id AND v.vault_key_version = k.version
+                  AND v.ciphertext IS NOT NULL) AS data_keys
+         FROM vault_keys k WHERE k.tenant_id = $1 AND k.vault_id = $2 ORDER BY k.version`,
+      [this.tenantId, vaultId],
+    );
+    return rows.map((r) => ({
+      version: Number(r.version),
+      createdAt: r.created_at,
+      dataKeys: Number(r.data_keys),
+    }));
+  }
+
+  async deleteVaultKey(vaultId: string, version: number, current: number) {
+    await this.c.query(
+      `UPDATE credential_versions SET vault_key_version = $4
+        WHERE tenant_id = $1 AND vault_id = $2 AND vault_key_version = $3 AND ciphertext IS NULL`,
+      [this.tenantId, vaultId, version, current],
+    );
+    const rows = await this.c.query(
+      'DELETE FROM vault_keys WHERE tenant_id = $1 AND vault_id = $2 AND version = $3 RETURNING version',
+      [this.tenantId, vaultId, version],
+    );
+    return rows.length > 0;
+  }
+
   async findVaultKey(vaultId: string, version: number) {
     const [row] = await this.c.query(
       `SELECT wrapped_key, provider, provider_key_id FROM vault_keys

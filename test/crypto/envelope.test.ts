@@ -90,4 +90,21 @@ describe('envelope', () => {
       /failed authentication/,
     );
   });
+
+  it('re-wraps a data key to another vault-key version without touching the value', () => {
+    const k1 = key(1);
+    const k2 = key(2);
+    const blob = Buffer.from(aesGcmEnvelope.seal(Buffer.from('keep'), k1, binding));
+    const moved = Buffer.from(aesGcmEnvelope.rewrap(blob, k1, k2, binding));
+    expect(aesGcmEnvelope.vaultKeyVersionOf(moved)).toBe(2);
+    expect(moved.subarray(66).equals(blob.subarray(66))).toBe(true);
+    expect(Buffer.from(aesGcmEnvelope.open(moved, k2, binding)).toString()).toBe('keep');
+    expect(() => aesGcmEnvelope.open(moved, k1, binding)).toThrow(/failed authentication/);
+    expect(() => aesGcmEnvelope.rewrap(blob, key(1), k2, binding)).toThrow(
+      expect.objectContaining({ code: 'CRYPTO' }),
+    );
+    expect(() => aesGcmEnvelope.rewrap(blob, k1, k2, { ...binding, version: 2 })).toThrow(
+      /failed authentication/,
+    );
+  });
 });
