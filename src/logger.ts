@@ -17,6 +17,8 @@ export const REDACT_PATHS = [
   'token',
   '*.token',
   'rootKey',
+  'pin',
+  '*.pin',
   '*.rootKey',
   'req.headers.authorization',
   'req.headers.cookie',

@@ -77,6 +77,7 @@ export function registerRemoteCommands(program: Command): void {
     registerPrincipalCommands(program),
     registerVaultCommands(program),
     registerCredentialCommands(program),
+    registerKeyCommands(program),
     registerAuditCommands(program),
   ];
   // Added last so that each command's help lists its own options first.
@@ -230,6 +231,77 @@ function registerVaultCommands(program: Command): Command {
       print(opts, { id, deleted: true }, () => `deleted vault ${id}`);
     });
   return vault;
+}
+
+function registerKeyCommands(program: Command): Command {
+  const keys = program
+    .command('keys')
+    .description("rotate a vault's key and move data keys to it (no value is decrypted)");
+
+  keys
+    .command('status')
+    .argument('<vault>', 'vault id')
+    .description('each vault-key version and how many data keys still use it')
+    .action(async (vaultId: string, opts: RemoteOptions) => {
+      const status = await connect(opts).vaultKeyStatus(vaultId);
+      print(opts, status, () =>
+        formatTable(
+          [
+            { header: 'VERSION', cell: (v: (typeof status.versions)[number]) => v.version },
+            { header: 'CURRENT', cell: (v) => (v.version === status.currentVersion ? 'yes' : '') },
+            { header: 'DATA KEYS', cell: (v) => v.dataKeys },
+            { header: 'CREATED', cell: (v) => v.createdAt },
+          ],
+          status.versions,
+        ),
+      );
+    });
+
+  keys
+    .command('rotate')
+    .argument('<vault>', 'vault id')
+    .description('make a new vault-key version current; new writes use it at once')
+    .action(async (vaultId: string, opts: RemoteOptions) => {
+      const r = await connect(opts).rotateVaultKey(vaultId);
+      print(
+        opts,
+        r,
+        () => `vault ${vaultId} now uses key version ${r.version}; run \`credreg keys rewrap ${vaultId}\``,
+      );
+    });
+
+  keys
+    .command('rewrap')
+    .argument('<vault>', 'vault id')
+    .description('move data keys to the current vault-key version (resumable)')
+    .option('--batch-size <n>', 'data keys per transaction (Default: 500)', positiveInt)
+    .option('--max-batches <n>', 'stop after this many batches (Default: until done)', positiveInt)
+    .action(async (vaultId: string, opts: RemoteOptions & { batchSize?: number; maxBatches?: number }) => {
+      const r = await connect(opts).rewrapVaultKeys(vaultId, {
+        batchSize: opts.batchSize,
+        maxBatches: opts.maxBatches,
+      });
+      print(
+        opts,
+        r,
+        () => `re-wrapped ${r.rewrapped} data keys; ${r.remaining} remain under older key versions`,
+      );
+    });
+
+  keys
+    .command('destroy')
+    .argument('<vault>', 'vault id')
+    .argument('<version>', 'vault-key version', positiveInt)
+    .description('destroy an old vault-key version once no data key uses it')
+    .action(async (vaultId: string, version: number, opts: RemoteOptions) => {
+      await connect(opts).destroyVaultKeyVersion(vaultId, version);
+      print(
+        opts,
+        { vaultId, version, destroyed: true },
+        () => `destroyed key version ${version} of vault ${vaultId}`,
+      );
+    });
+  return keys;
 }
 
 function registerCredentialCommands(program: Command): Command {

@@ -140,6 +140,29 @@ export class RegistryClient {
     await this.#call('DELETE', `/v1/vaults/${segment(id)}`, { query: { force: options.force || undefined } });
   }
 
+  /** `GET /v1/vaults/{id}/keys`: each vault-key version and how many data keys still use it. */
+  vaultKeyStatus(id: string): Promise<VaultKeyStatus> {
+    return this.#call('GET', `/v1/vaults/${segment(id)}/keys`);
+  }
+
+  /** `POST /v1/vaults/{id}/keys/rotate`: a new vault-key version, used by new writes at once. */
+  rotateVaultKey(id: string): Promise<{ version: number }> {
+    return this.#call('POST', `/v1/vaults/${segment(id)}/keys/rotate`);
+  }
+
+  /** `POST /v1/vaults/{id}/keys/rewrap`: moves data keys to the current version, in batches. */
+  rewrapVaultKeys(
+    id: string,
+    body: { batchSize?: number; maxBatches?: number } = {},
+  ): Promise<{ rewrapped: number; remaining: number }> {
+    return this.#call('POST', `/v1/vaults/${segment(id)}/keys/rewrap`, { body });
+  }
+
+  /** `DELETE /v1/vaults/{id}/keys/{version}`: refused (409) while data keys still use it. */
+  async destroyVaultKeyVersion(id: string, version: number): Promise<void> {
+    await this.#call('DELETE', `/v1/vaults/${segment(id)}/keys/${version}`);
+  }
+
   /** `POST /v1/vaults/{vaultId}/credentials`: the answer is the credential's metadata, not its value. */
   storeCredential<T extends CredentialType>(
     vaultId: string,
@@ -304,4 +327,10 @@ function networkReason(err: unknown): string | undefined {
     current = current.cause;
   }
   return reason;
+}
+
+/** The answer of `GET /v1/vaults/{id}/keys`. */
+export interface VaultKeyStatus {
+  currentVersion: number;
+  versions: Array<{ version: number; createdAt: string; dataKeys: number }>;
 }

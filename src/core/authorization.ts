@@ -9,7 +9,8 @@ export type Permission =
   | 'credentials:read'
   | 'credentials:write'
   | 'credentials:reveal'
-  | 'audit:read';
+  | 'audit:read'
+  | 'keys:manage';
 
 /**
  * The role matrix. `writer` changes credentials but cannot read them back (write-only automation);
@@ -25,6 +26,7 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
     'credentials:write',
     'credentials:reveal',
     'audit:read',
+    'keys:manage',
   ]),
   writer: new Set<Permission>(['vaults:read', 'vaults:write', 'credentials:read', 'credentials:write']),
   reader: new Set<Permission>(['vaults:read', 'credentials:read', 'credentials:reveal']),

@@ -25,6 +25,7 @@ import { sendProblem, sendRegistryError } from './problem.js';
 import { requestContext, subjectOf } from './request-context.js';
 import { auditRoutes } from './routes/audit.js';
 import { credentialRoutes } from './routes/credentials.js';
+import { keyRoutes } from './routes/keys.js';
 import { platformRoutes } from './routes/platform.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { vaultRoutes } from './routes/vaults.js';
@@ -212,6 +213,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(vaultRoutes(registry));
   await app.register(credentialRoutes(registry));
   await app.register(auditRoutes(registry));
+  await app.register(keyRoutes(registry));
   app.addHook('onSend', async (req, _reply, payload) => {
     if (req.routeOptions.url?.endsWith('/reveal') && _reply.statusCode === 200)
       metrics.reveals.inc({ outcome: 'granted' });

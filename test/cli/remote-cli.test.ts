@@ -205,6 +205,31 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     );
   });
 
+  it('keys rotate, status, rewrap and destroy move a vault to a new key; values still reveal', async () => {
+    expect(await json<{ version: number }>(['keys', 'rotate', vaultId], { token: tenantToken })).toEqual({
+      version: 2,
+    });
+    const refused = await credreg(['keys', 'destroy', vaultId, '1'], { token: tenantToken });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/^credreg: CONFLICT: \d+ data keys still use vault key version 1/);
+    const moved = await json<{ rewrapped: number; remaining: number }>(
+      ['keys', 'rewrap', vaultId, '--batch-size', '1'],
+      {
+        token: tenantToken,
+      },
+    );
+    expect(moved.remaining).toBe(0);
+    expect(moved.rewrapped).toBeGreaterThan(0);
+    expect((await credreg(['keys', 'destroy', vaultId, '1'], { token: tenantToken })).code).toBe(0);
+    const status = await credreg(['keys', 'status', vaultId], { token: tenantToken });
+    expect(status.stdout).toMatch(/^VERSION\s+CURRENT\s+DATA KEYS/);
+    const got = await credreg(['cred', 'get', credentialId, '--reason', 'after key rotation'], {
+      token: tenantToken,
+    });
+    expect(got.code).toBe(0);
+    expect(got.stdout.length).toBeGreaterThan(0);
+  });
+
   it('audit export --format jsonl writes every entry, reasons included, values never', async () => {
     const jsonl = await credreg(['audit', 'export', '--format', 'jsonl'], { token: tenantToken });
     expect(jsonl.code, jsonl.stderr).toBe(0);

@@ -207,6 +207,31 @@ const ROUTES: Route[] = [
     byId: true,
   },
   {
+    name: 'vault key status',
+    method: 'GET',
+    path: (f) => `/v1/vaults/${f.vault}/keys`,
+    permission: 'keys:manage',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'rotate a vault key',
+    method: 'POST',
+    path: (f) => `/v1/vaults/${f.vault}/keys/rotate`,
+    permission: 'keys:manage',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 're-wrap data keys',
+    method: 'POST',
+    path: (f) => `/v1/vaults/${f.vault}/keys/rewrap`,
+    body: () => ({}),
+    permission: 'keys:manage',
+    ok: 200,
+    byId: true,
+  },
+  {
     name: 'read the access log',
     method: 'GET',
     path: () => '/v1/audit',
@@ -228,6 +253,7 @@ const ALLOWED: Record<Permission, Role[]> = {
   'credentials:write': ['admin', 'writer'],
   'credentials:reveal': ['admin', 'reader'],
   'audit:read': ['admin', 'auditor'],
+  'keys:manage': ['admin'],
 };
 const allows = (role: Role, p: Permission) => ALLOWED[p].includes(role);
 
