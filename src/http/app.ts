@@ -154,7 +154,9 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     }
     if (isRegistryError(err)) {
       if (err.message === AUDIT_WRITE_FAILED) metrics.auditWriteFailures.inc();
-      if (err.code === 'INTERNAL' || err.code === 'CONFIG') req.log.error({ code: err.code }, err.message);
+      // The client sees a fixed text for these; the operator's log gets ours (never a value).
+      if (err.code === 'INTERNAL' || err.code === 'CONFIG' || err.code === 'CRYPTO')
+        req.log.error({ code: err.code }, err.message);
       return sendRegistryError(reply, req, err);
     }
     if (hasZodFastifySchemaValidationErrors(err)) {

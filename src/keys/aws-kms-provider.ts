@@ -38,6 +38,11 @@ const REFUSALS = new Set([
   'DisabledException',
   'NotFoundException',
   'ValidationException',
+  // The service's own credentials are wrong or expired: retrying cannot help either.
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'ExpiredTokenException',
+  'CredentialsProviderError',
 ]);
 
 /**

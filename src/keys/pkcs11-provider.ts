@@ -90,7 +90,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
       );
       return { provider: this.name, ciphertext: Buffer.concat([iv, out]), providerKeyId: this.providerKeyId };
     } catch (err) {
-      throw new RegistryError('UNAVAILABLE', 'the HSM failed to wrap a key', { cause: err });
+      throw hsmError(err, 'wrap');
     }
   }
 
@@ -143,6 +143,35 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     };
     return { mechanism: pkcs11js.CKM_AES_GCM, parameter };
   }
+}
+
+/** Return codes that mean the HSM or the session is gone (retry after reconnecting), not a refusal. */
+const UNREACHABLE = new Set([
+  pkcs11js.CKR_DEVICE_ERROR,
+  pkcs11js.CKR_DEVICE_REMOVED,
+  pkcs11js.CKR_DEVICE_MEMORY,
+  pkcs11js.CKR_TOKEN_NOT_PRESENT,
+  pkcs11js.CKR_SESSION_CLOSED,
+  pkcs11js.CKR_SESSION_HANDLE_INVALID,
+  pkcs11js.CKR_USER_NOT_LOGGED_IN,
+  pkcs11js.CKR_CRYPTOKI_NOT_INITIALIZED,
+]);
+
+function hsmError(err: unknown, op: 'wrap' | 'unwrap'): RegistryError {
+  const code = (err as { code?: number }).code;
+  return code !== undefined && UNREACHABLE.has(code)
+    ? new RegistryError(
+        'UNAVAILABLE',
+        `the HSM could not ${op} a key (device or session unavailable); retry`,
+        { cause: err },
+      )
+    : new RegistryError(
+        'CRYPTO',
+        `the HSM refused to ${op} a key: it was altered, or belongs to another vault or key`,
+        {
+          cause: err,
+        },
+      );
 }
 
 /**

@@ -276,6 +276,29 @@ describe('aws-kms at the SDK boundary', () => {
     });
   });
 
+  it('bad or expired AWS credentials are refusals (CRYPTO), throttling is UNAVAILABLE', async () => {
+    const provider = new AwsKmsKeyProvider({
+      keyId: 'alias/credreg',
+      client: new KMSClient({ region: 'eu-west-1' }),
+    });
+    try {
+      for (const name of [
+        'UnrecognizedClientException',
+        'ExpiredTokenException',
+        'KMSInvalidStateException',
+      ]) {
+        fake.state.failWith = name;
+        await expect(provider.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({ code: 'CRYPTO' });
+      }
+      for (const name of ['ThrottlingException', 'KMSInternalException', 'TimeoutError']) {
+        fake.state.failWith = name;
+        await expect(provider.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      }
+    } finally {
+      fake.state.failWith = null;
+    }
+  });
+
   it('uses a tenant key when one is configured', async () => {
     fake.kms.resetHistory();
     const provider = new AwsKmsKeyProvider({
@@ -333,6 +356,21 @@ describe.skipIf(!HAS_SOFTHSM)('pkcs11 against SoftHSM2', () => {
     } finally {
       lib.C_CloseSession(session);
     }
+  });
+
+  it('a closed session is UNAVAILABLE, a refused operation CRYPTO', async () => {
+    const other = Pkcs11KeyProvider.open({
+      module: SOFTHSM_MODULE,
+      tokenLabel: 'credreg',
+      pin: '1234',
+      keyLabel: 'credreg-root',
+    });
+    const wrapped = await other.wrapKey(randomBytes(32), ctx);
+    await expect(other.unwrapKey({ ...wrapped, ciphertext: Buffer.alloc(60, 1) }, ctx)).rejects.toMatchObject(
+      { code: 'CRYPTO' },
+    );
+    other.close();
+    await expect(other.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
   // A wrong PIN cannot be seen in this process while the provider above holds the token's login.
