@@ -16,6 +16,8 @@ export interface BackendResult {
   poolSize?: number;
   cells: Record<Operation, Record<Concurrency, CellResult>>;
   rootKeyCallsPerReveal: number;
+  /** Data keys moved to a new vault-key version per second (one re-wrap of the whole vault). */
+  rewrapKeysPerSec: number;
 }
 
 export interface RunInfo {
@@ -50,6 +52,7 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
     row.ratio_c1 = round(ratio(r, 1), 3);
     row.http_ratio = round(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3);
     row.root_key_calls_per_reveal = r.rootKeyCallsPerReveal;
+    row.rewrap_keys_s = round(r.rewrapKeysPerSec, 1);
     return row;
   });
 }
@@ -89,7 +92,7 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
       `${r.backend}: reveal_c32 / baseline_c32 = ${fixed(ratio(r, HEADLINE), 3)} ` +
         `(c1: ${fixed(ratio(r, 1), 3)}), http_reveal_c32 / baseline_c32 = ` +
         `${fixed(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3)}, ` +
-        `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}`,
+        `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}, rewrap = ${fixed(r.rewrapKeysPerSec, 1)} data keys/s`,
     );
   }
   return lines.join('\n');

@@ -121,7 +121,15 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
     }
   }
   await http.close();
+  // Last, since it moves every data key of the vault: one rotation, then one full re-wrap.
+  const vaults = registry.forTenant(workload.tenantId).vaults;
+  await vaults.rotateKey(workload.vaultId, { actor: 'bench' });
+  const t0 = performance.now();
+  const { rewrapped } = await vaults.rewrap(workload.vaultId, {}, { actor: 'bench' });
+  const rewrapKeysPerSec = rewrapped / ((performance.now() - t0) / 1000);
+  progress(`${backend}: re-wrapped ${rewrapped} data keys, ${rewrapKeysPerSec.toFixed(1)}/s`);
   return {
+    rewrapKeysPerSec,
     backend,
     poolSize: target.poolSize,
     cells,
