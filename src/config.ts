@@ -31,6 +31,11 @@ export type KeyProviderConfig =
 export interface Config {
   storage: StorageConfig;
   keyProvider: KeyProviderConfig;
+  /**
+   * Retired local root keys (base64), still accepted for unwrapping until `credreg keys rotate-root`
+   * has re-wrapped every vault key under the current provider. (Default: none)
+   */
+  previousRootKeys?: readonly string[];
   /** Database roles are `<prefix>_app` and `<prefix>_platform`. (Default: `credreg`) */
   dbRolePrefix: string;
   /** (Default: 127.0.0.1:8200) */
@@ -58,6 +63,7 @@ const env = z.object({
   CREDREG_DATA_DIR: z.string().min(1).default('./data'),
   CREDREG_ROOT_KEY: z.string().min(1).optional(),
   CREDREG_ROOT_KEY_FILE: z.string().min(1).optional(),
+  CREDREG_PREVIOUS_ROOT_KEYS: z.string().default(''),
   CREDREG_KEY_PROVIDER: z.enum(['local', 'aws-kms', 'vault-transit', 'pkcs11']).default('local'),
   CREDREG_PKCS11_MODULE: z.string().min(1).optional(),
   CREDREG_PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
@@ -118,6 +124,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   return deepFreeze({
     storage,
     keyProvider,
+    previousRootKeys: e.CREDREG_PREVIOUS_ROOT_KEYS.split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
     dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
     listen: { host, port: Number(port) },
     keyCache: { ttlMs: e.CREDREG_KEY_CACHE_TTL_MS, maxEntries: e.CREDREG_KEY_CACHE_MAX },

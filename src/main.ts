@@ -18,6 +18,7 @@ import { SqlRegistryStore } from './db/tenant-store.js';
 import { AwsKmsKeyProvider } from './keys/aws-kms-provider.js';
 import { decodeRootKey, LocalKeyProvider, loadRootKeyFile } from './keys/local-key-provider.js';
 import { Pkcs11KeyProvider } from './keys/pkcs11-provider.js';
+import { ProviderChain } from './keys/provider-chain.js';
 import { VaultTransitKeyProvider } from './keys/vault-transit-provider.js';
 
 export interface OpenOptions {
@@ -115,7 +116,9 @@ export async function assemble(
       'connected to PostgreSQL as a superuser: every query still runs as the runtime role, but in production connect as a login role that is only a member of the runtime roles (see README)',
     );
   }
-  const provider = rootKeyProvider(config.keyProvider, options.mayCreateRootKey === true, logger);
+  const current = rootKeyProvider(config.keyProvider, options.mayCreateRootKey === true, logger);
+  const retired = (config.previousRootKeys ?? []).map((k) => new LocalKeyProvider(decodeRootKey(k)));
+  const provider = retired.length > 0 ? new ProviderChain(current, retired) : current;
   const keyRing = new CachingKeyRing({
     provider,
     ttlMs: config.keyCache.ttlMs,
@@ -147,8 +150,10 @@ export async function assemble(
     keyRingStats: () => keyRing.stats(),
     async close() {
       keyRing.clear();
-      if (provider instanceof LocalKeyProvider) provider.destroy();
-      if (provider instanceof Pkcs11KeyProvider) provider.close();
+      for (const p of [current, ...retired]) {
+        if (p instanceof LocalKeyProvider) p.destroy();
+        if (p instanceof Pkcs11KeyProvider) p.close();
+      }
       await db.close();
     },
   });

@@ -96,6 +96,13 @@ describe('configuration', () => {
     });
   });
 
+  it('reads retired root keys for a root rotation', () => {
+    const a = randomBytes(32).toString('base64');
+    const b = randomBytes(32).toString('base64');
+    expect(loadConfig({ CREDREG_PREVIOUS_ROOT_KEYS: ` ${a}, ${b} ` }).previousRootKeys).toEqual([a, b]);
+    expect(loadConfig({}).previousRootKeys).toEqual([]);
+  });
+
   it('rejects malformed values with the variable named', () => {
     expect(() => loadConfig({ CREDREG_LISTEN: 'nowhere' })).toThrow(/CREDREG_LISTEN/);
     expect(() => loadConfig({ CREDREG_DB_POOL_MAX: '0' })).toThrow(/CREDREG_DB_POOL_MAX/);

@@ -239,6 +239,16 @@ function registerKeyCommands(program: Command): Command {
     .description("rotate a vault's key and move data keys to it (no value is decrypted)");
 
   keys
+    .command('rotate-root')
+    .description(
+      'platform admin: re-wrap every vault key still under a retired root key (CREDREG_PREVIOUS_ROOT_KEYS)',
+    )
+    .action(async (opts: RemoteOptions) => {
+      const r = await connect(opts).rotateRootKey();
+      print(opts, r, () => `re-wrapped ${r.rewrapped} vault keys under the current root key`);
+    });
+
+  keys
     .command('status')
     .argument('<vault>', 'vault id')
     .description('each vault-key version and how many data keys still use it')

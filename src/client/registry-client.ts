@@ -140,6 +140,11 @@ export class RegistryClient {
     await this.#call('DELETE', `/v1/vaults/${segment(id)}`, { query: { force: options.force || undefined } });
   }
 
+  /** `POST /v1/keys/rotate-root` (platform admin): re-wraps vault keys still under a retired root key. */
+  rotateRootKey(): Promise<{ rewrapped: number }> {
+    return this.#call('POST', '/v1/keys/rotate-root');
+  }
+
   /** `GET /v1/vaults/{id}/keys`: each vault-key version and how many data keys still use it. */
   vaultKeyStatus(id: string): Promise<VaultKeyStatus> {
     return this.#call('GET', `/v1/vaults/${segment(id)}/keys`);

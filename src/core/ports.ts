@@ -42,6 +42,10 @@ export interface WrappedKey {
 export interface RootKeyProvider {
   /** Short name for configuration and logs: `local`, `aws-kms`, … */
   readonly name: string;
+  /** Whether it can unwrap this key. (Default: when `wrapped.provider` is its `name`) */
+  canUnwrap?(wrapped: WrappedKey): boolean;
+  /** Key ids of retired root keys it can still unwrap with: what a root rotation moves away from. */
+  retiredKeyIds?(): string[];
   wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey>;
   unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array>;
 }
@@ -68,6 +72,10 @@ export interface KeyRing {
   unwrap(record: VaultKeyRecord): Promise<VaultKey>;
   /** Drops every cached key of a vault (after deletion or rotation). */
   forgetVault(tenantId: string, vaultId: string): void;
+  /** Root keys being retired: vault keys wrapped by these are moved by a root rotation. */
+  retiredKeyIds(): readonly string[];
+  /** Unwraps with whichever root key wrapped it, and wraps again with the current one. */
+  rewrapUnderCurrentRoot(record: VaultKeyRecord): Promise<VaultKeyRecord['wrapped']>;
 }
 
 /** What a ciphertext is bound to through its additional authenticated data. */
@@ -213,6 +221,10 @@ export interface TenantTx {
   vaultKeyUsage(vaultId: string): Promise<Array<{ version: number; createdAt: Date; dataKeys: number }>>;
   /** Deletes a vault-key version; versions already destroyed by retention (no ciphertext) move to `current`. */
   deleteVaultKey(vaultId: string, version: number, current: number): Promise<boolean>;
+  /** Vault keys (of this tenant) wrapped by any of these root key ids. */
+  listVaultKeysWrappedBy(providerKeyIds: readonly string[], limit: number): Promise<VaultKeyRecord[]>;
+  /** Replaces a vault key's wrapping if it is still the one read (compare-and-set). */
+  replaceVaultKeyWrapping(record: VaultKeyRecord, wrapped: VaultKeyRecord['wrapped']): Promise<boolean>;
   /** One wrapped vault key, for unwrapping after a cache miss. */
   findVaultKey(vaultId: string, version: number): Promise<VaultKeyRecord | null>;
   /** The vault and the wrapped key that new versions use. */

@@ -1,5 +1,11 @@
 import { AuditService } from './audit-service.js';
-import { type AuditSubject, auditFailure, describeError, type RegistryDeps } from './audited-operation.js';
+import {
+  type AuditSubject,
+  audited,
+  auditFailure,
+  describeError,
+  type RegistryDeps,
+} from './audited-operation.js';
 import { CredentialService } from './credential-service.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
@@ -40,6 +46,12 @@ export interface Registry {
   forTenant(tenantId: string): TenantRegistry;
   /** Purges, in every tenant, soft-deleted credentials whose recovery window has ended. */
   purgeDue(): Promise<number>;
+  /**
+   * Re-wraps, in every tenant, each vault key still wrapped by a retired root key under the current
+   * one (and so moves a store to another provider). Data keys and values are not touched. Resumable:
+   * each vault key is replaced on its own, compare-and-set, and logged in its tenant.
+   */
+  rotateRoot(ctx: RequestContext): Promise<{ rewrapped: number }>;
 }
 
 export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions = {}): Registry {
@@ -63,6 +75,40 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     tenants,
     authenticator,
     forTenant,
+    async rotateRoot(ctx: RequestContext) {
+      const retired = deps.keyRing.retiredKeyIds();
+      let rewrapped = 0;
+      if (retired.length === 0) return { rewrapped };
+      let cursor: string | undefined;
+      do {
+        const page = await tenants.list({ limit: 100, cursor });
+        for (const tenant of page.items) {
+          for (;;) {
+            const records = await deps.store.withTenant(tenant.id, (tx) =>
+              tx.listVaultKeysWrappedBy(retired, 100),
+            );
+            if (records.length === 0) break;
+            for (const record of records) {
+              const wrapped = await deps.keyRing.rewrapUnderCurrentRoot(record); // provider calls, outside transactions
+              const subject = {
+                action: 'key_rotate' as const,
+                vaultId: record.vaultId,
+                version: record.vaultKeyVersion,
+                reason: `root key rotation: ${record.wrapped.providerKeyId} -> ${wrapped.providerKeyId}`,
+              };
+              rewrapped += await audited(deps, tenant.id, ctx, subject, async (op) => {
+                // Another rotation got there first: nothing to do, nothing to log.
+                if (!(await op.tx.replaceVaultKeyWrapping(record, wrapped))) return 0;
+                await op.granted();
+                return 1;
+              });
+            }
+          }
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return { rewrapped };
+    },
     async purgeDue() {
       let purged = 0;
       let cursor: string | undefined;

@@ -57,7 +57,9 @@ export class CachingKeyRing implements KeyRing {
 
   async unwrap(record: VaultKeyRecord): Promise<VaultKey> {
     /* Precondition: the vault key was wrapped by the configured provider. */
-    if (record.wrapped.provider !== this.#provider.name) {
+    const canUnwrap =
+      this.#provider.canUnwrap?.(record.wrapped) ?? record.wrapped.provider === this.#provider.name;
+    if (!canUnwrap) {
       throw new RegistryError(
         'CRYPTO',
         `this vault key was wrapped by the ${record.wrapped.provider} provider, but ${this.#provider.name} is configured; moving a store to another provider takes a root-key rotation`,
@@ -67,6 +69,20 @@ export class CachingKeyRing implements KeyRing {
     const material = await this.#provider.unwrapKey(record.wrapped, record);
     // A view, not a copy: the one buffer holding the key is the one zeroed on eviction.
     return this.#remember(record, Buffer.from(material.buffer, material.byteOffset, material.byteLength));
+  }
+
+  retiredKeyIds(): readonly string[] {
+    return this.#provider.retiredKeyIds?.() ?? [];
+  }
+
+  async rewrapUnderCurrentRoot(record: VaultKeyRecord): Promise<VaultKeyRecord['wrapped']> {
+    this.#stats.providerCalls += 2;
+    const material = Buffer.from(await this.#provider.unwrapKey(record.wrapped, record));
+    try {
+      return await this.#provider.wrapKey(material, record);
+    } finally {
+      material.fill(0);
+    }
   }
 
   forgetVault(tenantId: string, vaultId: string): void {

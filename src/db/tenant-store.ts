@@ -383,6 +383,32 @@ class SqlTenantTx implements TenantTx {
     return rows.length > 0;
   }
 
+  async listVaultKeysWrappedBy(providerKeyIds: readonly string[], limit: number) {
+    const rows = await this.c.query(
+      `SELECT vault_id, version, wrapped_key, provider, provider_key_id FROM vault_keys
+        WHERE tenant_id = $1 AND provider_key_id = ANY($2) ORDER BY vault_id, version LIMIT $3`,
+      [this.tenantId, providerKeyIds, limit],
+    );
+    return rows.map((r) => this.#keyRecord(String(r.vault_id), Number(r.version), r));
+  }
+
+  async replaceVaultKeyWrapping(record: VaultKeyRecord, wrapped: VaultKeyRecord['wrapped']) {
+    const rows = await this.c.query(
+      `UPDATE vault_keys SET wrapped_key = $4, provider = $5, provider_key_id = $6
+        WHERE tenant_id = $1 AND vault_id = $2 AND version = $3 AND provider_key_id = $7 RETURNING version`,
+      [
+        this.tenantId,
+        record.vaultId,
+        record.vaultKeyVersion,
+        Buffer.from(wrapped.ciphertext),
+        wrapped.provider,
+        wrapped.providerKeyId,
+        record.wrapped.providerKeyId,
+      ],
+    );
+    return rows.length > 0;
+  }
+
   async findVaultKey(vaultId: string, version: number) {
     const [row] = await this.c.query(
       `SELECT wrapped_key, provider, provider_key_id FROM vault_keys

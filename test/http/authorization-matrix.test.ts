@@ -56,6 +56,14 @@ const ROUTES: Route[] = [
     byId: false,
   },
   {
+    name: 'rotate the root key',
+    method: 'POST',
+    path: () => '/v1/keys/rotate-root',
+    permission: null,
+    ok: 200,
+    byId: false,
+  },
+  {
     name: 'create principal',
     method: 'POST',
     path: () => '/v1/principals',

@@ -61,4 +61,19 @@ export const platformRoutes =
         return reply.code(201).send(tokenBody(created));
       },
     );
+
+    app.post(
+      '/v1/keys/rotate-root',
+      {
+        config: platform,
+        schema: {
+          operationId: 'rotateRootKey',
+          tags: ['platform', 'keys'],
+          description:
+            'Re-wraps every vault key still under a retired root key (CREDREG_PREVIOUS_ROOT_KEYS) under the current key provider. Resumable; data keys and values are not touched.',
+          response: { 200: z.object({ rewrapped: z.number() }), '4xx': problem },
+        },
+      },
+      async (req) => registry.rotateRoot(requestContext(req)),
+    );
   };
