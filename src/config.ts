@@ -41,6 +41,12 @@ export interface Config {
   /** (Default: 127.0.0.1:8200) */
   listen: { host: string; port: number };
   keyCache: { ttlMs: number; maxEntries: number };
+  maintenance: {
+    /** How often `credreg serve` runs upkeep (key rotation, re-wrap, purge), in ms. (Default: 60000; 0 disables) */
+    intervalMs: number;
+    /** Rotate a vault key once its current version is this many days old. (Default: 90; 0 disables) */
+    rotateVaultKeysAfterDays: number;
+  };
   http: {
     /** Proxies whose X-Forwarded-For is believed, as Fastify's `trustProxy`: addresses or CIDRs. (Default: none) */
     trustedProxies: string[];
@@ -102,6 +108,8 @@ const env = z.object({
     .default(256 * 1024),
   CREDREG_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1200),
   CREDREG_TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(300_000).default(5000),
+  CREDREG_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  CREDREG_VAULT_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(3650).default(90),
   CREDREG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -130,6 +138,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
     listen: { host, port: Number(port) },
     keyCache: { ttlMs: e.CREDREG_KEY_CACHE_TTL_MS, maxEntries: e.CREDREG_KEY_CACHE_MAX },
+    maintenance: {
+      intervalMs: e.CREDREG_MAINTENANCE_INTERVAL_MS,
+      rotateVaultKeysAfterDays: e.CREDREG_VAULT_KEY_ROTATION_DAYS,
+    },
     http: {
       trustedProxies: e.CREDREG_TRUSTED_PROXIES.split(',')
         .map((p) => p.trim())

@@ -96,6 +96,16 @@ describe('configuration', () => {
     });
   });
 
+  it('schedules upkeep: every minute, vault keys rotated after 90 days, both adjustable or off', () => {
+    expect(loadConfig({}).maintenance).toEqual({ intervalMs: 60_000, rotateVaultKeysAfterDays: 90 });
+    expect(
+      loadConfig({ CREDREG_MAINTENANCE_INTERVAL_MS: '0', CREDREG_VAULT_KEY_ROTATION_DAYS: '30' }).maintenance,
+    ).toEqual({ intervalMs: 0, rotateVaultKeysAfterDays: 30 });
+    expect(() => loadConfig({ CREDREG_VAULT_KEY_ROTATION_DAYS: '-1' })).toThrow(
+      /CREDREG_VAULT_KEY_ROTATION_DAYS/,
+    );
+  });
+
   it('reads retired root keys for a root rotation', () => {
     const a = randomBytes(32).toString('base64');
     const b = randomBytes(32).toString('base64');

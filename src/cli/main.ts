@@ -1,6 +1,7 @@
 import { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { isRegistryError } from '../core/errors.js';
+import type { Logger } from '../core/ports.js';
 import { buildApp, closeGracefully } from '../http/app.js';
 import { createLogger } from '../logger.js';
 import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
@@ -53,12 +54,14 @@ export async function run(argv: string[]): Promise<void> {
         if (stopping) return; // a second signal must not close twice
         stopping = true;
         logger.info({ signal }, 'shutting down');
+        await maintenance.stop();
         await closeGracefully(app); // stops accepting, lets in-flight requests finish
         await registry.close();
         process.exit(0);
       };
       process.once('SIGTERM', () => void stop('SIGTERM'));
       process.once('SIGINT', () => void stop('SIGINT'));
+      const maintenance = startMaintenance(registry, config, logger);
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       const where =
         config.storage.kind === 'pglite' ? `embedded store in ${config.storage.dataDir}` : 'PostgreSQL';
@@ -86,4 +89,35 @@ async function printBootstrapToken(registry: RegistryHandle): Promise<boolean> {
     `credreg: created the platform admin token (shown once, store it now; only its hash is kept): ${token}\n`,
   );
   return true;
+}
+
+/**
+ * Background upkeep on a timer: vault-key rotation on schedule, re-wrap in bounded batches, purge.
+ * One pass at a time; several instances may run it (rotation is compare-and-set, re-wrap skips
+ * rows another holds).
+ */
+function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, logger: Logger) {
+  let running: Promise<unknown> | undefined;
+  const tick = () => {
+    if (running) return;
+    running = registry
+      .runMaintenance({ rotateAfterDays: config.maintenance.rotateVaultKeysAfterDays })
+      .then((report) => {
+        if (report.rotated || report.rewrapped || report.purged)
+          logger.info({ ...report }, 'maintenance pass');
+      })
+      .catch((err: unknown) => logger.warn({ error: (err as Error).message }, 'maintenance pass failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer =
+    config.maintenance.intervalMs > 0 ? setInterval(tick, config.maintenance.intervalMs) : undefined;
+  timer?.unref();
+  return {
+    async stop() {
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
 }

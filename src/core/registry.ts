@@ -15,6 +15,19 @@ import { Authenticator, type AuthenticatorOptions, TokenService } from './token-
 import type { RequestContext } from './types.js';
 import { VaultService } from './vault-service.js';
 
+export interface MaintenanceOptions {
+  /** Rotate a vault key once its current version is this old. (Default: 90; 0 disables) */
+  rotateAfterDays?: number;
+  /** Re-wrap batches per vault per pass, so one pass stays short. (Default: 10) */
+  rewrapBatches?: number;
+}
+
+export interface MaintenanceReport {
+  rotated: number;
+  rewrapped: number;
+  purged: number;
+}
+
 /** Everything one tenant can do; get one with `registry.forTenant(tenantId)`. */
 export interface TenantRegistry {
   readonly tenantId: string;
@@ -52,6 +65,12 @@ export interface Registry {
    * each vault key is replaced on its own, compare-and-set, and logged in its tenant.
    */
   rotateRoot(ctx: RequestContext): Promise<{ rewrapped: number }>;
+  /**
+   * One pass of background upkeep over every tenant: rotates vault keys older than
+   * `rotateAfterDays` (0: never), re-wraps up to `rewrapBatches` batches per vault, and purges
+   * credentials past their recovery window. Safe to run on several instances at once.
+   */
+  runMaintenance(options: MaintenanceOptions): Promise<MaintenanceReport>;
 }
 
 export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions = {}): Registry {
@@ -71,7 +90,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
         auditFailure(deps, tenantId, ctx, subject, error),
     });
   };
-  return Object.freeze({
+  const registry: Registry = Object.freeze({
     tenants,
     authenticator,
     forTenant,
@@ -109,6 +128,49 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       } while (cursor);
       return { rewrapped };
     },
+    async runMaintenance(options: MaintenanceOptions) {
+      const ctx = { actor: 'system:maintenance' };
+      const rotateAfterMs = (options.rotateAfterDays ?? 90) * 86_400_000;
+      const report = { rotated: 0, rewrapped: 0, purged: 0 };
+      let cursor: string | undefined;
+      do {
+        const page = await tenants.list({ limit: 100, cursor });
+        for (const tenant of page.items) {
+          const t = forTenant(tenant.id);
+          let vaultCursor: string | undefined;
+          do {
+            const vaults = await t.vaults.list({ limit: 100, cursor: vaultCursor });
+            for (const vault of vaults.items) {
+              try {
+                const status = await t.vaults.keyStatus(vault.id);
+                const current = status.versions.find((v) => v.version === status.currentVersion);
+                if (
+                  rotateAfterMs > 0 &&
+                  current &&
+                  deps.clock.now().getTime() - current.createdAt.getTime() >= rotateAfterMs
+                ) {
+                  await t.vaults.rotateKey(vault.id, ctx);
+                  report.rotated++;
+                }
+                report.rewrapped += (
+                  await t.vaults.rewrap(vault.id, { maxBatches: options.rewrapBatches ?? 10 }, ctx)
+                ).rewrapped;
+              } catch (err) {
+                // One vault's trouble (a concurrent rotation, a provider outage) must not stop the pass.
+                deps.logger.warn(
+                  { tenantId: tenant.id, vaultId: vault.id, error: describeError(err) },
+                  'vault key upkeep failed',
+                );
+              }
+            }
+            vaultCursor = vaults.nextCursor ?? undefined;
+          } while (vaultCursor);
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      report.purged = await registry.purgeDue();
+      return report;
+    },
     async purgeDue() {
       let purged = 0;
       let cursor: string | undefined;
@@ -129,4 +191,5 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       return purged;
     },
   });
+  return registry;
 }
