@@ -15,6 +15,7 @@ import {
   type TestRegistry,
   testConfig,
 } from '../helpers/backends.js';
+import { transitStandIn } from '../helpers/transit-stand-in.js';
 
 const ops = { actor: 'ops' };
 
@@ -95,6 +96,36 @@ describeEachBackend('root key rotation', (backend) => {
       ).items;
       expect(rows).toHaveLength(3);
       expect(rows[0]!.reason).toMatch(/^root key rotation: local:[0-9a-f]{16} -> local:[0-9a-f]{16}$/);
+    }
+  });
+
+  it('switching provider is a root rotation too: from the local key to Vault Transit', async () => {
+    const transit = await transitStandIn();
+    try {
+      const toTransit = (previous: string[]) =>
+        assemble(t.db, {
+          config: {
+            ...testConfig(t.prefix),
+            keyProvider: {
+              kind: 'vault-transit',
+              addr: transit.addr,
+              token: 'test-token',
+              key: 'credreg',
+              mount: 'transit',
+            },
+            previousRootKeys: previous,
+          },
+          logger: silentLogger,
+        });
+      const moving = await toTransit([newRoot]);
+      expect(await moving.rotateRoot({ actor: 'platform:ops' })).toEqual({ rewrapped: 6 });
+      const providers = await t.db.transaction((c) =>
+        c.query<{ p: string }>('SELECT DISTINCT provider AS p FROM vault_keys'),
+      );
+      expect(providers.map((r) => r.p)).toEqual(['vault-transit']);
+      await revealAll(await toTransit([])); // Transit alone now opens everything
+    } finally {
+      transit.server.close();
     }
   });
 });

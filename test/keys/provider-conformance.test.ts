@@ -19,6 +19,7 @@ import { AwsKmsKeyProvider, encryptionContext } from '../../src/keys/aws-kms-pro
 import { LocalKeyProvider } from '../../src/keys/local-key-provider.js';
 import { Pkcs11KeyProvider } from '../../src/keys/pkcs11-provider.js';
 import { VaultTransitKeyProvider } from '../../src/keys/vault-transit-provider.js';
+import { transitStandIn } from '../helpers/transit-stand-in.js';
 
 const ctx: KeyContext = {
   tenantId: '01890000-0000-7000-8000-000000000001',
@@ -67,39 +68,6 @@ function fakeKms() {
     }
   });
   return { kms, state };
-}
-
-/** A stand-in for Vault's Transit engine, from its documented API. */
-async function transitStandIn(): Promise<{ server: Server; addr: string; state: { status: number | null } }> {
-  const key = randomBytes(32);
-  const state = { status: null as number | null };
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const send = (status: number, json: unknown) =>
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      if (state.status) return send(state.status, { errors: ['forced'] });
-      if (req.headers['x-vault-token'] !== 'test-token') return send(403, { errors: ['permission denied'] });
-      const m = /^\/v1\/transit\/(encrypt|decrypt)\/credreg$/.exec(req.url ?? '');
-      if (!m || req.method !== 'POST') return send(404, { errors: [] });
-      const input = JSON.parse(body) as Record<string, string>;
-      const aad = Buffer.from(input.associated_data ?? '', 'base64');
-      if (m[1] === 'encrypt') {
-        const blob = gcm(key, aad, Buffer.from(input.plaintext!, 'base64'));
-        return send(200, { data: { ciphertext: `vault:v1:${blob.toString('base64')}`, key_version: 1 } });
-      }
-      try {
-        const blob = Buffer.from(String(input.ciphertext).replace(/^vault:v1:/, ''), 'base64');
-        return send(200, { data: { plaintext: ungcm(key, aad, blob).toString('base64') } });
-      } catch {
-        return send(400, { errors: ['cipher: message authentication failed'] });
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  return { server, addr: `http://127.0.0.1:${port}`, state };
 }
 
 const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';

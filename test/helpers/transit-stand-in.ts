@@ -1,0 +1,50 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+
+function gcm(key: Buffer, aad: Buffer, data: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv).setAAD(aad);
+  return Buffer.concat([iv, c.update(data), c.final(), c.getAuthTag()]);
+}
+function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
+  const d = createDecipheriv('aes-256-gcm', key, blob.subarray(0, 12)).setAAD(aad);
+  d.setAuthTag(blob.subarray(blob.length - 16));
+  return Buffer.concat([d.update(blob.subarray(12, blob.length - 16)), d.final()]);
+}
+
+/** A stand-in for Vault's Transit engine, from its documented API. */
+export async function transitStandIn(): Promise<{
+  server: Server;
+  addr: string;
+  state: { status: number | null };
+}> {
+  const key = randomBytes(32);
+  const state = { status: null as number | null };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const send = (status: number, json: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      if (state.status) return send(state.status, { errors: ['forced'] });
+      if (req.headers['x-vault-token'] !== 'test-token') return send(403, { errors: ['permission denied'] });
+      const m = /^\/v1\/transit\/(encrypt|decrypt)\/credreg$/.exec(req.url ?? '');
+      if (!m || req.method !== 'POST') return send(404, { errors: [] });
+      const input = JSON.parse(body) as Record<string, string>;
+      const aad = Buffer.from(input.associated_data ?? '', 'base64');
+      if (m[1] === 'encrypt') {
+        const blob = gcm(key, aad, Buffer.from(input.plaintext!, 'base64'));
+        return send(200, { data: { ciphertext: `vault:v1:${blob.toString('base64')}`, key_version: 1 } });
+      }
+      try {
+        const blob = Buffer.from(String(input.ciphertext).replace(/^vault:v1:/, ''), 'base64');
+        return send(200, { data: { plaintext: ungcm(key, aad, blob).toString('base64') } });
+      } catch {
+        return send(400, { errors: ['cipher: message authentication failed'] });
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { server, addr: `http://127.0.0.1:${port}`, state };
+}
