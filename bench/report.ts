@@ -18,6 +18,8 @@ export interface BackendResult {
   rootKeyCallsPerReveal: number;
   /** Data keys moved to a new vault-key version per second (one re-wrap of the whole vault). */
   rewrapKeysPerSec: number;
+  /** Warm reveals (c32) with Vault Transit (a loopback stand-in) as the root key provider. */
+  transitReveal: CellResult;
 }
 
 export interface RunInfo {
@@ -53,6 +55,9 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
     row.http_ratio = round(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3);
     row.root_key_calls_per_reveal = r.rootKeyCallsPerReveal;
     row.rewrap_keys_s = round(r.rewrapKeysPerSec, 1);
+    row.reveal_vault_transit_ops_s = round(r.transitReveal.opsPerSec, 1);
+    row.reveal_vault_transit_p99_ms = round(r.transitReveal.p99Ms, 3);
+    row.vault_transit_vs_local = round(r.transitReveal.opsPerSec / r.cells.reveal[HEADLINE].opsPerSec, 3);
     return row;
   });
 }
@@ -92,7 +97,8 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
       `${r.backend}: reveal_c32 / baseline_c32 = ${fixed(ratio(r, HEADLINE), 3)} ` +
         `(c1: ${fixed(ratio(r, 1), 3)}), http_reveal_c32 / baseline_c32 = ` +
         `${fixed(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3)}, ` +
-        `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}, rewrap = ${fixed(r.rewrapKeysPerSec, 1)} data keys/s`,
+        `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}, rewrap = ${fixed(r.rewrapKeysPerSec, 1)} data keys/s, ` +
+        `warm reveal with vault-transit / local = ${fixed(r.transitReveal.opsPerSec / r.cells.reveal[HEADLINE].opsPerSec, 3)}`,
     );
   }
   return lines.join('\n');

@@ -5,6 +5,7 @@
  * stdout carries only the report (with --json, exactly one JSON array); progress goes to stderr.
  */
 import { parseArgs } from 'node:util';
+import { transitStandIn } from '../test/helpers/transit-stand-in.js';
 import { setUpBaseline } from './baseline.js';
 import { startHttpReveal } from './http-workload.js';
 import { type CellResult, drive } from './load.js';
@@ -121,6 +122,26 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
     }
   }
   await http.close();
+  // A warm reveal calls no root key provider, so a remote one (Vault Transit, here a loopback
+  // stand-in following its API) should reveal as fast as the local one: measured, not assumed.
+  const transit = await transitStandIn();
+  let transitReveal: CellResult;
+  try {
+    // Shares the target's database: closed with it, not on its own.
+    const viaTransit = await target.assembleWith({
+      kind: 'vault-transit',
+      addr: transit.addr,
+      token: 'test-token',
+      key: 'credreg',
+      mount: 'transit',
+    });
+    const tw = await seedWorkload(viaTransit, 50, 'bench-transit');
+    await drive(tw.reveal, 32, info.warmupSeconds * 1000, signal);
+    transitReveal = await drive(tw.reveal, 32, info.secondsPerCell * 1000, signal);
+    progress(`${backend}: reveal via vault-transit c32: ${transitReveal.opsPerSec.toFixed(1)} ops/s`);
+  } finally {
+    transit.server.close();
+  }
   // Last, since it moves every data key of the vault: one rotation, then one full re-wrap.
   const vaults = registry.forTenant(workload.tenantId).vaults;
   await vaults.rotateKey(workload.vaultId, { actor: 'bench' });
@@ -129,6 +150,7 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
   const rewrapKeysPerSec = rewrapped / ((performance.now() - t0) / 1000);
   progress(`${backend}: re-wrapped ${rewrapped} data keys, ${rewrapKeysPerSec.toFixed(1)}/s`);
   return {
+    transitReveal,
     rewrapKeysPerSec,
     backend,
     poolSize: target.poolSize,

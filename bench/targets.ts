@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Config, StorageConfig } from '../src/config.js';
+import type { Config, KeyProviderConfig, StorageConfig } from '../src/config.js';
 import type { Logger } from '../src/core/ports.js';
 import { migrate } from '../src/db/migrate.js';
 import { openPg } from '../src/db/pg-adapter.js';
@@ -19,6 +19,8 @@ export interface BenchTarget {
   registry: RegistryHandle;
   /** Connections in the registry's pool, and in the baseline's; absent for PGlite's single one. */
   poolSize?: number;
+  /** Another registry on the same database with another root key provider (its own tenants). */
+  assembleWith(keyProvider: KeyProviderConfig): Promise<RegistryHandle>;
   /** One transaction as the database owner: no role switch, so no row-level security. */
   ownerTransaction<T>(fn: (c: SqlClient) => Promise<T>): Promise<T>;
   /** Closes everything and, on PostgreSQL, drops the database and its roles; tries every step. */
@@ -45,13 +47,13 @@ export async function openPgliteTarget(): Promise<BenchTarget> {
   const prefix = 'credreg';
   try {
     await migrate(db, rolesFromPrefix(prefix));
-    const registry = await assemble(db, {
-      config: benchConfig(prefix, { kind: 'pglite', dataDir: '(in memory)' }),
-      logger: silentLogger,
-    });
+    const config = benchConfig(prefix, { kind: 'pglite', dataDir: '(in memory)' });
+    const registry = await assemble(db, { config, logger: silentLogger });
     return {
       backend: 'pglite',
       registry,
+      assembleWith: (keyProvider) =>
+        assemble(db, { config: { ...config, keyProvider }, logger: silentLogger }),
       // Without a prelude the adapter runs PGlite's own transaction as its superuser: the same
       // instance and queue the registry uses, minus the role switch and RLS.
       ownerTransaction: (fn) => db.transaction(fn),
@@ -103,15 +105,13 @@ export async function openPostgresTarget(adminUrl: string, poolSize: number): Pr
     // Closing the registry closes its pool; a pool must not be ended twice.
     undo.push(() => (registry ? registry.close() : db.close()));
     await migrate(db, roles);
-    registry = await assemble(db, {
-      config: benchConfig(prefix, {
-        kind: 'postgres',
-        url: connectionString,
-        migrationUrl: connectionString,
-        poolMax: poolSize,
-      }),
-      logger: silentLogger,
+    const config = benchConfig(prefix, {
+      kind: 'postgres',
+      url: connectionString,
+      migrationUrl: connectionString,
+      poolMax: poolSize,
     });
+    registry = await assemble(db, { config, logger: silentLogger });
 
     const pool = new pg.Pool({ connectionString, max: poolSize });
     // `end()` resolves before its connections are closed, so DROP DATABASE ... WITH (FORCE) can
@@ -122,6 +122,8 @@ export async function openPostgresTarget(adminUrl: string, poolSize: number): Pr
     return {
       backend: 'postgres',
       registry,
+      assembleWith: (keyProvider) =>
+        assemble(db, { config: { ...config, keyProvider }, logger: silentLogger }),
       poolSize,
       ownerTransaction: (fn) => poolTransaction(pool, fn),
       close,

@@ -20,8 +20,12 @@ const ctx = { actor: 'bench' };
 /** A value the size of a typical API key; the baseline's rows are sized after its ciphertext. */
 const apiKey = () => `sk_bench_${randomBytes(16).toString('hex')}`;
 
-export async function seedWorkload(registry: RegistryHandle, credentials: number): Promise<Workload> {
-  const tenant = await registry.tenants.create({ name: 'bench' });
+export async function seedWorkload(
+  registry: RegistryHandle,
+  credentials: number,
+  name = 'bench',
+): Promise<Workload> {
+  const tenant = await registry.tenants.create({ name });
   const t = registry.forTenant(tenant.id);
   const vault = await t.vaults.create({ name: 'bench' }, ctx);
   let stored = 0;
