@@ -1,12 +1,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 
-function gcm(key: Buffer, aad: Buffer, data: Buffer): Buffer {
+/** AES-256-GCM as the fakes and stand-ins use it: nonce, ciphertext, tag. */
+export function gcm(key: Buffer, aad: Buffer, data: Buffer): Buffer {
   const iv = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', key, iv).setAAD(aad);
   return Buffer.concat([iv, c.update(data), c.final(), c.getAuthTag()]);
 }
-function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
+export function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
   const d = createDecipheriv('aes-256-gcm', key, blob.subarray(0, 12)).setAAD(aad);
   d.setAuthTag(blob.subarray(blob.length - 16));
   return Buffer.concat([d.update(blob.subarray(12, blob.length - 16)), d.final()]);

@@ -5,7 +5,7 @@
  * documented Transit API (encrypt/decrypt, `vault:vN:` ciphertexts, `associated_data`).
  */
 import { spawnSync } from 'node:child_process';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { AwsKmsKeyProvider, encryptionContext } from '../../src/keys/aws-kms-pro
 import { LocalKeyProvider } from '../../src/keys/local-key-provider.js';
 import { Pkcs11KeyProvider } from '../../src/keys/pkcs11-provider.js';
 import { VaultTransitKeyProvider } from '../../src/keys/vault-transit-provider.js';
-import { transitStandIn } from '../helpers/transit-stand-in.js';
+import { gcm, transitStandIn, ungcm } from '../helpers/transit-stand-in.js';
 
 const ctx: KeyContext = {
   tenantId: '01890000-0000-7000-8000-000000000001',
@@ -27,16 +27,6 @@ const ctx: KeyContext = {
 };
 const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/2f3e4d5c-0000-4000-8000-000000000001';
 
-function gcm(key: Buffer, aad: Buffer, data: Buffer): Buffer {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', key, iv).setAAD(aad);
-  return Buffer.concat([iv, c.update(data), c.final(), c.getAuthTag()]);
-}
-function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
-  const d = createDecipheriv('aes-256-gcm', key, blob.subarray(0, 12)).setAAD(aad);
-  d.setAuthTag(blob.subarray(blob.length - 16));
-  return Buffer.concat([d.update(blob.subarray(12, blob.length - 16)), d.final()]);
-}
 const awsError = (name: string) => Object.assign(new Error(`${name} from the fake`), { name });
 
 /** A fake KMS: one AES key per key id; the encryption context is bound as AAD, as KMS does. */
