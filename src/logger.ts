@@ -5,7 +5,7 @@ import type { Config } from './config.js';
  * Paths that could carry a secret if they ever reached a log line. The core never logs values;
  * this is the second line of defence for the HTTP layer and for mistakes.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'value',
   '*.value',
   'newValue',

@@ -34,7 +34,7 @@ export const metadata = jsonObject.refine(
  * and ten years. Months and years are left out on purpose: their length varies.
  */
 const DURATION_RE = /^P(?:(\d+)W|(?:(\d+)D)?(?:T(\d+)H)?)$/;
-export function durationHours(text: string): number | null {
+function durationHours(text: string): number | null {
   const m = DURATION_RE.exec(text);
   if (!m || text === 'P' || text === 'PT') return null;
   const [, w, d, h] = m;
@@ -149,7 +149,7 @@ function describeCode(code: string): string {
   }
 }
 
-export function validationError(issues: FieldIssue[]): RegistryError {
+function validationError(issues: FieldIssue[]): RegistryError {
   const summary = issues.map((i) => `${i.path} ${i.problem}`).join('; ');
   return new RegistryError('VALIDATION', `invalid input: ${summary}`, { issues });
 }

@@ -35,7 +35,7 @@ const TITLE: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export function statusOf(code: ErrorCode): number {
+function statusOf(code: ErrorCode): number {
   return STATUS[code];
 }
 
