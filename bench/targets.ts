@@ -35,7 +35,7 @@ function benchConfig(prefix: string, storage: StorageConfig): Config {
     keyProvider: { kind: 'local', rootKey: { kind: 'base64', value: randomBytes(32).toString('base64') } },
     dbRolePrefix: prefix,
     listen: { host: '127.0.0.1', port: 0 },
-    keyCache: { ttlMs: 300_000, maxEntries: 10_000 },
+    keyCache: { ttlMs: 300_000, maxEntries: 10_000, maxEntriesPerTenant: 1000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 1_000_000, tokenCacheTtlMs: 5000 },
     logLevel: 'silent',

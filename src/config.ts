@@ -32,15 +32,20 @@ export interface Config {
   storage: StorageConfig;
   keyProvider: KeyProviderConfig;
   /**
-   * Retired local root keys (base64), still accepted for unwrapping until `credreg keys rotate-root`
-   * has re-wrapped every vault key under the current provider. (Default: none)
+   * Retired root keys, of any provider, still accepted for unwrapping until `credreg keys
+   * rotate-root` has moved every vault key to the current one. (Default: none)
    */
-  previousRootKeys?: readonly string[];
+  previousKeyProviders?: readonly KeyProviderConfig[];
   /** Database roles are `<prefix>_app` and `<prefix>_platform`. (Default: `credreg`) */
   dbRolePrefix: string;
   /** (Default: 127.0.0.1:8200) */
   listen: { host: string; port: number };
-  keyCache: { ttlMs: number; maxEntries: number };
+  /**
+   * Unwrapped vault keys held in memory: for at most `ttlMs` (Default: 300000), at most
+   * `maxEntries` in all (Default: 10000) and `maxEntriesPerTenant` per tenant (Default: 1000), so
+   * one busy tenant cannot evict every other tenant's keys.
+   */
+  keyCache: { ttlMs: number; maxEntries: number; maxEntriesPerTenant: number };
   maintenance: {
     /** How often `credreg serve` runs upkeep (key rotation, re-wrap, purge), in ms. (Default: 60000; 0 disables) */
     intervalMs: number;
@@ -61,15 +66,10 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-const env = z.object({
-  DATABASE_URL: z.string().min(1).optional(),
-  CREDREG_MIGRATION_DATABASE_URL: z.string().min(1).optional(),
-  CREDREG_DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
-  CREDREG_DB_ROLE_PREFIX: z.string().default('credreg'),
-  CREDREG_DATA_DIR: z.string().min(1).default('./data'),
+/** The settings of one root key provider; a retired one takes them again with `CREDREG_PREVIOUS_`. */
+const keyProviderEnv = {
   CREDREG_ROOT_KEY: z.string().min(1).optional(),
   CREDREG_ROOT_KEY_FILE: z.string().min(1).optional(),
-  CREDREG_PREVIOUS_ROOT_KEYS: z.string().default(''),
   CREDREG_KEY_PROVIDER: z.enum(['local', 'aws-kms', 'vault-transit', 'pkcs11']).default('local'),
   CREDREG_PKCS11_MODULE: z.string().min(1).optional(),
   CREDREG_PKCS11_TOKEN_LABEL: z.string().min(1).optional(),
@@ -92,6 +92,16 @@ const env = z.object({
   CREDREG_VAULT_TOKEN: z.string().min(1).optional(),
   CREDREG_VAULT_TRANSIT_KEY: z.string().min(1).optional(),
   CREDREG_VAULT_TRANSIT_MOUNT: z.string().min(1).default('transit'),
+};
+
+const env = z.object({
+  DATABASE_URL: z.string().min(1).optional(),
+  CREDREG_MIGRATION_DATABASE_URL: z.string().min(1).optional(),
+  CREDREG_DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+  CREDREG_DB_ROLE_PREFIX: z.string().default('credreg'),
+  CREDREG_DATA_DIR: z.string().min(1).default('./data'),
+  ...keyProviderEnv,
+  CREDREG_PREVIOUS_ROOT_KEYS: z.string().default(''),
   CREDREG_LISTEN: z
     .string()
     .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
@@ -99,6 +109,7 @@ const env = z.object({
   // At least a second: lru-cache reads a TTL of 0 as "never expires".
   CREDREG_KEY_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   CREDREG_KEY_CACHE_MAX: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  CREDREG_KEY_CACHE_MAX_PER_TENANT: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   CREDREG_TRUSTED_PROXIES: z.string().default(''),
   CREDREG_BODY_LIMIT: z.coerce
     .number()
@@ -128,16 +139,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       }
     : { kind: 'pglite', dataDir: resolve(e.CREDREG_DATA_DIR) };
   const keyProvider = keyProviderFrom(e, storage);
+  const previousKeyProviders: KeyProviderConfig[] = e.CREDREG_PREVIOUS_ROOT_KEYS.split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map((value) => ({ kind: 'local', rootKey: { kind: 'base64', value } }));
+  if (source.CREDREG_PREVIOUS_KEY_PROVIDER) previousKeyProviders.push(previousKeyProviderFrom(source));
   const [host, port] = e.CREDREG_LISTEN.split(':') as [string, string];
   return deepFreeze({
     storage,
     keyProvider,
-    previousRootKeys: e.CREDREG_PREVIOUS_ROOT_KEYS.split(',')
-      .map((k) => k.trim())
-      .filter(Boolean),
+    previousKeyProviders,
     dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
     listen: { host, port: Number(port) },
-    keyCache: { ttlMs: e.CREDREG_KEY_CACHE_TTL_MS, maxEntries: e.CREDREG_KEY_CACHE_MAX },
+    keyCache: {
+      ttlMs: e.CREDREG_KEY_CACHE_TTL_MS,
+      maxEntries: e.CREDREG_KEY_CACHE_MAX,
+      maxEntriesPerTenant: e.CREDREG_KEY_CACHE_MAX_PER_TENANT,
+    },
     maintenance: {
       intervalMs: e.CREDREG_MAINTENANCE_INTERVAL_MS,
       rotateVaultKeysAfterDays: e.CREDREG_VAULT_KEY_ROTATION_DAYS,
@@ -156,10 +174,39 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
 
 export const DEFAULT_CLIENT_ADDR = 'http://127.0.0.1:8200';
 
-function keyProviderFrom(e: z.output<typeof env>, storage: StorageConfig): KeyProviderConfig {
+const PREVIOUS = 'CREDREG_PREVIOUS_';
+
+/**
+ * The retired provider a root rotation moves away from, configured like the current one with
+ * every name prefixed: `CREDREG_PREVIOUS_KEY_PROVIDER=aws-kms`, `CREDREG_PREVIOUS_AWS_KMS_KEY_ID`, …
+ */
+function previousKeyProviderFrom(source: NodeJS.ProcessEnv): KeyProviderConfig {
+  const prefixed = z.object(
+    Object.fromEntries(
+      Object.entries(keyProviderEnv).map(([name, schema]) => [name.replace('CREDREG_', PREVIOUS), schema]),
+    ),
+  );
+  const e = Object.fromEntries(
+    Object.entries(parse(prefixed, source)).map(([name, value]) => [
+      name.replace(PREVIOUS, 'CREDREG_'),
+      value,
+    ]),
+  ) as z.output<z.ZodObject<typeof keyProviderEnv>>;
+  return keyProviderFrom(e, null, PREVIOUS);
+}
+
+/** `storage` is null for a retired provider: it never gets the embedded default's key file. */
+function keyProviderFrom(
+  e: z.output<z.ZodObject<typeof keyProviderEnv>>,
+  storage: StorageConfig | null,
+  prefix = 'CREDREG_',
+): KeyProviderConfig {
   const need = (value: string | undefined, name: string) => {
     if (value) return value;
-    throw new RegistryError('CONFIG', `CREDREG_KEY_PROVIDER=${e.CREDREG_KEY_PROVIDER} needs ${name}`);
+    throw new RegistryError(
+      'CONFIG',
+      `${prefix}KEY_PROVIDER=${e.CREDREG_KEY_PROVIDER} needs ${name.replace('CREDREG_', prefix)}`,
+    );
   };
   switch (e.CREDREG_KEY_PROVIDER) {
     case 'aws-kms':
@@ -193,11 +240,17 @@ function keyProviderFrom(e: z.output<typeof env>, storage: StorageConfig): KeyPr
           rootKey: { kind: 'file', path: resolve(e.CREDREG_ROOT_KEY_FILE), create: false },
         };
       }
-      if (storage.kind === 'pglite') {
+      if (storage?.kind === 'pglite') {
         return {
           kind: 'local',
           rootKey: { kind: 'file', path: resolve(storage.dataDir, 'root.key'), create: true },
         };
+      }
+      if (!storage) {
+        throw new RegistryError(
+          'CONFIG',
+          `${prefix}KEY_PROVIDER=local needs ${prefix}ROOT_KEY or ${prefix}ROOT_KEY_FILE`,
+        );
       }
       throw new RegistryError(
         'CONFIG',

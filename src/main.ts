@@ -117,13 +117,8 @@ export async function assemble(
     );
   }
   const current = rootKeyProvider(config.keyProvider, options.mayCreateRootKey === true, logger);
-  const retired = (config.previousRootKeys ?? []).map((k) => new LocalKeyProvider(decodeRootKey(k)));
-  const provider = retired.length > 0 ? new ProviderChain(current, retired) : current;
-  const keyRing = new CachingKeyRing({
-    provider,
-    ttlMs: config.keyCache.ttlMs,
-    maxEntries: config.keyCache.maxEntries,
-  });
+  const retired = (config.previousKeyProviders ?? []).map((c) => rootKeyProvider(c, false, logger));
+  const keyRing = new CachingKeyRing({ provider: new ProviderChain(current, retired), ...config.keyCache });
   const registry = createRegistry(
     {
       store: new SqlRegistryStore(db, roles),

@@ -109,8 +109,72 @@ describe('configuration', () => {
   it('reads retired root keys for a root rotation', () => {
     const a = randomBytes(32).toString('base64');
     const b = randomBytes(32).toString('base64');
-    expect(loadConfig({ CREDREG_PREVIOUS_ROOT_KEYS: ` ${a}, ${b} ` }).previousRootKeys).toEqual([a, b]);
-    expect(loadConfig({}).previousRootKeys).toEqual([]);
+    expect(loadConfig({ CREDREG_PREVIOUS_ROOT_KEYS: ` ${a}, ${b} ` }).previousKeyProviders).toEqual([
+      { kind: 'local', rootKey: { kind: 'base64', value: a } },
+      { kind: 'local', rootKey: { kind: 'base64', value: b } },
+    ]);
+    expect(loadConfig({}).previousKeyProviders).toEqual([]);
+  });
+
+  it('reads a retired provider of any kind from CREDREG_PREVIOUS_* settings', () => {
+    expect(
+      loadConfig({
+        CREDREG_PREVIOUS_KEY_PROVIDER: 'vault-transit',
+        CREDREG_PREVIOUS_VAULT_ADDR: 'https://vault.internal:8200',
+        CREDREG_PREVIOUS_VAULT_TOKEN: 'hvs.old',
+        CREDREG_PREVIOUS_VAULT_TRANSIT_KEY: 'credreg',
+        // The current provider's settings are not borrowed:
+        CREDREG_VAULT_TOKEN: 'hvs.current',
+      }).previousKeyProviders,
+    ).toEqual([
+      {
+        kind: 'vault-transit',
+        addr: 'https://vault.internal:8200',
+        token: 'hvs.old',
+        key: 'credreg',
+        mount: 'transit',
+      },
+    ]);
+    const kms = loadConfig({
+      CREDREG_KEY_PROVIDER: 'pkcs11',
+      CREDREG_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so',
+      CREDREG_PKCS11_TOKEN_LABEL: 'credreg',
+      CREDREG_PKCS11_PIN: '1234',
+      CREDREG_PREVIOUS_KEY_PROVIDER: 'aws-kms',
+      CREDREG_PREVIOUS_AWS_KMS_KEY_ID: 'alias/credreg',
+    });
+    expect(kms.keyProvider.kind).toBe('pkcs11');
+    expect(kms.previousKeyProviders).toEqual([{ kind: 'aws-kms', keyId: 'alias/credreg', tenantKeys: {} }]);
+  });
+
+  it('names the CREDREG_PREVIOUS_ variable a retired provider is missing', () => {
+    expect(() =>
+      loadConfig({
+        CREDREG_PREVIOUS_KEY_PROVIDER: 'vault-transit',
+        CREDREG_PREVIOUS_VAULT_ADDR: 'http://v:8200',
+      }),
+    ).toThrow(/CREDREG_PREVIOUS_KEY_PROVIDER=vault-transit needs CREDREG_PREVIOUS_VAULT_TOKEN/);
+    // A retired local key is never the embedded default's key file.
+    expect(() => loadConfig({ CREDREG_PREVIOUS_KEY_PROVIDER: 'local' })).toThrow(
+      /CREDREG_PREVIOUS_KEY_PROVIDER=local needs CREDREG_PREVIOUS_ROOT_KEY or CREDREG_PREVIOUS_ROOT_KEY_FILE/,
+    );
+    expect(() =>
+      loadConfig({ CREDREG_PREVIOUS_KEY_PROVIDER: 'vault-transit', CREDREG_PREVIOUS_VAULT_ADDR: 'ftp://x' }),
+    ).toThrow(/CREDREG_PREVIOUS_VAULT_ADDR/);
+  });
+
+  it('reads the key cache bounds', () => {
+    expect(loadConfig({}).keyCache).toEqual({
+      ttlMs: 300_000,
+      maxEntries: 10_000,
+      maxEntriesPerTenant: 1000,
+    });
+    expect(
+      loadConfig({ CREDREG_KEY_CACHE_MAX: '50', CREDREG_KEY_CACHE_MAX_PER_TENANT: '5' }).keyCache,
+    ).toMatchObject({ maxEntries: 50, maxEntriesPerTenant: 5 });
+    expect(() => loadConfig({ CREDREG_KEY_CACHE_MAX_PER_TENANT: '0' })).toThrow(
+      /CREDREG_KEY_CACHE_MAX_PER_TENANT/,
+    );
   });
 
   it('rejects malformed values with the variable named', () => {

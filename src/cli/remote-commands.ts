@@ -233,6 +233,15 @@ function registerVaultCommands(program: Command): Command {
   return vault;
 }
 
+/** The vault a `keys` command acts on: `credreg keys rotate <id>` or `credreg keys rotate --vault <id>`. */
+function vaultOf(arg: string | undefined, opts: { vault?: string }): string {
+  if (arg && opts.vault && arg !== opts.vault)
+    throw new InvalidArgumentError('give the vault once: as an argument or with --vault');
+  const id = arg ?? opts.vault;
+  if (!id) throw new InvalidArgumentError('which vault? give its id, as an argument or with --vault');
+  return id;
+}
+
 function registerKeyCommands(program: Command): Command {
   const keys = program
     .command('keys')
@@ -241,7 +250,7 @@ function registerKeyCommands(program: Command): Command {
   keys
     .command('rotate-root')
     .description(
-      'platform admin: re-wrap every vault key still under a retired root key (CREDREG_PREVIOUS_ROOT_KEYS)',
+      'platform admin: re-wrap every vault key not under the current root key (a retired key, another provider, an older Transit version)',
     )
     .action(async (opts: RemoteOptions) => {
       const r = await connect(opts).rotateRootKey();
@@ -249,10 +258,33 @@ function registerKeyCommands(program: Command): Command {
     });
 
   keys
+    .command('root-status')
+    .description('platform admin: which root keys wrap the vault keys, and how many a root rotation has left')
+    .action(async (opts: RemoteOptions) => {
+      const status = await connect(opts).rootKeyStatus();
+      print(
+        opts,
+        status,
+        () =>
+          `${formatTable(
+            [
+              { header: 'PROVIDER', cell: (g: (typeof status.wrappedBy)[number]) => g.provider },
+              { header: 'KEY', cell: (g) => g.providerKeyId },
+              { header: 'CURRENT', cell: (g) => (g.current ? 'yes' : 'no') },
+              { header: 'VAULT KEYS', cell: (g) => g.vaultKeys },
+            ],
+            status.wrappedBy,
+          )}\n${status.remaining} vault keys left to re-wrap`,
+      );
+    });
+
+  keys
     .command('status')
-    .argument('<vault>', 'vault id')
+    .argument('[vault]', 'vault id')
+    .option('--vault <id>', 'vault id')
     .description('each vault-key version and how many data keys still use it')
-    .action(async (vaultId: string, opts: RemoteOptions) => {
+    .action(async (arg: string | undefined, opts: RemoteOptions & { vault?: string }) => {
+      const vaultId = vaultOf(arg, opts);
       const status = await connect(opts).vaultKeyStatus(vaultId);
       print(opts, status, () =>
         formatTable(
@@ -269,9 +301,11 @@ function registerKeyCommands(program: Command): Command {
 
   keys
     .command('rotate')
-    .argument('<vault>', 'vault id')
+    .argument('[vault]', 'vault id')
+    .option('--vault <id>', 'vault id')
     .description('make a new vault-key version current; new writes use it at once')
-    .action(async (vaultId: string, opts: RemoteOptions) => {
+    .action(async (arg: string | undefined, opts: RemoteOptions & { vault?: string }) => {
+      const vaultId = vaultOf(arg, opts);
       const r = await connect(opts).rotateVaultKey(vaultId);
       print(
         opts,
@@ -282,21 +316,28 @@ function registerKeyCommands(program: Command): Command {
 
   keys
     .command('rewrap')
-    .argument('<vault>', 'vault id')
+    .argument('[vault]', 'vault id')
+    .option('--vault <id>', 'vault id')
     .description('move data keys to the current vault-key version (resumable)')
     .option('--batch-size <n>', 'data keys per transaction (Default: 500)', positiveInt)
     .option('--max-batches <n>', 'stop after this many batches (Default: until done)', positiveInt)
-    .action(async (vaultId: string, opts: RemoteOptions & { batchSize?: number; maxBatches?: number }) => {
-      const r = await connect(opts).rewrapVaultKeys(vaultId, {
-        batchSize: opts.batchSize,
-        maxBatches: opts.maxBatches,
-      });
-      print(
-        opts,
-        r,
-        () => `re-wrapped ${r.rewrapped} data keys; ${r.remaining} remain under older key versions`,
-      );
-    });
+    .action(
+      async (
+        arg: string | undefined,
+        opts: RemoteOptions & { vault?: string; batchSize?: number; maxBatches?: number },
+      ) => {
+        const vaultId = vaultOf(arg, opts);
+        const r = await connect(opts).rewrapVaultKeys(vaultId, {
+          batchSize: opts.batchSize,
+          maxBatches: opts.maxBatches,
+        });
+        print(
+          opts,
+          r,
+          () => `re-wrapped ${r.rewrapped} data keys; ${r.remaining} remain under older key versions`,
+        );
+      },
+    );
 
   keys
     .command('destroy')

@@ -140,9 +140,14 @@ export class RegistryClient {
     await this.#call('DELETE', `/v1/vaults/${segment(id)}`, { query: { force: options.force || undefined } });
   }
 
-  /** `POST /v1/keys/rotate-root` (platform admin): re-wraps vault keys still under a retired root key. */
+  /** `POST /v1/keys/rotate-root` (platform admin): re-wraps vault keys not under the current root key. */
   rotateRootKey(): Promise<{ rewrapped: number }> {
     return this.#call('POST', '/v1/keys/rotate-root');
+  }
+
+  /** `GET /v1/keys/root` (platform admin): which root keys wrap the vault keys; what a rotation has left. */
+  rootKeyStatus(): Promise<RootKeyStatus> {
+    return this.#call('GET', '/v1/keys/root');
   }
 
   /** `GET /v1/vaults/{id}/keys`: each vault-key version and how many data keys still use it. */
@@ -335,6 +340,12 @@ function networkReason(err: unknown): string | undefined {
 }
 
 /** The answer of `GET /v1/vaults/{id}/keys`. */
+export interface RootKeyStatus {
+  wrappedBy: Array<{ provider: string; providerKeyId: string; current: boolean; vaultKeys: number }>;
+  /** Vault keys not under the current root key. */
+  remaining: number;
+}
+
 export interface VaultKeyStatus {
   currentVersion: number;
   versions: Array<{ version: number; createdAt: string; dataKeys: number }>;

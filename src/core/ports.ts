@@ -35,6 +35,12 @@ export interface WrappedKey {
 }
 
 /**
+ * Whether a wrapped vault key is under the current root key (and, where the provider versions its
+ * keys, its latest version). A root rotation re-wraps every vault key that fails it.
+ */
+export type CurrentRootKeyTest = (wrapped: WrappedKey, context: KeyContext) => boolean;
+
+/**
  * The root of the key hierarchy. It wraps and unwraps vault keys only, so a warm reveal never calls
  * it. Implementations may be remote (KMS, HSM): they may be slow and they may fail; failures must be
  * `RegistryError`s with code `UNAVAILABLE` (cannot reach) or `CRYPTO` (refused, wrong key, tampered).
@@ -42,12 +48,22 @@ export interface WrappedKey {
 export interface RootKeyProvider {
   /** Short name for configuration and logs: `local`, `aws-kms`, … */
   readonly name: string;
-  /** Whether it can unwrap this key. (Default: when `wrapped.provider` is its `name`) */
-  canUnwrap?(wrapped: WrappedKey): boolean;
-  /** Key ids of retired root keys it can still unwrap with: what a root rotation moves away from. */
-  retiredKeyIds?(): string[];
+  /** Whether it holds, or can reach, the key that wrapped this one. Local: no provider call. */
+  canUnwrap(wrapped: WrappedKey): boolean;
+  /**
+   * What "current" means right now. Taken once per root rotation, so a provider may ask its
+   * service (Transit's latest key version, the key an AWS alias points to).
+   */
+  currentKeyTest(): Promise<CurrentRootKeyTest>;
   wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey>;
   unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array>;
+  /** A fresh vault key made by the provider itself (KMS `GenerateDataKey`), plain and wrapped. */
+  generateKey?(context: KeyContext): Promise<{ plaintext: Uint8Array; wrapped: WrappedKey }>;
+  /**
+   * Moves a key it can unwrap to its current key without the key leaving the provider (KMS
+   * `ReEncrypt`). Without it, a root rotation unwraps and wraps again in this process.
+   */
+  rewrapKey?(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey>;
 }
 
 /** A vault key as stored: wrapped, with the context it was wrapped under. */
@@ -72,9 +88,9 @@ export interface KeyRing {
   unwrap(record: VaultKeyRecord): Promise<VaultKey>;
   /** Drops every cached key of a vault (after deletion or rotation). */
   forgetVault(tenantId: string, vaultId: string): void;
-  /** Root keys being retired: vault keys wrapped by these are moved by a root rotation. */
-  retiredKeyIds(): readonly string[];
-  /** Unwraps with whichever root key wrapped it, and wraps again with the current one. */
+  /** The root provider's current-key test, taken now (see `RootKeyProvider.currentKeyTest`). */
+  currentRootKeyTest(): Promise<(record: VaultKeyRecord) => boolean>;
+  /** Moves a vault key from whichever root key wrapped it to the current one. */
   rewrapUnderCurrentRoot(record: VaultKeyRecord): Promise<VaultKeyRecord['wrapped']>;
 }
 
@@ -221,8 +237,11 @@ export interface TenantTx {
   vaultKeyUsage(vaultId: string): Promise<Array<{ version: number; createdAt: Date; dataKeys: number }>>;
   /** Deletes a vault-key version; versions already destroyed by retention (no ciphertext) move to `current`. */
   deleteVaultKey(vaultId: string, version: number, current: number): Promise<boolean>;
-  /** Vault keys (of this tenant) wrapped by any of these root key ids. */
-  listVaultKeysWrappedBy(providerKeyIds: readonly string[], limit: number): Promise<VaultKeyRecord[]>;
+  /** This tenant's vault keys in (vault, version) order, after the one given: a keyset page. */
+  listVaultKeys(
+    limit: number,
+    after?: { vaultId: string; vaultKeyVersion: number },
+  ): Promise<VaultKeyRecord[]>;
   /** Replaces a vault key's wrapping if it is still the one read (compare-and-set). */
   replaceVaultKeyWrapping(record: VaultKeyRecord, wrapped: VaultKeyRecord['wrapped']): Promise<boolean>;
   /** One wrapped vault key, for unwrapping after a cache miss. */

@@ -9,6 +9,7 @@ import {
 import { CredentialService } from './credential-service.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
+import type { VaultKeyRecord } from './ports.js';
 import { PrincipalService } from './principal-service.js';
 import { TenantService } from './tenant-service.js';
 import { Authenticator, type AuthenticatorOptions, TokenService } from './token-service.js';
@@ -20,6 +21,14 @@ export interface MaintenanceOptions {
   rotateAfterDays?: number;
   /** Re-wrap batches per vault per pass, so one pass stays short. (Default: 10) */
   rewrapBatches?: number;
+}
+
+export interface RootKeyUsage {
+  provider: string;
+  providerKeyId: string;
+  /** Under the current root key (and its latest version): a root rotation leaves these alone. */
+  current: boolean;
+  vaultKeys: number;
 }
 
 export interface MaintenanceReport {
@@ -60,11 +69,17 @@ export interface Registry {
   /** Purges, in every tenant, soft-deleted credentials whose recovery window has ended. */
   purgeDue(): Promise<number>;
   /**
-   * Re-wraps, in every tenant, each vault key still wrapped by a retired root key under the current
-   * one (and so moves a store to another provider). Data keys and values are not touched. Resumable:
-   * each vault key is replaced on its own, compare-and-set, and logged in its tenant.
+   * Re-wraps, in every tenant, each vault key not under the current root key (a retired key, another
+   * provider, an older Transit version, a KMS key an alias no longer names) under the current one.
+   * Data keys and values are not touched. Resumable: each vault key is replaced on its own,
+   * compare-and-set, logged in its tenant, and its cached plaintext dropped.
    */
   rotateRoot(ctx: RequestContext): Promise<{ rewrapped: number }>;
+  /**
+   * Which root keys wrap the store's vault keys, and how many are not under the current one: what a
+   * root rotation has left to do. When `remaining` is 0, the previous provider can be removed.
+   */
+  rootKeyStatus(): Promise<{ wrappedBy: RootKeyUsage[]; remaining: number }>;
   /**
    * One pass of background upkeep over every tenant: rotates vault keys older than
    * `rotateAfterDays` (0: never), re-wraps up to `rewrapBatches` batches per vault, and purges
@@ -90,43 +105,72 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
         auditFailure(deps, tenantId, ctx, subject, error),
     });
   };
+  /** Every tenant's vault keys, a page at a time, each page read in its own tenant transaction. */
+  async function* vaultKeyPages(): AsyncGenerator<{ tenantId: string; records: VaultKeyRecord[] }> {
+    let cursor: string | undefined;
+    do {
+      const page = await tenants.list({ limit: 100, cursor });
+      for (const tenant of page.items) {
+        let after: VaultKeyRecord | undefined;
+        for (;;) {
+          const records = await deps.store.withTenant(tenant.id, (tx) => tx.listVaultKeys(200, after));
+          if (records.length === 0) break;
+          yield { tenantId: tenant.id, records };
+          after = records.at(-1);
+        }
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
   const registry: Registry = Object.freeze({
     tenants,
     authenticator,
     forTenant,
     async rotateRoot(ctx: RequestContext) {
-      const retired = deps.keyRing.retiredKeyIds();
+      const isCurrent = await deps.keyRing.currentRootKeyTest();
       let rewrapped = 0;
-      if (retired.length === 0) return { rewrapped };
-      let cursor: string | undefined;
-      do {
-        const page = await tenants.list({ limit: 100, cursor });
-        for (const tenant of page.items) {
-          for (;;) {
-            const records = await deps.store.withTenant(tenant.id, (tx) =>
-              tx.listVaultKeysWrappedBy(retired, 100),
-            );
-            if (records.length === 0) break;
-            for (const record of records) {
-              const wrapped = await deps.keyRing.rewrapUnderCurrentRoot(record); // provider calls, outside transactions
-              const subject = {
-                action: 'key_rotate' as const,
-                vaultId: record.vaultId,
-                version: record.vaultKeyVersion,
-                reason: `root key rotation: ${record.wrapped.providerKeyId} -> ${wrapped.providerKeyId}`,
-              };
-              rewrapped += await audited(deps, tenant.id, ctx, subject, async (op) => {
-                // Another rotation got there first: nothing to do, nothing to log.
-                if (!(await op.tx.replaceVaultKeyWrapping(record, wrapped))) return 0;
-                await op.granted();
-                return 1;
-              });
-            }
-          }
+      for await (const { tenantId, records } of vaultKeyPages()) {
+        for (const record of records) {
+          if (isCurrent(record)) continue;
+          const wrapped = await deps.keyRing.rewrapUnderCurrentRoot(record); // provider calls, outside transactions
+          const subject = {
+            action: 'key_rotate' as const,
+            vaultId: record.vaultId,
+            version: record.vaultKeyVersion,
+            reason: `root key rotation: ${record.wrapped.providerKeyId} -> ${wrapped.providerKeyId}`,
+          };
+          rewrapped += await audited(deps, tenantId, ctx, subject, async (op) => {
+            // Another rotation got there first: nothing to do, nothing to log.
+            if (!(await op.tx.replaceVaultKeyWrapping(record, wrapped))) return 0;
+            await op.granted();
+            return 1;
+          });
+          // The next use unwraps through the new wrapping, which proves it.
+          deps.keyRing.forgetVault(tenantId, record.vaultId);
         }
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      }
       return { rewrapped };
+    },
+    async rootKeyStatus() {
+      const isCurrent = await deps.keyRing.currentRootKeyTest();
+      const groups = new Map<string, RootKeyUsage>();
+      for await (const { records } of vaultKeyPages()) {
+        for (const { wrapped, ...context } of records) {
+          const current = isCurrent({ ...context, wrapped });
+          const k = JSON.stringify([wrapped.provider, wrapped.providerKeyId, current]);
+          const g = groups.get(k) ?? {
+            provider: wrapped.provider,
+            providerKeyId: wrapped.providerKeyId,
+            current,
+            vaultKeys: 0,
+          };
+          g.vaultKeys++;
+          groups.set(k, g);
+        }
+      }
+      const wrappedBy = [...groups.values()].sort((x, y) => Number(y.current) - Number(x.current));
+      return { wrappedBy, remaining: wrappedBy.reduce((n, g) => n + (g.current ? 0 : g.vaultKeys), 0) };
     },
     async runMaintenance(options: MaintenanceOptions) {
       const ctx = { actor: 'system:maintenance' };

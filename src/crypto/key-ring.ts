@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../core/errors.js';
 import type { KeyContext, KeyRing, RootKeyProvider, VaultKey, VaultKeyRecord } from '../core/ports.js';
+import { TenantKeyCache } from './tenant-key-cache.js';
 
 export interface KeyRingOptions {
   provider: RootKeyProvider;
   /** Most unwrapped vault keys held in memory at once. (Default: 10000) */
   maxEntries?: number;
+  /** Most unwrapped vault keys of one tenant held at once. (Default: 1000) */
+  maxEntriesPerTenant?: number;
   /** How long an unwrapped vault key stays cached, in milliseconds. (Default: 300000, five minutes) */
   ttlMs?: number;
 }
@@ -18,64 +20,70 @@ export interface KeyRingStats {
   providerCalls: number;
 }
 
-const cacheKey = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
+/** A view, not a copy: the one buffer holding the key is the one zeroed on eviction. */
+const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /**
  * Vault keys cached unwrapped, bounded in size and age so a leaked heap or a revoked root key
- * exposes a limited window. Entries are keyed by tenant first and zeroed when evicted.
+ * exposes a limited window; partitioned by tenant (see `TenantKeyCache`) and zeroed when evicted.
  */
 export class CachingKeyRing implements KeyRing {
   readonly #provider: RootKeyProvider;
-  readonly #cache: LRUCache<string, VaultKey>;
+  readonly #cache: TenantKeyCache;
   readonly #stats: KeyRingStats = { hits: 0, misses: 0, providerCalls: 0 };
 
   constructor(options: KeyRingOptions) {
     this.#provider = options.provider;
-    this.#cache = new LRUCache<string, VaultKey>({
-      max: options.maxEntries ?? 10_000,
-      ttl: options.ttlMs ?? 300_000,
-      // Expired keys are dropped (and zeroed) on a timer, not only when something next touches them.
-      ttlAutopurge: true,
-      dispose: (key) => (key.material as Buffer).fill(0),
+    this.#cache = new TenantKeyCache({
+      maxEntries: options.maxEntries ?? 10_000,
+      maxEntriesPerTenant: options.maxEntriesPerTenant ?? 1000,
+      ttlMs: options.ttlMs ?? 300_000,
     });
   }
 
   async createVaultKey(context: KeyContext): Promise<{ key: VaultKey; record: VaultKeyRecord }> {
-    const material = randomBytes(32);
     this.#stats.providerCalls++;
+    if (this.#provider.generateKey) {
+      const { plaintext, wrapped } = await this.#provider.generateKey(context);
+      const key = this.#remember(context, view(plaintext));
+      return { key, record: { ...context, wrapped } };
+    }
+    const material = randomBytes(32);
     const wrapped = await this.#provider.wrapKey(material, context);
     const key = this.#remember(context, material);
     return { key, record: { ...context, wrapped } };
   }
 
   cached(context: KeyContext): VaultKey | undefined {
-    const key = this.#cache.get(cacheKey(context));
+    const key = this.#cache.get(context);
     if (key) this.#stats.hits++;
     else this.#stats.misses++;
     return key;
   }
 
   async unwrap(record: VaultKeyRecord): Promise<VaultKey> {
-    /* Precondition: the vault key was wrapped by the configured provider. */
-    const canUnwrap =
-      this.#provider.canUnwrap?.(record.wrapped) ?? record.wrapped.provider === this.#provider.name;
-    if (!canUnwrap) {
+    /* Precondition: a configured root key can unwrap it. */
+    if (!this.#provider.canUnwrap(record.wrapped)) {
       throw new RegistryError(
         'CRYPTO',
-        `this vault key was wrapped by the ${record.wrapped.provider} provider, but ${this.#provider.name} is configured; moving a store to another provider takes a root-key rotation`,
+        `this vault key was wrapped by ${record.wrapped.provider} key ${record.wrapped.providerKeyId}, which no configured root key can unwrap; moving a store to another root key takes a root rotation with the old one configured as previous`,
       );
     }
     this.#stats.providerCalls++;
     const material = await this.#provider.unwrapKey(record.wrapped, record);
-    // A view, not a copy: the one buffer holding the key is the one zeroed on eviction.
-    return this.#remember(record, Buffer.from(material.buffer, material.byteOffset, material.byteLength));
+    return this.#remember(record, view(material));
   }
 
-  retiredKeyIds(): readonly string[] {
-    return this.#provider.retiredKeyIds?.() ?? [];
+  async currentRootKeyTest(): Promise<(record: VaultKeyRecord) => boolean> {
+    const test = await this.#provider.currentKeyTest();
+    return (record) => test(record.wrapped, record);
   }
 
   async rewrapUnderCurrentRoot(record: VaultKeyRecord): Promise<VaultKeyRecord['wrapped']> {
+    if (this.#provider.rewrapKey) {
+      this.#stats.providerCalls++;
+      return this.#provider.rewrapKey(record.wrapped, record);
+    }
     this.#stats.providerCalls += 2;
     const material = Buffer.from(await this.#provider.unwrapKey(record.wrapped, record));
     try {
@@ -86,8 +94,7 @@ export class CachingKeyRing implements KeyRing {
   }
 
   forgetVault(tenantId: string, vaultId: string): void {
-    const prefix = `${tenantId}/${vaultId}/`;
-    for (const k of [...this.#cache.keys()]) if (k.startsWith(prefix)) this.#cache.delete(k);
+    this.#cache.forgetVault(tenantId, vaultId);
   }
 
   stats(): Readonly<KeyRingStats> {
@@ -106,7 +113,7 @@ export class CachingKeyRing implements KeyRing {
       vaultKeyVersion: context.vaultKeyVersion,
       material,
     });
-    this.#cache.set(cacheKey(context), key);
+    this.#cache.set(key);
     return key;
   }
 }

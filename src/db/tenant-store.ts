@@ -383,19 +383,26 @@ class SqlTenantTx implements TenantTx {
     return rows.length > 0;
   }
 
-  async listVaultKeysWrappedBy(providerKeyIds: readonly string[], limit: number) {
+  async listVaultKeys(limit: number, after?: { vaultId: string; vaultKeyVersion: number }) {
     const rows = await this.c.query(
       `SELECT vault_id, version, wrapped_key, provider, provider_key_id FROM vault_keys
-        WHERE tenant_id = $1 AND provider_key_id = ANY($2) ORDER BY vault_id, version LIMIT $3`,
-      [this.tenantId, providerKeyIds, limit],
+        WHERE tenant_id = $1 AND (vault_id, version) > ($2::uuid, $3::int)
+        ORDER BY vault_id, version LIMIT $4`,
+      [
+        this.tenantId,
+        after?.vaultId ?? '00000000-0000-0000-0000-000000000000',
+        after?.vaultKeyVersion ?? 0,
+        limit,
+      ],
     );
     return rows.map((r) => this.#keyRecord(String(r.vault_id), Number(r.version), r));
   }
 
   async replaceVaultKeyWrapping(record: VaultKeyRecord, wrapped: VaultKeyRecord['wrapped']) {
+    // Compared on the wrapped bytes, not the key id: a Transit key keeps its id across versions.
     const rows = await this.c.query(
       `UPDATE vault_keys SET wrapped_key = $4, provider = $5, provider_key_id = $6
-        WHERE tenant_id = $1 AND vault_id = $2 AND version = $3 AND provider_key_id = $7 RETURNING version`,
+        WHERE tenant_id = $1 AND vault_id = $2 AND version = $3 AND wrapped_key = $7 RETURNING version`,
       [
         this.tenantId,
         record.vaultId,
@@ -403,7 +410,7 @@ class SqlTenantTx implements TenantTx {
         Buffer.from(wrapped.ciphertext),
         wrapped.provider,
         wrapped.providerKeyId,
-        record.wrapped.providerKeyId,
+        Buffer.from(record.wrapped.ciphertext),
       ],
     );
     return rows.length > 0;

@@ -1,6 +1,13 @@
-import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  KMSClient,
+  ReEncryptCommand,
+} from '@aws-sdk/client-kms';
 import { RegistryError } from '../core/errors.js';
-import type { KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
+import type { CurrentRootKeyTest, KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
 
 /** The slice of a KMS client this provider uses (a real `KMSClient`, or one under test). */
 export type KmsLike = Pick<KMSClient, 'send'>;
@@ -46,8 +53,10 @@ const REFUSALS = new Set([
 ]);
 
 /**
- * Vault keys wrapped by an AWS KMS key. Each wrap and unwrap is one `Encrypt` or `Decrypt` call
- * (the vault key is 32 bytes, well under KMS's 4 KiB); a warm reveal makes none.
+ * Vault keys made and wrapped by AWS KMS: `GenerateDataKey` for a new vault key, `Decrypt` on a
+ * cache miss (a warm reveal makes no call), `ReEncrypt` to move one to another KMS key without it
+ * leaving KMS, `Encrypt` when it comes from another provider. KMS's own yearly rotation of a key's
+ * backing material needs nothing from here: the key id stays, and old ciphertexts still decrypt.
  */
 export class AwsKmsKeyProvider implements RootKeyProvider {
   readonly name = 'aws-kms';
@@ -59,8 +68,46 @@ export class AwsKmsKeyProvider implements RootKeyProvider {
     this.#client = options.client ?? new KMSClient({ maxAttempts: options.maxAttempts ?? 4 });
   }
 
+  /** KMS finds the key from the ciphertext itself; whether this service may use it is IAM's call. */
+  canUnwrap(wrapped: WrappedKey): boolean {
+    return wrapped.provider === this.name;
+  }
+
+  /**
+   * Resolves each configured key id or alias to its key ARN (`DescribeKey`), since an alias can be
+   * pointed at a new key: vault keys under any other ARN are moved by a root rotation.
+   */
+  async currentKeyTest(): Promise<CurrentRootKeyTest> {
+    const configured = new Set([this.#options.keyId, ...Object.values(this.#options.tenantKeys ?? {})]);
+    const arns = new Map<string, string>();
+    for (const keyId of configured) {
+      const out = await this.#call(() => this.#client.send(new DescribeKeyCommand({ KeyId: keyId })));
+      const arn = out.KeyMetadata?.Arn;
+      if (!arn) throw new RegistryError('CRYPTO', `AWS KMS described no key for ${keyId}`);
+      arns.set(keyId, arn);
+    }
+    return (wrapped, context) =>
+      wrapped.provider === this.name && wrapped.providerKeyId === arns.get(this.#keyFor(context));
+  }
+
+  async generateKey(context: KeyContext): Promise<{ plaintext: Uint8Array; wrapped: WrappedKey }> {
+    const keyId = this.#keyFor(context);
+    const out = await this.#call(() =>
+      this.#client.send(
+        new GenerateDataKeyCommand({
+          KeyId: keyId,
+          KeySpec: 'AES_256',
+          EncryptionContext: encryptionContext(context),
+        }),
+      ),
+    );
+    if (out.Plaintext?.length !== 32 || !out.CiphertextBlob)
+      throw new RegistryError('CRYPTO', 'AWS KMS returned no 256-bit data key');
+    return { plaintext: out.Plaintext, wrapped: this.#wrapped(out.CiphertextBlob, out.KeyId ?? keyId) };
+  }
+
   async wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey> {
-    const keyId = this.#options.tenantKeys?.[context.tenantId] ?? this.#options.keyId;
+    const keyId = this.#keyFor(context);
     const out = await this.#call(() =>
       this.#client.send(
         new EncryptCommand({
@@ -71,7 +118,7 @@ export class AwsKmsKeyProvider implements RootKeyProvider {
       ),
     );
     if (!out.CiphertextBlob) throw new RegistryError('CRYPTO', 'AWS KMS returned no ciphertext');
-    return { provider: this.name, ciphertext: out.CiphertextBlob, providerKeyId: out.KeyId ?? keyId };
+    return this.#wrapped(out.CiphertextBlob, out.KeyId ?? keyId);
   }
 
   async unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array> {
@@ -86,6 +133,31 @@ export class AwsKmsKeyProvider implements RootKeyProvider {
     );
     if (!out.Plaintext) throw new RegistryError('CRYPTO', 'AWS KMS returned no plaintext');
     return out.Plaintext;
+  }
+
+  async rewrapKey(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey> {
+    const keyId = this.#keyFor(context);
+    const out = await this.#call(() =>
+      this.#client.send(
+        new ReEncryptCommand({
+          CiphertextBlob: wrapped.ciphertext,
+          SourceKeyId: wrapped.providerKeyId,
+          SourceEncryptionContext: encryptionContext(context),
+          DestinationKeyId: keyId,
+          DestinationEncryptionContext: encryptionContext(context),
+        }),
+      ),
+    );
+    if (!out.CiphertextBlob) throw new RegistryError('CRYPTO', 'AWS KMS returned no ciphertext');
+    return this.#wrapped(out.CiphertextBlob, out.KeyId ?? keyId);
+  }
+
+  #keyFor(context: KeyContext): string {
+    return this.#options.tenantKeys?.[context.tenantId] ?? this.#options.keyId;
+  }
+
+  #wrapped(ciphertext: Uint8Array, keyArn: string): WrappedKey {
+    return { provider: this.name, ciphertext, providerKeyId: keyArn };
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { RegistryError } from '../core/errors.js';
-import type { KeyContext, Logger, RootKeyProvider, WrappedKey } from '../core/ports.js';
+import type { CurrentRootKeyTest, KeyContext, Logger, RootKeyProvider, WrappedKey } from '../core/ports.js';
 
 const KEY_BYTES = 32;
 
@@ -30,6 +30,14 @@ export class LocalKeyProvider implements RootKeyProvider {
     }
     this.#key = Buffer.from(key);
     this.keyId = `local:${createHash('sha256').update('credreg-root-key-id\0').update(this.#key).digest('hex').slice(0, 16)}`;
+  }
+
+  canUnwrap(wrapped: WrappedKey): boolean {
+    return wrapped.provider === this.name && wrapped.providerKeyId === this.keyId;
+  }
+
+  async currentKeyTest(): Promise<CurrentRootKeyTest> {
+    return (wrapped) => this.canUnwrap(wrapped);
   }
 
   async wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey> {

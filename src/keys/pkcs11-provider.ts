@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { RegistryError } from '../core/errors.js';
-import type { KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
+import type { CurrentRootKeyTest, KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
 
 export interface Pkcs11Options {
   /** Path of the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
@@ -76,6 +76,14 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
       if (initialised) lib.C_Finalize();
       throw err;
     }
+  }
+
+  canUnwrap(wrapped: WrappedKey): boolean {
+    return wrapped.provider === this.name && wrapped.providerKeyId === this.providerKeyId;
+  }
+
+  async currentKeyTest(): Promise<CurrentRootKeyTest> {
+    return (wrapped) => this.canUnwrap(wrapped);
   }
 
   async wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey> {

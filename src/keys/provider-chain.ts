@@ -1,28 +1,30 @@
 import { RegistryError } from '../core/errors.js';
-import type { KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
-import type { LocalKeyProvider } from './local-key-provider.js';
+import type { CurrentRootKeyTest, KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
 
 /**
- * The current root key provider, plus retired local root keys that may still unwrap vault keys
- * until a root-key rotation has re-wrapped them. New wraps always use the current provider.
+ * The current root key provider, plus retired ones (of any kind: a local key, a KMS, an HSM, a
+ * Transit key) that may still unwrap vault keys until a root rotation has moved them. New wraps
+ * always use the current provider; the current one is asked first, so a retired provider of the
+ * same kind only sees keys the current one cannot open.
  */
 export class ProviderChain implements RootKeyProvider {
   readonly name: string;
+  readonly generateKey?: RootKeyProvider['generateKey'];
 
   constructor(
     readonly current: RootKeyProvider,
-    readonly previous: readonly LocalKeyProvider[],
+    readonly previous: readonly RootKeyProvider[],
   ) {
     this.name = current.name;
-  }
-
-  /** The identities (provider, key id) a root rotation moves vault keys away from. */
-  retiredKeyIds(): string[] {
-    return this.previous.map((p) => p.keyId);
+    this.generateKey = current.generateKey?.bind(current);
   }
 
   canUnwrap(wrapped: WrappedKey): boolean {
     return this.#owner(wrapped) !== undefined;
+  }
+
+  currentKeyTest(): Promise<CurrentRootKeyTest> {
+    return this.current.currentKeyTest();
   }
 
   wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey> {
@@ -40,12 +42,20 @@ export class ProviderChain implements RootKeyProvider {
     return owner.unwrapKey(wrapped, context);
   }
 
+  /** Inside the provider when the current one can (KMS to KMS); otherwise unwrap, then wrap. */
+  async rewrapKey(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey> {
+    if (this.current.rewrapKey && this.current.canUnwrap(wrapped))
+      return this.current.rewrapKey(wrapped, context);
+    const material = Buffer.from(await this.unwrapKey(wrapped, context));
+    try {
+      return await this.current.wrapKey(material, context);
+    } finally {
+      material.fill(0);
+    }
+  }
+
   #owner(wrapped: WrappedKey): RootKeyProvider | undefined {
-    const retired = this.previous.find(
-      (p) => wrapped.provider === 'local' && p.keyId === wrapped.providerKeyId,
-    );
-    if (retired) return retired;
-    const current = this.current.canUnwrap?.(wrapped) ?? wrapped.provider === this.current.name;
-    return current ? this.current : undefined;
+    if (this.current.canUnwrap(wrapped)) return this.current;
+    return this.previous.find((p) => p.canUnwrap(wrapped));
   }
 }

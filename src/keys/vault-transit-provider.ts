@@ -1,5 +1,5 @@
 import { RegistryError } from '../core/errors.js';
-import type { KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
+import type { CurrentRootKeyTest, KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
 
 export interface VaultTransitOptions {
   /** e.g. `https://vault.internal:8200` */
@@ -25,10 +25,22 @@ function associatedData(c: KeyContext): string {
   );
 }
 
+/** The Transit key version a `vault:vN:…` ciphertext names (0 if it names none). */
+export function transitKeyVersion(wrapped: WrappedKey): number {
+  const m = /^vault:v(\d+):/.exec(Buffer.from(wrapped.ciphertext.subarray(0, 24)).toString('latin1'));
+  return m ? Number(m[1]) : 0;
+}
+
 /**
  * Vault keys wrapped by HashiCorp Vault's Transit engine (`encrypt`/`decrypt` over HTTP with a
  * token). The stored ciphertext is Transit's own `vault:vN:…` string, so Transit's key version
- * travels with it and `rewrap` can move it forward later.
+ * travels with it.
+ *
+ * After `vault write -f transit/keys/<key>/rotate`, a root rotation moves vault keys from older
+ * Transit versions to the latest. Transit's own `rewrap` endpoint cannot do it: it takes no
+ * `associated_data`, and every ciphertext here is bound to its tenant, vault and version through
+ * it. So the move is a decrypt and an encrypt, with the vault key in this process for a moment, as
+ * on any cold reveal.
  */
 export class VaultTransitKeyProvider implements RootKeyProvider {
   readonly name = 'vault-transit';
@@ -46,8 +58,21 @@ export class VaultTransitKeyProvider implements RootKeyProvider {
     this.providerKeyId = `vault-transit:${this.#o.mount}/${this.#o.key}`;
   }
 
+  canUnwrap(wrapped: WrappedKey): boolean {
+    return wrapped.provider === this.name && wrapped.providerKeyId === this.providerKeyId;
+  }
+
+  /** Asks Transit for the key's latest version (`read` on `<mount>/keys/<key>`). */
+  async currentKeyTest(): Promise<CurrentRootKeyTest> {
+    const data = await this.#call('GET', 'keys');
+    const latest = data.latest_version;
+    if (typeof latest !== 'number')
+      throw new RegistryError('CRYPTO', 'Vault Transit returned no latest_version for the key');
+    return (wrapped) => this.canUnwrap(wrapped) && transitKeyVersion(wrapped) >= latest;
+  }
+
   async wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey> {
-    const data = await this.#post('encrypt', {
+    const data = await this.#call('POST', 'encrypt', {
       plaintext: Buffer.from(plaintextKey).toString('base64'),
       associated_data: associatedData(context),
     });
@@ -69,7 +94,7 @@ export class VaultTransitKeyProvider implements RootKeyProvider {
         `this vault key was wrapped by ${wrapped.providerKeyId}, but the configured root key is ${this.providerKeyId}`,
       );
     }
-    const data = await this.#post('decrypt', {
+    const data = await this.#call('POST', 'decrypt', {
       ciphertext: Buffer.from(wrapped.ciphertext).toString('utf8'),
       associated_data: associatedData(context),
     });
@@ -78,7 +103,11 @@ export class VaultTransitKeyProvider implements RootKeyProvider {
     return Buffer.from(data.plaintext, 'base64');
   }
 
-  async #post(op: 'encrypt' | 'decrypt', body: Record<string, string>): Promise<Record<string, unknown>> {
+  async #call(
+    method: 'GET' | 'POST',
+    op: 'encrypt' | 'decrypt' | 'keys',
+    body?: Record<string, string>,
+  ): Promise<Record<string, unknown>> {
     const url = `${this.#o.addr.replace(/\/$/, '')}/v1/${this.#o.mount}/${op}/${encodeURIComponent(this.#o.key)}`;
     let last: RegistryError | undefined;
     for (let attempt = 1; attempt <= this.#o.attempts; attempt++) {
@@ -86,9 +115,9 @@ export class VaultTransitKeyProvider implements RootKeyProvider {
       let res: Response;
       try {
         res = await this.#o.fetch(url, {
-          method: 'POST',
+          method,
           headers: { 'x-vault-token': this.#o.token, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
+          body: body && JSON.stringify(body),
           signal: AbortSignal.timeout(this.#o.timeoutMs),
         });
       } catch (err) {

@@ -1,10 +1,14 @@
 /**
- * Root-key rotation: with the old root key retired (still accepted for unwrapping) and a new one
- * current, every vault key in every tenant is re-wrapped under the new one; afterwards the old key
- * opens nothing and the new one everything. No data key or value is touched.
+ * Root-key rotation, as an operator runs it: the old root key configured as previous, the new one
+ * current, `rotateRoot`, then the old one removed. One store walks through every kind of move in
+ * turn: local to local, local to Vault Transit, a Transit key rotation, Transit to local, local to
+ * AWS KMS, and a KMS alias moved to another key. After each step every value still reveals with the
+ * new key alone and the old one opens nothing. No data key or value is ever touched.
  */
 import { randomBytes } from 'node:crypto';
+import { DecryptCommand, EncryptCommand, ReEncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { KeyProviderConfig } from '../../src/config.js';
 import { decodeRootKey, LocalKeyProvider } from '../../src/keys/local-key-provider.js';
 import { assemble } from '../../src/main.js';
 import {
@@ -15,117 +19,223 @@ import {
   type TestRegistry,
   testConfig,
 } from '../helpers/backends.js';
+import { fakeKms, KEY_ARN, OTHER_KEY_ARN } from '../helpers/kms-fake.js';
+import { HAS_SOFTHSM, SOFTHSM_MODULE, softHsmToken } from '../helpers/softhsm.js';
 import { transitStandIn } from '../helpers/transit-stand-in.js';
 
-const ops = { actor: 'ops' };
+const ops = { actor: 'platform:ops' };
+const setup = { actor: 'ops' };
+// One fake for the file: it stubs every KMSClient, so both backends' suites share it.
+const kms = fakeKms();
+afterAll(() => kms.kms.restore());
+const local = (value: string): KeyProviderConfig => ({ kind: 'local', rootKey: { kind: 'base64', value } });
 
 describeEachBackend('root key rotation', (backend) => {
   let t: TestRegistry;
+  let transit: Awaited<ReturnType<typeof transitStandIn>>;
   const newRoot = randomBytes(32).toString('base64');
+  const lastRoot = randomBytes(32).toString('base64');
   const credentials: Array<{ tenantId: string; id: string; value: string }> = [];
-  const open = (rootKey: string, previous: string[] = []) =>
+  let transitConfig: KeyProviderConfig;
+  const kmsConfig: KeyProviderConfig = { kind: 'aws-kms', keyId: 'alias/credreg', tenantKeys: {} };
+
+  const open = (current: KeyProviderConfig, previous: KeyProviderConfig[] = []) =>
     assemble(t.db, {
-      config: { ...testConfig(t.prefix, rootKey), previousRootKeys: previous },
+      config: { ...testConfig(t.prefix), keyProvider: current, previousKeyProviders: previous },
       logger: silentLogger,
     });
-  const wrappingKeyIds = async () =>
+  const wrappings = async () =>
     (
       await t.db.transaction((c) =>
-        c.query<{ id: string }>('SELECT DISTINCT provider_key_id AS id FROM vault_keys'),
+        c.query<{ provider: string; id: string; key: Buffer }>(
+          'SELECT provider, provider_key_id AS id, wrapped_key AS key FROM vault_keys ORDER BY 1, 2',
+        ),
       )
-    ).map((r) => r.id);
+    ).map((r) => ({ provider: r.provider, id: r.id, key: Buffer.from(r.key) }));
+  const dataKeys = () =>
+    t.db.transaction((c) =>
+      c.query<{ id: string }>(
+        `SELECT credential_id || ':' || version || ':' || encode(sha256(ciphertext), 'hex') AS id
+           FROM credential_versions ORDER BY 1`,
+      ),
+    );
+  const revealAll = async (registry: Awaited<ReturnType<typeof open>>) => {
+    for (const c of credentials) {
+      const r = await registry.forTenant(c.tenantId).credentials.reveal(c.id, { ...ops, reason: 'check' });
+      expect(r.value).toBe(c.value);
+    }
+  };
+  const revealFirst = (registry: Awaited<ReturnType<typeof open>>) =>
+    registry
+      .forTenant(credentials[0]!.tenantId)
+      .credentials.reveal(credentials[0]!.id, { ...ops, reason: 'check' });
 
   beforeAll(async () => {
     t = await openTestRegistry(backend);
+    transit = await transitStandIn();
+    transitConfig = {
+      kind: 'vault-transit',
+      addr: transit.addr,
+      token: 'test-token',
+      key: 'credreg',
+      mount: 'transit',
+    };
     for (const name of ['north', 'south']) {
       const tenant = t.registry.forTenant((await t.registry.tenants.create({ name })).id);
       for (const v of ['a', 'b']) {
-        const vault = await tenant.vaults.create({ name: v }, ops);
+        const vault = await tenant.vaults.create({ name: v }, setup);
         const value = `${name}-${v}`;
         const c = await tenant.credentials.store(
           { vaultId: vault.id, name: 'c', type: 'api_key', value },
-          ops,
+          setup,
         );
         credentials.push({ tenantId: tenant.tenantId, id: c.id, value });
       }
       // One vault with two key versions, both in use.
       const vaultA = (await tenant.vaults.list()).items[0]!;
-      await tenant.vaults.rotateKey(vaultA.id, ops);
+      await tenant.vaults.rotateKey(vaultA.id, setup);
       const c2 = await tenant.credentials.store(
         { vaultId: vaultA.id, name: 'after', type: 'api_key', value: `${name}-v2` },
-        ops,
+        setup,
       );
       credentials.push({ tenantId: tenant.tenantId, id: c2.id, value: `${name}-v2` });
     }
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    transit.server.close();
+    await t.close();
+  });
 
-  const revealAll = async (registry: Awaited<ReturnType<typeof open>>) => {
-    for (const c of credentials) {
-      expect(
-        (await registry.forTenant(c.tenantId).credentials.reveal(c.id, { ...ops, reason: 'check' })).value,
-      ).toBe(c.value);
-    }
-  };
-
-  it('re-wraps every vault key of every tenant under the new root key, then the old one opens nothing', async () => {
+  it('local to local: every vault key of every tenant moves, then the old key opens nothing', async () => {
     const oldId = new LocalKeyProvider(decodeRootKey(t.rootKey)).keyId;
     const newId = new LocalKeyProvider(decodeRootKey(newRoot)).keyId;
-    expect(await wrappingKeyIds()).toEqual([oldId]);
+    expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([oldId]));
+    const before = await dataKeys();
 
-    const moving = await open(newRoot, [t.rootKey]);
+    const moving = await open(local(newRoot), [local(t.rootKey)]);
     await revealAll(moving); // the retired key still unwraps, meanwhile
-    expect(await moving.rotateRoot({ actor: 'platform:ops' })).toEqual({ rewrapped: 6 });
-    expect(await wrappingKeyIds()).toEqual([newId]);
-    expect(await moving.rotateRoot({ actor: 'platform:ops' })).toEqual({ rewrapped: 0 });
+    expect(await moving.rootKeyStatus()).toEqual({
+      wrappedBy: [{ provider: 'local', providerKeyId: oldId, current: false, vaultKeys: 6 }],
+      remaining: 6,
+    });
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([newId]));
+    expect(await moving.rootKeyStatus()).toEqual({
+      wrappedBy: [{ provider: 'local', providerKeyId: newId, current: true, vaultKeys: 6 }],
+      remaining: 0,
+    });
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 0 });
+    expect(await dataKeys()).toEqual(before); // no data key, no value touched
 
-    await revealAll(await open(newRoot)); // a cold cache, the new key alone
-    const stale = await open(t.rootKey);
-    await expectCode(
-      stale
-        .forTenant(credentials[0]!.tenantId)
-        .credentials.reveal(credentials[0]!.id, { ...ops, reason: 'x' }),
-      'CRYPTO',
-    );
+    await revealAll(await open(local(newRoot))); // a cold cache, the new key alone
+    await expectCode(revealFirst(await open(local(t.rootKey))), 'CRYPTO');
   });
 
   it('is in each tenant access log, naming both root keys (ids, never key material)', async () => {
     for (const tenantId of new Set(credentials.map((c) => c.tenantId))) {
       const rows = (
-        await t.registry.forTenant(tenantId).audit.query({ action: 'key_rotate', actor: 'platform:ops' })
+        await t.registry.forTenant(tenantId).audit.query({ action: 'key_rotate', actor: ops.actor })
       ).items;
       expect(rows).toHaveLength(3);
       expect(rows[0]!.reason).toMatch(/^root key rotation: local:[0-9a-f]{16} -> local:[0-9a-f]{16}$/);
     }
   });
 
-  it('switching provider is a root rotation too: from the local key to Vault Transit', async () => {
-    const transit = await transitStandIn();
+  it('clears the cached vault keys it moved: the next reveal unwraps through the new wrapping', async () => {
+    const moving = await open(transitConfig, [local(newRoot)]);
+    await revealAll(moving); // warm: every vault key cached
+    const warm = moving.keyRingStats().providerCalls;
+    await revealFirst(moving);
+    expect(moving.keyRingStats().providerCalls).toBe(warm);
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6 }); // local to Vault Transit
+    const afterRotation = moving.keyRingStats().providerCalls;
+    await revealFirst(moving);
+    expect(moving.keyRingStats().providerCalls).toBe(afterRotation + 1);
+    expect(new Set((await wrappings()).map((w) => w.provider))).toEqual(new Set(['vault-transit']));
+    await revealAll(await open(transitConfig)); // Transit alone opens everything
+  });
+
+  it('a Transit key rotation: vault keys move from vault:v1 to vault:v2', async () => {
+    expect((await wrappings()).every((w) => w.key.toString().startsWith('vault:v1:'))).toBe(true);
+    transit.rotate(); // vault write -f transit/keys/credreg/rotate
+    const registry = await open(transitConfig);
+    expect(await registry.rootKeyStatus()).toEqual({
+      wrappedBy: [
+        {
+          provider: 'vault-transit',
+          providerKeyId: 'vault-transit:transit/credreg',
+          current: false,
+          vaultKeys: 6,
+        },
+      ],
+      remaining: 6,
+    });
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect((await wrappings()).every((w) => w.key.toString().startsWith('vault:v2:'))).toBe(true);
+    expect((await registry.rootKeyStatus()).remaining).toBe(0);
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 0 });
+    await revealAll(await open(transitConfig));
+  });
+
+  it('off Vault Transit, with Transit configured as the previous provider', async () => {
+    const moving = await open(local(lastRoot), [transitConfig]);
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    transit.state.status = 503; // Transit is gone: nothing needs it any more
     try {
-      const toTransit = (previous: string[]) =>
-        assemble(t.db, {
-          config: {
-            ...testConfig(t.prefix),
-            keyProvider: {
-              kind: 'vault-transit',
-              addr: transit.addr,
-              token: 'test-token',
-              key: 'credreg',
-              mount: 'transit',
-            },
-            previousRootKeys: previous,
-          },
-          logger: silentLogger,
-        });
-      const moving = await toTransit([newRoot]);
-      expect(await moving.rotateRoot({ actor: 'platform:ops' })).toEqual({ rewrapped: 6 });
-      const providers = await t.db.transaction((c) =>
-        c.query<{ p: string }>('SELECT DISTINCT provider AS p FROM vault_keys'),
-      );
-      expect(providers.map((r) => r.p)).toEqual(['vault-transit']);
-      await revealAll(await toTransit([])); // Transit alone now opens everything
+      await revealAll(await open(local(lastRoot)));
     } finally {
-      transit.server.close();
+      transit.state.status = null;
     }
+  });
+
+  it('onto AWS KMS, then an alias moved to another key: ReEncrypt alone, the key never leaves KMS', async () => {
+    kms.aliases.set('alias/credreg', KEY_ARN);
+    const onto = await open(kmsConfig, [local(lastRoot)]);
+    expect(await onto.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([KEY_ARN]));
+
+    kms.aliases.set('alias/credreg', OTHER_KEY_ARN); // aws kms update-alias
+    kms.kms.resetHistory();
+    const registry = await open(kmsConfig); // no previous provider: KMS opens either key
+    expect((await registry.rootKeyStatus()).remaining).toBe(6);
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(kms.kms.commandCalls(ReEncryptCommand)).toHaveLength(6);
+    expect(kms.kms.commandCalls(DecryptCommand)).toHaveLength(0);
+    expect(kms.kms.commandCalls(EncryptCommand)).toHaveLength(0);
+    expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([OTHER_KEY_ARN]));
+    await revealAll(await open(kmsConfig));
+  });
+
+  it.skipIf(!HAS_SOFTHSM)('onto an HSM (SoftHSM2 over PKCS#11), then off it again', async () => {
+    const hsm: KeyProviderConfig = {
+      kind: 'pkcs11',
+      module: SOFTHSM_MODULE,
+      ...softHsmToken(),
+      keyLabel: `root-${backend.name}`,
+    };
+    const onto = await open(hsm, [kmsConfig]);
+    expect(await onto.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(new Set((await wrappings()).map((w) => w.id))).toEqual(
+      new Set([`pkcs11:credreg/root-${backend.name}`]),
+    );
+    await revealAll(await open(hsm));
+    const off = await open(kmsConfig, [hsm]);
+    expect(await off.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(new Set((await wrappings()).map((w) => w.provider))).toEqual(new Set(['aws-kms']));
+    await revealAll(await open(kmsConfig));
+  });
+
+  it('a vault key no configured root key can open is refused, named, and logged', async () => {
+    const stranger = await open(local(randomBytes(32).toString('base64')));
+    const err = await expectCode(revealFirst(stranger), 'CRYPTO');
+    expect(err.message).toMatch(
+      /wrapped by aws-kms key arn:aws:kms:\S+, which no configured root key can unwrap/,
+    );
+    const [row] = (
+      await t.registry
+        .forTenant(credentials[0]!.tenantId)
+        .audit.query({ credentialId: credentials[0]!.id, limit: 1 })
+    ).items;
+    expect(row).toMatchObject({ outcome: 'error', errorCode: 'CRYPTO' });
   });
 });

@@ -104,19 +104,21 @@ describe('caching key ring', () => {
     expect(ring.cached(ctx(1))).toBeUndefined();
   });
 
-  it('Precondition: the vault key was wrapped by the configured provider', async () => {
+  it('Precondition: a configured root key can unwrap it', async () => {
     const { record } = await new CachingKeyRing({
       provider: new LocalKeyProvider(randomBytes(32)),
     }).createVaultKey(ctx(1));
     const other = new CachingKeyRing({
       provider: {
         name: 'aws-kms',
+        canUnwrap: (w) => w.provider === 'aws-kms',
+        currentKeyTest: async () => () => true,
         wrapKey: async () => record.wrapped,
         unwrapKey: async () => randomBytes(32),
       },
     });
     await expect(other.unwrap(record)).rejects.toThrow(
-      /wrapped by the local provider, but aws-kms is configured/,
+      /wrapped by local key local:[0-9a-f]{16}, which no configured root key can unwrap/,
     );
     expect(other.stats().providerCalls).toBe(0);
   });

@@ -91,7 +91,7 @@ export function testConfig(prefix: string, rootKey = randomBytes(32).toString('b
     keyProvider: { kind: 'local', rootKey: { kind: 'base64', value: rootKey } },
     dbRolePrefix: prefix,
     listen: { host: '127.0.0.1', port: 0 },
-    keyCache: { ttlMs: 300_000, maxEntries: 10_000 },
+    keyCache: { ttlMs: 300_000, maxEntries: 10_000, maxEntriesPerTenant: 1000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 100_000, tokenCacheTtlMs: 5000 },
     logLevel: 'silent',

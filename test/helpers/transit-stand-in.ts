@@ -13,33 +13,57 @@ export function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
   return Buffer.concat([d.update(blob.subarray(12, blob.length - 16)), d.final()]);
 }
 
-/** A stand-in for Vault's Transit engine, from its documented API. */
+/**
+ * A stand-in for Vault's Transit engine, from its documented API: `encrypt`, `decrypt` (with
+ * `associated_data`), `keys/<name>` (its `latest_version`) and `keys/<name>/rotate`, with
+ * `vault:vN:` ciphertexts that old versions still decrypt.
+ */
 export async function transitStandIn(): Promise<{
   server: Server;
   addr: string;
   state: { status: number | null };
+  /** What `vault write -f transit/keys/credreg/rotate` does. */
+  rotate(): number;
+  /** Requests served, as `METHOD path`. */
+  calls: string[];
 }> {
-  const key = randomBytes(32);
+  const versions = [randomBytes(32)];
   const state = { status: null as number | null };
+  const calls: string[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const send = (status: number, json: unknown) =>
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      calls.push(`${req.method} ${req.url}`);
       if (state.status) return send(state.status, { errors: ['forced'] });
       if (req.headers['x-vault-token'] !== 'test-token') return send(403, { errors: ['permission denied'] });
-      const m = /^\/v1\/transit\/(encrypt|decrypt)\/credreg$/.exec(req.url ?? '');
+      const url = req.url ?? '';
+      if (req.method === 'GET' && url === '/v1/transit/keys/credreg')
+        return send(200, {
+          data: { name: 'credreg', type: 'aes256-gcm96', latest_version: versions.length },
+        });
+      if (req.method === 'POST' && url === '/v1/transit/keys/credreg/rotate') {
+        versions.push(randomBytes(32));
+        return send(200, { data: { latest_version: versions.length } });
+      }
+      const m = /^\/v1\/transit\/(encrypt|decrypt)\/credreg$/.exec(url);
       if (!m || req.method !== 'POST') return send(404, { errors: [] });
       const input = JSON.parse(body) as Record<string, string>;
       const aad = Buffer.from(input.associated_data ?? '', 'base64');
       if (m[1] === 'encrypt') {
-        const blob = gcm(key, aad, Buffer.from(input.plaintext!, 'base64'));
-        return send(200, { data: { ciphertext: `vault:v1:${blob.toString('base64')}`, key_version: 1 } });
+        const v = versions.length;
+        const blob = gcm(versions[v - 1]!, aad, Buffer.from(input.plaintext!, 'base64'));
+        return send(200, { data: { ciphertext: `vault:v${v}:${blob.toString('base64')}`, key_version: v } });
       }
       try {
-        const blob = Buffer.from(String(input.ciphertext).replace(/^vault:v1:/, ''), 'base64');
-        return send(200, { data: { plaintext: ungcm(key, aad, blob).toString('base64') } });
+        const [, v, b64] = /^vault:v(\d+):(.*)$/.exec(String(input.ciphertext)) ?? [];
+        const key = versions[Number(v) - 1];
+        if (!key) return send(400, { errors: ['invalid ciphertext: no such key version'] });
+        return send(200, {
+          data: { plaintext: ungcm(key, aad, Buffer.from(b64!, 'base64')).toString('base64') },
+        });
       } catch {
         return send(400, { errors: ['cipher: message authentication failed'] });
       }
@@ -47,5 +71,11 @@ export async function transitStandIn(): Promise<{
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
-  return { server, addr: `http://127.0.0.1:${port}`, state };
+  return {
+    server,
+    addr: `http://127.0.0.1:${port}`,
+    state,
+    rotate: () => versions.push(randomBytes(32)),
+    calls,
+  };
 }

@@ -9,85 +9,38 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
-import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  KMSClient,
+  ReEncryptCommand,
+} from '@aws-sdk/client-kms';
 import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KeyContext, RootKeyProvider } from '../../src/core/ports.js';
+import type { KeyContext, RootKeyProvider, WrappedKey } from '../../src/core/ports.js';
 import { AwsKmsKeyProvider, encryptionContext } from '../../src/keys/aws-kms-provider.js';
 import { LocalKeyProvider } from '../../src/keys/local-key-provider.js';
 import { Pkcs11KeyProvider } from '../../src/keys/pkcs11-provider.js';
-import { VaultTransitKeyProvider } from '../../src/keys/vault-transit-provider.js';
-import { gcm, transitStandIn, ungcm } from '../helpers/transit-stand-in.js';
+import { transitKeyVersion, VaultTransitKeyProvider } from '../../src/keys/vault-transit-provider.js';
+import { fakeKms, KEY_ARN, OTHER_KEY_ARN } from '../helpers/kms-fake.js';
+import { HAS_SOFTHSM, SOFTHSM_MODULE, softHsmToken } from '../helpers/softhsm.js';
+import { transitStandIn } from '../helpers/transit-stand-in.js';
 
 const ctx: KeyContext = {
   tenantId: '01890000-0000-7000-8000-000000000001',
   vaultId: '01890000-0000-7000-8000-000000000002',
   vaultKeyVersion: 1,
 };
-const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/2f3e4d5c-0000-4000-8000-000000000001';
-
-const awsError = (name: string) => Object.assign(new Error(`${name} from the fake`), { name });
-
-/** A fake KMS: one AES key per key id; the encryption context is bound as AAD, as KMS does. */
-function fakeKms() {
-  const kms = mockClient(KMSClient);
-  const keys = new Map<string, Buffer>([[KEY_ARN, randomBytes(32)]]);
-  const aad = (c: Record<string, string> | undefined) =>
-    Buffer.from(JSON.stringify(Object.entries(c ?? {}).sort()));
-  const state = { failWith: null as string | null };
-  kms.on(EncryptCommand).callsFake((input) => {
-    if (state.failWith) throw awsError(state.failWith);
-    const key = keys.get(input.KeyId === 'alias/credreg' ? KEY_ARN : input.KeyId);
-    if (!key) throw awsError('NotFoundException');
-    return {
-      KeyId: KEY_ARN,
-      CiphertextBlob: gcm(key, aad(input.EncryptionContext), Buffer.from(input.Plaintext)),
-    };
-  });
-  kms.on(DecryptCommand).callsFake((input) => {
-    if (state.failWith) throw awsError(state.failWith);
-    try {
-      return {
-        KeyId: KEY_ARN,
-        Plaintext: ungcm(keys.get(KEY_ARN)!, aad(input.EncryptionContext), Buffer.from(input.CiphertextBlob)),
-      };
-    } catch {
-      throw awsError('InvalidCiphertextException');
-    }
-  });
-  return { kms, state };
-}
-
-const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-/** SoftHSM2 is a Debian package that `.ci/run` installs; elsewhere the PKCS#11 suite says it is skipped. */
-const HAS_SOFTHSM = existsSync(SOFTHSM_MODULE) && spawnSync('softhsm2-util', ['--version']).status === 0;
-
-/** A fresh SoftHSM2 token in a temporary directory (SOFTHSM2_CONF is read when the module initialises). */
-function softHsmToken(): { tokenLabel: string; pin: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'credreg-hsm-'));
-  mkdirSync(join(dir, 'tokens'));
-  writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\n`);
-  process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
-  const init = spawnSync('softhsm2-util', [
-    '--init-token',
-    '--free',
-    '--label',
-    'credreg',
-    '--pin',
-    '1234',
-    '--so-pin',
-    '5678',
-  ]);
-  if (init.status !== 0) throw new Error(`softhsm2-util failed: ${init.stderr}`);
-  return { tokenLabel: 'credreg', pin: '1234' };
-}
 
 interface Subject {
   provider: RootKeyProvider;
   /** Make the provider unreachable (UNAVAILABLE) or refusing (CRYPTO), or well again. */
   set(mode: 'down' | 'refuses' | 'well'): void;
   keyIdPattern: RegExp;
+  /** How the provider's key version shows in what it wraps, when it versions its keys. */
+  keyVersion?: (w: WrappedKey) => number;
 }
 
 const fake = fakeKms();
@@ -133,6 +86,7 @@ const SUBJECTS: Record<string, () => Subject> = {
       transit.state.status = mode === 'down' ? 503 : mode === 'refuses' ? 403 : null;
     },
     keyIdPattern: /^vault-transit:transit\/credreg$/,
+    keyVersion: transitKeyVersion,
   }),
 };
 
@@ -159,6 +113,21 @@ for (const [name, make] of Object.entries(SUBJECTS)) {
       expect(wrapped.providerKeyId).toMatch(s.keyIdPattern);
       expect(Buffer.from(wrapped.ciphertext).includes(key)).toBe(false);
       expect(Buffer.from(await s.provider.unwrapKey(wrapped, ctx)).equals(key)).toBe(true);
+    });
+
+    it('records its key id (and version) with what it wraps, claims it, and calls it current', async () => {
+      const wrapped = await s.provider.wrapKey(randomBytes(32), ctx);
+      expect(wrapped.providerKeyId).toMatch(s.keyIdPattern);
+      if (s.keyVersion) expect(s.keyVersion(wrapped)).toBeGreaterThanOrEqual(1);
+      expect(s.provider.canUnwrap(wrapped)).toBe(true);
+      expect((await s.provider.currentKeyTest())(wrapped, ctx)).toBe(true);
+      for (const foreign of [
+        { ...wrapped, provider: 'other' },
+        { provider: 'local', providerKeyId: 'local:0000000000000000', ciphertext: wrapped.ciphertext },
+      ]) {
+        expect(s.provider.canUnwrap(foreign)).toBe(false);
+        expect((await s.provider.currentKeyTest())(foreign, ctx)).toBe(false);
+      }
     });
 
     it('refuses to unwrap under another tenant, vault or key version (CRYPTO)', async () => {
@@ -256,6 +225,65 @@ describe('aws-kms at the SDK boundary', () => {
     }
   });
 
+  it('makes a vault key with GenerateDataKey (AES_256), bound to the same context', async () => {
+    fake.kms.resetHistory();
+    const provider = new AwsKmsKeyProvider({
+      keyId: 'alias/credreg',
+      client: new KMSClient({ region: 'eu-west-1' }),
+    });
+    const { plaintext, wrapped } = await provider.generateKey(ctx);
+    expect(fake.kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input).toEqual({
+      KeyId: 'alias/credreg',
+      KeySpec: 'AES_256',
+      EncryptionContext: encryptionContext(ctx),
+    });
+    expect(wrapped).toMatchObject({ provider: 'aws-kms', providerKeyId: KEY_ARN });
+    expect(Buffer.from(await provider.unwrapKey(wrapped, ctx)).equals(Buffer.from(plaintext))).toBe(true);
+    expect(fake.kms.commandCalls(EncryptCommand)).toHaveLength(0);
+  });
+
+  it('after the alias moves to another key, only ReEncrypt moves a vault key: it never leaves KMS', async () => {
+    const provider = new AwsKmsKeyProvider({
+      keyId: 'alias/credreg',
+      client: new KMSClient({ region: 'eu-west-1' }),
+    });
+    const wrapped = await provider.wrapKey(randomBytes(32), ctx);
+    try {
+      fake.aliases.set('alias/credreg', OTHER_KEY_ARN); // aws kms update-alias
+      fake.kms.resetHistory();
+      const isCurrent = await provider.currentKeyTest();
+      expect(fake.kms.commandCalls(DescribeKeyCommand)[0]!.args[0].input).toEqual({ KeyId: 'alias/credreg' });
+      expect(isCurrent(wrapped, ctx)).toBe(false);
+      const moved = await provider.rewrapKey(wrapped, ctx);
+      expect(fake.kms.commandCalls(ReEncryptCommand)[0]!.args[0].input).toEqual({
+        CiphertextBlob: wrapped.ciphertext,
+        SourceKeyId: KEY_ARN,
+        SourceEncryptionContext: encryptionContext(ctx),
+        DestinationKeyId: 'alias/credreg',
+        DestinationEncryptionContext: encryptionContext(ctx),
+      });
+      expect(fake.kms.commandCalls(DecryptCommand)).toHaveLength(0);
+      expect(moved.providerKeyId).toBe(OTHER_KEY_ARN);
+      expect(isCurrent(moved, ctx)).toBe(true);
+      expect((await provider.unwrapKey(moved, ctx)).length).toBe(32);
+    } finally {
+      fake.aliases.set('alias/credreg', KEY_ARN);
+    }
+  });
+
+  it('a DescribeKey it may not call stops the current-key test with CRYPTO', async () => {
+    const provider = new AwsKmsKeyProvider({
+      keyId: 'alias/credreg',
+      client: new KMSClient({ region: 'eu-west-1' }),
+    });
+    fake.state.failWith = 'AccessDeniedException';
+    try {
+      await expect(provider.currentKeyTest()).rejects.toMatchObject({ code: 'CRYPTO' });
+    } finally {
+      fake.state.failWith = null;
+    }
+  });
+
   it('uses a tenant key when one is configured', async () => {
     fake.kms.resetHistory();
     const provider = new AwsKmsKeyProvider({
@@ -269,6 +297,25 @@ describe('aws-kms at the SDK boundary', () => {
 });
 
 describe('vault-transit specifics', () => {
+  it('after a Transit key rotation, keys under the older version are no longer current', async () => {
+    const t = await transitStandIn();
+    try {
+      const p = new VaultTransitKeyProvider({ addr: t.addr, token: 'test-token', key: 'credreg' });
+      const old = await p.wrapKey(randomBytes(32), ctx);
+      expect(transitKeyVersion(old)).toBe(1);
+      t.rotate();
+      const isCurrent = await p.currentKeyTest();
+      expect(t.calls).toContain('GET /v1/transit/keys/credreg');
+      expect(isCurrent(old, ctx)).toBe(false);
+      const fresh = await p.wrapKey(randomBytes(32), ctx);
+      expect(transitKeyVersion(fresh)).toBe(2);
+      expect(isCurrent(fresh, ctx)).toBe(true);
+      expect((await p.unwrapKey(old, ctx)).length).toBe(32); // older versions still decrypt
+    } finally {
+      t.server.close();
+    }
+  });
+
   it('Precondition: the key was wrapped by this Transit key', async () => {
     const a = new VaultTransitKeyProvider({ addr: transit.addr, token: 'test-token', key: 'credreg' });
     const wrapped = await a.wrapKey(randomBytes(32), ctx);

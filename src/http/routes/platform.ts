@@ -70,10 +70,38 @@ export const platformRoutes =
           operationId: 'rotateRootKey',
           tags: ['platform', 'keys'],
           description:
-            'Re-wraps every vault key still under a retired root key (CREDREG_PREVIOUS_ROOT_KEYS) under the current key provider. Resumable; data keys and values are not touched.',
+            'Re-wraps every vault key not under the current root key (one under a retired key configured with CREDREG_PREVIOUS_*, another provider, an older Transit key version, a KMS key the alias no longer names). Resumable; data keys and values are not touched.',
           response: { 200: z.object({ rewrapped: z.number() }), '4xx': problem },
         },
       },
       async (req) => registry.rotateRoot(requestContext(req)),
+    );
+
+    app.get(
+      '/v1/keys/root',
+      {
+        config: platform,
+        schema: {
+          operationId: 'rootKeyStatus',
+          tags: ['platform', 'keys'],
+          description:
+            'Which root keys wrap the vault keys, and how many are not under the current one: the progress of a root rotation. When remaining is 0, the previous provider can be removed.',
+          response: {
+            200: z.object({
+              wrappedBy: z.array(
+                z.object({
+                  provider: z.string(),
+                  providerKeyId: z.string(),
+                  current: z.boolean(),
+                  vaultKeys: z.number(),
+                }),
+              ),
+              remaining: z.number(),
+            }),
+            '4xx': problem,
+          },
+        },
+      },
+      async () => registry.rootKeyStatus(),
     );
   };
