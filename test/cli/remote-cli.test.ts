@@ -206,9 +206,9 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
   });
 
   it('keys rotate, status, rewrap and destroy move a vault to a new key; values still reveal', async () => {
-    expect(await json<{ version: number }>(['keys', 'rotate', vaultId], { token: tenantToken })).toEqual({
-      version: 2,
-    });
+    expect(
+      await json<{ version: number }>(['keys', 'rotate', '--vault', vaultId], { token: tenantToken }),
+    ).toEqual({ version: 2 });
     const refused = await credreg(['keys', 'destroy', vaultId, '1'], { token: tenantToken });
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toMatch(/^credreg: CONFLICT: \d+ data keys still use vault key version 1/);
@@ -221,13 +221,31 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     expect(moved.remaining).toBe(0);
     expect(moved.rewrapped).toBeGreaterThan(0);
     expect((await credreg(['keys', 'destroy', vaultId, '1'], { token: tenantToken })).code).toBe(0);
-    const status = await credreg(['keys', 'status', vaultId], { token: tenantToken });
+    const status = await credreg(['keys', 'status', '--vault', vaultId], { token: tenantToken });
     expect(status.stdout).toMatch(/^VERSION\s+CURRENT\s+DATA KEYS/);
+    const which = await credreg(['keys', 'rotate'], { token: tenantToken });
+    expect([which.code, which.stderr]).toEqual([
+      1,
+      'credreg: which vault? give its id, as an argument or with --vault\n',
+    ]);
     const got = await credreg(['cred', 'get', credentialId, '--reason', 'after key rotation'], {
       token: tenantToken,
     });
     expect(got.code).toBe(0);
     expect(got.stdout.length).toBeGreaterThan(0);
+  });
+
+  it('keys root-status and rotate-root (platform admin): every vault key under the current root key', async () => {
+    const status = await credreg(['keys', 'root-status'], { token: platformToken });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(
+      /^PROVIDER\s+KEY\s+CURRENT\s+VAULT KEYS\nlocal\s+local:[0-9a-f]{16}\s+yes\s+\d+\n/,
+    );
+    expect(status.stdout).toMatch(/\n0 vault keys left to re-wrap\n$/);
+    expect(await json(['keys', 'rotate-root'], { token: platformToken })).toEqual({ rewrapped: 0 });
+    const tenant = await credreg(['keys', 'root-status'], { token: tenantToken });
+    expect(tenant.code).toBe(1);
+    expect(tenant.stderr).toMatch(/^credreg: FORBIDDEN/);
   });
 
   it('audit export --format jsonl writes every entry, reasons included, values never', async () => {

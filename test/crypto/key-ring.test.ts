@@ -123,6 +123,49 @@ describe('caching key ring', () => {
     expect(other.stats().providerCalls).toBe(0);
   });
 
+  it('holds at most maxEntriesPerTenant keys of one tenant: a busy tenant evicts its own, not others', async () => {
+    const ring = new CachingKeyRing({
+      provider: new LocalKeyProvider(randomBytes(32)),
+      maxEntries: 10,
+      maxEntriesPerTenant: 2,
+    });
+    const other = { ...ctx(9), tenantId: '01890000-0000-7000-8000-0000000000ff' };
+    const { key: theirs } = await ring.createVaultKey(other);
+    const mine = [];
+    for (const vault of [1, 2, 3]) mine.push((await ring.createVaultKey(ctx(vault))).key);
+    expect(ring.cached(ctx(1))).toBeUndefined();
+    expect(Buffer.from(mine[0]!.material).every((b) => b === 0)).toBe(true);
+    expect(ring.cached(ctx(2))).toBe(mine[1]);
+    expect(ring.cached(ctx(3))).toBe(mine[2]);
+    expect(ring.cached(other)).toBe(theirs);
+  });
+
+  it('makes vault keys with the provider’s generateKey when it has one (KMS GenerateDataKey)', async () => {
+    const made = randomBytes(32);
+    const calls: string[] = [];
+    const local = new LocalKeyProvider(randomBytes(32));
+    const ring = new CachingKeyRing({
+      provider: {
+        name: 'local',
+        canUnwrap: (w) => local.canUnwrap(w),
+        currentKeyTest: () => local.currentKeyTest(),
+        generateKey: async (c) => {
+          calls.push('generate');
+          return { plaintext: Buffer.from(made), wrapped: await local.wrapKey(made, c) };
+        },
+        wrapKey: async () => {
+          throw new Error('not expected: generateKey makes and wraps the key');
+        },
+        unwrapKey: (w, c) => local.unwrapKey(w, c),
+      },
+    });
+    const { key, record } = await ring.createVaultKey(ctx(1));
+    expect(calls).toEqual(['generate']);
+    expect(Buffer.from(key.material).equals(made)).toBe(true);
+    expect(Buffer.from(await local.unwrapKey(record.wrapped, ctx(1))).equals(made)).toBe(true);
+    expect(ring.stats().providerCalls).toBe(1);
+  });
+
   it('clear() zeroes every cached key', async () => {
     const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)) });
     const { key } = await ring.createVaultKey(ctx(1));

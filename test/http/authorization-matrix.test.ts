@@ -64,6 +64,14 @@ const ROUTES: Route[] = [
     byId: false,
   },
   {
+    name: 'root key status',
+    method: 'GET',
+    path: () => '/v1/keys/root',
+    permission: null,
+    ok: 200,
+    byId: false,
+  },
+  {
     name: 'create principal',
     method: 'POST',
     path: () => '/v1/principals',
