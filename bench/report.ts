@@ -18,8 +18,8 @@ export interface BackendResult {
   rootKeyCallsPerReveal: number;
   /** Data keys moved to a new vault-key version per second (one re-wrap of the whole vault). */
   rewrapKeysPerSec: number;
-  /** Warm reveals (c32) with Vault Transit (a loopback stand-in) as the root key provider. */
-  transitReveal: CellResult;
+  /** Warm reveals (c32) per root key provider, each on its own fresh workload, `local` included. */
+  providerReveals: Record<string, CellResult>;
 }
 
 export interface RunInfo {
@@ -31,6 +31,8 @@ export interface RunInfo {
 }
 
 const round = (n: number, digits: number) => Number(n.toFixed(digits));
+const providerRatio = (r: BackendResult, name: string) =>
+  r.providerReveals[name]!.opsPerSec / r.providerReveals.local!.opsPerSec;
 const ratio = (r: BackendResult, c: Concurrency) =>
   r.cells.reveal[c].opsPerSec / r.cells.baseline[c].opsPerSec;
 
@@ -55,9 +57,12 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
     row.http_ratio = round(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3);
     row.root_key_calls_per_reveal = r.rootKeyCallsPerReveal;
     row.rewrap_keys_s = round(r.rewrapKeysPerSec, 1);
-    row.reveal_vault_transit_ops_s = round(r.transitReveal.opsPerSec, 1);
-    row.reveal_vault_transit_p99_ms = round(r.transitReveal.p99Ms, 3);
-    row.vault_transit_vs_local = round(r.transitReveal.opsPerSec / r.cells.reveal[HEADLINE].opsPerSec, 3);
+    for (const [name, cell] of Object.entries(r.providerReveals)) {
+      const key = name.replace('-', '_');
+      row[`reveal_${key}_ops_s`] = round(cell.opsPerSec, 1);
+      row[`reveal_${key}_p99_ms`] = round(cell.p99Ms, 3);
+      if (name !== 'local') row[`${key}_vs_local`] = round(providerRatio(r, name), 3);
+    }
     return row;
   });
 }
@@ -97,8 +102,13 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
       `${r.backend}: reveal_c32 / baseline_c32 = ${fixed(ratio(r, HEADLINE), 3)} ` +
         `(c1: ${fixed(ratio(r, 1), 3)}), http_reveal_c32 / baseline_c32 = ` +
         `${fixed(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3)}, ` +
-        `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}, rewrap = ${fixed(r.rewrapKeysPerSec, 1)} data keys/s, ` +
-        `warm reveal with vault-transit / local = ${fixed(r.transitReveal.opsPerSec / r.cells.reveal[HEADLINE].opsPerSec, 3)}`,
+        `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}, rewrap = ${fixed(r.rewrapKeysPerSec, 1)} data keys/s`,
+    );
+    const others = Object.keys(r.providerReveals).filter((n) => n !== 'local');
+    lines.push(
+      `${r.backend}: warm reveal c32 by root key provider, / local: ` +
+        others.map((n) => `${n} ${fixed(providerRatio(r, n), 3)}`).join(', ') +
+        ` (local ${fixed(r.providerReveals.local!.opsPerSec, 1)} ops/s)`,
     );
   }
   return lines.join('\n');

@@ -4,7 +4,11 @@
  *
  * stdout carries only the report (with --json, exactly one JSON array); progress goes to stderr.
  */
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import type { KeyProviderConfig } from '../src/config.js';
+import { fakeKms } from '../test/helpers/kms-fake.js';
+import { HAS_SOFTHSM, SOFTHSM_MODULE, softHsmToken } from '../test/helpers/softhsm.js';
 import { transitStandIn } from '../test/helpers/transit-stand-in.js';
 import { setUpBaseline } from './baseline.js';
 import { startHttpReveal } from './http-workload.js';
@@ -122,26 +126,7 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
     }
   }
   await http.close();
-  // A warm reveal calls no root key provider, so a remote one (Vault Transit, here a loopback
-  // stand-in following its API) should reveal as fast as the local one: measured, not assumed.
-  const transit = await transitStandIn();
-  let transitReveal: CellResult;
-  try {
-    // Shares the target's database: closed with it, not on its own.
-    const viaTransit = await target.assembleWith({
-      kind: 'vault-transit',
-      addr: transit.addr,
-      token: 'test-token',
-      key: 'credreg',
-      mount: 'transit',
-    });
-    const tw = await seedWorkload(viaTransit, 50, 'bench-transit');
-    await drive(tw.reveal, 32, info.warmupSeconds * 1000, signal);
-    transitReveal = await drive(tw.reveal, 32, info.secondsPerCell * 1000, signal);
-    progress(`${backend}: reveal via vault-transit c32: ${transitReveal.opsPerSec.toFixed(1)} ops/s`);
-  } finally {
-    transit.server.close();
-  }
+  const providerReveals = await revealPerProvider(target, info, signal);
   // Last, since it moves every data key of the vault: one rotation, then one full re-wrap.
   const vaults = registry.forTenant(workload.tenantId).vaults;
   await vaults.rotateKey(workload.vaultId, { actor: 'bench' });
@@ -150,13 +135,62 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
   const rewrapKeysPerSec = rewrapped / ((performance.now() - t0) / 1000);
   progress(`${backend}: re-wrapped ${rewrapped} data keys, ${rewrapKeysPerSec.toFixed(1)}/s`);
   return {
-    transitReveal,
+    providerReveals,
     rewrapKeysPerSec,
     backend,
     poolSize: target.poolSize,
     cells,
     rootKeyCallsPerReveal: revealed ? providerCalls / revealed : Number.NaN,
   };
+}
+
+/**
+ * A warm reveal calls no root key provider, so with any provider it should run as fast as with the
+ * local key: measured, not assumed. Each provider gets the same fresh workload on the same database,
+ * `local` included, so the ratios compare like with like. Remote providers are stand-ins (Vault
+ * Transit over loopback HTTP, AWS KMS at the SDK boundary); PKCS#11 is a real SoftHSM2 when installed.
+ */
+async function revealPerProvider(
+  target: BenchTarget,
+  info: RunInfo,
+  signal: AbortSignal,
+): Promise<Record<string, CellResult>> {
+  const transit = await transitStandIn();
+  const kms = fakeKms();
+  const providers: Record<string, KeyProviderConfig> = {
+    local: { kind: 'local', rootKey: { kind: 'base64', value: randomBytes(32).toString('base64') } },
+    'vault-transit': {
+      kind: 'vault-transit',
+      addr: transit.addr,
+      token: 'test-token',
+      key: 'credreg',
+      mount: 'transit',
+    },
+    'aws-kms': { kind: 'aws-kms', keyId: 'alias/credreg', tenantKeys: {} },
+  };
+  if (HAS_SOFTHSM)
+    providers.pkcs11 = {
+      kind: 'pkcs11',
+      module: SOFTHSM_MODULE,
+      ...softHsmToken(),
+      keyLabel: `bench-${target.backend}`,
+    };
+  else info.skipped.push(`${target.backend}: pkcs11 reveal skipped, SoftHSM2 is not installed`);
+  const cells: Record<string, CellResult> = {};
+  try {
+    for (const [name, config] of Object.entries(providers)) {
+      // Shares the target's database: closed with it, not on its own.
+      const registry = await target.assembleWith(config);
+      const w = await seedWorkload(registry, 50, `bench-${name}`);
+      await drive(w.reveal, 32, info.warmupSeconds * 1000, signal);
+      cells[name] = await drive(w.reveal, 32, info.secondsPerCell * 1000, signal);
+      progress(`${target.backend}: reveal via ${name} c32: ${cells[name].opsPerSec.toFixed(1)} ops/s`);
+    }
+  } finally {
+    transit.server.close();
+    kms.kms.restore();
+  }
+  return cells;
 }
 
 main().catch((err: unknown) => {
