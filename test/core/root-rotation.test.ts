@@ -177,6 +177,23 @@ describeEachBackend('root key rotation', (backend) => {
     await revealAll(await open(transitConfig));
   });
 
+  it('cut off midway by a provider outage, it resumes where it stopped and loses nothing', async () => {
+    transit.rotate(); // to vault:v3
+    const registry = await open(transitConfig);
+    // The current-key test (1 call), then 2 vault keys (decrypt and encrypt each), then down.
+    transit.state.failAfter = 5;
+    try {
+      await expectCode(registry.rotateRoot(ops), 'UNAVAILABLE');
+    } finally {
+      transit.state.failAfter = null;
+      transit.state.status = null;
+    }
+    expect((await registry.rootKeyStatus()).remaining).toBe(4);
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 4 });
+    expect((await wrappings()).every((w) => w.key.toString().startsWith('vault:v3:'))).toBe(true);
+    await revealAll(await open(transitConfig));
+  });
+
   it('off Vault Transit, with Transit configured as the previous provider', async () => {
     const moving = await open(local(lastRoot), [transitConfig]);
     expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6 });

@@ -21,14 +21,15 @@ export function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
 export async function transitStandIn(): Promise<{
   server: Server;
   addr: string;
-  state: { status: number | null };
+  /** `status`: answer every request with it. `failAfter`: serve this many more, then answer 503. */
+  state: { status: number | null; failAfter: number | null };
   /** What `vault write -f transit/keys/credreg/rotate` does. */
   rotate(): number;
   /** Requests served, as `METHOD path`. */
   calls: string[];
 }> {
   const versions = [randomBytes(32)];
-  const state = { status: null as number | null };
+  const state = { status: null as number | null, failAfter: null as number | null };
   const calls: string[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -37,6 +38,7 @@ export async function transitStandIn(): Promise<{
       const send = (status: number, json: unknown) =>
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
       calls.push(`${req.method} ${req.url}`);
+      if (state.failAfter !== null && state.failAfter-- <= 0) state.status = 503;
       if (state.status) return send(state.status, { errors: ['forced'] });
       if (req.headers['x-vault-token'] !== 'test-token') return send(403, { errors: ['permission denied'] });
       const url = req.url ?? '';
