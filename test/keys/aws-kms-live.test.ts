@@ -28,5 +28,18 @@ describe.skipIf(!configured)(
         code: 'CRYPTO',
       });
     });
+
+    it('generates a vault key, calls it current, and moves it with ReEncrypt', async () => {
+      const provider = new AwsKmsKeyProvider({ keyId: keyId! });
+      const ctx = {
+        tenantId: '01890000-0000-7000-8000-000000000001',
+        vaultId: '01890000-0000-7000-8000-000000000002',
+        vaultKeyVersion: 1,
+      };
+      const { plaintext, wrapped } = await provider.generateKey(ctx);
+      expect((await provider.currentKeyTest())(wrapped, ctx)).toBe(true);
+      const moved = await provider.rewrapKey(wrapped, ctx); // same key: a fresh ciphertext
+      expect(Buffer.from(await provider.unwrapKey(moved, ctx)).equals(Buffer.from(plaintext))).toBe(true);
+    });
   },
 );
