@@ -144,6 +144,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     .filter(Boolean)
     .map((value) => ({ kind: 'local', rootKey: { kind: 'base64', value } }));
   if (source.CREDREG_PREVIOUS_KEY_PROVIDER) previousKeyProviders.push(previousKeyProviderFrom(source));
+  else {
+    // Settings for a retired provider that is not named would be silently ignored.
+    const stray = Object.keys(source).find(
+      (name) => name.startsWith(PREVIOUS) && name !== 'CREDREG_PREVIOUS_ROOT_KEYS' && source[name],
+    );
+    if (stray) {
+      throw new RegistryError('CONFIG', `${stray} is set but CREDREG_PREVIOUS_KEY_PROVIDER is not`);
+    }
+  }
   const [host, port] = e.CREDREG_LISTEN.split(':') as [string, string];
   return deepFreeze({
     storage,

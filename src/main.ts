@@ -116,8 +116,14 @@ export async function assemble(
       'connected to PostgreSQL as a superuser: every query still runs as the runtime role, but in production connect as a login role that is only a member of the runtime roles (see README)',
     );
   }
-  const current = rootKeyProvider(config.keyProvider, options.mayCreateRootKey === true, logger);
-  const retired = (config.previousKeyProviders ?? []).map((c) => rootKeyProvider(c, false, logger));
+  const current = rootKeyProvider(
+    config.keyProvider,
+    { mayCreateRootKey: options.mayCreateRootKey === true },
+    logger,
+  );
+  const retired = (config.previousKeyProviders ?? []).map((c) =>
+    rootKeyProvider(c, { retired: true }, logger),
+  );
   const keyRing = new CachingKeyRing({ provider: new ProviderChain(current, retired), ...config.keyCache });
   const registry = createRegistry(
     {
@@ -161,15 +167,22 @@ async function connectedAsSuperuser(db: SqlDatabase): Promise<boolean> {
   return row?.rolsuper === true;
 }
 
-/** The configured root key provider. Only the local one holds key material in this process. */
-function rootKeyProvider(c: KeyProviderConfig, mayCreateRootKey: boolean, logger: Logger): RootKeyProvider {
+/**
+ * The configured root key provider. Only the local one holds key material in this process. A
+ * retired one never creates a key: one that is not there any more would unwrap nothing.
+ */
+function rootKeyProvider(
+  c: KeyProviderConfig,
+  { mayCreateRootKey = false, retired = false }: { mayCreateRootKey?: boolean; retired?: boolean },
+  logger: Logger,
+): RootKeyProvider {
   switch (c.kind) {
     case 'aws-kms':
       return new AwsKmsKeyProvider({ keyId: c.keyId, tenantKeys: c.tenantKeys });
     case 'vault-transit':
       return new VaultTransitKeyProvider({ addr: c.addr, token: c.token, key: c.key, mount: c.mount });
     case 'pkcs11':
-      return Pkcs11KeyProvider.open(c);
+      return Pkcs11KeyProvider.open({ ...c, createMissingKey: !retired });
     case 'local': {
       const key =
         c.rootKey.kind === 'base64'

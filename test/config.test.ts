@@ -161,6 +161,10 @@ describe('configuration', () => {
     expect(() =>
       loadConfig({ CREDREG_PREVIOUS_KEY_PROVIDER: 'vault-transit', CREDREG_PREVIOUS_VAULT_ADDR: 'ftp://x' }),
     ).toThrow(/CREDREG_PREVIOUS_VAULT_ADDR/);
+    // Settings for a retired provider nobody named are refused, not ignored.
+    expect(() => loadConfig({ CREDREG_PREVIOUS_VAULT_TOKEN: 'hvs.old' })).toThrow(
+      /CREDREG_PREVIOUS_VAULT_TOKEN is set but CREDREG_PREVIOUS_KEY_PROVIDER is not/,
+    );
   });
 
   it('reads the key cache bounds', () => {

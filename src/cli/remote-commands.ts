@@ -254,7 +254,13 @@ function registerKeyCommands(program: Command): Command {
     )
     .action(async (opts: RemoteOptions) => {
       const r = await connect(opts).rotateRootKey();
-      print(opts, r, () => `re-wrapped ${r.rewrapped} vault keys under the current root key`);
+      print(
+        opts,
+        r,
+        () =>
+          `re-wrapped ${r.rewrapped} vault keys under the current root key` +
+          (r.failed ? `; ${r.failed} could not be unwrapped (see the access log)` : ''),
+      );
     });
 
   keys

@@ -141,7 +141,7 @@ export class RegistryClient {
   }
 
   /** `POST /v1/keys/rotate-root` (platform admin): re-wraps vault keys not under the current root key. */
-  rotateRootKey(): Promise<{ rewrapped: number }> {
+  rotateRootKey(): Promise<{ rewrapped: number; failed: number }> {
     return this.#call('POST', '/v1/keys/rotate-root');
   }
 

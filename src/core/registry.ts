@@ -72,9 +72,11 @@ export interface Registry {
    * Re-wraps, in every tenant, each vault key not under the current root key (a retired key, another
    * provider, an older Transit version, a KMS key an alias no longer names) under the current one.
    * Data keys and values are not touched. Resumable: each vault key is replaced on its own,
-   * compare-and-set, logged in its tenant, and its cached plaintext dropped.
+   * compare-and-set, logged in its tenant, and its cached plaintext dropped. A vault key that cannot
+   * be unwrapped (CRYPTO) is logged, counted in `failed` and skipped; an outage (UNAVAILABLE) stops
+   * the run.
    */
-  rotateRoot(ctx: RequestContext): Promise<{ rewrapped: number }>;
+  rotateRoot(ctx: RequestContext): Promise<{ rewrapped: number; failed: number }>;
   /**
    * Which root keys wrap the store's vault keys, and how many are not under the current one: what a
    * root rotation has left to do. When `remaining` is 0, the previous provider can be removed.
@@ -130,16 +132,30 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     async rotateRoot(ctx: RequestContext) {
       const isCurrent = await deps.keyRing.currentRootKeyTest();
       let rewrapped = 0;
+      let failed = 0;
       for await (const { tenantId, records } of vaultKeyPages()) {
         for (const record of records) {
           if (isCurrent(record)) continue;
-          const wrapped = await deps.keyRing.rewrapUnderCurrentRoot(record); // provider calls, outside transactions
           const subject = {
             action: 'key_rotate' as const,
             vaultId: record.vaultId,
             version: record.vaultKeyVersion,
-            reason: `root key rotation: ${record.wrapped.providerKeyId} -> ${wrapped.providerKeyId}`,
+            reason: `root key rotation: ${record.wrapped.providerKeyId}`,
           };
+          let wrapped: VaultKeyRecord['wrapped'];
+          try {
+            wrapped = await deps.keyRing.rewrapUnderCurrentRoot(record); // provider calls, outside transactions
+          } catch (err) {
+            await auditFailure(deps, tenantId, ctx, subject, err);
+            // One key no configured root key can open must not hold up every key after it; an
+            // outage stops the run, which resumes where it stopped.
+            if (err instanceof RegistryError && err.code === 'CRYPTO') {
+              failed++;
+              continue;
+            }
+            throw err;
+          }
+          subject.reason += ` -> ${wrapped.providerKeyId}`;
           rewrapped += await audited(deps, tenantId, ctx, subject, async (op) => {
             // Another rotation got there first: nothing to do, nothing to log.
             if (!(await op.tx.replaceVaultKeyWrapping(record, wrapped))) return 0;
@@ -150,7 +166,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
           deps.keyRing.forgetVault(tenantId, record.vaultId);
         }
       }
-      return { rewrapped };
+      return { rewrapped, failed };
     },
     async rootKeyStatus() {
       const isCurrent = await deps.keyRing.currentRootKeyTest();

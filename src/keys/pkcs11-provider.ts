@@ -10,6 +10,11 @@ export interface Pkcs11Options {
   pin: string;
   /** Label of the AES-256 key on the token; created (non-extractable) when missing. */
   keyLabel: string;
+  /**
+   * Whether a missing key may be created. (Default: true) A retired provider must find its key: a
+   * new one would unwrap nothing.
+   */
+  createMissingKey?: boolean;
 }
 
 const NONCE = 12;
@@ -70,7 +75,14 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
           );
         }
       }
-      const key = findKey(lib, session, o.keyLabel) ?? createKey(lib, session, o.keyLabel);
+      let key = findKey(lib, session, o.keyLabel);
+      if (!key && o.createMissingKey === false) {
+        throw new RegistryError(
+          'CONFIG',
+          `no key is labelled ${o.keyLabel} on PKCS#11 token ${o.tokenLabel}`,
+        );
+      }
+      key ??= createKey(lib, session, o.keyLabel);
       return new Pkcs11KeyProvider(lib, session, key, `pkcs11:${o.tokenLabel}/${o.keyLabel}`, initialised);
     } catch (err) {
       if (initialised) lib.C_Finalize();

@@ -242,7 +242,10 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
       /^PROVIDER\s+KEY\s+CURRENT\s+VAULT KEYS\nlocal\s+local:[0-9a-f]{16}\s+yes\s+\d+\n/,
     );
     expect(status.stdout).toMatch(/\n0 vault keys left to re-wrap\n$/);
-    expect(await json(['keys', 'rotate-root'], { token: platformToken })).toEqual({ rewrapped: 0 });
+    expect(await json(['keys', 'rotate-root'], { token: platformToken })).toEqual({
+      rewrapped: 0,
+      failed: 0,
+    });
     const tenant = await credreg(['keys', 'root-status'], { token: tenantToken });
     expect(tenant.code).toBe(1);
     expect(tenant.stderr).toMatch(/^credreg: FORBIDDEN/);

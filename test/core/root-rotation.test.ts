@@ -118,13 +118,13 @@ describeEachBackend('root key rotation', (backend) => {
       wrappedBy: [{ provider: 'local', providerKeyId: oldId, current: false, vaultKeys: 6 }],
       remaining: 6,
     });
-    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([newId]));
     expect(await moving.rootKeyStatus()).toEqual({
       wrappedBy: [{ provider: 'local', providerKeyId: newId, current: true, vaultKeys: 6 }],
       remaining: 0,
     });
-    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 0 });
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 0, failed: 0 });
     expect(await dataKeys()).toEqual(before); // no data key, no value touched
 
     await revealAll(await open(local(newRoot))); // a cold cache, the new key alone
@@ -147,7 +147,7 @@ describeEachBackend('root key rotation', (backend) => {
     const warm = moving.keyRingStats().providerCalls;
     await revealFirst(moving);
     expect(moving.keyRingStats().providerCalls).toBe(warm);
-    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6 }); // local to Vault Transit
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 }); // local to Vault Transit
     const afterRotation = moving.keyRingStats().providerCalls;
     await revealFirst(moving);
     expect(moving.keyRingStats().providerCalls).toBe(afterRotation + 1);
@@ -170,10 +170,10 @@ describeEachBackend('root key rotation', (backend) => {
       ],
       remaining: 6,
     });
-    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     expect((await wrappings()).every((w) => w.key.toString().startsWith('vault:v2:'))).toBe(true);
     expect((await registry.rootKeyStatus()).remaining).toBe(0);
-    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 0 });
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 0, failed: 0 });
     await revealAll(await open(transitConfig));
   });
 
@@ -189,14 +189,14 @@ describeEachBackend('root key rotation', (backend) => {
       transit.state.status = null;
     }
     expect((await registry.rootKeyStatus()).remaining).toBe(4);
-    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 4 });
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 4, failed: 0 });
     expect((await wrappings()).every((w) => w.key.toString().startsWith('vault:v3:'))).toBe(true);
     await revealAll(await open(transitConfig));
   });
 
   it('off Vault Transit, with Transit configured as the previous provider', async () => {
     const moving = await open(local(lastRoot), [transitConfig]);
-    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     transit.state.status = 503; // Transit is gone: nothing needs it any more
     try {
       await revealAll(await open(local(lastRoot)));
@@ -208,14 +208,14 @@ describeEachBackend('root key rotation', (backend) => {
   it('onto AWS KMS, then an alias moved to another key: ReEncrypt alone, the key never leaves KMS', async () => {
     kms.aliases.set('alias/credreg', KEY_ARN);
     const onto = await open(kmsConfig, [local(lastRoot)]);
-    expect(await onto.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(await onto.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([KEY_ARN]));
 
     kms.aliases.set('alias/credreg', OTHER_KEY_ARN); // aws kms update-alias
     kms.kms.resetHistory();
     const registry = await open(kmsConfig); // no previous provider: KMS opens either key
     expect((await registry.rootKeyStatus()).remaining).toBe(6);
-    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(await registry.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     expect(kms.kms.commandCalls(ReEncryptCommand)).toHaveLength(6);
     expect(kms.kms.commandCalls(DecryptCommand)).toHaveLength(0);
     expect(kms.kms.commandCalls(EncryptCommand)).toHaveLength(0);
@@ -231,13 +231,13 @@ describeEachBackend('root key rotation', (backend) => {
       keyLabel: `root-${backend.name}`,
     };
     const onto = await open(hsm, [kmsConfig]);
-    expect(await onto.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(await onto.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     expect(new Set((await wrappings()).map((w) => w.id))).toEqual(
       new Set([`pkcs11:credreg/root-${backend.name}`]),
     );
     await revealAll(await open(hsm));
     const off = await open(kmsConfig, [hsm]);
-    expect(await off.rotateRoot(ops)).toEqual({ rewrapped: 6 });
+    expect(await off.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     expect(new Set((await wrappings()).map((w) => w.provider))).toEqual(new Set(['aws-kms']));
     await revealAll(await open(kmsConfig));
   });
@@ -254,5 +254,38 @@ describeEachBackend('root key rotation', (backend) => {
         .audit.query({ credentialId: credentials[0]!.id, limit: 1 })
     ).items;
     expect(row).toMatchObject({ outcome: 'error', errorCode: 'CRYPTO' });
+  });
+
+  it('a vault key that cannot be unwrapped is logged and skipped; the others still move', async () => {
+    const [victim] = await t.db.transaction((c) =>
+      c.query<{ tenant_id: string; vault_id: string; version: number; wrapped_key: Buffer }>(
+        'SELECT tenant_id, vault_id, version, wrapped_key FROM vault_keys ORDER BY tenant_id, vault_id LIMIT 1',
+      ),
+    );
+    const original = Buffer.from(victim!.wrapped_key);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 1]! ^= 0x01;
+    const setKey = (key: Buffer) =>
+      t.db.transaction((c) =>
+        c.query(
+          'UPDATE vault_keys SET wrapped_key = $1 WHERE tenant_id = $2 AND vault_id = $3 AND version = $4',
+          [key, victim!.tenant_id, victim!.vault_id, victim!.version],
+        ),
+      );
+    await setKey(tampered);
+    const moving = await open(local(lastRoot), [kmsConfig]);
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 5, failed: 1 });
+    const failures = (
+      await t.registry
+        .forTenant(victim!.tenant_id)
+        .audit.query({ vaultId: victim!.vault_id, action: 'key_rotate', outcome: 'error' })
+    ).items;
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ errorCode: 'CRYPTO', actor: ops.actor, version: victim!.version });
+    expect((await moving.rootKeyStatus()).remaining).toBe(1);
+
+    await setKey(original); // restored from a backup, say: the next run finishes the job
+    expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 1, failed: 0 });
+    await revealAll(await open(local(lastRoot)));
   });
 });

@@ -377,6 +377,26 @@ describe.skipIf(!HAS_SOFTHSM)('pkcs11 against SoftHSM2', () => {
     await expect(other.wrapKey(randomBytes(32), ctx)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
+  it('a retired provider finds its key or refuses to start: a new key would unwrap nothing', () => {
+    expect(() =>
+      Pkcs11KeyProvider.open({
+        module: SOFTHSM_MODULE,
+        tokenLabel: 'credreg',
+        pin: '1234',
+        keyLabel: 'never-made',
+        createMissingKey: false,
+      }),
+    ).toThrow(/no key is labelled never-made on PKCS#11 token credreg/);
+    const retired = Pkcs11KeyProvider.open({
+      module: SOFTHSM_MODULE,
+      tokenLabel: 'credreg',
+      pin: '1234',
+      keyLabel: 'credreg-root',
+      createMissingKey: false,
+    });
+    expect(retired.providerKeyId).toBe('pkcs11:credreg/credreg-root');
+  });
+
   // A wrong PIN cannot be seen in this process while the provider above holds the token's login.
   it('an unknown token label is a clear configuration error', () => {
     expect(() =>

@@ -71,7 +71,17 @@ export const platformRoutes =
           tags: ['platform', 'keys'],
           description:
             'Re-wraps every vault key not under the current root key (one under a retired key configured with CREDREG_PREVIOUS_*, another provider, an older Transit key version, a KMS key the alias no longer names). Resumable; data keys and values are not touched.',
-          response: { 200: z.object({ rewrapped: z.number() }), '4xx': problem },
+          response: {
+            200: z.object({
+              rewrapped: z.number(),
+              failed: z
+                .number()
+                .describe(
+                  'vault keys no configured root key could unwrap (CRYPTO), each in its tenant access log',
+                ),
+            }),
+            '4xx': problem,
+          },
         },
       },
       async (req) => registry.rotateRoot(requestContext(req)),
