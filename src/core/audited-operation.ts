@@ -156,10 +156,19 @@ export async function audited<T>(
   subject: AuditSubject,
   body: (op: Operation) => Promise<T | Refusal>,
 ): Promise<T> {
-  // Keys unwrapped for this call are pinned here (as private copies) so that the retry finds them
-  // whatever the shared cache evicts meanwhile; they are zeroed when the call ends.
+  // Every key this call uses is a private copy pinned here, zeroed when the call ends: the shared
+  // cache zeroes its own copy whenever it lets go of it (eviction, expiry, a concurrent rotation),
+  // which may happen at any await of the body.
   const pinned = new Map<string, VaultKey>();
-  const keys = (c: KeyContext) => pinned.get(keyName(c)) ?? deps.keyRing.cached(c);
+  const keys = (c: KeyContext) => {
+    const held = pinned.get(keyName(c));
+    if (held) return held;
+    const shared = deps.keyRing.cached(c);
+    if (!shared) return undefined;
+    const copy = { ...shared, material: Buffer.from(shared.material) };
+    pinned.set(keyName(c), copy);
+    return copy;
+  };
   try {
     for (let attempt = 0; ; attempt++) {
       let result: T | Refusal;
@@ -175,8 +184,8 @@ export async function audited<T>(
               ));
             // A key that vanished meanwhile (vault deleted): the next attempt refuses on its own.
             if (record) {
-              const key = await deps.keyRing.unwrap(record);
-              pinned.set(keyName(key), { ...key, material: Buffer.from(key.material) });
+              const key = await deps.keyRing.unwrap(record); // already a private copy
+              pinned.set(keyName(key), key);
             }
           } catch (unwrapError) {
             const failure = asRegistryError(unwrapError);

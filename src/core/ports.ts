@@ -81,10 +81,14 @@ export interface VaultKey extends KeyContext {
  * `cached` is synchronous on purpose: it is what runs inside a database transaction.
  */
 export interface KeyRing {
-  /** A fresh random vault key, and the same wrapped by the root key (calls the provider). */
+  /**
+   * A fresh vault key, and the same wrapped by the root key (calls the provider). `key` is the
+   * cache's own entry, zeroed when the cache lets go of it: copy it to keep it.
+   */
   createVaultKey(context: KeyContext): Promise<{ key: VaultKey; record: VaultKeyRecord }>;
+  /** The cache's own entry, zeroed when the cache lets go of it: copy it before any await. */
   cached(record: KeyContext): VaultKey | undefined;
-  /** Unwraps through the root key provider and caches the result. */
+  /** Unwraps through the root key provider and caches it; returns a copy the caller owns and zeroes. */
   unwrap(record: VaultKeyRecord): Promise<VaultKey>;
   /** Drops every cached key of a vault (after deletion or rotation). */
   forgetVault(tenantId: string, vaultId: string): void;

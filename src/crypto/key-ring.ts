@@ -70,8 +70,11 @@ export class CachingKeyRing implements KeyRing {
       );
     }
     this.#stats.providerCalls++;
-    const material = await this.#provider.unwrapKey(record.wrapped, record);
-    return this.#remember(record, view(material));
+    const material = view(await this.#provider.unwrapKey(record.wrapped, record));
+    // The copy is made first: caching may replace (and zero) an entry a concurrent unwrap made.
+    const copy = Buffer.from(material);
+    this.#remember(record, material);
+    return { ...this.#context(record), material: copy };
   }
 
   async currentRootKeyTest(): Promise<(record: VaultKeyRecord) => boolean> {
@@ -84,8 +87,9 @@ export class CachingKeyRing implements KeyRing {
       this.#stats.providerCalls++;
       return this.#provider.rewrapKey(record.wrapped, record);
     }
+    // Without a provider-side move (a bare provider, not a chain): unwrap, wrap, zero.
     this.#stats.providerCalls += 2;
-    const material = Buffer.from(await this.#provider.unwrapKey(record.wrapped, record));
+    const material = view(await this.#provider.unwrapKey(record.wrapped, record));
     try {
       return await this.#provider.wrapKey(material, record);
     } finally {
@@ -106,13 +110,12 @@ export class CachingKeyRing implements KeyRing {
     this.#cache.clear();
   }
 
+  #context(c: KeyContext): KeyContext {
+    return { tenantId: c.tenantId, vaultId: c.vaultId, vaultKeyVersion: c.vaultKeyVersion };
+  }
+
   #remember(context: KeyContext, material: Buffer): VaultKey {
-    const key: VaultKey = Object.freeze({
-      tenantId: context.tenantId,
-      vaultId: context.vaultId,
-      vaultKeyVersion: context.vaultKeyVersion,
-      material,
-    });
+    const key: VaultKey = Object.freeze({ ...this.#context(context), material });
     this.#cache.set(key);
     return key;
   }

@@ -46,7 +46,9 @@ export class ProviderChain implements RootKeyProvider {
   async rewrapKey(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey> {
     if (this.current.rewrapKey && this.current.canUnwrap(wrapped))
       return this.current.rewrapKey(wrapped, context);
-    const material = Buffer.from(await this.unwrapKey(wrapped, context));
+    const plain = await this.unwrapKey(wrapped, context);
+    // A view, so the zeroing below reaches the provider's own buffer, not a copy of it.
+    const material = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
     try {
       return await this.current.wrapKey(material, context);
     } finally {

@@ -4,12 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { audited } from '../../src/core/audited-operation.js';
 import { RegistryError } from '../../src/core/errors.js';
 import type { RootKeyProvider } from '../../src/core/ports.js';
 import { createRegistry } from '../../src/core/registry.js';
 import { aesGcmEnvelope } from '../../src/crypto/envelope.js';
 import { CachingKeyRing } from '../../src/crypto/key-ring.js';
 import { SqlRegistryStore } from '../../src/db/tenant-store.js';
+import { decodeRootKey, LocalKeyProvider } from '../../src/keys/local-key-provider.js';
 import { assemble, type RegistryHandle } from '../../src/main.js';
 import {
   describeEachBackend,
@@ -103,5 +105,29 @@ describeEachBackend('vault keys not in the cache', (backend) => {
       'key_create:UNAVAILABLE',
     ]);
     expect((await acme.vaults.list()).items.map((v) => v.name)).not.toContain('never');
+  });
+
+  it('a key in use survives the cache letting go of it mid-operation (eviction, a root rotation)', async () => {
+    const keyRing = new CachingKeyRing({ provider: new LocalKeyProvider(decodeRootKey(t.rootKey)) });
+    const deps = {
+      store: new SqlRegistryStore(t.db, t.roles),
+      keyRing,
+      envelope: aesGcmEnvelope,
+      clock: new TestClock(),
+      logger: silentLogger,
+    };
+    const acme = createRegistry(deps).forTenant(tenantId);
+    await acme.credentials.reveal(credentialId, why); // warm: the vault key is cached
+    const vault = (await acme.vaults.list()).items[0]!;
+    const context = { tenantId, vaultId: vault.id, vaultKeyVersion: vault.currentKeyVersion };
+    const seen = await audited(deps, tenantId, alice, { action: 'read', vaultId: vault.id }, async (op) => {
+      const key = op.key(context);
+      keyRing.forgetVault(tenantId, vault.id); // zeroes the cache's own copy
+      await op.tx.findVault(vault.id);
+      const material = Buffer.from(key.material);
+      await op.granted();
+      return material;
+    });
+    expect(seen.some((b) => b !== 0)).toBe(true);
   });
 });

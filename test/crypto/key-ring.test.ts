@@ -166,6 +166,17 @@ describe('caching key ring', () => {
     expect(ring.stats().providerCalls).toBe(1);
   });
 
+  it('concurrent cold unwraps of one key each get a private copy that outlives the cache entry', async () => {
+    const provider = new LocalKeyProvider(randomBytes(32));
+    const { record, key } = await new CachingKeyRing({ provider }).createVaultKey(ctx(1));
+    const expected = Buffer.from(key.material);
+    const ring = new CachingKeyRing({ provider });
+    const [a, b] = await Promise.all([ring.unwrap(record), ring.unwrap(record)]);
+    ring.clear();
+    expect(Buffer.from(a.material).equals(expected)).toBe(true);
+    expect(Buffer.from(b.material).equals(expected)).toBe(true);
+  });
+
   it('clear() zeroes every cached key', async () => {
     const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)) });
     const { key } = await ring.createVaultKey(ctx(1));
