@@ -5,6 +5,7 @@
 import type { Config, KeyProviderConfig } from './config.js';
 import { RegistryError } from './core/errors.js';
 import { type Clock, type Logger, type RootKeyProvider, systemClock } from './core/ports.js';
+import { describeError } from './core/audited-operation.js';
 import { createRegistry, type Registry } from './core/registry.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
 import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
@@ -151,9 +152,16 @@ export async function assemble(
     keyRingStats: () => keyRing.stats(),
     async close() {
       keyRing.clear();
-      for (const p of [current, ...retired]) {
-        if (p instanceof LocalKeyProvider) p.destroy();
-        if (p instanceof Pkcs11KeyProvider) p.close();
+      // Retired providers first: the current one was opened first, so with two PKCS#11 keys in one
+      // module it is the one that finalises the module. One provider failing to close must not
+      // keep the others, or the database, open.
+      for (const p of [...retired].reverse().concat(current)) {
+        try {
+          if (p instanceof LocalKeyProvider) p.destroy();
+          if (p instanceof Pkcs11KeyProvider) p.close();
+        } catch (err) {
+          logger.warn({ provider: p.name, error: describeError(err) }, 'closing a root key provider failed');
+        }
       }
       await db.close();
     },

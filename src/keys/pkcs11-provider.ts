@@ -141,7 +141,12 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     this.#lib = null;
     if (!lib) return;
     try {
-      lib.C_Logout(this.#session);
+      try {
+        lib.C_Logout(this.#session);
+      } catch (err) {
+        // A login is per token and process: another provider here may have logged out already.
+        if ((err as { code?: number }).code !== pkcs11js.CKR_USER_NOT_LOGGED_IN) throw err;
+      }
       lib.C_CloseSession(this.#session);
     } finally {
       if (this.#ownsInitialisation) lib.C_Finalize();
