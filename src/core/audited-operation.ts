@@ -212,7 +212,7 @@ export async function audited<T>(
 const keyName = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
 
 /** The core promises RegistryErrors only; anything else is a bug, reported as INTERNAL. */
-function asRegistryError(err: unknown): RegistryError {
+export function asRegistryError(err: unknown): RegistryError {
   return err instanceof RegistryError ? err : new RegistryError('INTERNAL', 'internal error', { cause: err });
 }
 

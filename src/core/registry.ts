@@ -1,6 +1,7 @@
 import { AuditService } from './audit-service.js';
 import {
   type AuditSubject,
+  asRegistryError,
   audited,
   auditFailure,
   describeError,
@@ -22,6 +23,9 @@ export interface MaintenanceOptions {
   /** Re-wrap batches per vault per pass, so one pass stays short. (Default: 10) */
   rewrapBatches?: number;
 }
+
+/** A root rotation stops when this many vault keys in a row cannot be moved (see `rotateRoot`). */
+const REFUSALS_BEFORE_STOPPING = 10;
 
 export interface RootKeyUsage {
   provider: string;
@@ -73,8 +77,8 @@ export interface Registry {
    * provider, an older Transit version, a KMS key an alias no longer names) under the current one.
    * Data keys and values are not touched. Resumable: each vault key is replaced on its own,
    * compare-and-set, logged in its tenant, and its cached plaintext dropped. A vault key that cannot
-   * be unwrapped (CRYPTO) is logged, counted in `failed` and skipped; an outage (UNAVAILABLE) stops
-   * the run.
+   * be unwrapped (CRYPTO) is logged, counted in `failed` and skipped; an outage (UNAVAILABLE), or ten
+   * refusals in a row (the provider refusing, not one bad key), stops the run.
    */
   rotateRoot(ctx: RequestContext): Promise<{ rewrapped: number; failed: number }>;
   /**
@@ -133,6 +137,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       const isCurrent = await deps.keyRing.currentRootKeyTest();
       let rewrapped = 0;
       let failed = 0;
+      let refusedInARow = 0;
       for await (const { tenantId, records } of vaultKeyPages()) {
         for (const record of records) {
           if (isCurrent(record)) continue;
@@ -145,15 +150,32 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
           let wrapped: VaultKeyRecord['wrapped'];
           try {
             wrapped = await deps.keyRing.rewrapUnderCurrentRoot(record); // provider calls, outside transactions
+            refusedInARow = 0;
           } catch (err) {
-            await auditFailure(deps, tenantId, ctx, subject, err);
-            // One key no configured root key can open must not hold up every key after it; an
-            // outage stops the run, which resumes where it stopped.
-            if (err instanceof RegistryError && err.code === 'CRYPTO') {
-              failed++;
-              continue;
+            const failure = asRegistryError(err);
+            await auditFailure(deps, tenantId, ctx, subject, failure);
+            deps.logger.warn(
+              {
+                tenantId,
+                vaultId: record.vaultId,
+                version: record.vaultKeyVersion,
+                error: describeError(failure),
+              },
+              'root rotation could not move a vault key',
+            );
+            // One key that cannot be opened must not hold up every key after it. An outage stops
+            // the run (it resumes where it stopped), and so does a provider refusing key after key:
+            // expired credentials or a missing permission, not bad keys.
+            if (failure.code !== 'CRYPTO') throw failure;
+            failed++;
+            if (++refusedInARow >= REFUSALS_BEFORE_STOPPING) {
+              throw new RegistryError(
+                'CRYPTO',
+                `root rotation stopped: ${refusedInARow} vault keys in a row could not be moved; the last: ${failure.message}`,
+                { cause: failure },
+              );
             }
-            throw err;
+            continue;
           }
           subject.reason += ` -> ${wrapped.providerKeyId}`;
           rewrapped += await audited(deps, tenantId, ctx, subject, async (op) => {
