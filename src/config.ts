@@ -195,6 +195,11 @@ function previousKeyProviderFrom(source: NodeJS.ProcessEnv): KeyProviderConfig {
       Object.entries(keyProviderEnv).map(([name, schema]) => [name.replace('CREDREG_', PREVIOUS), schema]),
     ),
   );
+  // A mistyped name would otherwise leave the retired provider without the setting, silently.
+  const unknown = Object.keys(source).find(
+    (name) => name.startsWith(PREVIOUS) && name !== 'CREDREG_PREVIOUS_ROOT_KEYS' && !(name in prefixed.shape),
+  );
+  if (unknown) throw new RegistryError('CONFIG', `${unknown} is not a setting of a root key provider`);
   const e = Object.fromEntries(
     Object.entries(parse(prefixed, source)).map(([name, value]) => [
       name.replace(PREVIOUS, 'CREDREG_'),

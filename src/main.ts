@@ -3,9 +3,9 @@
  * root key provider, the key ring and the envelope, into the core's registry.
  */
 import type { Config, KeyProviderConfig } from './config.js';
+import { describeError } from './core/audited-operation.js';
 import { RegistryError } from './core/errors.js';
 import { type Clock, type Logger, type RootKeyProvider, systemClock } from './core/ports.js';
-import { describeError } from './core/audited-operation.js';
 import { createRegistry, type Registry } from './core/registry.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
 import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
@@ -125,6 +125,7 @@ export async function assemble(
   const retired = (config.previousKeyProviders ?? []).map((c) =>
     rootKeyProvider(c, { retired: true }, logger),
   );
+  for (const p of retired) assertNotShadowed(current, p);
   const keyRing = new CachingKeyRing({ provider: new ProviderChain(current, retired), ...config.keyCache });
   const registry = createRegistry(
     {
@@ -166,6 +167,28 @@ export async function assemble(
       await db.close();
     },
   });
+}
+
+/**
+ * The current provider is asked first, so a retired one that it would claim every key of is never
+ * asked, and the keys it alone could open look current: a root rotation would move nothing, and
+ * removing it later would break every reveal. Refused at start-up instead.
+ */
+function assertNotShadowed(current: RootKeyProvider, retired: RootKeyProvider): void {
+  const keyId =
+    retired instanceof LocalKeyProvider
+      ? retired.keyId
+      : retired instanceof Pkcs11KeyProvider || retired instanceof VaultTransitKeyProvider
+        ? retired.providerKeyId
+        : ''; // KMS names no key id up front; a current aws-kms claims every aws-kms key anyway
+  if (!current.canUnwrap({ provider: retired.name, providerKeyId: keyId, ciphertext: new Uint8Array() }))
+    return;
+  throw new RegistryError(
+    'CONFIG',
+    retired.name === 'aws-kms'
+      ? 'a previous aws-kms provider under a current aws-kms one is never used: KMS decrypts keys under any key it is allowed to, and a root rotation moves them to the configured key with ReEncrypt; remove CREDREG_PREVIOUS_KEY_PROVIDER'
+      : `the previous root key is the current one (${keyId}); a root rotation needs another key, or another key name: keys of one name on two servers or tokens cannot be told apart`,
+  );
 }
 
 async function connectedAsSuperuser(db: SqlDatabase): Promise<boolean> {

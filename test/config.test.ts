@@ -161,6 +161,9 @@ describe('configuration', () => {
     expect(() =>
       loadConfig({ CREDREG_PREVIOUS_KEY_PROVIDER: 'vault-transit', CREDREG_PREVIOUS_VAULT_ADDR: 'ftp://x' }),
     ).toThrow(/CREDREG_PREVIOUS_VAULT_ADDR/);
+    expect(() =>
+      loadConfig({ CREDREG_PREVIOUS_KEY_PROVIDER: 'vault-transit', CREDREG_PREVIOUS_VAULT_TOKN: 'hvs.old' }),
+    ).toThrow(/CREDREG_PREVIOUS_VAULT_TOKN is not a setting of a root key provider/);
     // Settings for a retired provider nobody named are refused, not ignored.
     expect(() => loadConfig({ CREDREG_PREVIOUS_VAULT_TOKEN: 'hvs.old' })).toThrow(
       /CREDREG_PREVIOUS_VAULT_TOKEN is set but CREDREG_PREVIOUS_KEY_PROVIDER is not/,

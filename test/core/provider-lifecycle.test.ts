@@ -1,7 +1,9 @@
 /**
- * Closing a registry closes every root key provider, retired ones included, and then the database,
+ * The root key providers' life in a registry: a retired provider the current one would shadow is
+ * refused at start-up, and closing closes every provider, retired ones included, then the database,
  * even when two PKCS#11 keys share one module (moving to a new key label on the same HSM).
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { KeyProviderConfig } from '../../src/config.js';
 import { Pkcs11KeyProvider } from '../../src/keys/pkcs11-provider.js';
@@ -14,6 +16,37 @@ beforeAll(async () => {
   t = await BACKENDS[0]!.open();
 });
 afterAll(() => t.close().catch(() => {})); // closed by the test already, when it ran
+
+it('refuses, at start-up, a retired provider the current one would shadow', async () => {
+  const key = randomBytes(32).toString('base64');
+  const transit: KeyProviderConfig = {
+    kind: 'vault-transit',
+    addr: 'http://127.0.0.1:1',
+    token: 't',
+    key: 'credreg',
+    mount: 'transit',
+  };
+  const kms: KeyProviderConfig = { kind: 'aws-kms', keyId: 'alias/credreg', tenantKeys: {} };
+  const start = (current: KeyProviderConfig, previous: KeyProviderConfig) =>
+    assemble(t.db, {
+      config: { ...testConfig(t.prefix), keyProvider: current, previousKeyProviders: [previous] },
+      logger: silentLogger,
+    });
+  const local = { kind: 'local', rootKey: { kind: 'base64', value: key } } as const;
+  await expect(start(local, local)).rejects.toThrow(/the previous root key is the current one \(local:/);
+  await expect(start(transit, { ...transit, addr: 'http://127.0.0.2:1' })).rejects.toThrow(
+    /the previous root key is the current one \(vault-transit:transit\/credreg\); .* two servers/,
+  );
+  await expect(start(kms, { ...kms, keyId: 'alias/old' })).rejects.toThrow(
+    /ReEncrypt; remove CREDREG_PREVIOUS_KEY_PROVIDER/,
+  );
+  // Another key of the same kind is what a rotation is for.
+  const moving = await start(local, {
+    kind: 'local',
+    rootKey: { kind: 'base64', value: randomBytes(32).toString('base64') },
+  });
+  expect(moving.backend).toBe('pglite');
+});
 
 it.skipIf(!HAS_SOFTHSM)('closes two PKCS#11 providers on one module, then the database', async () => {
   const hsm = (keyLabel: string): KeyProviderConfig => ({

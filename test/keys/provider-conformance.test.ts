@@ -284,15 +284,29 @@ describe('aws-kms at the SDK boundary', () => {
     }
   });
 
-  it('uses a tenant key when one is configured', async () => {
+  it('uses a tenant key when one is configured, and judges that tenant’s keys current by it', async () => {
     fake.kms.resetHistory();
     const provider = new AwsKmsKeyProvider({
       keyId: 'alias/credreg',
-      tenantKeys: { [ctx.tenantId]: KEY_ARN },
+      tenantKeys: { [ctx.tenantId]: OTHER_KEY_ARN },
       client: new KMSClient({ region: 'eu-west-1' }),
     });
-    await provider.wrapKey(randomBytes(32), ctx);
-    expect(fake.kms.commandCalls(EncryptCommand)[0]!.args[0].input.KeyId).toBe(KEY_ARN);
+    const other = { ...ctx, tenantId: ctx.vaultId }; // a tenant without its own key
+    const tenants = await provider.wrapKey(randomBytes(32), ctx);
+    const defaults = await provider.wrapKey(randomBytes(32), other);
+    expect(fake.kms.commandCalls(EncryptCommand).map((c) => c.args[0].input.KeyId)).toEqual([
+      OTHER_KEY_ARN,
+      'alias/credreg',
+    ]);
+    expect([tenants.providerKeyId, defaults.providerKeyId]).toEqual([OTHER_KEY_ARN, KEY_ARN]);
+    const isCurrent = await provider.currentKeyTest();
+    expect(isCurrent(tenants, ctx)).toBe(true);
+    expect(isCurrent(defaults, other)).toBe(true);
+    // The same ciphertexts judged for the other tenant: not under that tenant's key.
+    expect(isCurrent(tenants, other)).toBe(false);
+    expect(isCurrent(defaults, ctx)).toBe(false);
+    const moved = await provider.rewrapKey(defaults, other);
+    expect(moved.providerKeyId).toBe(KEY_ARN);
   });
 });
 
