@@ -60,10 +60,11 @@ export interface RootKeyProvider {
   /** A fresh vault key made by the provider itself (KMS `GenerateDataKey`), plain and wrapped. */
   generateKey?(context: KeyContext): Promise<{ plaintext: Uint8Array; wrapped: WrappedKey }>;
   /**
-   * Moves a key it can unwrap to its current key without the key leaving the provider (KMS
-   * `ReEncrypt`). Without it, a root rotation unwraps and wraps again in this process.
+   * Moves a key to its current key without the key leaving the provider (KMS `ReEncrypt`), or
+   * answers null when it cannot move this one so. Then, or without it, a root rotation unwraps and
+   * wraps again in this process.
    */
-  rewrapKey?(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey>;
+  rewrapKey?(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey | null>;
 }
 
 /** A vault key as stored: wrapped, with the context it was wrapped under. */

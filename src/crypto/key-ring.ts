@@ -83,11 +83,13 @@ export class CachingKeyRing implements KeyRing {
   }
 
   async rewrapUnderCurrentRoot(record: VaultKeyRecord): Promise<VaultKeyRecord['wrapped']> {
-    if (this.#provider.rewrapKey) {
+    const moved = await this.#provider.rewrapKey?.(record.wrapped, record);
+    if (moved) {
       this.#stats.providerCalls++;
-      return this.#provider.rewrapKey(record.wrapped, record);
+      return moved;
     }
-    // Without a provider-side move (a bare provider, not a chain): unwrap, wrap, zero.
+    // Not inside the provider: unwrap with whichever key wrapped it, wrap with the current one,
+    // and zero the provider's own plaintext buffer.
     this.#stats.providerCalls += 2;
     const material = view(await this.#provider.unwrapKey(record.wrapped, record));
     try {

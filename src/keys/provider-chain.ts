@@ -42,18 +42,11 @@ export class ProviderChain implements RootKeyProvider {
     return owner.unwrapKey(wrapped, context);
   }
 
-  /** Inside the provider when the current one can (KMS to KMS); otherwise unwrap, then wrap. */
-  async rewrapKey(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey> {
+  /** Inside the current provider when it can (KMS to KMS); null otherwise. */
+  async rewrapKey(wrapped: WrappedKey, context: KeyContext): Promise<WrappedKey | null> {
     if (this.current.rewrapKey && this.current.canUnwrap(wrapped))
       return this.current.rewrapKey(wrapped, context);
-    const plain = await this.unwrapKey(wrapped, context);
-    // A view, so the zeroing below reaches the provider's own buffer, not a copy of it.
-    const material = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
-    try {
-      return await this.current.wrapKey(material, context);
-    } finally {
-      material.fill(0);
-    }
+    return null;
   }
 
   #owner(wrapped: WrappedKey): RootKeyProvider | undefined {
