@@ -24,6 +24,8 @@ export interface MaintenanceOptions {
   rewrapBatches?: number;
 }
 
+const VAULT_KEY_PAGE = 200;
+
 /** A root rotation stops when this many vault keys in a row cannot be moved (see `rotateRoot`). */
 const REFUSALS_BEFORE_STOPPING = 10;
 
@@ -119,9 +121,12 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       for (const tenant of page.items) {
         let after: VaultKeyRecord | undefined;
         for (;;) {
-          const records = await deps.store.withTenant(tenant.id, (tx) => tx.listVaultKeys(200, after));
+          const records = await deps.store.withTenant(tenant.id, (tx) =>
+            tx.listVaultKeys(VAULT_KEY_PAGE, after),
+          );
           if (records.length === 0) break;
           yield { tenantId: tenant.id, records };
+          if (records.length < VAULT_KEY_PAGE) break; // a short page is the last: no empty query after it
           after = records.at(-1);
         }
       }
