@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { KeyProviderConfig } from '../../src/config.js';
 import { Pkcs11KeyProvider } from '../../src/keys/pkcs11-provider.js';
 import { assemble } from '../../src/main.js';
-import { BACKENDS, silentLogger, type TestDatabase, testConfig } from '../helpers/backends.js';
+import { BACKENDS, localKey, silentLogger, type TestDatabase, testConfig } from '../helpers/backends.js';
 import { HAS_SOFTHSM, SOFTHSM_MODULE, softHsmToken } from '../helpers/softhsm.js';
 
 let t: TestDatabase;
@@ -32,7 +32,7 @@ it('refuses, at start-up, a retired provider the current one would shadow', asyn
       config: { ...testConfig(t.prefix), keyProvider: current, previousKeyProviders: [previous] },
       logger: silentLogger,
     });
-  const local = { kind: 'local', rootKey: { kind: 'base64', value: key } } as const;
+  const local = localKey(key);
   await expect(start(local, local)).rejects.toThrow(/the previous root key is the current one \(local:/);
   await expect(start(transit, { ...transit, addr: 'http://127.0.0.2:1' })).rejects.toThrow(
     /the previous root key is the current one \(vault-transit:transit\/credreg\); .* two servers/,
@@ -41,10 +41,7 @@ it('refuses, at start-up, a retired provider the current one would shadow', asyn
     /ReEncrypt; remove CREDREG_PREVIOUS_KEY_PROVIDER/,
   );
   // Another key of the same kind is what a rotation is for.
-  const moving = await start(local, {
-    kind: 'local',
-    rootKey: { kind: 'base64', value: randomBytes(32).toString('base64') },
-  });
+  const moving = await start(local, localKey(randomBytes(32).toString('base64')));
   expect(moving.backend).toBe('pglite');
 });
 

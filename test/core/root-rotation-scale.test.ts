@@ -10,6 +10,7 @@ import { assemble } from '../../src/main.js';
 import {
   describeEachBackend,
   expectCode,
+  localKey,
   openTestRegistry,
   silentLogger,
   type TestRegistry,
@@ -18,7 +19,6 @@ import {
 
 const ops = { actor: 'platform:ops' };
 const setup = { actor: 'ops' };
-const local = (value: string): KeyProviderConfig => ({ kind: 'local', rootKey: { kind: 'base64', value } });
 const VERSIONS = 206;
 
 describeEachBackend('root rotation of more than a page', (backend) => {
@@ -54,7 +54,7 @@ describeEachBackend('root rotation of more than a page', (backend) => {
 
   it('a provider refusing key after key stops the run after ten, each refusal logged', async () => {
     // The previous key configured is the wrong one: no vault key can be opened.
-    const wrong = await open(local(newRoot), [local(randomBytes(32).toString('base64'))]);
+    const wrong = await open(localKey(newRoot), [localKey(randomBytes(32).toString('base64'))]);
     const err = await expectCode(wrong.rotateRoot(ops), 'CRYPTO');
     expect(err.message).toMatch(
       /^root rotation stopped: 10 vault keys in a row could not be moved; the last: /,
@@ -67,11 +67,11 @@ describeEachBackend('root rotation of more than a page', (backend) => {
   });
 
   it(`moves all ${VERSIONS} vault keys of a tenant on the second page, then finds nothing left`, async () => {
-    const moving = await open(local(newRoot), [local(t.rootKey)]);
+    const moving = await open(localKey(newRoot), [localKey(t.rootKey)]);
     expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: VERSIONS, failed: 0 });
     expect(await moving.rootKeyStatus()).toMatchObject({ remaining: 0 });
     expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 0, failed: 0 });
-    const alone = (await open(local(newRoot), [])).forTenant(tenantId);
+    const alone = (await open(localKey(newRoot), [])).forTenant(tenantId);
     for (const { id, value } of values) {
       expect((await alone.credentials.reveal(id, { ...ops, reason: 'check' })).value).toBe(value);
     }

@@ -14,6 +14,7 @@ import { assemble } from '../../src/main.js';
 import {
   describeEachBackend,
   expectCode,
+  localKey,
   openTestRegistry,
   silentLogger,
   type TestRegistry,
@@ -28,7 +29,6 @@ const setup = { actor: 'ops' };
 // One fake for the file: it stubs every KMSClient, so both backends' suites share it.
 const kms = fakeKms();
 afterAll(() => kms.kms.restore());
-const local = (value: string): KeyProviderConfig => ({ kind: 'local', rootKey: { kind: 'base64', value } });
 
 describeEachBackend('root key rotation', (backend) => {
   let t: TestRegistry;
@@ -112,7 +112,7 @@ describeEachBackend('root key rotation', (backend) => {
     expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([oldId]));
     const before = await dataKeys();
 
-    const moving = await open(local(newRoot), [local(t.rootKey)]);
+    const moving = await open(localKey(newRoot), [localKey(t.rootKey)]);
     await revealAll(moving); // the retired key still unwraps, meanwhile
     expect(await moving.rootKeyStatus()).toEqual({
       wrappedBy: [{ provider: 'local', providerKeyId: oldId, current: false, vaultKeys: 6 }],
@@ -127,8 +127,8 @@ describeEachBackend('root key rotation', (backend) => {
     expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 0, failed: 0 });
     expect(await dataKeys()).toEqual(before); // no data key, no value touched
 
-    await revealAll(await open(local(newRoot))); // a cold cache, the new key alone
-    await expectCode(revealFirst(await open(local(t.rootKey))), 'CRYPTO');
+    await revealAll(await open(localKey(newRoot))); // a cold cache, the new key alone
+    await expectCode(revealFirst(await open(localKey(t.rootKey))), 'CRYPTO');
   });
 
   it('is in each tenant access log, naming both root keys (ids, never key material)', async () => {
@@ -142,7 +142,7 @@ describeEachBackend('root key rotation', (backend) => {
   });
 
   it('clears the cached vault keys it moved: the next reveal unwraps through the new wrapping', async () => {
-    const moving = await open(transitConfig, [local(newRoot)]);
+    const moving = await open(transitConfig, [localKey(newRoot)]);
     await revealAll(moving); // warm: every vault key cached
     const warm = moving.keyRingStats().providerCalls;
     await revealFirst(moving);
@@ -195,11 +195,11 @@ describeEachBackend('root key rotation', (backend) => {
   });
 
   it('off Vault Transit, with Transit configured as the previous provider', async () => {
-    const moving = await open(local(lastRoot), [transitConfig]);
+    const moving = await open(localKey(lastRoot), [transitConfig]);
     expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     transit.state.status = 503; // Transit is gone: nothing needs it any more
     try {
-      await revealAll(await open(local(lastRoot)));
+      await revealAll(await open(localKey(lastRoot)));
     } finally {
       transit.state.status = null;
     }
@@ -207,7 +207,7 @@ describeEachBackend('root key rotation', (backend) => {
 
   it('onto AWS KMS, then an alias moved to another key: ReEncrypt alone, the key never leaves KMS', async () => {
     kms.aliases.set('alias/credreg', KEY_ARN);
-    const onto = await open(kmsConfig, [local(lastRoot)]);
+    const onto = await open(kmsConfig, [localKey(lastRoot)]);
     expect(await onto.rotateRoot(ops)).toEqual({ rewrapped: 6, failed: 0 });
     expect(new Set((await wrappings()).map((w) => w.id))).toEqual(new Set([KEY_ARN]));
 
@@ -243,7 +243,7 @@ describeEachBackend('root key rotation', (backend) => {
   });
 
   it('a vault key no configured root key can open is refused, named, and logged', async () => {
-    const stranger = await open(local(randomBytes(32).toString('base64')));
+    const stranger = await open(localKey(randomBytes(32).toString('base64')));
     const err = await expectCode(revealFirst(stranger), 'CRYPTO');
     expect(err.message).toMatch(
       /wrapped by aws-kms key arn:aws:kms:\S+, which no configured root key can unwrap/,
@@ -273,7 +273,7 @@ describeEachBackend('root key rotation', (backend) => {
         ),
       );
     await setKey(tampered);
-    const moving = await open(local(lastRoot), [kmsConfig]);
+    const moving = await open(localKey(lastRoot), [kmsConfig]);
     expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 5, failed: 1 });
     const failures = (
       await t.registry
@@ -286,6 +286,6 @@ describeEachBackend('root key rotation', (backend) => {
 
     await setKey(original); // restored from a backup, say: the next run finishes the job
     expect(await moving.rotateRoot(ops)).toEqual({ rewrapped: 1, failed: 0 });
-    await revealAll(await open(local(lastRoot)));
+    await revealAll(await open(localKey(lastRoot)));
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe } from 'vitest';
-import type { Config } from '../../src/config.js';
+import type { Config, KeyProviderConfig } from '../../src/config.js';
 import type { Clock, Logger } from '../../src/core/ports.js';
 import { migrate } from '../../src/db/migrate.js';
 import { openPg } from '../../src/db/pg-adapter.js';
@@ -85,10 +85,16 @@ export function describeEachBackend(title: string, fn: (backend: TestBackend) =>
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
+/** A local root key provider from a base64 key. */
+export const localKey = (value: string): KeyProviderConfig => ({
+  kind: 'local',
+  rootKey: { kind: 'base64', value },
+});
+
 export function testConfig(prefix: string, rootKey = randomBytes(32).toString('base64')): Config {
   return {
     storage: { kind: 'pglite', dataDir: '/nonexistent' },
-    keyProvider: { kind: 'local', rootKey: { kind: 'base64', value: rootKey } },
+    keyProvider: localKey(rootKey),
     dbRolePrefix: prefix,
     listen: { host: '127.0.0.1', port: 0 },
     keyCache: { ttlMs: 300_000, maxEntries: 10_000, maxEntriesPerTenant: 1000 },

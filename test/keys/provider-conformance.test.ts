@@ -1,14 +1,4 @@
-/**
- * The contract every root key provider must keep. AWS KMS cannot be reached from here, so it runs
- * against a fake behind the SDK's own client (aws-sdk-client-mock) that really encrypts and checks
- * the encryption context; Vault Transit runs against a stand-in HTTP server that follows the
- * documented Transit API (encrypt/decrypt, `vault:vN:` ciphertexts, `associated_data`).
- */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   DecryptCommand,
   DescribeKeyCommand,
