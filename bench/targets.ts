@@ -36,6 +36,7 @@ function benchConfig(prefix: string, storage: StorageConfig): Config {
     dbRolePrefix: prefix,
     listen: { host: '127.0.0.1', port: 0 },
     keyCache: { ttlMs: 300_000, maxEntries: 10_000, maxEntriesPerTenant: 1000 },
+    keyProviderGuard: { timeoutMs: 5000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 1_000_000, tokenCacheTtlMs: 5000 },
     logLevel: 'silent',
@@ -110,6 +111,8 @@ export async function openPostgresTarget(adminUrl: string, poolSize: number): Pr
       url: connectionString,
       migrationUrl: connectionString,
       poolMax: poolSize,
+      connectTimeoutMs: 5000,
+      statements: 'named',
     });
     registry = await assemble(db, { config, logger: silentLogger });
 

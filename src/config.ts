@@ -15,6 +15,13 @@ export type StorageConfig =
       migrationUrl: string;
       /** (Default: 10) */
       poolMax: number;
+      /** How long to wait for a new connection, in ms. (Default: 5000) */
+      connectTimeoutMs: number;
+      /**
+       * `named` prepared statements (planned once per connection), or `unnamed` ones for a pooler
+       * in transaction mode that does not keep prepared statements (PgBouncer before 1.21). (Default: `named`)
+       */
+      statements: 'named' | 'unnamed';
     };
 
 export type RootKeyConfig =
@@ -46,6 +53,12 @@ export interface Config {
    * one busy tenant cannot evict every other tenant's keys.
    */
   keyCache: { ttlMs: number; maxEntries: number; maxEntriesPerTenant: number };
+  /**
+   * Every root key provider call gets a deadline of `timeoutMs` (Default: 5000), retries included;
+   * after `breakAfter` outages in a row (Default: 5) calls fail at once for `openMs` (Default:
+   * 10000), then one trial call decides whether the provider is back.
+   */
+  keyProviderGuard: { timeoutMs: number; breakAfter: number; openMs: number };
   maintenance: {
     /** How often `credreg serve` runs upkeep (key rotation, re-wrap, purge), in ms. (Default: 60000; 0 disables) */
     intervalMs: number;
@@ -98,6 +111,8 @@ const env = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   CREDREG_MIGRATION_DATABASE_URL: z.string().min(1).optional(),
   CREDREG_DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+  CREDREG_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  CREDREG_DB_STATEMENTS: z.enum(['named', 'unnamed']).default('named'),
   CREDREG_DB_ROLE_PREFIX: z.string().default('credreg'),
   CREDREG_DATA_DIR: z.string().min(1).default('./data'),
   ...keyProviderEnv,
@@ -110,6 +125,9 @@ const env = z.object({
   CREDREG_KEY_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   CREDREG_KEY_CACHE_MAX: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   CREDREG_KEY_CACHE_MAX_PER_TENANT: z.coerce.number().int().min(1).max(10_000_000).default(1000),
+  CREDREG_KEY_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  CREDREG_KEY_PROVIDER_BREAK_AFTER: z.coerce.number().int().min(1).max(1000).default(5),
+  CREDREG_KEY_PROVIDER_OPEN_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   CREDREG_TRUSTED_PROXIES: z.string().default(''),
   CREDREG_BODY_LIMIT: z.coerce
     .number()
@@ -136,6 +154,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
         url: e.DATABASE_URL,
         migrationUrl: e.CREDREG_MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
         poolMax: e.CREDREG_DB_POOL_MAX,
+        connectTimeoutMs: e.CREDREG_DB_CONNECT_TIMEOUT_MS,
+        statements: e.CREDREG_DB_STATEMENTS,
       }
     : { kind: 'pglite', dataDir: resolve(e.CREDREG_DATA_DIR) };
   const keyProvider = keyProviderFrom(e, storage);
@@ -164,6 +184,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       ttlMs: e.CREDREG_KEY_CACHE_TTL_MS,
       maxEntries: e.CREDREG_KEY_CACHE_MAX,
       maxEntriesPerTenant: e.CREDREG_KEY_CACHE_MAX_PER_TENANT,
+    },
+    keyProviderGuard: {
+      timeoutMs: e.CREDREG_KEY_PROVIDER_TIMEOUT_MS,
+      breakAfter: e.CREDREG_KEY_PROVIDER_BREAK_AFTER,
+      openMs: e.CREDREG_KEY_PROVIDER_OPEN_MS,
     },
     maintenance: {
       intervalMs: e.CREDREG_MAINTENANCE_INTERVAL_MS,

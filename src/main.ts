@@ -50,7 +50,10 @@ export async function openDatabase(
   return openPg({
     connectionString: purpose === 'migration' ? s.migrationUrl : s.url,
     maxConnections: s.poolMax,
-    onError: (err) => logger.warn({ err: { message: err.message } }, 'idle database connection failed'),
+    connectTimeoutMs: s.connectTimeoutMs,
+    statements: s.statements,
+    onError: (err) =>
+      logger.warn({ error: describeError(err) }, 'a database connection broke; the pool replaces it'),
   });
 }
 

@@ -26,7 +26,23 @@ describe('configuration', () => {
       url: 'postgres://x@h/db',
       migrationUrl: 'postgres://x@h/db',
       poolMax: 32,
+      connectTimeoutMs: 5000,
+      statements: 'named',
     });
+    expect(
+      loadConfig({
+        DATABASE_URL: 'postgres://x@h/db',
+        CREDREG_ROOT_KEY: key,
+        CREDREG_DB_STATEMENTS: 'unnamed',
+      }).storage,
+    ).toMatchObject({ statements: 'unnamed' });
+    expect(() =>
+      loadConfig({
+        DATABASE_URL: 'postgres://x@h/db',
+        CREDREG_ROOT_KEY: key,
+        CREDREG_DB_STATEMENTS: 'simple',
+      }),
+    ).toThrow(/CREDREG_DB_STATEMENTS/);
     const m = loadConfig({
       DATABASE_URL: 'postgres://app@h/db',
       CREDREG_MIGRATION_DATABASE_URL: 'postgres://owner@h/db',

@@ -1,28 +1,60 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { RegistryError } from '../core/errors.js';
 import type { SqlClient, SqlDatabase, SqlSession } from './sql.js';
+
+/**
+ * How parameterised statements are sent.
+ * - `named`: a named prepared statement per distinct text, parsed and planned once per connection.
+ *   Needs a direct connection, or PgBouncer 1.21+ with `max_prepared_statements` set.
+ * - `unnamed`: the unnamed statement, parsed and planned on every call. Works behind any pooler in
+ *   transaction mode (PgBouncer 1.18 as Debian ships it, pgpool, RDS Proxy).
+ */
+export type StatementMode = 'named' | 'unnamed';
 
 export interface PgOptions {
   connectionString: string;
   /** Most connections in the pool. (Default: 10) */
   maxConnections?: number;
+  /** How long to wait for a new connection before answering UNAVAILABLE, in ms. (Default: 5000) */
+  connectTimeoutMs?: number;
+  /** (Default: `named`) */
+  statements?: StatementMode;
+  /** Told of every connection that breaks (idle or in use); the pool replaces it. */
   onError?: (err: Error) => void;
 }
 
 /** PostgreSQL over the network through a `pg` pool. */
 export function openPg(options: PgOptions): SqlDatabase {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10 });
-  // An idle client can die (server restart); without a listener that error would crash the process.
-  pool.on('error', (err) => options.onError?.(err));
-  return new PgDatabase(pool);
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    // A peer that vanished without a FIN (host down, network cut) is noticed by TCP keep-alive.
+    keepAlive: true,
+  });
+  const broken = new WeakSet<pg.PoolClient>();
+  // `pg` emits `error` on a client whose connection dies. The pool listens only while a client is
+  // idle; a checked-out client without a listener of its own would crash the process (an
+  // unhandled 'error' event). So every client gets one for life, and is marked as broken: the
+  // query that was running fails, and `release(err)` then destroys the client instead of pooling it.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      broken.add(client);
+      options.onError?.(err);
+    });
+    client.on('end', () => broken.add(client));
+  });
+  // Idle clients reach this listener too (the pool re-emits their error); it must exist.
+  pool.on('error', () => {});
+  return new PgDatabase(pool, broken, options.statements ?? 'named');
 }
 
 /**
- * Statement names by text. Every parameterised query goes out as a named prepared statement, so
- * each connection parses and plans it once instead of on every call (the reveal's three-table join
- * costs more to plan than to run). The name is a hash of the text, so one name never means two
- * statements. The map is bounded by the number of distinct statements in the code.
- * Behind PgBouncer in transaction mode, this needs PgBouncer 1.21 or newer (`max_prepared_statements`).
+ * Statement names by text. In `named` mode every parameterised query goes out as a named prepared
+ * statement, so each connection parses and plans it once instead of on every call (the reveal's
+ * three-table join costs more to plan than to run). The name is a hash of the text, so one name
+ * never means two statements. The map is bounded by the number of distinct statements in the code.
  */
 const statementNames = new Map<string, string>();
 
@@ -35,50 +67,101 @@ function statementName(text: string): string {
   return name;
 }
 
-const asClient = (client: pg.PoolClient): SqlClient => ({
-  query: async (text, params) =>
-    (await client.query({ name: statementName(text), text, values: params })).rows,
-});
+/** The server's errors carry a SQLSTATE; an error without one, on a dead connection, is `pg`'s own. */
+const lost = (cause: unknown) =>
+  new RegistryError('UNAVAILABLE', 'the database connection was lost; retry', { cause });
 
 class PgDatabase implements SqlDatabase {
   readonly backend = 'postgres' as const;
   readonly #pool: pg.Pool;
+  readonly #broken: WeakSet<pg.PoolClient>;
+  readonly #named: boolean;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, broken: WeakSet<pg.PoolClient>, statements: StatementMode) {
     this.#pool = pool;
+    this.#broken = broken;
+    this.#named = statements === 'named';
   }
 
   async transaction<T>(fn: (client: SqlClient) => Promise<T>, prelude?: string): Promise<T> {
-    const client = await this.#pool.connect();
-    let broken: Error | undefined;
-    try {
-      // One round trip for BEGIN and the prelude (role and tenant): simple protocol, no parameters.
-      await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
-      const result = await fn(asClient(client));
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
+    // A connection that died while idle in the pool may be handed out before its error arrives:
+    // BEGIN then fails with nothing sent, so one more try on a fresh connection is safe.
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#connect();
+      let begun = false;
+      let broken: Error | undefined;
       try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError as Error; // a connection that cannot roll back is not returned to the pool
+        // One round trip for BEGIN and the prelude (role and tenant): simple protocol, no parameters.
+        await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
+        begun = true;
+        const result = await fn(this.#asClient(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.#broken.has(client)) {
+          broken = err as Error;
+          if (!begun && attempt === 0) continue;
+          // A COMMIT cut off midway may or may not have committed: the caller is told to retry,
+          // and nothing it was given depended on it (a value is returned only after COMMIT answers).
+          throw err instanceof RegistryError ? err : lost(err);
+        }
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError as Error; // a connection that cannot roll back is not returned to the pool
+        }
+        throw err;
+      } finally {
+        client.release(broken ?? this.#broken.has(client));
       }
-      throw err;
-    } finally {
-      client.release(broken);
     }
   }
 
   async session<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     try {
-      return await fn({ ...asClient(client), exec: async (script) => void (await client.query(script)) });
+      return await fn({
+        ...this.#asClient(client),
+        exec: async (script) => void (await this.#guard(client, () => client.query(script))),
+      });
     } finally {
-      client.release();
+      client.release(this.#broken.has(client));
     }
   }
 
   async close(): Promise<void> {
     await this.#pool.end();
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (err) {
+      // Refused, timed out, or authentication failed: either way the database is not there for us.
+      throw new RegistryError('UNAVAILABLE', 'the database is unavailable; retry later', { cause: err });
+    }
+  }
+
+  #asClient(client: pg.PoolClient): SqlClient {
+    return {
+      query: async (text, params) =>
+        (
+          await this.#guard(client, () =>
+            client.query(
+              this.#named ? { name: statementName(text), text, values: params } : { text, values: params },
+            ),
+          )
+        ).rows,
+    };
+  }
+
+  /** A failure on a connection that broke is UNAVAILABLE, whatever `pg` called it. */
+  async #guard<R>(client: pg.PoolClient, run: () => Promise<R>): Promise<R> {
+    try {
+      return await run();
+    } catch (err) {
+      if (this.#broken.has(client)) throw lost(err);
+      throw err;
+    }
   }
 }

@@ -107,7 +107,10 @@ export function translate(err: unknown): unknown {
       cause: err,
     });
   }
-  if (/^(08|53|57P)/.test(code) || NETWORK.test(code)) {
+  // Connection exceptions, insufficient resources, operator intervention (a terminated backend, a
+  // server shutting down), a statement cancelled by a timeout, and a read-only transaction (a
+  // standby reached during a failover): all pass, so the caller is told to retry.
+  if (/^(08|53|57P|58)/.test(code) || code === '57014' || code === '25006' || NETWORK.test(code)) {
     return new RegistryError('UNAVAILABLE', 'the database is unavailable; retry later', { cause: err });
   }
   return new RegistryError('INTERNAL', 'the database rejected the operation', { cause: err });

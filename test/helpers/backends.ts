@@ -98,6 +98,7 @@ export function testConfig(prefix: string, rootKey = randomBytes(32).toString('b
     dbRolePrefix: prefix,
     listen: { host: '127.0.0.1', port: 0 },
     keyCache: { ttlMs: 300_000, maxEntries: 10_000, maxEntriesPerTenant: 1000 },
+    keyProviderGuard: { timeoutMs: 30_000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 100_000, tokenCacheTtlMs: 5000 },
     logLevel: 'silent',
