@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import lockfile from 'proper-lockfile';
 import { RegistryError } from '../core/errors.js';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import type { SqlDatabase, SqlSession } from './sql.js';
 
 /** The subset of a PGlite instance this adapter needs. */
@@ -16,31 +16,14 @@ export interface PgliteOptions {
 /**
  * The embedded backend: real PostgreSQL compiled to WASM, one connection, in this process.
  *
- * PGlite takes no lock on its directory, and two processes on one directory silently lose rows, so
- * we hold an exclusive lock (a lock directory refreshed every few seconds, stale after ten) for as
- * long as the database is open.
+ * The data directory is locked for as long as the database is open (see `lockDataDir`).
  */
 export async function openPglite(options: PgliteOptions = {}): Promise<SqlDatabase> {
-  let release: (() => Promise<void>) | undefined;
+  let lock: DataDirLock | undefined;
   let db: PgliteLike;
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    try {
-      release = await lockfile.lock(options.dataDir, {
-        lockfilePath: join(options.dataDir, 'credreg.lock'),
-        stale: 10_000,
-        update: 5_000,
-        retries: 0,
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
-        throw new RegistryError(
-          'UNAVAILABLE',
-          `the data directory ${options.dataDir} is in use by another credreg process; stop it, or point CREDREG_DATA_DIR elsewhere`,
-        );
-      }
-      throw err;
-    }
+    lock = lockDataDir(options.dataDir);
     db = new PGlite(join(options.dataDir, 'pgdata'));
   } else {
     db = new PGlite();
@@ -48,21 +31,21 @@ export async function openPglite(options: PgliteOptions = {}): Promise<SqlDataba
   try {
     await db.query('select 1');
   } catch (err) {
-    await release?.();
+    lock?.release();
     throw new RegistryError('UNAVAILABLE', 'the embedded database could not be opened', { cause: err });
   }
-  return new PgliteDatabase(db, release);
+  return new PgliteDatabase(db, lock);
 }
 
 class PgliteDatabase implements SqlDatabase {
   readonly backend = 'pglite' as const;
   readonly #db: PgliteLike;
-  readonly #release: (() => Promise<void>) | undefined;
+  readonly #lock: DataDirLock | undefined;
   #closed = false;
 
-  constructor(db: PgliteLike, release?: () => Promise<void>) {
+  constructor(db: PgliteLike, lock?: DataDirLock) {
     this.#db = db;
-    this.#release = release;
+    this.#lock = lock;
   }
 
   transaction<T>(fn: Parameters<SqlDatabase['transaction']>[0], prelude?: string): Promise<T> {
@@ -83,7 +66,10 @@ class PgliteDatabase implements SqlDatabase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#db.close();
-    await this.#release?.();
+    try {
+      await this.#db.close();
+    } finally {
+      this.#lock?.release();
+    }
   }
 }

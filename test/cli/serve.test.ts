@@ -2,33 +2,13 @@
  * `credreg serve` and `credreg migrate` as a user runs them: real processes on a temporary
  * embedded store.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, credreg, exited, LISTENING } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
-
-const ENTRY = ['--import', 'tsx', 'src/cli/index.ts'];
-
-function credreg(args: string[], env: Record<string, string>): ChildProcess {
-  const { DATABASE_URL: _ignored, ...rest } = process.env;
-  return spawn(process.execPath, [...ENTRY, ...args], {
-    env: { ...rest, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function collect(child: ChildProcess): { out: () => string } {
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  return { out: () => text };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
 
 describe('credreg serve on the embedded store', () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'credreg-cli-')), 'data');
@@ -41,10 +21,7 @@ describe('credreg serve on the embedded store', () => {
   beforeAll(async () => {
     server = credreg(['serve', '--migrate'], env);
     log = collect(server);
-    const m = await waitFor(
-      () => log.out().match(/credreg listening on (http:\/\/[\d.:]+)/),
-      'the listening line',
-    );
+    const m = await waitFor(() => log.out().match(LISTENING), 'the listening line');
     base = m[1]!;
   });
   afterAll(() => {

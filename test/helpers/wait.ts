@@ -1,8 +1,11 @@
-/** Polls `pred` until it returns a match, or fails after `ms`. */
+/**
+ * Polls `pred` until it returns a match, or fails after `ms`: generous by default, since CI shares a
+ * busy two-core machine and a condition that holds returns at once anyway.
+ */
 export async function waitFor(
   pred: () => RegExpMatchArray | null,
   what: string,
-  ms = 30_000,
+  ms = 120_000,
 ): Promise<RegExpMatchArray> {
   const until = Date.now() + ms;
   for (;;) {
