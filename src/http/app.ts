@@ -57,6 +57,8 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
     },
     requestIdHeader: false,
+    // Fastify's own 503 while closing is not a problem document; the first hook below answers instead.
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
   const metrics = new HttpMetrics(registry);
 
@@ -107,6 +109,12 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (closing.has(app)) {
+      // A request on a keep-alive connection after the close began: this instance is going away,
+      // another (or this one restarted) will answer; the connection is closed after the reply.
+      reply.header('connection', 'close');
+      throw new RegistryError('UNAVAILABLE', 'the service is shutting down; retry');
+    }
     const access = req.routeOptions.config.access;
     // A /v1 route that forgot to declare its access is refused, not served openly.
     if (!access && req.routeOptions.url?.startsWith('/v1/')) {
@@ -224,13 +232,18 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   return app;
 }
 
+/** Apps whose close has begun: their new requests are answered 503 (see the first onRequest hook). */
+const closing = new WeakSet<FastifyInstance>();
+
 /**
  * Stops accepting, lets in-flight requests finish, then resolves. Keep-alive connections that
  * were busy when the close began turn idle later and would otherwise hold the close open for the
  * whole keep-alive timeout, so idle ones are swept until done; after `timeoutMs` the rest are cut.
- * Requests arriving on open connections meanwhile are answered 503 by Fastify.
+ * Requests arriving on open connections meanwhile are answered 503 UNAVAILABLE problem documents
+ * with `Retry-After` and `Connection: close`.
  */
 export async function closeGracefully(app: FastifyInstance, timeoutMs = 30_000): Promise<void> {
+  closing.add(app);
   const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
   const cut = setTimeout(() => app.server.closeAllConnections(), timeoutMs);
   try {

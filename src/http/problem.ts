@@ -35,6 +35,9 @@ const TITLE: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** Seconds a client should wait before retrying after a 503: short, since recovery is automatic. */
+const RETRY_AFTER_S = '1';
+
 function statusOf(code: ErrorCode): number {
   return STATUS[code];
 }
@@ -52,6 +55,8 @@ export function sendProblem(
   issues?: readonly FieldIssue[],
 ) {
   if (status === 401) reply.header('www-authenticate', 'Bearer');
+  // A 503 is worth retrying (a database or key provider outage, a shutdown): say when.
+  if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_S);
   return reply
     .code(status)
     .type('application/problem+json')

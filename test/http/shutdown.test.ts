@@ -6,6 +6,7 @@ import { expect, it } from 'vitest';
 import { closeGracefully } from '../../src/http/app.js';
 import { describeEachBackend } from '../helpers/backends.js';
 import { captureLogs } from '../helpers/logs.js';
+import { waitFor } from '../helpers/wait.js';
 import { seedTenant, startServer } from './helpers.js';
 
 describeEachBackend('graceful shutdown', (backend) => {
@@ -53,5 +54,49 @@ describeEachBackend('graceful shutdown', (backend) => {
       expect(inFlight.some((i) => finishedAt[i]! > closing)).toBe(true);
     }
     await s.close(); // the app is closed already; this closes the store
+  });
+});
+
+describeEachBackend('requests during shutdown', (backend) => {
+  it('a request arriving after the close began gets a 503 problem document with Retry-After and Connection: close', async () => {
+    const captured = captureLogs('info');
+    const s = await startServer(backend, { logger: captured.logger });
+    const seed = await seedTenant(s, 'late');
+    // A token never used yet must be looked up; holding the token table makes that lookup wait,
+    // so the first request is still in flight, holding the close open, when the second arrives.
+    const fresh = (await seed.t.tokens.create({ principalId: seed.principal.id, role: 'admin' }, seed.ctx))
+      .token;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = s.db.transaction(async (c) => {
+      if (backend.name === 'postgres') await c.query('LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE');
+      locked(); // on PGlite, an open transaction holds its one connection
+      await held;
+    });
+    await isLocked;
+    const first = s.call('GET', '/v1/vaults', { token: fresh, headers: { 'x-request-id': 'first' } });
+    await waitFor(
+      () => captured.text().match(/"reqId":"first"[^\n]*"msg":"incoming request"/),
+      'the first request',
+    );
+    const closed = closeGracefully(s.app);
+    // What a keep-alive connection sends now goes through the same hooks as this.
+    const late = await s.app.inject({
+      method: 'GET',
+      url: '/v1/vaults',
+      headers: { authorization: `Bearer ${fresh}`, 'x-request-id': 'late' },
+    });
+    release();
+    await holder;
+    expect((await first).status).toBe(200);
+    await closed;
+    expect(late.statusCode).toBe(503);
+    expect(late.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(late.headers['retry-after']).toMatch(/^\d+$/);
+    expect(late.headers.connection).toBe('close');
+    expect(late.json()).toMatchObject({ status: 503, code: 'UNAVAILABLE', requestId: 'late' });
+    await s.close();
   });
 });
