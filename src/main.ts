@@ -17,6 +17,7 @@ import { rolesFromPrefix } from './db/roles.js';
 import type { Backend, SqlDatabase } from './db/sql.js';
 import { SqlRegistryStore } from './db/tenant-store.js';
 import { AwsKmsKeyProvider } from './keys/aws-kms-provider.js';
+import { GuardedProvider } from './keys/guarded-provider.js';
 import { decodeRootKey, LocalKeyProvider, loadRootKeyFile } from './keys/local-key-provider.js';
 import { Pkcs11KeyProvider } from './keys/pkcs11-provider.js';
 import { ProviderChain } from './keys/provider-chain.js';
@@ -32,11 +33,21 @@ export interface OpenOptions {
 
 export interface RegistryHandle extends Registry {
   readonly backend: Backend;
-  /** Database reachable and migrations current. */
-  readiness(): Promise<{ ready: boolean; detail: string }>;
+  /** Database reachable and migrations current, and the root key provider reachable. */
+  readiness(): Promise<Readiness>;
   keyRingStats(): Readonly<KeyRingStats>;
   /** Closes the database (releasing the embedded store's lock) and zeroes cached keys. */
   close(): Promise<void>;
+}
+
+export interface ReadinessCheck {
+  ready: boolean;
+  detail: string;
+}
+
+/** What `/readyz` answers: ready only when every check is. */
+export interface Readiness extends ReadinessCheck {
+  checks: { database: ReadinessCheck; rootKeyProvider: ReadinessCheck };
 }
 
 /** Opens the configured database, for `migrate` and for the service. */
@@ -129,7 +140,16 @@ export async function assemble(
     rootKeyProvider(c, { retired: true }, logger),
   );
   for (const p of retired) assertNotShadowed(current, p);
-  const keyRing = new CachingKeyRing({ provider: new ProviderChain(current, retired), ...config.keyCache });
+  // Each provider behind its own deadline and circuit breaker: a retired provider's outage must
+  // not cut off the current one.
+  const guarded = new GuardedProvider(current, config.keyProviderGuard);
+  const keyRing = new CachingKeyRing({
+    provider: new ProviderChain(
+      guarded,
+      retired.map((p) => new GuardedProvider(p, config.keyProviderGuard)),
+    ),
+    ...config.keyCache,
+  });
   const registry = createRegistry(
     {
       store: new SqlRegistryStore(db, roles),
@@ -144,14 +164,25 @@ export async function assemble(
     ...registry,
     backend: db.backend,
     async readiness() {
+      let database: { ready: boolean; detail: string };
       try {
         const applied = await appliedVersion(db, roles);
-        return applied >= latest
-          ? { ready: true, detail: `schema at version ${applied}` }
-          : { ready: false, detail: `schema at version ${applied}, ${latest} expected: run credreg migrate` };
+        database =
+          applied >= latest
+            ? { ready: true, detail: `schema at version ${applied}` }
+            : {
+                ready: false,
+                detail: `schema at version ${applied}, ${latest} expected: run credreg migrate`,
+              };
       } catch {
-        return { ready: false, detail: 'database unreachable' };
+        database = { ready: false, detail: 'database unreachable' };
       }
+      const provider = await guarded.health();
+      return {
+        ready: database.ready && provider.healthy,
+        detail: `${database.detail}; ${provider.detail}`,
+        checks: { database, rootKeyProvider: { ready: provider.healthy, detail: provider.detail } },
+      };
     },
     keyRingStats: () => keyRing.stats(),
     async close() {

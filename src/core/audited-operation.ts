@@ -176,6 +176,8 @@ export async function audited<T>(
         result = await deps.store.withTenant(tenantId, (tx) => body(new Operation(tx, subject, ctx, keys)));
       } catch (err) {
         if (err instanceof KeyNotCached && attempt < 3) {
+          // A concurrent caller may have unwrapped it meanwhile: then there is nothing to load.
+          if (keys(err.context)) continue;
           try {
             const record =
               err.record ??

@@ -20,6 +20,15 @@ export interface KeyRingStats {
   providerCalls: number;
 }
 
+/** An unwrap in progress, shared by every caller asking for the same vault key meanwhile. */
+interface Flight {
+  /** A copy of the key owned by the flight, zeroed once its last waiter has taken its own copy. */
+  master: Promise<Buffer>;
+  waiters: number;
+}
+
+const flightName = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
+
 /** A view, not a copy: the one buffer holding the key is the one zeroed on eviction. */
 const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
@@ -31,6 +40,7 @@ export class CachingKeyRing implements KeyRing {
   readonly #provider: RootKeyProvider;
   readonly #cache: TenantKeyCache;
   readonly #stats: KeyRingStats = { hits: 0, misses: 0, providerCalls: 0 };
+  readonly #flights = new Map<string, Flight>();
 
   constructor(options: KeyRingOptions) {
     this.#provider = options.provider;
@@ -61,6 +71,11 @@ export class CachingKeyRing implements KeyRing {
     return key;
   }
 
+  /**
+   * The vault key, unwrapped through the root key provider unless another caller has cached it
+   * meanwhile. Concurrent calls for one vault key share one provider call (a burst of cold reveals
+   * of one vault is one unwrap, and one deadline if the provider hangs); each caller gets its own copy.
+   */
   async unwrap(record: VaultKeyRecord): Promise<VaultKey> {
     /* Precondition: a configured root key can unwrap it. */
     if (!this.#provider.canUnwrap(record.wrapped)) {
@@ -69,12 +84,40 @@ export class CachingKeyRing implements KeyRing {
         `this vault key was wrapped by ${record.wrapped.provider} key ${record.wrapped.providerKeyId}, which no configured root key can unwrap; moving a store to another root key takes a root rotation with the old one configured as previous`,
       );
     }
+    // Another caller may have unwrapped it since this one missed the cache.
+    const cached = this.#cache.get(record);
+    if (cached) return { ...this.#context(record), material: Buffer.from(cached.material) };
+    const name = flightName(record);
+    let flight = this.#flights.get(name);
+    if (!flight) {
+      const started: Flight = { waiters: 0, master: this.#unwrapAndRemember(record) };
+      // Settled flights leave the map before any waiter runs (this callback was registered first),
+      // so nobody joins a flight whose master copy a finished waiter may already have zeroed.
+      started.master.then(
+        () => this.#flights.delete(name),
+        () => this.#flights.delete(name),
+      );
+      this.#flights.set(name, started);
+      flight = started;
+    }
+    flight.waiters++;
+    let master: Buffer | undefined;
+    try {
+      master = await flight.master;
+      return { ...this.#context(record), material: Buffer.from(master) };
+    } finally {
+      if (--flight.waiters === 0) master?.fill(0);
+    }
+  }
+
+  /** One provider call; the cache keeps the provider's buffer, the flight a copy of its own. */
+  async #unwrapAndRemember(record: VaultKeyRecord): Promise<Buffer> {
     this.#stats.providerCalls++;
     const material = view(await this.#provider.unwrapKey(record.wrapped, record));
     // The copy is made first: caching may replace (and zero) an entry a concurrent unwrap made.
     const copy = Buffer.from(material);
     this.#remember(record, material);
-    return { ...this.#context(record), material: copy };
+    return copy;
   }
 
   async currentRootKeyTest(): Promise<(record: VaultKeyRecord) => boolean> {

@@ -211,7 +211,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     const r = await registry.readiness();
     return reply
       .code(r.ready ? 200 : 503)
-      .send({ status: r.ready ? 'ready' : 'not_ready', detail: r.detail });
+      .send({ status: r.ready ? 'ready' : 'not_ready', detail: r.detail, checks: r.checks });
   });
   app.get('/metrics', publicRoute, async (_req, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),

@@ -11,6 +11,7 @@ import { createRegistry } from '../../src/core/registry.js';
 import { aesGcmEnvelope } from '../../src/crypto/envelope.js';
 import { CachingKeyRing } from '../../src/crypto/key-ring.js';
 import { SqlRegistryStore } from '../../src/db/tenant-store.js';
+import { GuardedProvider } from '../../src/keys/guarded-provider.js';
 import { decodeRootKey, LocalKeyProvider } from '../../src/keys/local-key-provider.js';
 import { assemble, type RegistryHandle } from '../../src/main.js';
 import {
@@ -22,6 +23,7 @@ import {
   type TestRegistry,
   testConfig,
 } from '../helpers/backends.js';
+import { waitFor } from '../helpers/wait.js';
 
 const alice = { actor: 'alice' };
 const why = { ...alice, reason: 'r' };
@@ -129,5 +131,82 @@ describeEachBackend('vault keys not in the cache', (backend) => {
       return material;
     });
     expect(seen.some((b) => b !== 0)).toBe(true);
+  });
+
+  it('eight concurrent cold reveals of one vault make one provider call', async () => {
+    const local = new LocalKeyProvider(decodeRootKey(t.rootKey));
+    let calls = 0;
+    // A slow provider: it answers only once all eight reveals are past both of their cache
+    // misses (in the transaction, and once more before loading the wrapped key), so they are all
+    // asking the key ring for the vault key at the same time.
+    const slow: RootKeyProvider = {
+      name: local.name,
+      canUnwrap: (w) => local.canUnwrap(w),
+      currentKeyTest: () => local.currentKeyTest(),
+      wrapKey: (k, c) => local.wrapKey(k, c),
+      unwrapKey: async (w, c) => {
+        calls++;
+        await waitFor(
+          () => (keyRing.stats().misses >= 16 ? ['all'] : null) as RegExpMatchArray | null,
+          'eight misses',
+        );
+        return local.unwrapKey(w, c);
+      },
+    };
+    const keyRing = new CachingKeyRing({ provider: slow });
+    const registry = createRegistry({
+      store: new SqlRegistryStore(t.db, t.roles),
+      keyRing,
+      envelope: aesGcmEnvelope,
+      clock: new TestClock(),
+      logger: silentLogger,
+    });
+    const reveals = await Promise.all(
+      Array.from({ length: 8 }, () => registry.forTenant(tenantId).credentials.reveal(credentialId, why)),
+    );
+    expect(calls).toBe(1);
+    expect(keyRing.stats().providerCalls).toBe(1);
+    expect(new Set(reveals.map((r) => r.value)).size).toBe(1);
+  });
+
+  it('a root key provider that hangs costs a cold reveal one deadline, then the open circuit fails fast', async () => {
+    let calls = 0;
+    const hangs: RootKeyProvider = {
+      name: 'local',
+      canUnwrap: () => true,
+      currentKeyTest: async () => () => true,
+      wrapKey: () => new Promise(() => {}),
+      unwrapKey: () => {
+        calls++;
+        return new Promise(() => {}); // accepts, never answers
+      },
+    };
+    const registry = createRegistry({
+      store: new SqlRegistryStore(t.db, t.roles),
+      keyRing: new CachingKeyRing({
+        provider: new GuardedProvider(hangs, { timeoutMs: 200, breakAfter: 2, openMs: 600_000 }),
+      }),
+      envelope: aesGcmEnvelope,
+      clock: new TestClock(),
+      logger: silentLogger,
+    });
+    const acme = registry.forTenant(tenantId);
+    // Concurrent ones share the one call and its deadline.
+    const first = await Promise.allSettled(
+      Array.from({ length: 4 }, () => acme.credentials.reveal(credentialId, why)),
+    );
+    expect(calls).toBe(1);
+    for (const r of first) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'UNAVAILABLE' } });
+    expect(((first[0] as PromiseRejectedResult).reason as Error).message).toMatch(
+      /did not answer within 200 ms/,
+    );
+    await expectCode(acme.credentials.reveal(credentialId, why), 'UNAVAILABLE');
+    expect(calls).toBe(2);
+    // Two outages in a row: the circuit is open, and the provider is not called any more.
+    const fast = await expectCode(acme.credentials.reveal(credentialId, why), 'UNAVAILABLE');
+    expect(fast.message).toMatch(/unreachable/);
+    expect(calls).toBe(2);
+    const rows = (await acme.audit.query({ credentialId, outcome: 'error', limit: 6 })).items;
+    expect(rows.filter((r) => r.errorCode === 'UNAVAILABLE')).toHaveLength(6);
   });
 });
