@@ -25,3 +25,16 @@ export function exited(child: ChildProcess): Promise<number | null> {
 }
 
 export const LISTENING = /credreg listening on (http:\/\/[\d.:]+)/;
+
+/** A TCP port free on loopback right now, for a child that must listen where we say. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
