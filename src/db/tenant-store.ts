@@ -102,6 +102,15 @@ export function translate(err: unknown): unknown {
       },
     );
   }
+  if (code === '26000' || code === '42P05') {
+    // A prepared statement missing, or already there: server connections are shared between
+    // transactions by a pooler that does not carry prepared statements along.
+    return new RegistryError(
+      'CONFIG',
+      'prepared statements do not survive between transactions here (a pooler in transaction mode?): set CREDREG_DB_STATEMENTS=unnamed',
+      { cause: err },
+    );
+  }
   if (code === '40001' || code === '40P01') {
     return new RegistryError('CONFLICT', 'a concurrent change conflicted with this one; retry', {
       cause: err,
