@@ -76,6 +76,7 @@ class PgDatabase implements SqlDatabase {
   readonly #pool: pg.Pool;
   readonly #broken: WeakSet<pg.PoolClient>;
   readonly #named: boolean;
+  #closing: Promise<void> | undefined;
 
   constructor(pool: pg.Pool, broken: WeakSet<pg.PoolClient>, statements: StatementMode) {
     this.#pool = pool;
@@ -130,7 +131,9 @@ class PgDatabase implements SqlDatabase {
   }
 
   async close(): Promise<void> {
-    await this.#pool.end();
+    // Idempotent, as on PGlite: `pg` throws when a pool is ended twice.
+    this.#closing ??= this.#pool.end();
+    await this.#closing;
   }
 
   async #connect(): Promise<pg.PoolClient> {
