@@ -77,8 +77,18 @@ export class GuardedProvider implements RootKeyProvider {
     return this.#call(() => this.#inner.wrapKey(plaintextKey, context));
   }
 
-  unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array> {
-    return this.#call(() => this.#inner.unwrapKey(wrapped, context));
+  async unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array> {
+    let late: Promise<Uint8Array> | undefined;
+    try {
+      return await this.#call(() => (late = this.#inner.unwrapKey(wrapped, context)));
+    } catch (err) {
+      // Past the deadline the provider may still answer: nobody takes that key, so zero it.
+      late?.then(
+        (key) => key.fill(0),
+        () => {},
+      );
+      throw err;
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import { RegistryError } from '../../src/core/errors.js';
 import type { RootKeyProvider } from '../../src/core/ports.js';
 import { GuardedProvider } from '../../src/keys/guarded-provider.js';
 import { LocalKeyProvider } from '../../src/keys/local-key-provider.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const ctx = {
   tenantId: '01890000-0000-7000-8000-000000000001',
@@ -107,5 +108,23 @@ describe('a root key provider behind a deadline and a circuit breaker', () => {
     const calls = state.calls;
     await g.health();
     expect(state.calls).toBe(calls);
+  });
+
+  it('a key the provider returns after the deadline is zeroed, since nobody takes it', async () => {
+    const late = new Uint8Array(32).fill(7);
+    let answer!: () => void;
+    const slow: RootKeyProvider = {
+      name: 'vault-transit',
+      canUnwrap: () => true,
+      currentKeyTest: async () => () => true,
+      wrapKey: () => new Promise(() => {}),
+      unwrapKey: () => new Promise((resolve) => (answer = () => resolve(late))),
+    };
+    const g = new GuardedProvider(slow, { timeoutMs: 50 });
+    await expect(
+      g.unwrapKey({ provider: 'vault-transit', providerKeyId: 'k', ciphertext: new Uint8Array() }, ctx),
+    ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    answer();
+    await waitUntil(async () => late.every((b) => b === 0), 'the late key to be zeroed');
   });
 });
