@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { type Config, loadConfig } from '../config.js';
 import { isRegistryError } from '../core/errors.js';
@@ -93,16 +94,29 @@ async function printBootstrapToken(registry: RegistryHandle): Promise<boolean> {
 
 /**
  * Background upkeep on a timer: vault-key rotation on schedule, re-wrap in bounded batches, purge.
- * One pass at a time; several instances may run it (rotation is compare-and-set, re-wrap skips
- * rows another holds).
+ * Every instance ticks, but only the one that claims the interval's lease in the database runs the
+ * pass: instances sharing a database run it once per interval between them, not once each. One
+ * pass at a time per instance; a pass that outlasts its lease may overlap the next one elsewhere,
+ * which upkeep tolerates (rotation is compare-and-set, re-wrap skips rows another holds).
  */
 function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, logger: Logger) {
+  const { intervalMs } = config.maintenance;
+  // The lease is the interval less a little slack. The instance that ran the last pass ticks again
+  // one interval later; a few ms of timer or network jitter must not let that tick find its own
+  // lease still held and so skip a whole interval when it is the only instance.
+  const leaseMs = intervalMs - Math.min(1000, Math.floor(intervalMs / 10));
+  // Who ran a pass, for operators; cut to what the lease keeps, or every claim would be refused.
+  const holder = `${hostname()}:${process.pid}`.slice(0, 200);
   let running: Promise<unknown> | undefined;
   const tick = () => {
     if (running) return;
     running = registry
-      .runMaintenance({ rotateAfterDays: config.maintenance.rotateVaultKeysAfterDays })
-      .then((report) => {
+      .claimScheduledRun('maintenance', holder, leaseMs)
+      .then(async (claimed) => {
+        if (claimed === null) return; // another instance has this interval: the usual case, nothing to say
+        const report = await registry.runMaintenance({
+          rotateAfterDays: config.maintenance.rotateVaultKeysAfterDays,
+        });
         if (report.rotated || report.rewrapped || report.purged)
           logger.info({ ...report }, 'maintenance pass');
       })
@@ -111,8 +125,7 @@ function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, lo
         running = undefined;
       });
   };
-  const timer =
-    config.maintenance.intervalMs > 0 ? setInterval(tick, config.maintenance.intervalMs) : undefined;
+  const timer = intervalMs > 0 ? setInterval(tick, intervalMs) : undefined;
   timer?.unref();
   return {
     async stop() {

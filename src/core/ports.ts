@@ -312,7 +312,13 @@ export interface PlatformToken {
   revokedAt: Date | null;
 }
 
-/** Platform-level unit of work: tenants and platform tokens only. It sees no tenant data. */
+/**
+ * A job that runs on a schedule over the whole store, once per interval across every instance
+ * sharing the database. Each has its lease row, made by a migration.
+ */
+export type ScheduledJob = 'maintenance';
+
+/** Platform-level unit of work: tenants, platform tokens and job leases only. It sees no tenant data. */
 export interface PlatformTx {
   insertPlatformToken(t: { id: string; name: string; secretHash: Uint8Array }): Promise<void>;
   findPlatformToken(id: string): Promise<PlatformToken | null>;
@@ -322,6 +328,13 @@ export interface PlatformTx {
   insertTenant(t: { id: string; name: string }): Promise<Tenant>;
   findTenant(id: string): Promise<Tenant | null>;
   listTenants(limit: number, after?: { name: string; id: string }): Promise<Tenant[]>;
+  /**
+   * Claims the next run of `job` for `holder` if it is due, and holds it for `leaseMs` by the
+   * database's clock: answers the lease's end to exactly one caller until then, whichever instance
+   * asks, and null to the others. One atomic statement, so nothing is held between calls and a
+   * holder that dies just lets the lease lapse.
+   */
+  claimJobRun(job: ScheduledJob, holder: string, leaseMs: number): Promise<Date | null>;
 }
 
 export interface RegistryStore {

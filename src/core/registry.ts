@@ -10,7 +10,7 @@ import {
 import { CredentialService } from './credential-service.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
-import type { VaultKeyRecord } from './ports.js';
+import type { ScheduledJob, VaultKeyRecord } from './ports.js';
 import { PrincipalService } from './principal-service.js';
 import { TenantService } from './tenant-service.js';
 import { Authenticator, type AuthenticatorOptions, TokenService } from './token-service.js';
@@ -25,6 +25,9 @@ export interface MaintenanceOptions {
 }
 
 const VAULT_KEY_PAGE = 200;
+
+/** The longest lease a scheduled job may take: a day, like the longest maintenance interval. */
+const MAX_LEASE_MS = 86_400_000;
 
 /** A root rotation stops when this many vault keys in a row cannot be moved (see `rotateRoot`). */
 const REFUSALS_BEFORE_STOPPING = 10;
@@ -91,9 +94,23 @@ export interface Registry {
   /**
    * One pass of background upkeep over every tenant: rotates vault keys older than
    * `rotateAfterDays` (0: never), re-wraps up to `rewrapBatches` batches per vault, and purges
-   * credentials past their recovery window. Safe to run on several instances at once.
+   * credentials past their recovery window. Safe to run on several instances at once; to run it
+   * once per interval between them, run it only after `claimScheduledRun('maintenance', …)`.
    */
   runMaintenance(options: MaintenanceOptions): Promise<MaintenanceReport>;
+  /**
+   * Claims the next run of a scheduled job for `holder`, once across every instance sharing the
+   * database: of any number of callers, exactly one gets the lease's end, the others null, and no
+   * one gets it again until `leaseMs` have passed by the database's clock (instances' own clocks
+   * may disagree). Nothing is held between calls, so a holder that dies mid-run just lets its lease
+   * lapse. `holder` names the caller for operators (host and process); no decision depends on it.
+   *
+   * @example
+   * // on every instance, every minute: the pass runs about once a minute in all
+   * if (await registry.claimScheduledRun('maintenance', `${hostname()}:${process.pid}`, 59_000))
+   *   await registry.runMaintenance({ rotateAfterDays: 90 });
+   */
+  claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number): Promise<Date | null>;
 }
 
 export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions = {}): Registry {
@@ -264,6 +281,17 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       } while (cursor);
       report.purged = await registry.purgeDue();
       return report;
+    },
+    async claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number) {
+      /* Precondition: the lease is a whole number of milliseconds, from 1 to a day. */
+      if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
+        throw new RegistryError('VALIDATION', 'a job lease must be a whole number of ms from 1 to 86400000');
+      }
+      /* Precondition: the holder is named, in at most 200 characters. */
+      if (holder.length < 1 || holder.length > 200) {
+        throw new RegistryError('VALIDATION', 'a job lease holder must be 1 to 200 characters');
+      }
+      return deps.store.withPlatform((tx) => tx.claimJobRun(job, holder, leaseMs));
     },
     async purgeDue() {
       let purged = 0;

@@ -15,7 +15,7 @@ export const TENANT_TABLES = [
 ] as const;
 
 /** Tables that belong to no tenant; only the platform role reaches them. */
-export const PLATFORM_TABLES = ['platform_tokens'] as const;
+export const PLATFORM_TABLES = ['platform_tokens', 'job_leases'] as const;
 
 /** Every table of the schema but the migrations ledger: each must force row-level security. */
 export const SECURED_TABLES = [...TENANT_TABLES, ...PLATFORM_TABLES] as const;
@@ -25,6 +25,7 @@ const EXPECTED_POLICIES = new Set([
   ...TENANT_TABLES.map((t) => `${t}.tenant_isolation`),
   'tenants.platform_manages_tenants',
   'platform_tokens.platform_only',
+  'job_leases.platform_only',
 ]);
 
 /**

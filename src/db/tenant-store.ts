@@ -7,6 +7,7 @@ import type {
   CredentialPatch,
   PlatformTx,
   RegistryStore,
+  ScheduledJob,
   SealedCredential,
   TenantTx,
   TokenInsert,
@@ -194,6 +195,18 @@ class SqlPlatformTx implements PlatformTx {
       [after?.name ?? null, after?.id ?? null, limit],
     );
     return rows.map(toTenant);
+  }
+
+  async claimJobRun(job: ScheduledJob, holder: string, leaseMs: number) {
+    // The whole claim is this one statement in a short transaction: a concurrent claim waits on the
+    // row lock, re-reads the row once it is free and finds it no longer due. now() is the database's
+    // clock, one for every instance, so theirs may disagree without two of them winning one lease.
+    const [row] = await this.c.query<{ next_run_at: Date }>(
+      `UPDATE job_leases SET next_run_at = now() + $3::integer * interval '1 millisecond', holder = $2
+        WHERE name = $1 AND next_run_at <= now() RETURNING next_run_at`,
+      [job, holder, leaseMs],
+    );
+    return row?.next_run_at ?? null;
   }
 }
 

@@ -39,3 +39,23 @@ it('Precondition: a tenant is named, by a well-formed id', () => {
     expect(() => registry.forTenant(bad), bad).toThrow(expect.objectContaining({ code: 'TENANT_REQUIRED' }));
   }
 });
+
+it('Precondition: the lease is a whole number of milliseconds, from 1 to a day', async () => {
+  const registry = createRegistry({ store: new SqlRegistryStore(unreachable, rolesFromPrefix()) } as never);
+  for (const bad of [0, -1, 1.5, Number.NaN, 86_400_001]) {
+    await expect(registry.claimScheduledRun('maintenance', 'host:1', bad), String(bad)).rejects.toMatchObject(
+      {
+        code: 'VALIDATION',
+      },
+    );
+  }
+});
+
+it('Precondition: the holder is named, in at most 200 characters', async () => {
+  const registry = createRegistry({ store: new SqlRegistryStore(unreachable, rolesFromPrefix()) } as never);
+  for (const bad of ['', 'h'.repeat(201)]) {
+    await expect(registry.claimScheduledRun('maintenance', bad, 1000)).rejects.toMatchObject({
+      code: 'VALIDATION',
+    });
+  }
+});

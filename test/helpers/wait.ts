@@ -15,3 +15,13 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Polls the async `pred` until it returns true, or fails after `ms`: for conditions read from a database or a server. */
+export async function waitUntil(pred: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
