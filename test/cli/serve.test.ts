@@ -12,7 +12,11 @@ import { waitFor } from '../helpers/wait.js';
 
 describe('credreg serve on the embedded store', () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'credreg-cli-')), 'data');
-  const env = { CREDREG_DATA_DIR: dataDir, CREDREG_LISTEN: '127.0.0.1:0' };
+  const env = {
+    CREDREG_DATA_DIR: dataDir,
+    CREDREG_LISTEN: '127.0.0.1:0',
+    CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+  };
   let server: ChildProcess;
   let log: { out: () => string };
   let base: string;
