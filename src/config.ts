@@ -148,16 +148,7 @@ const env = z.object({
  */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const e = parse(env, source);
-  const storage: StorageConfig = e.DATABASE_URL
-    ? {
-        kind: 'postgres',
-        url: e.DATABASE_URL,
-        migrationUrl: e.CREDREG_MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
-        poolMax: e.CREDREG_DB_POOL_MAX,
-        connectTimeoutMs: e.CREDREG_DB_CONNECT_TIMEOUT_MS,
-        statements: e.CREDREG_DB_STATEMENTS,
-      }
-    : { kind: 'pglite', dataDir: resolve(e.CREDREG_DATA_DIR) };
+  const storage = storageFrom(e);
   const keyProvider = keyProviderFrom(e, storage);
   const previousKeyProviders: KeyProviderConfig[] = e.CREDREG_PREVIOUS_ROOT_KEYS.split(',')
     .map((k) => k.trim())
@@ -204,6 +195,35 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     },
     logLevel: e.CREDREG_LOG_LEVEL,
   });
+}
+
+/** What `credreg migrate` needs: where the schema lives, never a key. */
+export type MigrationConfig = Pick<Config, 'storage' | 'dbRolePrefix' | 'logLevel'>;
+
+/**
+ * The settings `credreg migrate` reads. Migrating touches no secret, so unlike `loadConfig` it
+ * asks for no root key; the rest of the environment is checked the same way.
+ */
+export function loadMigrationConfig(source: NodeJS.ProcessEnv = process.env): Readonly<MigrationConfig> {
+  const e = parse(env, source);
+  return deepFreeze({
+    storage: storageFrom(e),
+    dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
+    logLevel: e.CREDREG_LOG_LEVEL,
+  });
+}
+
+function storageFrom(e: z.output<typeof env>): StorageConfig {
+  return e.DATABASE_URL
+    ? {
+        kind: 'postgres',
+        url: e.DATABASE_URL,
+        migrationUrl: e.CREDREG_MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+        poolMax: e.CREDREG_DB_POOL_MAX,
+        connectTimeoutMs: e.CREDREG_DB_CONNECT_TIMEOUT_MS,
+        statements: e.CREDREG_DB_STATEMENTS,
+      }
+    : { kind: 'pglite', dataDir: resolve(e.CREDREG_DATA_DIR) };
 }
 
 export const DEFAULT_CLIENT_ADDR = 'http://127.0.0.1:8200';

@@ -2,7 +2,7 @@
  * The one place that wires concrete pieces together: a database adapter, the store on it, the
  * root key provider, the key ring and the envelope, into the core's registry.
  */
-import type { Config, KeyProviderConfig } from './config.js';
+import type { Config, KeyProviderConfig, MigrationConfig } from './config.js';
 import { describeError } from './core/audited-operation.js';
 import { RegistryError } from './core/errors.js';
 import { type Clock, type Logger, type RootKeyProvider, systemClock } from './core/ports.js';
@@ -52,7 +52,7 @@ export interface Readiness extends ReadinessCheck {
 
 /** Opens the configured database, for `migrate` and for the service. */
 export async function openDatabase(
-  config: Readonly<Config>,
+  config: Readonly<MigrationConfig>,
   logger: Logger,
   purpose: 'runtime' | 'migration' = 'runtime',
 ) {
@@ -70,7 +70,7 @@ export async function openDatabase(
 
 /** Applies pending migrations with the owner's connection; `credreg migrate` and `serve --migrate`. */
 export async function runMigrations(
-  config: Readonly<Config>,
+  config: Readonly<MigrationConfig>,
   logger: Logger,
   db?: SqlDatabase,
 ): Promise<MigrationResult> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, loadMigrationConfig } from '../src/config.js';
 
 describe('configuration', () => {
   it('defaults to the embedded store in ./data with a root key file beside it', () => {
@@ -50,6 +50,16 @@ describe('configuration', () => {
     });
     expect(m.storage).toMatchObject({ migrationUrl: 'postgres://owner@h/db' });
     expect(m.keyProvider).toEqual({ kind: 'local', rootKey: { kind: 'file', path: '/k', create: false } });
+  });
+
+  it('the migration settings need no root key, and are checked like the rest', () => {
+    expect(loadMigrationConfig({ DATABASE_URL: 'postgres://x@h/db' }).storage).toMatchObject({
+      kind: 'postgres',
+      migrationUrl: 'postgres://x@h/db',
+    });
+    expect(() =>
+      loadMigrationConfig({ DATABASE_URL: 'postgres://x@h/db', CREDREG_DB_POOL_MAX: '0' }),
+    ).toThrow(/CREDREG_DB_POOL_MAX/);
   });
 
   it('selects a KMS or Vault Transit provider, each with its required settings', () => {

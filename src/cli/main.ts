@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { type Config, loadConfig } from '../config.js';
+import { type Config, loadConfig, loadMigrationConfig } from '../config.js';
 import { isRegistryError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { buildApp, closeGracefully } from '../http/app.js';
@@ -21,7 +21,7 @@ export async function run(argv: string[]): Promise<void> {
       'apply pending database migrations (embedded store, or DATABASE_URL / CREDREG_MIGRATION_DATABASE_URL)',
     )
     .action(async () => {
-      const config = loadConfig();
+      const config = loadMigrationConfig(); // no root key: migrating touches no secret
       const logger = createLogger(config.logLevel);
       await runMigrations(config, logger);
     });
