@@ -43,11 +43,14 @@ export async function run(argv: string[]): Promise<void> {
   program
     .command('serve')
     .description('run the HTTP service (embedded store in ./data unless DATABASE_URL is set)')
-    .option('--migrate', 'apply pending migrations before starting')
+    .option('--migrate', 'apply pending migrations before starting (always done on the embedded store)')
     .action(async (opts: { migrate?: boolean }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
-      const registry = await openRegistry({ config, logger, migrate: opts.migrate === true });
+      // The embedded store is private to this process, so it is migrated as it opens; a shared
+      // PostgreSQL schema changes only when asked (`--migrate`, or `credreg migrate` as its owner).
+      const migrate = opts.migrate === true || config.storage.kind === 'pglite';
+      const registry = await openRegistry({ config, logger, migrate });
       await printBootstrapToken(registry);
       const app = await buildApp(registry, { logger, http: config.http });
       let stopping = false;

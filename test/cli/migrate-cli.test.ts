@@ -22,12 +22,17 @@ const DATABASE_URL = process.env.DATABASE_URL;
     await a.end();
   });
 
-  it('needs no root key, and serve then refuses without one, clearly', async () => {
+  it('serve refuses an unmigrated schema; migrate needs no root key; serve then refuses without one, clearly', async () => {
     const a = admin();
     await a.connect();
     await a.query(`CREATE DATABASE ${dbName}`);
     await a.end();
     const env = { DATABASE_URL: url.toString(), CREDREG_DB_ROLE_PREFIX: prefix };
+    // Before: a shared schema is never migrated behind the operator's back.
+    const early = credreg(['serve'], { ...env, CREDREG_ROOT_KEY: randomBytes(32).toString('base64') });
+    const earlyOut = collect(early);
+    expect(await exited(early)).toBe(1);
+    expect(earlyOut.out()).toMatch(/schema is at version 0, \d+ is needed: run `credreg migrate`/);
     const migrate = credreg(['migrate'], env);
     const out = collect(migrate);
     expect(await exited(migrate), out.out()).toBe(0);

@@ -93,12 +93,21 @@ describe('credreg serve on the embedded store', () => {
   });
 });
 
-describe('credreg serve on an unmigrated store', () => {
-  it('refuses to start and says to run credreg migrate', async () => {
+describe('credreg serve on a fresh embedded store', () => {
+  it('migrates it by itself: the store is private to the process', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'credreg-cli-')), 'data');
-    const child = credreg(['serve'], { CREDREG_DATA_DIR: dataDir, CREDREG_LISTEN: '127.0.0.1:0' });
+    const child = credreg(['serve'], {
+      CREDREG_DATA_DIR: dataDir,
+      CREDREG_LISTEN: '127.0.0.1:0',
+      CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+    });
     const out = collect(child);
-    expect(await exited(child)).toBe(1);
-    expect(out.out()).toMatch(/schema is at version 0, \d+ is needed: run `credreg migrate`/);
+    try {
+      const base = (await waitFor(() => out.out().match(LISTENING), 'the listening line'))[1]!;
+      expect(out.out()).toMatch(/migrations applied/);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
