@@ -168,12 +168,16 @@ export async function assemble(
       try {
         const applied = await appliedVersion(db, roles);
         database =
-          applied >= latest
-            ? { ready: true, detail: `schema at version ${applied}` }
-            : {
+          applied < latest
+            ? {
                 ready: false,
                 detail: `schema at version ${applied}, ${latest} expected: run credreg migrate`,
-              };
+              }
+            : (await readOnly(db))
+              ? // A standby reached through a proxy during a failover: reads work, but writes and
+                // every access-log row fail, so a load balancer should look elsewhere.
+                { ready: false, detail: 'database is read-only (a standby?)' }
+              : { ready: true, detail: `schema at version ${applied}` };
       } catch {
         database = { ready: false, detail: 'database unreachable' };
       }
@@ -223,6 +227,13 @@ function assertNotShadowed(current: RootKeyProvider, retired: RootKeyProvider): 
       ? 'a previous aws-kms provider under a current aws-kms one is never used: KMS decrypts keys under any key it is allowed to, and a root rotation moves them to the configured key with ReEncrypt; remove CREDREG_PREVIOUS_KEY_PROVIDER'
       : `the previous root key is the current one (${keyId}); a root rotation needs another key, or another key name: keys of one name on two servers or tokens cannot be told apart`,
   );
+}
+
+async function readOnly(db: SqlDatabase): Promise<boolean> {
+  const [row] = await db.transaction((c) =>
+    c.query<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro"),
+  );
+  return row?.ro === 'on';
 }
 
 async function connectedAsSuperuser(db: SqlDatabase): Promise<boolean> {

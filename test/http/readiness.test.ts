@@ -3,6 +3,7 @@
  * database reachable with a current schema, and the root key provider reachable. A load balancer
  * takes an instance whose provider is gone out of rotation, and puts it back by itself.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
 import { assemble, type RegistryHandle } from '../../src/main.js';
@@ -79,4 +80,33 @@ describeEachBackend('/healthz and /readyz', (backend) => {
     transit.state.status = null;
     await waitUntil(async () => (await readyz()).status === 200, '/readyz to recover');
   });
+
+  it.runIf(backend.name === 'postgres')(
+    'turns not ready on a read-only database (a standby reached during a failover), and ready again',
+    async () => {
+      const admin = new pg.Client({ connectionString: t.url });
+      await admin.connect();
+      const db = new URL(t.url!).pathname.slice(1);
+      // New sessions start read-only, as on a standby; dropping the pool's sessions makes it reconnect.
+      const flip = async (on: boolean) => {
+        await admin.query(`ALTER DATABASE ${db} SET default_transaction_read_only = ${on ? 'on' : 'off'}`);
+        await admin.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [db],
+        );
+      };
+      try {
+        await flip(true);
+        await waitUntil(async () => (await readyz()).status === 503, '/readyz to see a read-only database');
+        expect((await readyz()).body.checks.database).toEqual({
+          ready: false,
+          detail: 'database is read-only (a standby?)',
+        });
+      } finally {
+        await flip(false);
+        await admin.end();
+      }
+      await waitUntil(async () => (await readyz()).status === 200, '/readyz to recover');
+    },
+  );
 });
