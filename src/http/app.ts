@@ -15,9 +15,9 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { AUDIT_WRITE_FAILED } from '../core/audited-operation.js';
+import { AUDIT_WRITE_FAILED, outcomeOf } from '../core/audited-operation.js';
 import { roleAllows } from '../core/authorization.js';
-import { isRegistryError, RegistryError } from '../core/errors.js';
+import { type ErrorCode, isRegistryError, RegistryError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { RegistryHandle } from '../main.js';
 import { HttpMetrics } from './metrics.js';
@@ -156,11 +156,12 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       metrics.denials.inc({ status: reply.statusCode });
   });
 
+  const isReveal = (req: FastifyRequest) =>
+    req.routeOptions.config.access?.kind === 'tenant' && req.routeOptions.url?.endsWith('/reveal') === true;
+
   app.setErrorHandler(async (err, req, reply) => {
-    if (req.routeOptions.config.access?.kind === 'tenant' && req.routeOptions.url?.endsWith('/reveal')) {
-      metrics.reveals.inc({ outcome: isRegistryError(err) ? err.code : 'INTERNAL' });
-    }
     if (isRegistryError(err)) {
+      if (isReveal(req)) metrics.reveals.inc({ outcome: revealOutcome(err.code) });
       if (err.message === AUDIT_WRITE_FAILED) metrics.auditWriteFailures.inc();
       // The client sees a fixed text for these; the operator's log gets ours (never a value).
       if (err.code === 'INTERNAL' || err.code === 'CONFIG' || err.code === 'CRYPTO')
@@ -177,6 +178,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
         problem: v.keyword === 'invalid_type' ? 'has the wrong type or is missing' : 'is not valid',
       }));
       const error = new RegistryError('VALIDATION', 'the request does not match the API schema', { issues });
+      if (isReveal(req)) metrics.reveals.inc({ outcome: revealOutcome(error.code) });
       const access = req.routeOptions.config.access;
       if (access?.kind === 'tenant' && req.caller?.kind === 'tenant') {
         await registry
@@ -189,6 +191,10 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     const status =
       typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     if (status === 429) metrics.denials.inc({ status });
+    if (isReveal(req))
+      metrics.reveals.inc({
+        outcome: status === 429 ? 'rate_limited' : status === 500 ? 'error' : 'invalid',
+      });
     if (status === 500) req.log.error({ err: { code: e.code, message: e.message } }, 'unhandled error');
     const detail =
       status === 500 ? 'the server failed to complete the request' : (e.message ?? 'bad request');
@@ -230,6 +236,13 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     return payload;
   });
   return app;
+}
+
+/** A reveal's outcome as the access log names it; refusals before any tenant work have their own. */
+function revealOutcome(code: ErrorCode): string {
+  if (code === 'UNAUTHENTICATED') return 'unauthenticated';
+  if (code === 'TENANT_REQUIRED') return 'invalid';
+  return outcomeOf(new RegistryError(code, ''));
 }
 
 /** Apps whose close has begun: their new requests are answered 503 (see the first onRequest hook). */

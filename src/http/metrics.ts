@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 /** Source of the key-ring counters, read at scrape time. */
 export interface KeyCacheStats {
@@ -26,7 +26,7 @@ export class HttpMetrics {
   });
   readonly reveals = new Counter({
     name: 'credreg_reveals_total',
-    help: 'Reveal attempts by outcome (the error code, or "granted")',
+    help: "Reveal attempts by outcome, in the access log's words (granted, invalid, denied, not_found, …)",
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -43,21 +43,23 @@ export class HttpMetrics {
   });
 
   constructor(keys: KeyCacheStats) {
-    const stat = (
+    // Counters whose count lives in the key ring: read at scrape time.
+    const counted = (
       name: string,
       help: string,
       pick: (s: ReturnType<KeyCacheStats['keyRingStats']>) => number,
     ) =>
-      new Gauge({
+      new Counter({
         name,
         help,
         registers: [this.registry],
         collect() {
-          this.set(pick(keys.keyRingStats()));
+          this.reset();
+          this.inc(pick(keys.keyRingStats()));
         },
       });
-    stat('credreg_vault_key_cache_hits', 'Vault-key cache hits since start', (s) => s.hits);
-    stat('credreg_vault_key_cache_misses', 'Vault-key cache misses since start', (s) => s.misses);
-    stat('credreg_root_key_calls', 'Root key provider calls since start', (s) => s.providerCalls);
+    counted('credreg_vault_key_cache_hits_total', 'Vault-key cache hits', (s) => s.hits);
+    counted('credreg_vault_key_cache_misses_total', 'Vault-key cache misses', (s) => s.misses);
+    counted('credreg_root_key_calls_total', 'Root key provider calls', (s) => s.providerCalls);
   }
 }

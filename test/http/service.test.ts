@@ -123,11 +123,19 @@ describe('the HTTP service', () => {
       'credreg_http_request_duration_seconds_bucket',
       'credreg_reveals_total{outcome="granted"}',
       'credreg_denials_total{status="403"}',
-      'credreg_vault_key_cache_hits',
+      'credreg_vault_key_cache_hits_total',
+      'credreg_vault_key_cache_misses_total',
+      'credreg_root_key_calls_total',
       'credreg_audit_write_failures_total',
     ]) {
       expect(text).toContain(name);
     }
+    // What happened, in the access log's words: a malformed reveal is invalid, a refused one denied.
+    await s.call('POST', `/v1/credentials/${credentialId}/reveal`, { token: seed.tokens.reader, body: {} });
+    const after = (await s.call('GET', '/metrics')).text;
+    expect(after).toContain('credreg_reveals_total{outcome="invalid"} 1');
+    expect(after).toContain('credreg_reveals_total{outcome="denied"} 1');
+    expect(after).not.toMatch(/credreg_reveals_total\{outcome="(INTERNAL|error)"\}/);
     expect(text).not.toContain(credentialId); // labels are route patterns, never ids
   });
 
