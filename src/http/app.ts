@@ -169,14 +169,28 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       return sendRegistryError(reply, req, err);
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const issues = err.validation.map((v) => ({
-        path:
+      const issues = err.validation.flatMap((v) => {
+        const path =
           [v.instancePath.replace(/^\//, '').replaceAll('/', '.')].filter(Boolean).join('') ||
           err.validationContext ||
-          'request',
+          'request';
+        // A field this version does not know is refused, not dropped, and named (a field name
+        // the caller chose, printable and cut short; never a value).
+        if (v.keyword === 'unrecognized_keys') {
+          const keys = ((v.params as { keys?: unknown }).keys ?? []) as unknown[];
+          return keys.map((k) => ({
+            path: `${path === err.validationContext ? '' : `${path}.`}${fieldName(k)}`,
+            problem: 'is not a known field',
+          }));
+        }
         // The schema's rule, not the input: messages here never quote what was sent.
-        problem: v.keyword === 'invalid_type' ? 'has the wrong type or is missing' : 'is not valid',
-      }));
+        return [
+          {
+            path,
+            problem: v.keyword === 'invalid_type' ? 'has the wrong type or is missing' : 'is not valid',
+          },
+        ];
+      });
       const error = new RegistryError('VALIDATION', 'the request does not match the API schema', { issues });
       if (isReveal(req)) metrics.reveals.inc({ outcome: revealOutcome(error.code) });
       const access = req.routeOptions.config.access;
@@ -236,6 +250,12 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     return payload;
   });
   return app;
+}
+
+/** A caller's field name as an error may show it: printable ASCII, at most 64 characters. */
+function fieldName(key: unknown): string {
+  const name = String(key).replace(/[^\x21-\x7e]/g, '?');
+  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
 }
 
 /** A reveal's outcome as the access log names it; refusals before any tenant work have their own. */

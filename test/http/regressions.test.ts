@@ -174,3 +174,59 @@ describe('rate limiting without a valid token', () => {
     expect(statuses.slice(20).every((st) => st === 429)).toBe(true);
   });
 });
+
+describeEachBackend('unknown fields', (backend) => {
+  let s: TestServer;
+  let seed: Awaited<ReturnType<typeof seedTenant>>;
+  let vaultId: string;
+  let credentialId: string;
+
+  beforeAll(async () => {
+    s = await startServer(backend);
+    seed = await seedTenant(s, 'typos');
+    vaultId = (await seed.t.vaults.create({ name: 'v' }, seed.ctx)).id;
+    credentialId = (
+      await seed.t.credentials.store({ vaultId, name: 'c', type: 'api_key', value: 'x' }, seed.ctx)
+    ).id;
+  });
+  afterAll(() => s.stop());
+
+  it('an unknown field in any body is refused with a 400 that names it, and nothing is written', async () => {
+    const admin = seed.tokens.admin;
+    const platform = await s.registry.authenticator.bootstrap();
+    const before = (await seed.t.audit.query({ limit: 200 })).items.filter(
+      (e) => e.outcome === 'granted',
+    ).length;
+    const attempts: [string, string, string | null, Record<string, unknown>][] = [
+      ['POST', '/v1/tenants', platform, { name: 'typo', rotation: {} }],
+      ['POST', `/v1/tenants/${seed.tenant.id}/tokens`, platform, { name: 'x', role: 'admin', scope: 'all' }],
+      ['POST', '/v1/principals', admin, { name: 'p', kind: 'user', email: 'x' }],
+      ['POST', '/v1/tokens', admin, { principalId: seed.principal.id, role: 'reader', ttl: 5 }],
+      ['POST', '/v1/vaults', admin, { name: 'typo', maxversions: 3 }],
+      [
+        'POST',
+        `/v1/vaults/${vaultId}/credentials`,
+        admin,
+        { name: 'n', type: 'api_key', value: 'x', rotation: { schedule: 'P30D' } },
+      ],
+      ['PATCH', `/v1/credentials/${credentialId}`, admin, { expiryAlerts: [] }],
+      ['POST', `/v1/credentials/${credentialId}/rotate`, admin, { value: 'y', expectedversion: 1 }],
+      ['POST', `/v1/credentials/${credentialId}/reveal`, seed.tokens.reader, { reason: 'r', verison: 1 }],
+    ];
+    for (const [method, path, token, body] of attempts) {
+      const unknown = Object.keys(body).at(-1)!;
+      const r = await s.call(method, path, { ...(token ? { token } : {}), body });
+      expect(r.status, `${method} ${path}`).toBe(400);
+      expect(r.body, `${method} ${path}`).toMatchObject({
+        code: 'VALIDATION',
+        issues: expect.arrayContaining([{ path: unknown, problem: 'is not a known field' }]),
+      });
+    }
+    const after = (await seed.t.audit.query({ limit: 200 })).items.filter(
+      (e) => e.outcome === 'granted',
+    ).length;
+    expect(after).toBe(before);
+    expect((await seed.t.vaults.list()).items.map((v) => v.name)).not.toContain('typo');
+    expect((await s.registry.tenants.list()).items.map((t) => t.name)).not.toContain('typo');
+  });
+});

@@ -34,7 +34,7 @@ export const credentialRoutes =
           operationId: 'updateCredential',
           tags: ['credentials'],
           params: byId,
-          body: z.object({
+          body: z.strictObject({
             metadata: z.record(z.string(), z.unknown()).optional(),
             expiresAt: dateInput.nullable().optional(),
             rotationSchedule: z.string().nullable().optional(),
@@ -91,7 +91,7 @@ export const credentialRoutes =
           description:
             'Returns the value once its access-log row is committed. A POST, so secrets stay out of URLs and caches.',
           params: byId,
-          body: z.object({
+          body: z.strictObject({
             reason: z.string().describe('why the value is needed; recorded'),
             version: z.number().optional(),
           }),
@@ -109,7 +109,7 @@ export const credentialRoutes =
           operationId: 'rotateCredential',
           tags: ['credentials'],
           params: byId,
-          body: z.object({
+          body: z.strictObject({
             value: z.unknown(),
             expectedVersion: z
               .number()

@@ -19,7 +19,7 @@ export const platformRoutes =
         schema: {
           operationId: 'createTenant',
           tags: ['platform'],
-          body: z.object({ name: z.string() }),
+          body: z.strictObject({ name: z.string() }),
           response: { 201: tenant, '4xx': problem },
         },
       },
@@ -50,7 +50,7 @@ export const platformRoutes =
           description:
             "A principal named `name` and a token for it (Default role: admin): a tenant's first admin, or a break-glass one. Logged in the tenant's access log.",
           params: z.object({ tenantId: id }),
-          body: z.object({ name: z.string(), role: z.enum(ROLES).optional() }),
+          body: z.strictObject({ name: z.string(), role: z.enum(ROLES).optional() }),
           response: { 201: createdToken, '4xx': problem },
         },
       },

@@ -34,7 +34,7 @@ export const tokenRoutes =
         schema: {
           operationId: 'createPrincipal',
           tags: ['access'],
-          body: z.object({ name: z.string(), kind: z.enum(['user', 'service']) }),
+          body: z.strictObject({ name: z.string(), kind: z.enum(['user', 'service']) }),
           response: { 201: principal, '4xx': problem },
         },
       },
@@ -63,7 +63,7 @@ export const tokenRoutes =
         schema: {
           operationId: 'createToken',
           tags: ['access'],
-          body: z.object({
+          body: z.strictObject({
             principalId: id,
             role: z.enum(ROLES),
             vaultId: id.optional().describe('limit the token to this vault'),

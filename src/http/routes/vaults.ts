@@ -17,7 +17,7 @@ export const vaultRoutes =
         schema: {
           operationId: 'createVault',
           tags: ['vaults'],
-          body: z.object({
+          body: z.strictObject({
             name: z.string(),
             description: z.string().optional(),
             maxVersions: z.number().optional().describe('versions kept per credential (Default: 10)'),
@@ -89,7 +89,7 @@ export const vaultRoutes =
           operationId: 'storeCredential',
           tags: ['credentials'],
           params: z.object({ vaultId: id }),
-          body: z.object({
+          body: z.strictObject({
             name: z.string(),
             type: z
               .string()
