@@ -3,15 +3,10 @@ import { audited, type RegistryDeps, validated } from './audited-operation.js';
 import { newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
 import type { Page, Principal, RequestContext } from './types.js';
-import { parse } from './validation.js';
+import { displayName, parse } from './validation.js';
 
 export const principalInput = z.object({
-  name: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
+  name: displayName,
   kind: z.enum(['user', 'service']),
 });
 

@@ -4,17 +4,10 @@ import { RegistryError } from './errors.js';
 import { newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
 import type { Page, Tenant } from './types.js';
-import { parse, uuid } from './validation.js';
+import { displayName, parse, uuid } from './validation.js';
 
 /** Tenant names are free text for people, but never control characters (they end up in logs and tables). */
-const tenantInput = z.object({
-  name: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
-});
+const tenantInput = z.object({ name: displayName });
 
 /** Platform-level: tenants themselves. Runs as the platform role, which sees no tenant data. */
 export class TenantService {

@@ -23,6 +23,20 @@ export const resourceName = z
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
     'must be 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit',
   );
+/**
+ * A name people read (tenants, principals): free text, but nothing that renders misleadingly or
+ * breaks a log line: no control or format characters (bidi overrides and isolates, zero-width
+ * ones), no lone surrogates, no line or paragraph separators.
+ */
+export const displayName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(
+    /^[^\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]+$/u,
+    'must not contain control, format (such as bidi) or separator characters',
+  );
 const jsonObject = z.record(z.string(), z.json());
 export const metadata = jsonObject.refine(
   (m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES,

@@ -184,6 +184,26 @@ describeEachBackend('bad input', (backend) => {
     expect((await t.registry.tenants.create({ name: 'Acme GmbH & Co. KG' })).name).toBe('Acme GmbH & Co. KG');
   });
 
+  it('tenant and principal names that render misleadingly give VALIDATION: bidi controls, format characters, lone surrogates, separators', async () => {
+    const misleading = [
+      'acme\u202Egpj.exe', // right-to-left override
+      'ac\u2066me\u2069', // isolates
+      'a\u200Bcme', // zero-width space
+      'ac\uFEFFme', // byte order mark inside (at either end it is trimmed)
+      'acme\uD800', // lone surrogate
+      'ac\u2028me', // line separator
+    ];
+    const tenant = t.registry.forTenant((await t.registry.tenants.create({ name: 'names' })).id);
+    for (const name of misleading) {
+      await expectCode(t.registry.tenants.create({ name }), 'VALIDATION');
+      await expectCode(tenant.principals.create({ name, kind: 'user' }, alice), 'VALIDATION');
+    }
+    // Letters of any script stay welcome.
+    expect((await t.registry.tenants.create({ name: 'שלום Ünïcödé 株式会社' })).name).toBe(
+      'שלום Ünïcödé 株式会社',
+    );
+  });
+
   it('an unknown tenant id gives NOT_FOUND for a new vault', async () => {
     const ghost = t.registry.forTenant('01890000-0000-7000-8000-00000000abcd');
     await expectCode(ghost.vaults.create({ name: 'x' }, alice), 'NOT_FOUND');
