@@ -421,8 +421,9 @@ fi
 echo "  last acknowledged rotation: version ${LAST_ACK%%$'\t'*} (${LAST_ACK##*$'\t'}); current after the run: version $CURRENT ($NOW)"
 
 # Every granted reveal must have its access-log row, found by the request id the loop sent.
-psql_at "$P2" "SELECT request_id FROM credential_access_log WHERE credential_id = '$CRED'
-  AND action = 'reveal' AND outcome = 'granted' AND request_id IS NOT NULL" registry >"$WORK/audit.ids"
+# The row's request_id is the server's; the id this script sent is kept beside it.
+psql_at "$P2" "SELECT client_request_id FROM credential_access_log WHERE credential_id = '$CRED'
+  AND action = 'reveal' AND outcome = 'granted' AND client_request_id IS NOT NULL" registry >"$WORK/audit.ids"
 REVEALS_BEFORE=$(awk -F'\t' -v k="$T_KILL" '$2 == "reveal" && $4 == 200 && $1 + $8 < k { print "demo-reveal-" $3 }' "$WORK/events.tsv")
 MISSING_REVEALS=$(comm -23 <(printf '%s\n' "$REVEALS_BEFORE" | sed '/^$/d' | sort) <(sort -u "$WORK/audit.ids") | xargs)
 echo "  reveals granted before the kill: $(printf '%s\n' "$REVEALS_BEFORE" | sed '/^$/d' | wc -l); without their access-log row after the promotion: ${MISSING_REVEALS:-none}"

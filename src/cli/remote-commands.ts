@@ -722,6 +722,7 @@ const AUDIT_FIELDS = [
   'sourceIp',
   'userAgent',
   'requestId',
+  'clientRequestId',
   'version',
   'errorCode',
 ] as const satisfies readonly (keyof AuditEventResource)[];

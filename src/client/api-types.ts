@@ -154,6 +154,8 @@ export interface AuditEventResource {
   sourceIp: string | null;
   userAgent: string | null;
   requestId: string | null;
+  /** The id the caller gave its request (`X-Request-Id`), when it gave one. */
+  clientRequestId: string | null;
   version: number | null;
   /** The error code of a refused or failed attempt. */
   errorCode: string | null;

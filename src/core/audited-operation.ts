@@ -131,6 +131,7 @@ async function append(
     sourceIp: ctx.sourceIp ?? null,
     userAgent: ctx.userAgent ?? null,
     requestId: ctx.requestId ?? null,
+    clientRequestId: ctx.clientRequestId ?? null,
     errorCode,
   };
   try {

@@ -82,7 +82,10 @@ export interface RequestContext {
   actor: string;
   sourceIp?: string;
   userAgent?: string;
+  /** The server's id of the request. */
   requestId?: string;
+  /** The id the caller gave the request (`X-Request-Id`), kept beside the server's. */
+  clientRequestId?: string;
   /** Limits the call to one vault (a vault-scoped token): anything elsewhere is FORBIDDEN. */
   vaultScope?: string;
 }
@@ -167,6 +170,7 @@ export interface AccessLogEntry {
   sourceIp: string | null;
   userAgent: string | null;
   requestId: string | null;
+  clientRequestId: string | null;
   version: number | null;
   /** The error code of a refused or failed attempt. */
   errorCode: string | null;

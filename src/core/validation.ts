@@ -111,6 +111,10 @@ export const requestContext = z.object({
     .string()
     .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1–128 printable ASCII characters')
     .optional(),
+  clientRequestId: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1–128 printable ASCII characters')
+    .optional(),
   vaultScope: uuid.optional(),
 });
 

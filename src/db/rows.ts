@@ -89,6 +89,7 @@ export const toAccessLogEntry = (r: Row): AccessLogEntry => ({
   sourceIp: maybeString(r.source_ip),
   userAgent: maybeString(r.user_agent),
   requestId: maybeString(r.request_id),
+  clientRequestId: maybeString(r.client_request_id),
   version: r.version == null ? null : Number(r.version),
   errorCode: maybeString(r.error_code),
 });

@@ -135,7 +135,7 @@ const VAULT_COLUMNS = `v.tenant_id, v.id, v.name, v.description, v.max_versions,
 const TOKEN_COLUMNS =
   'tenant_id, id, principal_id, role, vault_id, expires_at, revoked_at, created_by, created_at';
 const ACCESS_LOG_COLUMNS = `tenant_id, id, occurred_at, credential_id, vault_id, action, outcome, actor, reason, source_ip,
-  user_agent, request_id, version, error_code`;
+  user_agent, request_id, client_request_id, version, error_code`;
 /** What a reveal needs of the credential: no more, since every column is parsed on every reveal. */
 const REVEAL_COLUMNS =
   'c.id, c.vault_id, c.name, c.type, c.current_version, c.expires_at, c.is_active, c.deleted_at, c.purge_after';
@@ -658,8 +658,8 @@ class SqlTenantTx implements TenantTx {
   async appendAccessLog(e: AccessLogInsert) {
     await this.c.query(
       `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
-                                          source_ip, user_agent, request_id, version, error_code)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                                          source_ip, user_agent, request_id, client_request_id, version, error_code)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         this.tenantId,
         newId(),
@@ -672,6 +672,7 @@ class SqlTenantTx implements TenantTx {
         e.sourceIp,
         e.userAgent,
         e.requestId,
+        e.clientRequestId,
         e.version,
         e.errorCode,
       ],

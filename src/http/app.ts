@@ -37,6 +37,8 @@ export interface AppOptions {
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const clientRequestIdOf = (given: unknown) =>
+  typeof given === 'string' && REQUEST_ID.test(given) ? given : undefined;
 /** Requests per minute one client IP may make, in units of the per-token limit. */
 const IP_BUDGET = 10;
 /** The auth scheme is case-insensitive (RFC 9110). */
@@ -51,12 +53,14 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.http.bodyLimit,
     trustProxy: options.http.trustedProxies.length > 0 ? options.http.trustedProxies : false,
-    // A caller's X-Request-Id is kept when it is printable and short; otherwise a new one is made.
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
-    },
+    // Every request id is the server's, so no caller can make two log rows share one; a caller's
+    // own X-Request-Id (printable and short) is kept beside it, in the logs, the access log and the reply.
+    genReqId: () => newId(),
     requestIdHeader: false,
+    childLoggerFactory: (logger, bindings, opts, raw) => {
+      const client = clientRequestIdOf(raw.headers['x-request-id']);
+      return logger.child(client ? { ...bindings, clientRequestId: client } : bindings, opts);
+    },
     // Fastify's own 503 while closing is not a problem document; the first hook below answers instead.
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
@@ -109,6 +113,11 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    const client = clientRequestIdOf(req.headers['x-request-id']);
+    if (client) {
+      req.clientRequestId = client;
+      reply.header('x-client-request-id', client);
+    }
     if (closing.has(app)) {
       // A request on a keep-alive connection after the close began: this instance is going away,
       // another (or this one restarted) will answer; the connection is closed after the reply.

@@ -68,6 +68,7 @@ export function sendProblem(
       code,
       ...(issues && issues.length > 0 ? { issues } : {}),
       requestId: request.id,
+      ...(request.clientRequestId ? { clientRequestId: request.clientRequestId } : {}),
     });
 }
 

@@ -18,6 +18,8 @@ export type RouteAccess =
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: Caller;
+    /** The caller's `X-Request-Id`, when printable and short; the request's own id is the server's. */
+    clientRequestId?: string;
   }
   interface FastifyContextConfig {
     access?: RouteAccess;
@@ -48,6 +50,7 @@ export function requestContext(request: FastifyRequest): RequestContext {
     sourceIp: request.ip,
     ...(ua ? { userAgent: ua } : {}),
     requestId: request.id,
+    ...(request.clientRequestId ? { clientRequestId: request.clientRequestId } : {}),
     ...(caller?.kind === 'tenant' && caller.vaultId ? { vaultScope: caller.vaultId } : {}),
   };
 }

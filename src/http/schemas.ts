@@ -34,6 +34,7 @@ export const problem = z
     code: z.string().describe('stable error code, e.g. NOT_FOUND'),
     issues: z.array(z.object({ path: z.string(), problem: z.string() })).optional(),
     requestId: z.string(),
+    clientRequestId: z.string().optional(),
   })
   .describe('RFC 9457 problem details');
 
@@ -123,6 +124,7 @@ export const accessLogEntry = z.object({
   sourceIp: z.string().nullable(),
   userAgent: z.string().nullable(),
   requestId: z.string().nullable(),
+  clientRequestId: z.string().nullable(),
   version: z.number().nullable(),
   errorCode: z.string().nullable(),
 });

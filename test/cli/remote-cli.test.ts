@@ -285,7 +285,7 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     expect(csv.code).toBe(0);
     const lines = csv.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(
-      'id,tenantId,occurredAt,credentialId,vaultId,action,outcome,actor,reason,sourceIp,userAgent,requestId,version,errorCode',
+      'id,tenantId,occurredAt,credentialId,vaultId,action,outcome,actor,reason,sourceIp,userAgent,requestId,clientRequestId,version,errorCode',
     );
     expect(lines).toHaveLength(mine.length + 1);
   });

@@ -103,7 +103,7 @@ const APP = 'credreg-connection-loss';
           statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
           if (r.status === 200) {
             expect(r.body.value).toBe('sk_live_connection_loss');
-            granted.push(id);
+            granted.push(r.headers.get('x-request-id')!); // the server's id, the one its row carries
           } else {
             failures.push({
               status: r.status,

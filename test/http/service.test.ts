@@ -27,27 +27,56 @@ describe('the HTTP service', () => {
   });
   afterAll(() => s.stop());
 
-  it('records source IP, user agent and request id in the access log, and echoes the request id', async () => {
+  it("records source IP, user agent, the server's request id and the caller's beside it", async () => {
     const r = await s.call('POST', `/v1/credentials/${credentialId}/reveal`, {
       token: seed.tokens.reader,
       body: { reason: 'deploy' },
       headers: { 'x-request-id': 'req-abc-123', 'user-agent': 'deployer/1.0' },
     });
     expect(r.status).toBe(200);
-    expect(r.headers.get('x-request-id')).toBe('req-abc-123');
+    const serverId = r.headers.get('x-request-id');
+    expect(serverId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.headers.get('x-client-request-id')).toBe('req-abc-123');
     expect(r.headers.get('cache-control')).toBe('no-store');
     const [row] = (await seed.t.audit.query({ credentialId, action: 'reveal', limit: 1 })).items;
     expect(row).toMatchObject({
-      requestId: 'req-abc-123',
+      requestId: serverId,
+      clientRequestId: 'req-abc-123',
       userAgent: 'deployer/1.0',
       sourceIp: '127.0.0.1',
       reason: 'deploy',
     });
   });
 
-  it('makes a request id when none (or an unprintable one) is given', async () => {
+  it('two requests with the same X-Request-Id get two request ids, and their rows cannot be confused', async () => {
+    const send = () =>
+      s.call('POST', `/v1/credentials/${credentialId}/reveal`, {
+        token: seed.tokens.reader,
+        body: { reason: 'twice' },
+        headers: { 'x-request-id': 'same-id' },
+      });
+    const [a, b] = [await send(), await send()];
+    expect(a.headers.get('x-request-id')).not.toBe(b.headers.get('x-request-id'));
+    const rows = (await seed.t.audit.query({ credentialId, action: 'reveal', limit: 2 })).items;
+    expect(new Set(rows.map((e) => e.requestId)).size).toBe(2);
+    expect(rows.map((e) => e.clientRequestId)).toEqual(['same-id', 'same-id']);
+    // Problem documents carry both too.
+    const refused = await s.call('POST', `/v1/credentials/${credentialId}/reveal`, {
+      token: seed.tokens.reader,
+      body: {},
+      headers: { 'x-request-id': 'bad-one' },
+    });
+    expect(refused.body).toMatchObject({
+      status: 400,
+      clientRequestId: 'bad-one',
+      requestId: expect.any(String),
+    });
+  });
+
+  it('makes a request id always, and ignores an unprintable or overlong X-Request-Id', async () => {
     const r = await s.call('GET', '/healthz', { headers: { 'x-request-id': 'x'.repeat(300) } });
     expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.headers.get('x-client-request-id')).toBeNull();
   });
 
   it('sends security headers', async () => {
@@ -133,8 +162,8 @@ describe('the HTTP service', () => {
     // What happened, in the access log's words: a malformed reveal is invalid, a refused one denied.
     await s.call('POST', `/v1/credentials/${credentialId}/reveal`, { token: seed.tokens.reader, body: {} });
     const after = (await s.call('GET', '/metrics')).text;
-    expect(after).toContain('credreg_reveals_total{outcome="invalid"} 1');
-    expect(after).toContain('credreg_reveals_total{outcome="denied"} 1');
+    expect(after).toMatch(/credreg_reveals_total\{outcome="invalid"\} [1-9]/);
+    expect(after).toMatch(/credreg_reveals_total\{outcome="denied"\} [1-9]/);
     expect(after).not.toMatch(/credreg_reveals_total\{outcome="(INTERNAL|error)"\}/);
     expect(text).not.toContain(credentialId); // labels are route patterns, never ids
   });

@@ -22,7 +22,9 @@ describeEachBackend('graceful shutdown', (backend) => {
       seed.ctx,
     );
     const received = () =>
-      [...logs().matchAll(/"reqId":"r-(\d+)"[^\n]*"msg":"incoming request"/g)].map((m) => Number(m[1]));
+      [...logs().matchAll(/"clientRequestId":"r-(\d+)"[^\n]*"msg":"incoming request"/g)].map((m) =>
+        Number(m[1]),
+      );
     let closing = Number.POSITIVE_INFINITY;
     const finishedAt: number[] = [];
     const reveals = Array.from({ length: 200 }, (_, i) =>
@@ -78,7 +80,7 @@ describeEachBackend('requests during shutdown', (backend) => {
     await isLocked;
     const first = s.call('GET', '/v1/vaults', { token: fresh, headers: { 'x-request-id': 'first' } });
     await waitFor(
-      () => captured.text().match(/"reqId":"first"[^\n]*"msg":"incoming request"/),
+      () => captured.text().match(/"clientRequestId":"first"[^\n]*"msg":"incoming request"/),
       'the first request',
     );
     const closed = closeGracefully(s.app);
@@ -96,7 +98,7 @@ describeEachBackend('requests during shutdown', (backend) => {
     expect(late.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(late.headers['retry-after']).toMatch(/^\d+$/);
     expect(late.headers.connection).toBe('close');
-    expect(late.json()).toMatchObject({ status: 503, code: 'UNAVAILABLE', requestId: 'late' });
+    expect(late.json()).toMatchObject({ status: 503, code: 'UNAVAILABLE', clientRequestId: 'late' });
     await s.close();
   });
 });
