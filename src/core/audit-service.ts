@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { auditFailure, outOfScope, type RegistryDeps } from './audited-operation.js';
+import { RegistryError } from './errors.js';
 import { decodeIdCursor, encodeIdCursor, pageOptions, toPage } from './pagination.js';
 import type { AccessLogQuery } from './ports.js';
 import type { AccessLogEntry, Page, RequestContext } from './types.js';
@@ -38,7 +39,8 @@ export class AuditService {
     if (ctx?.vaultScope) {
       // A vault-scoped caller reads its vault's entries only.
       if (q.vaultId && q.vaultId !== ctx.vaultScope) {
-        const denied = outOfScope(ctx, q.vaultId)!;
+        // What a filter on a vault without entries answers: an empty page. Only the log says why.
+        const denied = outOfScope(ctx, q.vaultId, () => new RegistryError('NOT_FOUND', 'vault not found'))!;
         await auditFailure(
           this.deps,
           this.tenantId,
@@ -46,7 +48,7 @@ export class AuditService {
           { action: 'audit_read', vaultId: q.vaultId },
           denied,
         );
-        throw denied;
+        return { items: [], nextCursor: null };
       }
       q.vaultId = ctx.vaultScope;
     }

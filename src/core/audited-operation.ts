@@ -47,7 +47,13 @@ const OUTCOME_OF: Partial<Record<ErrorCode, AccessOutcome>> = {
 };
 
 export function outcomeOf(err: unknown): AccessOutcome {
+  if (err instanceof RegistryError && scopeRefusals.has(err)) return 'denied';
   return err instanceof RegistryError ? (OUTCOME_OF[err.code] ?? 'error') : 'error';
+}
+
+/** The error code an access-log row records: a scope refusal is FORBIDDEN there, whatever it answered. */
+function rowCodeOf(err: RegistryError): string {
+  return scopeRefusals.has(err) ? 'FORBIDDEN' : err.code;
 }
 
 /** A refused attempt: its access-log row is written and must be committed before the error is thrown. */
@@ -99,7 +105,7 @@ export class Operation {
   /** Writes a refusal row and returns what the body must return (not throw) so the row commits. */
   async refuse(error: RegistryError, extra: Partial<AuditSubject> = {}): Promise<Refusal> {
     this.note(extra);
-    await this.log(outcomeOf(error), error.code);
+    await this.log(outcomeOf(error), rowCodeOf(error));
     return new Refusal(error);
   }
 
@@ -231,7 +237,7 @@ export async function auditFailure(
   err: unknown,
 ): Promise<void> {
   if (err instanceof RegistryError && err.code === 'TENANT_REQUIRED') return; // no tenant to log under
-  const code = err instanceof RegistryError ? err.code : 'INTERNAL';
+  const code = err instanceof RegistryError ? rowCodeOf(err) : 'INTERNAL';
   try {
     await deps.store.withTenant(tenantId, (tx) => append(tx, subject, ctx, outcomeOf(err), code));
   } catch (logError) {
@@ -279,8 +285,24 @@ export async function validated<T>(
   }
 }
 
-/** FORBIDDEN when a vault-scoped call reaches outside its vault; null when it may go on. */
-export function outOfScope(ctx: RequestContext, vaultId: string): RegistryError | null {
+/**
+ * Refusals for vault scope. They answer exactly as a missing id does (same code, same message),
+ * so a vault-scoped token cannot tell which ids exist in its tenant's other vaults; only the
+ * access-log row says what happened (`denied`, FORBIDDEN).
+ */
+const scopeRefusals = new WeakSet<RegistryError>();
+
+/**
+ * When a vault-scoped call reaches outside its vault: the error `missing` makes (what the same call
+ * answers for an id that does not exist), marked as a scope refusal. Null when it may go on.
+ */
+export function outOfScope(
+  ctx: RequestContext,
+  vaultId: string,
+  missing: () => RegistryError,
+): RegistryError | null {
   if (!ctx.vaultScope || ctx.vaultScope === vaultId) return null;
-  return new RegistryError('FORBIDDEN', 'this token is limited to another vault');
+  const err = missing();
+  scopeRefusals.add(err);
+  return err;
 }

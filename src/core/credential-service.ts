@@ -103,6 +103,7 @@ export interface CredentialUpdate {
 }
 
 const notFound = () => new RegistryError('NOT_FOUND', 'credential not found');
+const vaultNotFound = () => new RegistryError('NOT_FOUND', 'vault not found');
 
 /**
  * Credentials of one tenant: store, reveal, rotate, and their life cycle. Every attempt, allowed
@@ -131,10 +132,10 @@ export class CredentialService {
       return { ...parsed, value: parseValue(parsed.type, parsed.value) };
     });
     return audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const denied = outOfScope(c, s.vaultId);
+      const denied = outOfScope(c, s.vaultId, vaultNotFound);
       if (denied) return op.refuse(denied);
       const found = await op.tx.findVaultWithCurrentKey(s.vaultId);
-      if (!found) return op.refuse(new RegistryError('NOT_FOUND', 'vault not found'));
+      if (!found) return op.refuse(vaultNotFound());
       const id = newId();
       const blob = this.#seal(op, found.key, s.value, { vaultId: s.vaultId, credentialId: id, version: 1 });
       const credential = await op.tx.insertCredential({
@@ -178,7 +179,7 @@ export class CredentialService {
       if (!found) return op.refuse(notFound());
       const { credential, version } = found;
       op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
-      const denied = outOfScope(c, credential.vaultId);
+      const denied = outOfScope(c, credential.vaultId, notFound);
       if (denied) return op.refuse(denied);
       const unusable = this.#unusable(credential, { forReveal: true });
       if (unusable) return op.refuse(unusable);
@@ -240,7 +241,7 @@ export class CredentialService {
       if (!found) return op.refuse(notFound());
       const { credential } = found;
       op.note({ vaultId: credential.vaultId });
-      const denied = outOfScope(c, credential.vaultId);
+      const denied = outOfScope(c, credential.vaultId, notFound);
       if (denied) return op.refuse(denied);
       const unusable = this.#unusable(credential, { forReveal: false });
       if (unusable) return op.refuse(unusable);
@@ -303,7 +304,7 @@ export class CredentialService {
     const after = decodeNameCursor(cursor);
     await this.#checkScope(ctx, vaultId, null);
     const rows = await this.deps.store.withTenant(this.tenantId, async (tx) => {
-      if (!(await tx.findVault(vaultId))) throw new RegistryError('NOT_FOUND', 'vault not found');
+      if (!(await tx.findVault(vaultId))) throw vaultNotFound();
       return tx.listCredentials(vaultId, limit + 1, after, includeDeleted);
     });
     return toPage(rows, limit, encodeNameCursor);
@@ -321,13 +322,13 @@ export class CredentialService {
     return found.versions;
   }
 
-  /** Refuses, and logs as denied, a read outside a vault-scoped caller's vault. */
+  /** Refuses (as not found), and logs as denied, a read outside a vault-scoped caller's vault. */
   async #checkScope(
     ctx: RequestContext | undefined,
     vaultId: string,
     credentialId: string | null,
   ): Promise<void> {
-    const denied = ctx ? outOfScope(ctx, vaultId) : null;
+    const denied = ctx ? outOfScope(ctx, vaultId, credentialId ? notFound : vaultNotFound) : null;
     if (!denied || !ctx) return;
     await auditFailure(this.deps, this.tenantId, ctx, { action: 'read', vaultId, credentialId }, denied);
     throw denied;
@@ -455,7 +456,7 @@ export class CredentialService {
       const credential = await op.tx.findCredential(id, { forUpdate: true });
       if (!credential) return op.refuse(notFound());
       op.note({ vaultId: credential.vaultId, version: credential.currentVersion });
-      const denied = outOfScope(ctx, credential.vaultId);
+      const denied = outOfScope(ctx, credential.vaultId, notFound);
       if (denied) return op.refuse(denied);
       const result = await change(op, credential);
       if (!(result instanceof Refusal)) await op.granted();

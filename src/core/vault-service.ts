@@ -88,7 +88,7 @@ export class VaultService {
   /** With a context, a vault-scoped caller is refused (and logged) for any other vault. */
   async get(id: string, ctx?: RequestContext): Promise<Vault> {
     parse(uuid, id, 'id');
-    const denied = ctx ? outOfScope(ctx, id) : null;
+    const denied = ctx ? outOfScope(ctx, id, notFound) : null;
     if (denied && ctx) {
       await auditFailure(this.deps, this.tenantId, ctx, { action: 'read', vaultId: id }, denied);
       throw denied;
@@ -124,7 +124,7 @@ export class VaultService {
       subject.vaultId = parse(uuid, id, 'id');
     });
     await audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const denied = outOfScope(c, id);
+      const denied = outOfScope(c, id, notFound);
       if (denied) return op.refuse(denied);
       const vault = await op.tx.findVault(id);
       if (!vault) return op.refuse(notFound());
@@ -200,7 +200,7 @@ export class VaultService {
       const moved = await audited(this.deps, this.tenantId, c, { ...subject }, async (op) => {
         const vault = await op.tx.findVault(id);
         if (!vault) return op.refuse(notFound());
-        const denied = outOfScope(c, id);
+        const denied = outOfScope(c, id, notFound);
         if (denied) return op.refuse(denied);
         const rows = await op.tx.claimVersionsToRewrap(id, vault.currentKeyVersion, o.batchSize);
         if (rows.length === 0) return 0;
@@ -260,7 +260,7 @@ export class VaultService {
     await audited(this.deps, this.tenantId, c, subject, async (op) => {
       const vault = await op.tx.lockVault(id);
       if (!vault) return op.refuse(notFound());
-      const denied = outOfScope(c, id);
+      const denied = outOfScope(c, id, notFound);
       if (denied) return op.refuse(denied);
       if (version === vault.currentKeyVersion) {
         return op.refuse(

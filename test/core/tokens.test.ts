@@ -100,28 +100,60 @@ describeEachBackend('API tokens', (backend) => {
     expect(actions).toContain('token_create:not_found');
   });
 
-  it('a vault-scoped caller is refused, and logged as denied, outside its vault', async () => {
+  it('a vault-scoped caller outside its vault is answered exactly as for a missing id, and logged as denied', async () => {
     const other = await acme.vaults.create({ name: 'other' }, admin);
     const inOther = await acme.credentials.store(
       { vaultId: other.id, name: 'x', type: 'api_key', value: 'v' },
       admin,
     );
     const scoped = { actor: 'scoped', vaultScope: vaultId };
-    await expectCode(acme.credentials.reveal(inOther.id, { ...scoped, reason: 'r' }), 'FORBIDDEN');
-    await expectCode(acme.credentials.rotate(inOther.id, 'w', scoped), 'FORBIDDEN');
-    await expectCode(
-      acme.credentials.store({ vaultId: other.id, name: 'y', type: 'api_key', value: 'v' }, scoped),
-      'FORBIDDEN',
-    );
-    await expectCode(acme.credentials.get(inOther.id, scoped), 'FORBIDDEN');
-    await expectCode(acme.credentials.list(other.id, {}, scoped), 'FORBIDDEN');
-    await expectCode(acme.vaults.get(other.id, scoped), 'FORBIDDEN');
-    await expectCode(acme.vaults.delete(other.id, { force: true }, scoped), 'FORBIDDEN');
+    const missingCredential = '01890000-0000-7000-8000-00000000dead';
+    const missingVault = '01890000-0000-7000-8000-00000000beef';
+    // Each pair: an id in another vault of the tenant, and one that does not exist. Same code, same message.
+    const pairs: [() => Promise<unknown>, () => Promise<unknown>][] = [
+      [
+        () => acme.credentials.reveal(inOther.id, { ...scoped, reason: 'r' }),
+        () => acme.credentials.reveal(missingCredential, { ...scoped, reason: 'r' }),
+      ],
+      [
+        () => acme.credentials.rotate(inOther.id, 'w', scoped),
+        () => acme.credentials.rotate(missingCredential, 'w', scoped),
+      ],
+      [
+        () => acme.credentials.store({ vaultId: other.id, name: 'y', type: 'api_key', value: 'v' }, scoped),
+        () =>
+          acme.credentials.store({ vaultId: missingVault, name: 'y', type: 'api_key', value: 'v' }, scoped),
+      ],
+      [() => acme.credentials.get(inOther.id, scoped), () => acme.credentials.get(missingCredential, scoped)],
+      [
+        () => acme.credentials.list(other.id, {}, scoped),
+        () => acme.credentials.list(missingVault, {}, scoped),
+      ],
+      [() => acme.vaults.get(other.id, scoped), () => acme.vaults.get(missingVault, scoped)],
+      [
+        () => acme.vaults.delete(other.id, { force: true }, scoped),
+        () => acme.vaults.delete(missingVault, { force: true }, scoped),
+      ],
+    ];
+    const answer = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: Error & { code: string }) => `${e.code}: ${e.message}`,
+      );
+    for (const [inOtherVault, missing] of pairs) {
+      const a = await answer(inOtherVault());
+      expect(a).toMatch(/^NOT_FOUND: /);
+      expect(a).toBe(await answer(missing()));
+    }
+    // An audit filter on another vault answers like one on a vault without entries: nothing.
+    expect(await acme.audit.query({ vaultId: other.id }, scoped)).toEqual({ items: [], nextCursor: null });
+    // Creating a vault names no id: that one is a plain refusal.
     await expectCode(acme.vaults.create({ name: 'new' }, scoped), 'FORBIDDEN');
-    await expectCode(acme.audit.query({ vaultId: other.id }, scoped), 'FORBIDDEN');
     expect((await acme.vaults.list({}, scoped)).items.map((v) => v.id)).toEqual([vaultId]);
     const denied = (await acme.audit.query({ actor: 'scoped', outcome: 'denied', limit: 50 })).items;
-    expect(denied.length).toBe(9);
+    // Nine in other vaults, and four missing vault ids, which are outside the scope too.
+    expect(denied.length).toBe(13);
+    expect(denied.every((e) => e.errorCode === 'FORBIDDEN')).toBe(true);
     expect((await acme.audit.query({}, scoped)).items.every((e) => e.vaultId === vaultId)).toBe(true);
   });
 });

@@ -95,7 +95,7 @@ describeEachBackend('HTTP edge cases', (backend) => {
     expect(row).toMatchObject({ credentialId: null, errorCode: 'FORBIDDEN' });
   });
 
-  it('a vault-scoped token reaches its vault over HTTP and nothing else; the denials are logged', async () => {
+  it('a vault-scoped token reaches its vault over HTTP and nothing else: outside it, a missing id; the denials are logged', async () => {
     const other = await seed.t.vaults.create({ name: 'elsewhere' }, seed.ctx);
     const there = await seed.t.credentials.store(
       { vaultId: other.id, name: 'c', type: 'api_key', value: 'x' },
@@ -108,8 +108,13 @@ describeEachBackend('HTTP edge cases', (backend) => {
     const reveal = (id: string) =>
       s.call('POST', `/v1/credentials/${id}/reveal`, { token, body: { reason: 'scoped' } });
     expect((await reveal(credentialId)).status).toBe(200);
-    expect((await reveal(there.id)).status).toBe(403);
-    expect((await s.call('GET', `/v1/vaults/${other.id}/credentials`, { token })).status).toBe(403);
+    // Outside its vault it is answered exactly as for an id that does not exist.
+    const outside = await reveal(there.id);
+    const missing = await reveal('01890000-0000-7000-8000-00000000dead');
+    expect(outside.status).toBe(404);
+    const strip = (b: unknown) => ({ ...(b as object), requestId: undefined });
+    expect(strip(outside.body)).toEqual(strip(missing.body));
+    expect((await s.call('GET', `/v1/vaults/${other.id}/credentials`, { token })).status).toBe(404);
     const listed = (await s.call('GET', '/v1/vaults', { token })).body as { items: Array<{ id: string }> };
     expect(listed.items.map((v) => v.id)).toEqual([vaultId]);
     const [row] = (await seed.t.audit.query({ credentialId: there.id, outcome: 'denied', limit: 1 })).items;
