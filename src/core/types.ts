@@ -61,6 +61,8 @@ export const ACCESS_ACTIONS = [
   'principal_list',
   'read',
   'audit_read',
+  /** A platform route called with a tenant token: refused, and logged in that tenant. */
+  'platform_access',
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 

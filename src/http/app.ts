@@ -135,9 +135,17 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     req.caller = await registry.authenticator.authenticate(bearer(req));
     await limit(byToken, req, reply);
     if (access.kind === 'platform') {
-      if (req.caller.kind !== 'platform')
-        throw new RegistryError('FORBIDDEN', 'this route needs a platform-admin token');
-      return;
+      if (req.caller.kind === 'platform') return;
+      const denied = new RegistryError('FORBIDDEN', 'this route needs a platform-admin token');
+      // Refused before any tenant work, but the attempt is the token's tenant's: it is logged there.
+      await registry
+        .forTenant(req.caller.tenantId)
+        .recordRefusal(
+          { action: 'platform_access', reason: `${req.method} ${req.routeOptions.url}` },
+          requestContext(req),
+          denied,
+        );
+      throw denied;
     }
     const caller = req.caller;
     if (caller.kind !== 'tenant') throw new RegistryError('FORBIDDEN', 'platform tokens manage tenants only');

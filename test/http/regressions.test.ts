@@ -121,6 +121,18 @@ describeEachBackend('HTTP edge cases', (backend) => {
     expect(row).toMatchObject({ action: 'reveal', errorCode: 'FORBIDDEN' });
   });
 
+  it('a tenant token refused on a platform route leaves a denied row in its own tenant, for every role', async () => {
+    for (const role of ['admin', 'writer', 'reader', 'auditor'] as const) {
+      const r = await s.call('GET', '/v1/tenants', { token: seed.tokens[role] });
+      expect(r.status).toBe(403);
+    }
+    const rows = (await seed.t.audit.query({ action: 'platform_access', limit: 10 })).items;
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      expect(row).toMatchObject({ outcome: 'denied', errorCode: 'FORBIDDEN', reason: 'GET /v1/tenants' });
+    }
+  });
+
   it('a scoped admin cannot mint tokens, and is told why', async () => {
     const { token } = await seed.t.tokens.create(
       { principalId: seed.principal.id, role: 'admin', vaultId },
