@@ -21,15 +21,19 @@ export function ungcm(key: Buffer, aad: Buffer, blob: Buffer): Buffer {
 export async function transitStandIn(): Promise<{
   server: Server;
   addr: string;
-  /** `status`: answer every request with it. `failAfter`: serve this many more, then answer 503. */
-  state: { status: number | null; failAfter: number | null };
+  /**
+   * `status`: answer every request with it. `failAfter`: serve this many more, then answer 503.
+   * `hang`: accept every request and never answer it (a provider that is up but stuck); the
+   * connections stay open until the client gives up or `server.closeAllConnections()` cuts them.
+   */
+  state: { status: number | null; failAfter: number | null; hang: boolean };
   /** What `vault write -f transit/keys/credreg/rotate` does. */
   rotate(): number;
   /** Requests served, as `METHOD path`. */
   calls: string[];
 }> {
   const versions = [randomBytes(32)];
-  const state = { status: null as number | null, failAfter: null as number | null };
+  const state = { status: null as number | null, failAfter: null as number | null, hang: false };
   const calls: string[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -38,6 +42,7 @@ export async function transitStandIn(): Promise<{
       const send = (status: number, json: unknown) =>
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
       calls.push(`${req.method} ${req.url}`);
+      if (state.hang) return;
       if (state.failAfter !== null && state.failAfter-- <= 0) state.status = 503;
       if (state.status) return send(state.status, { errors: ['forced'] });
       if (req.headers['x-vault-token'] !== 'test-token') return send(403, { errors: ['permission denied'] });
