@@ -53,7 +53,7 @@ export async function startHttpReveal(
     reveal,
     async close() {
       agent.destroy();
-      await closeGracefully(app, 1000);
+      await closeGracefully(app, { graceMs: 0, timeoutMs: 1000 });
     },
   };
 }

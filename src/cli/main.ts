@@ -59,7 +59,7 @@ export async function run(argv: string[]): Promise<void> {
         stopping = true;
         logger.info({ signal }, 'shutting down');
         await maintenance.stop();
-        await closeGracefully(app); // stops accepting, lets in-flight requests finish
+        await closeGracefully(app); // answers new requests 503, lets in-flight ones finish, stops listening
         await registry.close();
         process.exit(0);
       };

@@ -262,6 +262,8 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(auditRoutes(registry));
   await app.register(keyRoutes(registry));
   app.addHook('onSend', async (req, _reply, payload) => {
+    // While closing, every answer ends its connection (see closeGracefully).
+    if (closing.has(app)) _reply.header('connection', 'close');
     if (req.routeOptions.url?.endsWith('/reveal') && _reply.statusCode === 200)
       metrics.reveals.inc({ outcome: 'granted' });
     return payload;
@@ -286,17 +288,26 @@ function revealOutcome(code: ErrorCode): string {
 const closing = new WeakSet<FastifyInstance>();
 
 /**
- * Stops accepting, lets in-flight requests finish, then resolves. Keep-alive connections that
- * were busy when the close began turn idle later and would otherwise hold the close open for the
- * whole keep-alive timeout, so idle ones are swept until done; after `timeoutMs` the rest are cut.
- * Requests arriving on open connections meanwhile are answered 503 UNAVAILABLE problem documents
- * with `Retry-After` and `Connection: close`.
+ * Closes the service without cutting a request off:
+ * 1. At once, every new request is answered 503 UNAVAILABLE (a problem document with `Retry-After`)
+ *    and every response, those of requests in flight included, carries `Connection: close`, so each
+ *    keep-alive connection is closed by the server right after an answer, never while the client's
+ *    next request may be on its way.
+ * 2. After `graceMs`, the listener closes. Connections that stayed idle all that time are closed
+ *    then (Node closes idle ones on close), and the rest as they turn idle (swept every 100 ms):
+ *    keep-alive connections would otherwise hold the close for the whole keep-alive timeout.
+ * 3. After `timeoutMs`, whatever remains is cut.
  */
-export async function closeGracefully(app: FastifyInstance, timeoutMs = 30_000): Promise<void> {
+export async function closeGracefully(
+  app: FastifyInstance,
+  { graceMs = 1000, timeoutMs = 30_000 }: { graceMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
   closing.add(app);
-  const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
   const cut = setTimeout(() => app.server.closeAllConnections(), timeoutMs);
+  let sweep: NodeJS.Timeout | undefined;
   try {
+    await new Promise((resolve) => setTimeout(resolve, graceMs));
+    sweep = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
   } finally {
     clearInterval(sweep);

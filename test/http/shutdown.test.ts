@@ -92,7 +92,10 @@ describeEachBackend('requests during shutdown', (backend) => {
     });
     release();
     await holder;
-    expect((await first).status).toBe(200);
+    const answered = await first;
+    expect(answered.status).toBe(200);
+    // In flight when the close began: answered in full, and its connection ends with it.
+    expect(answered.headers.get('connection')).toBe('close');
     await closed;
     expect(late.statusCode).toBe(503);
     expect(late.headers['content-type']).toMatch(/^application\/problem\+json/);
