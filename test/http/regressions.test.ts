@@ -12,9 +12,11 @@ describeEachBackend('HTTP edge cases', (backend) => {
   let seed: Awaited<ReturnType<typeof seedTenant>>;
   let vaultId: string;
   let credentialId: string;
+  let platform: string;
 
   beforeAll(async () => {
     s = await startServer(backend);
+    platform = (await s.registry.authenticator.bootstrap())!;
     seed = await seedTenant(s, 'edges');
     vaultId = (await seed.t.vaults.create({ name: 'v' }, seed.ctx)).id;
     credentialId = (
@@ -147,7 +149,6 @@ describeEachBackend('HTTP edge cases', (backend) => {
   });
 
   it('the platform admin can mint a token of any role for a tenant, logged in that tenant', async () => {
-    const platform = (await s.registry.authenticator.bootstrap())!;
     const r = await s.call('POST', `/v1/tenants/${seed.tenant.id}/tokens`, {
       token: platform,
       body: { name: 'auditor-1', role: 'auditor' },
@@ -165,52 +166,9 @@ describeEachBackend('HTTP edge cases', (backend) => {
     });
     expect(r.status).toBe(200);
   });
-});
-
-describe('rate limiting without a valid token', () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startServer((await import('../helpers/backends.js')).BACKENDS[0]!, { rateLimitPerMinute: 2 });
-  });
-  afterAll(() => s.stop());
-
-  it('a flood of missing or random tokens from one address is cut off with 429', async () => {
-    const statuses: number[] = [];
-    for (let i = 0; i < 25; i++) {
-      statuses.push(
-        (
-          await s.call(
-            'GET',
-            '/v1/vaults',
-            i % 2 ? { token: `crt.${'0'.repeat(32)}.${'1'.repeat(32)}.${'x'.repeat(43)}` } : {},
-          )
-        ).status,
-      );
-    }
-    expect(statuses.slice(0, 20).every((st) => st === 401)).toBe(true);
-    expect(statuses.slice(20).every((st) => st === 429)).toBe(true);
-  });
-});
-
-describeEachBackend('unknown fields', (backend) => {
-  let s: TestServer;
-  let seed: Awaited<ReturnType<typeof seedTenant>>;
-  let vaultId: string;
-  let credentialId: string;
-
-  beforeAll(async () => {
-    s = await startServer(backend);
-    seed = await seedTenant(s, 'typos');
-    vaultId = (await seed.t.vaults.create({ name: 'v' }, seed.ctx)).id;
-    credentialId = (
-      await seed.t.credentials.store({ vaultId, name: 'c', type: 'api_key', value: 'x' }, seed.ctx)
-    ).id;
-  });
-  afterAll(() => s.stop());
 
   it('an unknown field in any body is refused with a 400 that names it, and nothing is written', async () => {
     const admin = seed.tokens.admin;
-    const platform = await s.registry.authenticator.bootstrap();
     const before = (await seed.t.audit.query({ limit: 200 })).items.filter(
       (e) => e.outcome === 'granted',
     ).length;
@@ -245,5 +203,30 @@ describeEachBackend('unknown fields', (backend) => {
     expect(after).toBe(before);
     expect((await seed.t.vaults.list()).items.map((v) => v.name)).not.toContain('typo');
     expect((await s.registry.tenants.list()).items.map((t) => t.name)).not.toContain('typo');
+  });
+});
+
+describe('rate limiting without a valid token', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer((await import('../helpers/backends.js')).BACKENDS[0]!, { rateLimitPerMinute: 2 });
+  });
+  afterAll(() => s.stop());
+
+  it('a flood of missing or random tokens from one address is cut off with 429', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      statuses.push(
+        (
+          await s.call(
+            'GET',
+            '/v1/vaults',
+            i % 2 ? { token: `crt.${'0'.repeat(32)}.${'1'.repeat(32)}.${'x'.repeat(43)}` } : {},
+          )
+        ).status,
+      );
+    }
+    expect(statuses.slice(0, 20).every((st) => st === 401)).toBe(true);
+    expect(statuses.slice(20).every((st) => st === 429)).toBe(true);
   });
 });
