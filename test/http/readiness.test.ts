@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
-import { assemble, type RegistryHandle } from '../../src/main.js';
+import { assemble, type Readiness, type RegistryHandle } from '../../src/main.js';
 import { describeEachBackend, silentLogger, type TestDatabase, testConfig } from '../helpers/backends.js';
 import { transitStandIn } from '../helpers/transit-stand-in.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -52,7 +52,7 @@ describeEachBackend('/healthz and /readyz', (backend) => {
 
   const readyz = async () => {
     const res = await fetch(`${base}/readyz`);
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as Readiness & { status: string } };
   };
 
   it('is ready with both checks passing, and names each', async () => {
