@@ -4,12 +4,12 @@ import { RegistryError } from './errors.js';
 import { decodeIdCursor, encodeIdCursor, pageOptions, toPage } from './pagination.js';
 import type { AccessLogQuery } from './ports.js';
 import type { AccessLogEntry, Page, RequestContext } from './types.js';
-import { accessAction, accessOutcome, parse, timestamp, uuid } from './validation.js';
+import { accessAction, accessOutcome, parse, text, timestamp, uuid } from './validation.js';
 
 const auditQuery = pageOptions.extend({
   credentialId: uuid.optional(),
   vaultId: uuid.optional(),
-  actor: z.string().min(1).max(200).optional(),
+  actor: text(200).pipe(z.string().min(1)).optional(),
   action: accessAction.optional(),
   outcome: accessOutcome.optional(),
   from: timestamp.optional(),

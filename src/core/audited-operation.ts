@@ -1,4 +1,4 @@
-import { type ErrorCode, RegistryError } from './errors.js';
+import { type ErrorCode, isRegistryError, RegistryError } from './errors.js';
 import type {
   AccessLogInsert,
   Clock,
@@ -12,7 +12,7 @@ import type {
   VaultKeyRecord,
 } from './ports.js';
 import type { AccessAction, AccessOutcome, RequestContext } from './types.js';
-import { parse, requestContext } from './validation.js';
+import { MAX_INT4, parse, requestContext, storableText } from './validation.js';
 
 /** The message of the error thrown when an access-log row cannot be written (metrics count it). */
 export const AUDIT_WRITE_FAILED = 'the access log could not be written, so the operation was not performed';
@@ -131,8 +131,9 @@ async function append(
     outcome,
     credentialId: s.credentialId ?? null,
     vaultId: s.vaultId ?? null,
-    reason: s.reason ?? null,
-    version: s.version ?? null,
+    // A refusal's row records what the caller sent, even text SQL could not store (cut, replaced).
+    reason: s.reason == null ? null : storableText(s.reason, 1000),
+    version: safeVersion(s.version),
     actor: ctx.actor,
     sourceIp: ctx.sourceIp ?? null,
     userAgent: ctx.userAgent ?? null,
@@ -239,7 +240,16 @@ export async function auditFailure(
   if (err instanceof RegistryError && err.code === 'TENANT_REQUIRED') return; // no tenant to log under
   const code = err instanceof RegistryError ? rowCodeOf(err) : 'INTERNAL';
   try {
-    await deps.store.withTenant(tenantId, (tx) => append(tx, subject, ctx, outcomeOf(err), code));
+    try {
+      await deps.store.withTenant(tenantId, (tx) => append(tx, subject, ctx, outcomeOf(err), code));
+    } catch (first) {
+      if (isRegistryError(first, 'UNAVAILABLE') && first.message !== AUDIT_WRITE_FAILED) throw first;
+      // The row itself was refused (text or a number its column cannot hold): the attempt is still
+      // recorded, with what the caller typed replaced by a marker.
+      const masked = { ...subject, reason: subject.reason == null ? null : UNREPRESENTABLE };
+      const { userAgent: _u, clientRequestId: _c, ...plain } = ctx;
+      await deps.store.withTenant(tenantId, (tx) => append(tx, masked, plain, outcomeOf(err), code));
+    }
   } catch (logError) {
     deps.logger.error(
       {
@@ -253,6 +263,12 @@ export async function auditFailure(
     );
   }
 }
+
+/** What a failure row says in place of caller text its column could not hold. */
+const UNREPRESENTABLE = '[unrepresentable input]';
+
+const safeVersion = (v: number | null | undefined) =>
+  v != null && Number.isInteger(v) && v >= 1 && v <= MAX_INT4 ? v : null;
 
 /** An error's code and message only: a database error's other fields can quote row data. */
 export function describeError(err: unknown): { code?: string; message: string } {

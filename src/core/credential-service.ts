@@ -29,8 +29,10 @@ import {
   parseValue,
   resourceName,
   rotationSchedule,
+  text,
   timestamp,
   uuid,
+  versionNumber,
 } from './validation.js';
 
 const DAY_MS = 86_400_000;
@@ -45,11 +47,11 @@ const storeInput = z.object({
   rotationSchedule: rotationSchedule.optional(),
 });
 const revealInput = z.object({
-  reason: z.string().trim().min(1, 'a reason is required').max(1000),
-  version: z.number().int().min(1).optional(),
+  reason: text(1000).pipe(z.string().trim().min(1, 'a reason is required')),
+  version: versionNumber.optional(),
 });
 const rotateInput = z.object({
-  expectedVersion: z.number().int().min(1).optional(),
+  expectedVersion: versionNumber.optional(),
   expiresAt: timestamp.nullable().optional(),
 });
 const updateInput = z

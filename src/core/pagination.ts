@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
+import { storable } from './validation.js';
 
 /** Page sizes: (Default: 100), at most 1000. */
 export const pageOptions = z.object({
@@ -26,7 +27,8 @@ export function decodeNameCursor(cursor: string | undefined): NameCursor | undef
   if (cursor === undefined) return undefined;
   try {
     const [name, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof name === 'string' && isUuid(id)) return { name, id };
+    // A cursor is caller input too: a name with U+0000 in it would reach SQL and fail there.
+    if (typeof name === 'string' && name.length <= 100 && storable(name) && isUuid(id)) return { name, id };
   } catch {
     // fall through
   }

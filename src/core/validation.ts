@@ -10,6 +10,50 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 export const MAX_METADATA_BYTES = 8 * 1024;
 
 export const uuid = z.string().refine(isUuid, 'must be a lower-case UUID');
+
+/** The largest value of a PostgreSQL `integer` column: versions and counts stop here. */
+export const MAX_INT4 = 2 ** 31 - 1;
+/** A version number, as its column holds it. */
+export const versionNumber = z.number().int().min(1).max(MAX_INT4);
+
+/** U+0000 (PostgreSQL text cannot hold it) or a lone surrogate (not valid UTF-8): text SQL would refuse. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Whether PostgreSQL can store this text as it is. */
+export const storable = (s: string) => !UNSTORABLE.test(s);
+/** Text cut to `max` characters with what PostgreSQL cannot store replaced by U+FFFD: for recording, not accepting. */
+export const storableText = (s: string, max: number) =>
+  s.slice(0, max).replace(new RegExp(UNSTORABLE, 'g'), '\uFFFD');
+/** Free text a caller gives (a reason, a description): at most `max` characters, all storable. */
+export const text = (max: number) =>
+  z.string().max(max).refine(storable, 'must not contain U+0000 or unpaired surrogates');
+
+/** How deep metadata and structured values may nest, and how many nodes they may hold. */
+export const MAX_JSON_DEPTH = 32;
+export const MAX_JSON_NODES = 10_000;
+
+/**
+ * Whether a JSON value nests at most MAX_JSON_DEPTH deep, holds at most MAX_JSON_NODES nodes, and
+ * all its strings and keys are storable. Iterative, so a value nested 10,000 deep costs a loop, not
+ * the stack (a recursive schema would overflow it: a 500 instead of a 400).
+ */
+export function boundedJson(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (++nodes > MAX_JSON_NODES || depth > MAX_JSON_DEPTH) return false;
+    if (typeof v === 'string') {
+      if (!storable(v)) return false;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (!storable(k)) return false;
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return true;
+}
+const JSON_BOUNDS = `must nest at most ${MAX_JSON_DEPTH} deep, hold at most ${MAX_JSON_NODES} items, and contain no U+0000 or unpaired surrogates`;
 /** A real date PostgreSQL and ISO 8601 both represent: years 1 to 9999. */
 export const timestamp = z
   .date()
@@ -37,7 +81,8 @@ export const displayName = z
     /^[^\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]+$/u,
     'must not contain control, format (such as bidi) or separator characters',
   );
-const jsonObject = z.record(z.string(), z.json());
+// Bounded before the recursive schema runs, which then never meets a deep value.
+const jsonObject = z.unknown().refine(boundedJson, JSON_BOUNDS).pipe(z.record(z.string(), z.json()));
 export const metadata = jsonObject.refine(
   (m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES,
   `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
@@ -97,15 +142,16 @@ export const accessAction = z.enum(ACCESS_ACTIONS);
 export const accessOutcome = z.enum(ACCESS_OUTCOMES);
 
 export const requestContext = z.object({
-  actor: z.string().trim().min(1).max(200),
+  actor: text(200).pipe(z.string().trim().min(1)),
   sourceIp: z
     .string()
     .max(45)
     .refine((ip) => isIP(ip) !== 0, 'must be an IPv4 or IPv6 address')
     .optional(),
+  // Recorded, never refused: cut short, with what PostgreSQL cannot store replaced.
   userAgent: z
     .string()
-    .transform((s) => s.slice(0, 512))
+    .transform((s) => storableText(s, 512))
     .optional(),
   requestId: z
     .string()
@@ -131,6 +177,7 @@ export function parseValue(type: CredentialType, value: unknown): unknown {
   if (bytes > MAX_VALUE_BYTES) {
     throw validationError([{ path: 'value', problem: `must be at most ${MAX_VALUE_BYTES} bytes as JSON` }]);
   }
+  if (!boundedJson(value)) throw validationError([{ path: 'value', problem: JSON_BOUNDS }]);
   return parse(VALUE_SCHEMAS[type], value, 'value');
 }
 

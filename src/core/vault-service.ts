@@ -12,11 +12,11 @@ import { newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
 import type { VaultKeyRecord } from './ports.js';
 import type { Page, RequestContext, Vault } from './types.js';
-import { parse, resourceName, uuid } from './validation.js';
+import { parse, resourceName, text, uuid, versionNumber } from './validation.js';
 
 const vaultInput = z.object({
   name: resourceName,
-  description: z.string().max(1000).optional(),
+  description: text(1000).optional(),
   maxVersions: z.number().int().min(1).max(100).default(10),
 });
 
@@ -255,7 +255,7 @@ export class VaultService {
     const subject: AuditSubject = { action: 'key_destroy' };
     const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
       subject.vaultId = parse(uuid, id, 'id');
-      subject.version = parse(z.number().int().min(1), version, 'version');
+      subject.version = parse(versionNumber, version, 'version');
     });
     await audited(this.deps, this.tenantId, c, subject, async (op) => {
       const vault = await op.tx.lockVault(id);

@@ -34,7 +34,67 @@ describeEachBackend('bad input', (backend) => {
   });
   afterAll(() => t.close());
 
+  /** An object nested `depth` deep: `{ a: { a: … } }`. */
+  const nested = (depth: number) => {
+    let v: Record<string, unknown> = {};
+    for (let i = 0; i < depth; i++) v = { a: v };
+    return v;
+  };
   const cases: Array<[string, string, () => Promise<unknown>]> = [
+    [
+      'a reason with U+0000',
+      'VALIDATION',
+      () => acme.credentials.reveal(existing, { ...alice, reason: 'a\u0000b' }),
+    ],
+    [
+      'a reason with a lone surrogate',
+      'VALIDATION',
+      () => acme.credentials.reveal(existing, { ...alice, reason: 'a\uD800b' }),
+    ],
+    [
+      'a version past 2^31-1',
+      'VALIDATION',
+      () => acme.credentials.reveal(existing, { ...alice, reason: 'r', version: 2 ** 31 }),
+    ],
+    [
+      'an expectedVersion of 2^53',
+      'VALIDATION',
+      () => acme.credentials.rotate(existing, 'y', { ...alice, expectedVersion: 2 ** 53 }),
+    ],
+    [
+      'an actor with U+0000',
+      'VALIDATION',
+      () => acme.credentials.reveal(existing, { actor: 'al\u0000ice', reason: 'r' }),
+    ],
+    [
+      'metadata nested 10,000 deep',
+      'VALIDATION',
+      () =>
+        acme.credentials.store(
+          { vaultId, name: 'deep', type: 'api_key', value: 'x', metadata: nested(10_000) },
+          alice,
+        ),
+    ],
+    [
+      'a metadata key with U+0000',
+      'VALIDATION',
+      () =>
+        acme.credentials.store(
+          { vaultId, name: 'nul', type: 'api_key', value: 'x', metadata: { 'k\u0000': 1 } },
+          alice,
+        ),
+    ],
+    [
+      'a metadata value with U+0000',
+      'VALIDATION',
+      () => acme.credentials.update(existing, { metadata: { k: 'v\u0000' } }, alice),
+    ],
+    [
+      'a structured value nested 10,000 deep',
+      'VALIDATION',
+      () =>
+        acme.credentials.store({ vaultId, name: 'deepv', type: 'basic_auth', value: nested(10_000) }, alice),
+    ],
     ['an empty reason', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice, reason: '' })],
     ['a blank reason', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice, reason: '   ' })],
     ['a missing reason', 'VALIDATION', () => acme.credentials.reveal(existing, { ...alice } as never)],
@@ -156,6 +216,42 @@ describeEachBackend('bad input', (backend) => {
       expect(row).toMatchObject({ errorCode: code, outcome: code === 'CONFLICT' ? 'conflict' : 'invalid' });
     });
   }
+
+  it('text PostgreSQL cannot store never reaches SQL: a vault description, an audit filter, a cursor (no 5xx, no row lost)', async () => {
+    await expectCode(acme.vaults.create({ name: 'nul', description: 'd\u0000' }, alice), 'VALIDATION');
+    await expectCode(acme.audit.query({ actor: 'a\u0000' }), 'VALIDATION');
+    const cursor = Buffer.from(JSON.stringify(['n\u0000', existing])).toString('base64url');
+    await expectCode(acme.credentials.list(vaultId, { cursor }), 'VALIDATION');
+    // A user agent is recorded, not refused: what cannot be stored is replaced.
+    await acme.credentials.reveal(existing, { ...alice, reason: 'ua', userAgent: 'curl\u0000/8' });
+    const [row] = (await acme.audit.query({ credentialId: existing, action: 'reveal', limit: 1 })).items;
+    expect(row).toMatchObject({ outcome: 'granted', userAgent: 'curl\uFFFD/8' });
+  });
+
+  it('when even the refusal row cannot be written from the input, a row with the caller text masked is', async () => {
+    // Stands for any input a column refuses that validation did not foresee.
+    await t.db.transaction(async (c) => {
+      await c.query(`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.reason LIKE 'boom%' THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22P02'; END IF;
+        RETURN NEW; END $$`);
+      await c.query(
+        'CREATE TRIGGER refuse_boom BEFORE INSERT ON credential_access_log FOR EACH ROW EXECUTE FUNCTION refuse_boom()',
+      );
+    });
+    try {
+      await expectCode(
+        acme.credentials.reveal(existing, { ...alice, reason: 'boom', version: 99 }),
+        'UNAVAILABLE',
+      );
+      const [row] = (await acme.audit.query({ credentialId: existing, action: 'reveal', limit: 1 })).items;
+      expect(row).toMatchObject({ outcome: 'error', reason: '[unrepresentable input]', actor: 'alice' });
+    } finally {
+      await t.db.transaction(async (c) => {
+        await c.query('DROP TRIGGER refuse_boom ON credential_access_log');
+        await c.query('DROP FUNCTION refuse_boom()');
+      });
+    }
+  });
 
   it('an error names the fields at fault', async () => {
     const err = await expectCode(

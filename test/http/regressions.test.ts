@@ -167,6 +167,23 @@ describeEachBackend('HTTP edge cases', (backend) => {
     expect(r.status).toBe(200);
   });
 
+  it('JSON nested 5,000 deep in metadata or a value, and U+0000 in a reason, are 400s, never 500s', async () => {
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const store = (field: string) =>
+      s.call('POST', `/v1/vaults/${vaultId}/credentials`, {
+        token: seed.tokens.admin,
+        body: `{"name":"deep","type":"basic_auth","value":${field === 'value' ? deep : '{"username":"u","password":"p"}'},"metadata":${field === 'metadata' ? deep : '{}'}}`,
+      });
+    for (const field of ['metadata', 'value']) expect((await store(field)).status, field).toBe(400);
+    const nul = await s.call('POST', `/v1/credentials/${credentialId}/reveal`, {
+      token: seed.tokens.reader,
+      body: { reason: 'a\u0000b' },
+    });
+    expect(nul.status).toBe(400);
+    const [row] = (await seed.t.audit.query({ credentialId, action: 'reveal', limit: 1 })).items;
+    expect(row).toMatchObject({ outcome: 'invalid', reason: 'a\uFFFDb' });
+  });
+
   it('an unknown field in any body is refused with a 400 that names it, and nothing is written', async () => {
     const admin = seed.tokens.admin;
     const before = (await seed.t.audit.query({ limit: 200 })).items.filter(
