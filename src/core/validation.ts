@@ -17,6 +17,7 @@ export const MAX_INT4 = 2 ** 31 - 1;
 export const versionNumber = z.number().int().min(1).max(MAX_INT4);
 
 /** U+0000 (PostgreSQL text cannot hold it) or a lone surrogate (not valid UTF-8): text SQL would refuse. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching U+0000 is the point
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** Whether PostgreSQL can store this text as it is. */
 export const storable = (s: string) => !UNSTORABLE.test(s);
