@@ -261,10 +261,10 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(credentialRoutes(registry));
   await app.register(auditRoutes(registry));
   await app.register(keyRoutes(registry));
-  app.addHook('onSend', async (req, _reply, payload) => {
+  app.addHook('onSend', async (req, reply, payload) => {
     // While closing, every answer ends its connection (see closeGracefully).
-    if (closing.has(app)) _reply.header('connection', 'close');
-    if (req.routeOptions.url?.endsWith('/reveal') && _reply.statusCode === 200)
+    if (closing.has(app)) reply.header('connection', 'close');
+    if (req.routeOptions.url?.endsWith('/reveal') && reply.statusCode === 200)
       metrics.reveals.inc({ outcome: 'granted' });
     return payload;
   });
