@@ -145,7 +145,7 @@ async function append(
     await tx.appendAccessLog(row);
   } catch (err) {
     // Fail closed: without its log row an operation does not happen, and a value is not revealed.
-    throw new RegistryError('UNAVAILABLE', AUDIT_WRITE_FAILED, { cause: err });
+    throw new RegistryError('AUDIT_UNAVAILABLE', AUDIT_WRITE_FAILED, { cause: err });
   }
 }
 
@@ -243,9 +243,11 @@ export async function auditFailure(
     try {
       await deps.store.withTenant(tenantId, (tx) => append(tx, subject, ctx, outcomeOf(err), code));
     } catch (first) {
-      if (isRegistryError(first, 'UNAVAILABLE') && first.message !== AUDIT_WRITE_FAILED) throw first;
-      // The row itself was refused (text or a number its column cannot hold): the attempt is still
-      // recorded, with what the caller typed replaced by a marker.
+      // Only when the database refused the row itself (text or a number its column cannot hold,
+      // reported by the store as INTERNAL), not when it is away: the attempt is still recorded,
+      // with what the caller typed replaced by a marker.
+      if (!isRegistryError(first, 'AUDIT_UNAVAILABLE') || !isRegistryError(first.cause, 'INTERNAL'))
+        throw first;
       const masked = { ...subject, reason: subject.reason == null ? null : UNREPRESENTABLE };
       const { userAgent: _u, clientRequestId: _c, ...plain } = ctx;
       await deps.store.withTenant(tenantId, (tx) => append(tx, masked, plain, outcomeOf(err), code));

@@ -16,6 +16,12 @@ export const ERROR_CODES = [
   'TENANT_REQUIRED',
   'CRYPTO',
   'UNAVAILABLE',
+  /** The access-log row could not be written, so the operation was not performed (retry). */
+  'AUDIT_UNAVAILABLE',
+  /** Too many requests for this token or client (HTTP only). */
+  'RATE_LIMITED',
+  /** A request the HTTP layer could not read (malformed JSON, a body too large; HTTP only). */
+  'BAD_REQUEST',
   'CONFIG',
   'INTERNAL',
 ] as const;

@@ -656,6 +656,14 @@ class SqlTenantTx implements TenantTx {
   }
 
   async appendAccessLog(e: AccessLogInsert) {
+    // Translated here, not after the transaction: the core tells a row the database refused
+    // (INTERNAL) from a database that is away (UNAVAILABLE), and acts on the difference.
+    await this.#insertAccessLog(e).catch((err: unknown) => {
+      throw translate(err);
+    });
+  }
+
+  async #insertAccessLog(e: AccessLogInsert) {
     await this.c.query(
       `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
                                           source_ip, user_agent, request_id, client_request_id, version, error_code)

@@ -15,7 +15,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { AUDIT_WRITE_FAILED, outcomeOf } from '../core/audited-operation.js';
+import { outcomeOf } from '../core/audited-operation.js';
 import { roleAllows } from '../core/authorization.js';
 import { type ErrorCode, isRegistryError, RegistryError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -179,7 +179,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   app.setErrorHandler(async (err, req, reply) => {
     if (isRegistryError(err)) {
       if (isReveal(req)) metrics.reveals.inc({ outcome: revealOutcome(err.code) });
-      if (err.message === AUDIT_WRITE_FAILED) metrics.auditWriteFailures.inc();
+      if (err.code === 'AUDIT_UNAVAILABLE') metrics.auditWriteFailures.inc();
       // The client sees a fixed text for these; the operator's log gets ours (never a value).
       if (err.code === 'INTERNAL' || err.code === 'CONFIG' || err.code === 'CRYPTO')
         req.log.error({ code: err.code }, err.message);

@@ -15,6 +15,9 @@ const STATUS: Record<ErrorCode, number> = {
   TENANT_REQUIRED: 400,
   CRYPTO: 500,
   UNAVAILABLE: 503,
+  AUDIT_UNAVAILABLE: 503,
+  RATE_LIMITED: 429,
+  BAD_REQUEST: 400,
   CONFIG: 500,
   INTERNAL: 500,
 };
@@ -75,7 +78,6 @@ export function sendProblem(
 export function sendRegistryError(reply: FastifyReply, request: FastifyRequest, err: RegistryError) {
   const status = statusOf(err.code);
   // Internal failures get a fixed message: their text is for the operator's log, not the client.
-  const detail =
-    status >= 500 && err.code !== 'UNAVAILABLE' ? 'the server failed to complete the request' : err.message;
+  const detail = status >= 500 && status !== 503 ? 'the server failed to complete the request' : err.message;
   return sendProblem(reply, request, status, err.code, detail, err.issues);
 }

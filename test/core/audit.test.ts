@@ -36,16 +36,16 @@ describeEachBackend('access log', (backend) => {
         (async () => {
           revealed = await acme.credentials.reveal(c.id, { ...alice, reason: 'should fail' });
         })(),
-        'UNAVAILABLE',
+        'AUDIT_UNAVAILABLE',
       );
       expect(revealed).toBeUndefined();
       expect(err.message).toMatch(/access log could not be written/);
       expect(String(err.message)).not.toContain('never-shown');
       // Nothing else happens without its row either: a rotation is rolled back.
-      await expectCode(acme.credentials.rotate(c.id, 'replaced', alice), 'UNAVAILABLE');
+      await expectCode(acme.credentials.rotate(c.id, 'replaced', alice), 'AUDIT_UNAVAILABLE');
       await expectCode(
         acme.credentials.store({ vaultId, name: 'unlogged', type: 'api_key', value: 'x' }, alice),
-        'UNAVAILABLE',
+        'AUDIT_UNAVAILABLE',
       );
     } finally {
       await owner('DROP TRIGGER fail_audit ON credential_access_log; DROP FUNCTION fail_audit();');

@@ -241,7 +241,7 @@ describeEachBackend('bad input', (backend) => {
     try {
       await expectCode(
         acme.credentials.reveal(existing, { ...alice, reason: 'boom', version: 99 }),
-        'UNAVAILABLE',
+        'AUDIT_UNAVAILABLE',
       );
       const [row] = (await acme.audit.query({ credentialId: existing, action: 'reveal', limit: 1 })).items;
       expect(row).toMatchObject({ outcome: 'error', reason: '[unrepresentable input]', actor: 'alice' });
