@@ -196,8 +196,7 @@ export async function assemble(
       // keep the others, or the database, open.
       for (const p of [...retired].reverse().concat(current)) {
         try {
-          if (p instanceof LocalKeyProvider) p.destroy();
-          if (p instanceof Pkcs11KeyProvider) p.close();
+          p.close?.();
         } catch (err) {
           logger.warn({ provider: p.name, error: describeError(err) }, 'closing a root key provider failed');
         }
@@ -213,12 +212,8 @@ export async function assemble(
  * removing it later would break every reveal. Refused at start-up instead.
  */
 function assertNotShadowed(current: RootKeyProvider, retired: RootKeyProvider): void {
-  const keyId =
-    retired instanceof LocalKeyProvider
-      ? retired.keyId
-      : retired instanceof Pkcs11KeyProvider || retired instanceof VaultTransitKeyProvider
-        ? retired.providerKeyId
-        : ''; // KMS names no key id up front; a current aws-kms claims every aws-kms key anyway
+  // KMS names no key id up front; a current aws-kms claims every aws-kms key anyway.
+  const keyId = retired.keyId ?? '';
   if (!current.canUnwrap({ provider: retired.name, providerKeyId: keyId, ciphertext: new Uint8Array() }))
     return;
   throw new RegistryError(

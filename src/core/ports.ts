@@ -48,6 +48,13 @@ export type CurrentRootKeyTest = (wrapped: WrappedKey, context: KeyContext) => b
 export interface RootKeyProvider {
   /** Short name for configuration and logs: `local`, `aws-kms`, … */
   readonly name: string;
+  /**
+   * The `providerKeyId` it records on the keys it wraps, when it knows it up front (a local key's
+   * fingerprint, a Transit mount and key, an HSM token and label); AWS KMS learns the ARN per call.
+   */
+  readonly keyId?: string;
+  /** Lets go of what it holds: zeroes a local key, logs out of an HSM. Called once, at shutdown. */
+  close?(): void;
   /** Whether it holds, or can reach, the key that wrapped this one. Local: no provider call. */
   canUnwrap(wrapped: WrappedKey): boolean;
   /**

@@ -40,6 +40,7 @@ export interface ProviderHealth {
  */
 export class GuardedProvider implements RootKeyProvider {
   readonly name: string;
+  readonly keyId?: string;
   readonly generateKey?: RootKeyProvider['generateKey'];
   readonly rewrapKey?: RootKeyProvider['rewrapKey'];
   readonly #inner: RootKeyProvider;
@@ -53,6 +54,7 @@ export class GuardedProvider implements RootKeyProvider {
   constructor(inner: RootKeyProvider, options: ProviderGuardOptions = {}) {
     this.#inner = inner;
     this.name = inner.name;
+    this.keyId = inner.keyId;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#breaker = circuitBreaker(
       handleWhen((err) => err instanceof TaskCancelledError || isRegistryError(err, 'UNAVAILABLE')),

@@ -75,7 +75,7 @@ export class LocalKeyProvider implements RootKeyProvider {
   }
 
   /** Zeroes the key in memory; the provider is unusable afterwards. */
-  destroy(): void {
+  close(): void {
     this.#key.fill(0);
   }
 }

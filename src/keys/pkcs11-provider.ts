@@ -32,7 +32,7 @@ function aad(c: KeyContext): Buffer {
  */
 export class Pkcs11KeyProvider implements RootKeyProvider {
   readonly name = 'pkcs11';
-  readonly providerKeyId: string;
+  readonly keyId: string;
   #lib: pkcs11js.PKCS11 | null;
   readonly #session: Buffer;
   readonly #key: Buffer;
@@ -43,7 +43,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     this.#lib = lib;
     this.#session = session;
     this.#key = key;
-    this.providerKeyId = keyId;
+    this.keyId = keyId;
     this.#ownsInitialisation = ownsInit;
   }
 
@@ -91,7 +91,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
   }
 
   canUnwrap(wrapped: WrappedKey): boolean {
-    return wrapped.provider === this.name && wrapped.providerKeyId === this.providerKeyId;
+    return wrapped.provider === this.name && wrapped.providerKeyId === this.keyId;
   }
 
   async currentKeyTest(): Promise<CurrentRootKeyTest> {
@@ -108,7 +108,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
         Buffer.from(plaintextKey),
         Buffer.alloc(plaintextKey.length + 16),
       );
-      return { provider: this.name, ciphertext: Buffer.concat([iv, out]), providerKeyId: this.providerKeyId };
+      return { provider: this.name, ciphertext: Buffer.concat([iv, out]), providerKeyId: this.keyId };
     } catch (err) {
       throw hsmError(err, 'wrap');
     }
@@ -116,10 +116,10 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
 
   async unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array> {
     /* Precondition: the key was wrapped by this token's key. */
-    if (wrapped.providerKeyId !== this.providerKeyId) {
+    if (wrapped.providerKeyId !== this.keyId) {
       throw new RegistryError(
         'CRYPTO',
-        `this vault key was wrapped by ${wrapped.providerKeyId}, but the configured root key is ${this.providerKeyId}`,
+        `this vault key was wrapped by ${wrapped.providerKeyId}, but the configured root key is ${this.keyId}`,
       );
     }
     const lib = this.#open();

@@ -44,7 +44,7 @@ export function transitKeyVersion(wrapped: WrappedKey): number {
  */
 export class VaultTransitKeyProvider implements RootKeyProvider {
   readonly name = 'vault-transit';
-  readonly providerKeyId: string;
+  readonly keyId: string;
   readonly #o: ResolvedOptions;
 
   constructor(options: VaultTransitOptions) {
@@ -55,11 +55,11 @@ export class VaultTransitKeyProvider implements RootKeyProvider {
       fetch: globalThis.fetch,
       ...options,
     };
-    this.providerKeyId = `vault-transit:${this.#o.mount}/${this.#o.key}`;
+    this.keyId = `vault-transit:${this.#o.mount}/${this.#o.key}`;
   }
 
   canUnwrap(wrapped: WrappedKey): boolean {
-    return wrapped.provider === this.name && wrapped.providerKeyId === this.providerKeyId;
+    return wrapped.provider === this.name && wrapped.providerKeyId === this.keyId;
   }
 
   /** Asks Transit for the key's latest version (`read` on `<mount>/keys/<key>`). */
@@ -82,16 +82,16 @@ export class VaultTransitKeyProvider implements RootKeyProvider {
     return {
       provider: this.name,
       ciphertext: Buffer.from(ciphertext, 'utf8'),
-      providerKeyId: this.providerKeyId,
+      providerKeyId: this.keyId,
     };
   }
 
   async unwrapKey(wrapped: WrappedKey, context: KeyContext): Promise<Uint8Array> {
     /* Precondition: the key was wrapped by this Transit key. */
-    if (wrapped.providerKeyId !== this.providerKeyId) {
+    if (wrapped.providerKeyId !== this.keyId) {
       throw new RegistryError(
         'CRYPTO',
-        `this vault key was wrapped by ${wrapped.providerKeyId}, but the configured root key is ${this.providerKeyId}`,
+        `this vault key was wrapped by ${wrapped.providerKeyId}, but the configured root key is ${this.keyId}`,
       );
     }
     const data = await this.#call('POST', 'decrypt', {

@@ -398,7 +398,7 @@ describe.skipIf(!HAS_SOFTHSM)('pkcs11 against SoftHSM2', () => {
       keyLabel: 'credreg-root',
       createMissingKey: false,
     });
-    expect(retired.providerKeyId).toBe('pkcs11:credreg/credreg-root');
+    expect(retired.keyId).toBe('pkcs11:credreg/credreg-root');
   });
 
   // A wrong PIN cannot be seen in this process while the provider above holds the token's login.
