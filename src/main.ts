@@ -164,7 +164,7 @@ export async function assemble(
     ...registry,
     backend: db.backend,
     async readiness() {
-      let database: { ready: boolean; detail: string };
+      let database: ReadinessCheck;
       try {
         const applied = await appliedVersion(db, roles);
         database =

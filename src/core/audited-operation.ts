@@ -11,6 +11,7 @@ import type {
   VaultKey,
   VaultKeyRecord,
 } from './ports.js';
+import { keyContextName } from './ports.js';
 import type { AccessAction, AccessOutcome, RequestContext } from './types.js';
 import { MAX_INT4, parse, requestContext, storableText } from './validation.js';
 
@@ -48,7 +49,12 @@ const OUTCOME_OF: Partial<Record<ErrorCode, AccessOutcome>> = {
 
 export function outcomeOf(err: unknown): AccessOutcome {
   if (err instanceof RegistryError && scopeRefusals.has(err)) return 'denied';
-  return err instanceof RegistryError ? (OUTCOME_OF[err.code] ?? 'error') : 'error';
+  return err instanceof RegistryError ? outcomeOfCode(err.code) : 'error';
+}
+
+/** The access-log outcome an error code stands for. */
+export function outcomeOfCode(code: ErrorCode): AccessOutcome {
+  return OUTCOME_OF[code] ?? 'error';
 }
 
 /** The error code an access-log row records: a scope refusal is FORBIDDEN there, whatever it answered. */
@@ -169,12 +175,12 @@ export async function audited<T>(
   // which may happen at any await of the body.
   const pinned = new Map<string, VaultKey>();
   const keys = (c: KeyContext) => {
-    const held = pinned.get(keyName(c));
+    const held = pinned.get(keyContextName(c));
     if (held) return held;
     const shared = deps.keyRing.cached(c);
     if (!shared) return undefined;
     const copy = { ...shared, material: Buffer.from(shared.material) };
-    pinned.set(keyName(c), copy);
+    pinned.set(keyContextName(c), copy);
     return copy;
   };
   try {
@@ -195,7 +201,7 @@ export async function audited<T>(
             // A key that vanished meanwhile (vault deleted): the next attempt refuses on its own.
             if (record) {
               const key = await deps.keyRing.unwrap(record); // already a private copy
-              pinned.set(keyName(key), key);
+              pinned.set(keyContextName(key), key);
             }
           } catch (unwrapError) {
             const failure = asRegistryError(unwrapError);
@@ -218,8 +224,6 @@ export async function audited<T>(
     for (const key of pinned.values()) (key.material as Buffer).fill(0);
   }
 }
-
-const keyName = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
 
 /** The core promises RegistryErrors only; anything else is a bug, reported as INTERNAL. */
 export function asRegistryError(err: unknown): RegistryError {

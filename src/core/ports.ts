@@ -26,6 +26,9 @@ export interface KeyContext {
   vaultKeyVersion: number;
 }
 
+/** One string per vault key (tenant, vault, version): for maps of keys held or being unwrapped. */
+export const keyContextName = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
+
 export interface WrappedKey {
   /** The provider that wrapped it (`local`, `aws-kms`, …). */
   provider: string;

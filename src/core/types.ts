@@ -88,7 +88,10 @@ export interface RequestContext {
   requestId?: string;
   /** The id the caller gave the request (`X-Request-Id`), kept beside the server's. */
   clientRequestId?: string;
-  /** Limits the call to one vault (a vault-scoped token): anything elsewhere is FORBIDDEN. */
+  /**
+   * Limits the call to one vault (a vault-scoped token): anything elsewhere answers as a missing id
+   * would, and is logged as denied.
+   */
   vaultScope?: string;
 }
 

@@ -142,6 +142,10 @@ export const credentialType = z.enum(CREDENTIAL_TYPES);
 export const accessAction = z.enum(ACCESS_ACTIONS);
 export const accessOutcome = z.enum(ACCESS_OUTCOMES);
 
+/** A request id, the server's or a caller's: 1–128 printable ASCII characters. */
+export const PRINTABLE_ID = /^[\x21-\x7e]{1,128}$/;
+const printableId = z.string().regex(PRINTABLE_ID, 'must be 1–128 printable ASCII characters');
+
 export const requestContext = z.object({
   actor: text(200).pipe(z.string().trim().min(1)),
   sourceIp: z
@@ -154,14 +158,8 @@ export const requestContext = z.object({
     .string()
     .transform((s) => storableText(s, 512))
     .optional(),
-  requestId: z
-    .string()
-    .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1–128 printable ASCII characters')
-    .optional(),
-  clientRequestId: z
-    .string()
-    .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1–128 printable ASCII characters')
-    .optional(),
+  requestId: printableId.optional(),
+  clientRequestId: printableId.optional(),
   vaultScope: uuid.optional(),
 });
 

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { RegistryError } from '../core/errors.js';
-import type { KeyContext, KeyRing, RootKeyProvider, VaultKey, VaultKeyRecord } from '../core/ports.js';
+import {
+  type KeyContext,
+  type KeyRing,
+  keyContextName,
+  type RootKeyProvider,
+  type VaultKey,
+  type VaultKeyRecord,
+} from '../core/ports.js';
 import { TenantKeyCache } from './tenant-key-cache.js';
 
 export interface KeyRingOptions {
@@ -26,8 +33,6 @@ interface Flight {
   master: Promise<Buffer>;
   waiters: number;
 }
-
-const flightName = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
 
 /** A view, not a copy: the one buffer holding the key is the one zeroed on eviction. */
 const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -87,7 +92,7 @@ export class CachingKeyRing implements KeyRing {
     // Another caller may have unwrapped it since this one missed the cache.
     const cached = this.#cache.get(record);
     if (cached) return { ...this.#context(record), material: Buffer.from(cached.material) };
-    const name = flightName(record);
+    const name = keyContextName(record);
     let flight = this.#flights.get(name);
     if (!flight) {
       const started: Flight = { waiters: 0, master: this.#unwrapAndRemember(record) };

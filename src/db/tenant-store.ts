@@ -658,33 +658,31 @@ class SqlTenantTx implements TenantTx {
   async appendAccessLog(e: AccessLogInsert) {
     // Translated here, not after the transaction: the core tells a row the database refused
     // (INTERNAL) from a database that is away (UNAVAILABLE), and acts on the difference.
-    await this.#insertAccessLog(e).catch((err: unknown) => {
+    try {
+      await this.c.query(
+        `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
+                                            source_ip, user_agent, request_id, client_request_id, version, error_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        [
+          this.tenantId,
+          newId(),
+          e.credentialId,
+          e.vaultId,
+          e.action,
+          e.outcome,
+          e.actor,
+          e.reason,
+          e.sourceIp,
+          e.userAgent,
+          e.requestId,
+          e.clientRequestId,
+          e.version,
+          e.errorCode,
+        ],
+      );
+    } catch (err) {
       throw translate(err);
-    });
-  }
-
-  async #insertAccessLog(e: AccessLogInsert) {
-    await this.c.query(
-      `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
-                                          source_ip, user_agent, request_id, client_request_id, version, error_code)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [
-        this.tenantId,
-        newId(),
-        e.credentialId,
-        e.vaultId,
-        e.action,
-        e.outcome,
-        e.actor,
-        e.reason,
-        e.sourceIp,
-        e.userAgent,
-        e.requestId,
-        e.clientRequestId,
-        e.version,
-        e.errorCode,
-      ],
-    );
+    }
   }
 
   async queryAccessLog(q: AccessLogQuery) {

@@ -15,10 +15,11 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { outcomeOf } from '../core/audited-operation.js';
+import { outcomeOfCode } from '../core/audited-operation.js';
 import { roleAllows } from '../core/authorization.js';
 import { type ErrorCode, isRegistryError, RegistryError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { PRINTABLE_ID } from '../core/validation.js';
 import type { RegistryHandle } from '../main.js';
 import { HttpMetrics } from './metrics.js';
 import { sendProblem, sendRegistryError } from './problem.js';
@@ -36,9 +37,8 @@ export interface AppOptions {
   http: { trustedProxies: string[]; bodyLimit: number; rateLimitPerMinute: number };
 }
 
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 const clientRequestIdOf = (given: unknown) =>
-  typeof given === 'string' && REQUEST_ID.test(given) ? given : undefined;
+  typeof given === 'string' && PRINTABLE_ID.test(given) ? given : undefined;
 /** Requests per minute one client IP may make, in units of the per-token limit. */
 const IP_BUDGET = 10;
 /** The auth scheme is case-insensitive (RFC 9110). */
@@ -119,9 +119,8 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       reply.header('x-client-request-id', client);
     }
     if (closing.has(app)) {
-      // A request on a keep-alive connection after the close began: this instance is going away,
-      // another (or this one restarted) will answer; the connection is closed after the reply.
-      reply.header('connection', 'close');
+      // A request after the close began: this instance is going away, another (or this one
+      // restarted) will answer; the onSend hook closes the connection after the reply.
       throw new RegistryError('UNAVAILABLE', 'the service is shutting down; retry');
     }
     const access = req.routeOptions.config.access;
@@ -281,7 +280,7 @@ function fieldName(key: unknown): string {
 function revealOutcome(code: ErrorCode): string {
   if (code === 'UNAUTHENTICATED') return 'unauthenticated';
   if (code === 'TENANT_REQUIRED') return 'invalid';
-  return outcomeOf(new RegistryError(code, ''));
+  return outcomeOfCode(code);
 }
 
 /** Apps whose close has begun: their new requests are answered 503 (see the first onRequest hook). */
