@@ -7,10 +7,10 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from '../test/helpers/processes.js';
 
 /** Where Debian puts the PostgreSQL 15 server binaries. */
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -34,18 +34,6 @@ export interface PgCluster {
   logTail(lines?: number): string;
   /** Stops the server (immediate) and removes every file. Synchronous, so it also runs on exit. */
   destroy(): void;
-}
-
-/** A port nobody listens on right now (the kernel's pick for port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function osIds(user: string): { uid: number; gid: number } {

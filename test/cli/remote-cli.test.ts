@@ -4,10 +4,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ENTRY = ['--import', 'tsx', 'src/cli/index.ts'];
@@ -22,14 +22,6 @@ interface Result {
 function cleanEnv(): NodeJS.ProcessEnv {
   const { DATABASE_URL: _db, CREDREG_ADDR: _addr, CREDREG_TOKEN: _token, ...rest } = process.env;
   return rest;
-}
-
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 describe('credreg remote commands end to end (a real `credreg serve`, driven by the CLI over HTTP)', () => {
@@ -310,7 +302,7 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
       stderr: 'credreg: no API token: set CREDREG_TOKEN (or pass --token)\n',
     });
 
-    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const dead = `http://127.0.0.1:${await freePort()}`;
     const noServer = await credreg(['vault', 'list', '--addr', dead], { token: tenantToken });
     expect(noServer).toMatchObject({
       code: 1,

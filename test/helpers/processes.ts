@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 
 const ENTRY = ['--import', 'tsx', 'src/cli/index.ts'];
 
@@ -27,8 +28,7 @@ export function exited(child: ChildProcess): Promise<number | null> {
 export const LISTENING = /credreg listening on (http:\/\/[\d.:]+)/;
 
 /** A TCP port free on loopback right now, for a child that must listen where we say. */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
