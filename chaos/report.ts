@@ -2,7 +2,7 @@
  * The chaos run's output: one table for all scenarios, then what each failing or noteworthy
  * scenario left as evidence. The run fails when any must-be-zero column is not zero.
  */
-import type { Category } from './ledger.js';
+import { CATEGORIES, type Category } from './ledger.js';
 
 export interface ScenarioResult {
   name: string;
@@ -53,6 +53,9 @@ const mb = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(0));
 const ms = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(0));
 const opt = (n: number | undefined) => (n === undefined ? '?' : String(n));
 
+/** The ledger's categories as columns, in its order; `other` (a connection failure of no known kind) is not one. */
+const SHOWN = CATEGORIES.filter((c) => c !== 'other');
+
 export function toTable(
   results: ScenarioResult[],
   info: { soakSeconds: number; clients: number; interrupted: boolean },
@@ -61,14 +64,7 @@ export function toTable(
     'scenario',
     'backend',
     'requests',
-    '2xx',
-    '503',
-    '4xx',
-    '500',
-    '5xx',
-    'refused',
-    'reset',
-    'timeout',
+    ...SHOWN,
     'no-row',
     'wrong',
     'lost',
@@ -85,14 +81,7 @@ export function toTable(
       r.name,
       r.backend,
       String(r.requests),
-      String(r.counts['2xx']),
-      String(r.counts['503']),
-      String(r.counts['4xx']),
-      String(r.counts['500']),
-      String(r.counts['5xx']),
-      String(r.counts.refused),
-      String(r.counts.reset),
-      String(r.counts.timeout),
+      ...SHOWN.map((c) => String(r.counts[c])),
       opt(r.withoutRow),
       String(r.wrongValues),
       opt(r.lost),
