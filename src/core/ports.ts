@@ -29,6 +29,26 @@ export interface KeyContext {
 /** One string per vault key (tenant, vault, version): for maps of keys held or being unwrapped. */
 export const keyContextName = (c: KeyContext) => `${c.tenantId}/${c.vaultId}/${c.vaultKeyVersion}`;
 
+/**
+ * The additional authenticated data that binds a wrapped vault key to its context, for providers
+ * that wrap with AES-GCM (local, PKCS#11, Vault Transit, which sends it base64 as
+ * `associated_data`). The bytes are the UTF-8 of
+ *
+ * `credreg/vault-key/v1` 0x00 `tenantId` 0x00 `vaultId` 0x00 `vaultKeyVersion`
+ *
+ * with the ids exactly as the context holds them (as stored), the version in decimal without
+ * leading zeros, and no trailing separator. Every stored wrapped key was made under these bytes: changing
+ * one makes them all fail to unwrap, so a new format needs a new label (`v2`) and a re-wrap.
+ * (AWS KMS takes a map rather than bytes: its encryption context names the same three ids.)
+ *
+ * @example
+ * vaultKeyAad({ tenantId: 't', vaultId: 'v', vaultKeyVersion: 3 }).toString('latin1');
+ * // 'credreg/vault-key/v1\u0000t\u0000v\u00003'
+ */
+export function vaultKeyAad(c: KeyContext): Buffer {
+  return Buffer.from(`credreg/vault-key/v1\0${c.tenantId}\0${c.vaultId}\0${c.vaultKeyVersion}`, 'utf8');
+}
+
 export interface WrappedKey {
   /** The provider that wrapped it (`local`, `aws-kms`, …). */
   provider: string;

@@ -2,12 +2,9 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { RegistryError } from '../core/errors.js';
 import type { CurrentRootKeyTest, KeyContext, Logger, RootKeyProvider, WrappedKey } from '../core/ports.js';
+import { vaultKeyAad } from '../core/ports.js';
 
 const KEY_BYTES = 32;
-
-function contextAad(c: KeyContext): Buffer {
-  return Buffer.from(`credreg/vault-key/v1\0${c.tenantId}\0${c.vaultId}\0${c.vaultKeyVersion}`);
-}
 
 /**
  * A root key held in this process's memory, from `CREDREG_ROOT_KEY` or a key file. Fine for
@@ -43,7 +40,7 @@ export class LocalKeyProvider implements RootKeyProvider {
   async wrapKey(plaintextKey: Uint8Array, context: KeyContext): Promise<WrappedKey> {
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
-    cipher.setAAD(contextAad(context));
+    cipher.setAAD(vaultKeyAad(context));
     const ct = Buffer.concat([cipher.update(plaintextKey), cipher.final()]);
     return {
       provider: this.name,
@@ -63,7 +60,7 @@ export class LocalKeyProvider implements RootKeyProvider {
     const c = Buffer.from(wrapped.ciphertext);
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.#key, c.subarray(0, 12));
-      decipher.setAAD(contextAad(context));
+      decipher.setAAD(vaultKeyAad(context));
       decipher.setAuthTag(c.subarray(c.length - 16));
       return Buffer.concat([decipher.update(c.subarray(12, c.length - 16)), decipher.final()]);
     } catch {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { RegistryError } from '../core/errors.js';
 import type { CurrentRootKeyTest, KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
+import { vaultKeyAad } from '../core/ports.js';
 
 export interface Pkcs11Options {
   /** Path of the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
@@ -19,10 +20,6 @@ export interface Pkcs11Options {
 
 const NONCE = 12;
 const TAG_BITS = 128;
-
-function aad(c: KeyContext): Buffer {
-  return Buffer.from(`credreg/vault-key/v1\0${c.tenantId}\0${c.vaultId}\0${c.vaultKeyVersion}`);
-}
 
 /**
  * Vault keys wrapped inside an HSM through PKCS#11: AES-256-GCM with a key that never leaves the
@@ -162,7 +159,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     const parameter: pkcs11js.AesGCM = {
       type: pkcs11js.CK_PARAMS_AES_GCM,
       iv,
-      aad: aad(context),
+      aad: vaultKeyAad(context),
       ivBits: NONCE * 8,
       tagBits: TAG_BITS,
     };

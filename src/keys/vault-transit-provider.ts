@@ -1,5 +1,6 @@
 import { RegistryError } from '../core/errors.js';
 import type { CurrentRootKeyTest, KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
+import { vaultKeyAad } from '../core/ports.js';
 
 export interface VaultTransitOptions {
   /** e.g. `https://vault.internal:8200` */
@@ -20,9 +21,7 @@ type ResolvedOptions = Required<VaultTransitOptions>;
 
 /** The AES-GCM associated data Vault binds the wrapped key to (Transit's `associated_data`). */
 function associatedData(c: KeyContext): string {
-  return Buffer.from(`credreg/vault-key/v1\0${c.tenantId}\0${c.vaultId}\0${c.vaultKeyVersion}`).toString(
-    'base64',
-  );
+  return vaultKeyAad(c).toString('base64');
 }
 
 /** The Transit key version a `vault:vN:…` ciphertext names (0 if it names none). */
