@@ -39,6 +39,7 @@ function benchConfig(prefix: string, storage: StorageConfig): Config {
     keyProviderGuard: { timeoutMs: 5000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 1_000_000, tokenCacheTtlMs: 5000 },
+    metrics: { token: undefined, listen: undefined },
     logLevel: 'silent',
   };
 }

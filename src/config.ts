@@ -75,6 +75,24 @@ export interface Config {
     /** How long a verified token is trusted before it is looked up again, in ms. (Default: 5000) */
     tokenCacheTtlMs: number;
   };
+  /**
+   * Who may read the Prometheus metrics. With neither setting, nobody: `/metrics` on the main
+   * listener answers 404 with a problem saying how to enable it, since request counts by route,
+   * denial counts and key-cache figures tell an outsider how the service is used and attacked.
+   */
+  metrics: {
+    /**
+     * A bearer token (at least 32 characters, RFC 6750 token characters) that `/metrics` on the
+     * main listener then requires; API tokens never grant it. A secret: there is no default.
+     * (Default: none, and `/metrics` is not served on the main listener)
+     */
+    token: string | undefined;
+    /**
+     * A second listener serving only `/metrics`, without a token: bind it to loopback or a private
+     * network, as for a Prometheus exporter. (Default: none)
+     */
+    listen: { host: string; port: number } | undefined;
+  };
   /** (Default: info) */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -107,6 +125,13 @@ const keyProviderEnv = {
   CREDREG_VAULT_TRANSIT_MOUNT: z.string().min(1).default('transit'),
 };
 
+const hostPort = z
+  .string()
+  .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
+  .refine((s) => Number(s.split(':')[1]) <= 65_535, 'must have a port of at most 65535');
+/** The shortest scrape token accepted. */
+export const METRICS_TOKEN_MIN = 32;
+
 const env = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   CREDREG_MIGRATION_DATABASE_URL: z.string().min(1).optional(),
@@ -117,10 +142,16 @@ const env = z.object({
   CREDREG_DATA_DIR: z.string().min(1).default('./data'),
   ...keyProviderEnv,
   CREDREG_PREVIOUS_ROOT_KEYS: z.string().default(''),
-  CREDREG_LISTEN: z
+  CREDREG_LISTEN: hostPort.default('127.0.0.1:8200'),
+  // Characters a bearer token may have (RFC 6750 b64token), so it fits an Authorization header
+  // as it is; `openssl rand -base64 32` gives one. Messages never quote the value.
+  CREDREG_METRICS_TOKEN: z
     .string()
-    .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
-    .default('127.0.0.1:8200'),
+    .min(METRICS_TOKEN_MIN, `must be at least ${METRICS_TOKEN_MIN} characters (openssl rand -base64 32)`)
+    .max(1024, 'must be at most 1024 characters')
+    .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'may hold only letters, digits and - . _ ~ + / (then = padding)')
+    .optional(),
+  CREDREG_METRICS_LISTEN: hostPort.optional(),
   // At least a second: lru-cache reads a TTL of 0 as "never expires".
   CREDREG_KEY_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   CREDREG_KEY_CACHE_MAX: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
@@ -164,13 +195,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       throw new RegistryError('CONFIG', `${stray} is set but CREDREG_PREVIOUS_KEY_PROVIDER is not`);
     }
   }
-  const [host, port] = e.CREDREG_LISTEN.split(':') as [string, string];
+  const listen = hostPortOf(e.CREDREG_LISTEN);
+  const metricsListen = e.CREDREG_METRICS_LISTEN ? hostPortOf(e.CREDREG_METRICS_LISTEN) : undefined;
+  if (metricsListen && metricsListen.port !== 0 && e.CREDREG_METRICS_LISTEN === e.CREDREG_LISTEN) {
+    throw new RegistryError(
+      'CONFIG',
+      'CREDREG_METRICS_LISTEN must be another address than CREDREG_LISTEN (to scrape the main listener, set CREDREG_METRICS_TOKEN)',
+    );
+  }
   return deepFreeze({
     storage,
     keyProvider,
     previousKeyProviders,
     dbRolePrefix: e.CREDREG_DB_ROLE_PREFIX,
-    listen: { host, port: Number(port) },
+    listen,
     keyCache: {
       ttlMs: e.CREDREG_KEY_CACHE_TTL_MS,
       maxEntries: e.CREDREG_KEY_CACHE_MAX,
@@ -193,8 +231,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       rateLimitPerMinute: e.CREDREG_RATE_LIMIT,
       tokenCacheTtlMs: e.CREDREG_TOKEN_CACHE_TTL_MS,
     },
+    metrics: { token: e.CREDREG_METRICS_TOKEN, listen: metricsListen },
     logLevel: e.CREDREG_LOG_LEVEL,
   });
+}
+
+function hostPortOf(value: string): { host: string; port: number } {
+  const [host, port] = value.split(':') as [string, string];
+  return { host, port: Number(port) };
 }
 
 /** What `credreg migrate` needs: where the schema lives, never a key. */

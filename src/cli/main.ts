@@ -1,9 +1,11 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { type Config, loadConfig, loadMigrationConfig } from '../config.js';
-import { isRegistryError } from '../core/errors.js';
+import { isRegistryError, RegistryError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { buildApp, closeGracefully } from '../http/app.js';
+import { HttpMetrics } from '../http/metrics.js';
+import { buildMetricsApp } from '../http/metrics-routes.js';
 import { createLogger } from '../logger.js';
 import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
 import { registerRemoteCommands } from './remote-commands.js';
@@ -52,7 +54,14 @@ export async function run(argv: string[]): Promise<void> {
       const migrate = opts.migrate === true || config.storage.kind === 'pglite';
       const registry = await openRegistry({ config, logger, migrate });
       await printBootstrapToken(registry);
-      const app = await buildApp(registry, { logger, http: config.http });
+      // One collector: a separate metrics listener reports the main app's requests.
+      const metrics = new HttpMetrics(registry);
+      const app = await buildApp(registry, {
+        logger,
+        http: config.http,
+        metrics: { token: config.metrics.token, collector: metrics },
+      });
+      const metricsApp = config.metrics.listen ? await buildMetricsApp(metrics, { logger }) : undefined;
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return; // a second signal must not close twice
@@ -60,12 +69,24 @@ export async function run(argv: string[]): Promise<void> {
         logger.info({ signal }, 'shutting down');
         await maintenance.stop();
         await closeGracefully(app); // answers new requests 503, lets in-flight ones finish, stops listening
+        await metricsApp?.close(); // after the main app, so its last requests can still be scraped
         await registry.close();
         process.exit(0);
       };
       process.once('SIGTERM', () => void stop('SIGTERM'));
       process.once('SIGINT', () => void stop('SIGINT'));
       const maintenance = startMaintenance(registry, config, logger);
+      if (metricsApp && config.metrics.listen) {
+        // Before the main listener: an address that cannot be bound stops the start-up before any traffic.
+        const { host, port } = config.metrics.listen;
+        const metricsAddress = await metricsApp.listen({ host, port }).catch((err: Error) => {
+          throw new RegistryError('CONFIG', `CREDREG_METRICS_LISTEN=${host}:${port}: ${err.message}`);
+        });
+        logger.info(
+          { address: metricsAddress },
+          `metrics served without a token on ${metricsAddress}/metrics`,
+        );
+      }
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       const where =
         config.storage.kind === 'pglite' ? `embedded store in ${config.storage.dataDir}` : 'PostgreSQL';

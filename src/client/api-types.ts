@@ -1,106 +1,69 @@
 /**
- * The shapes of the `/v1` HTTP API as a client sees them: JSON, camelCase, timestamps as ISO 8601
- * strings (not `Date`s, unlike the core types, since that is what arrives on the wire).
+ * The shapes of the `/v1` HTTP API as a client sees them, derived from the zod schemas the routes
+ * validate and encode with (`src/http/schemas.ts`, `src/http/request-schemas.ts`), so the two
+ * cannot drift. Type-only imports: the client loads neither zod nor anything of `http/` at run time.
+ *
+ * - Responses are each schema's encoded side (`z.input`): JSON, camelCase, timestamps as ISO 8601
+ *   strings (not `Date`s, unlike the core types, since that is what arrives on the wire).
+ * - Bodies are each schema's input, where an instant may also be a `Date` (JSON sends its ISO form).
+ * - Queries are what the server reads once parsed, as the client passes them: it turns numbers,
+ *   booleans and `Date`s into query-string text.
+ *
+ * Only credential values are typed here by hand ({@link CredentialValues}): the server takes any
+ * JSON there and the core checks it against the credential's type.
  */
-import type { AccessAction, AccessOutcome, CredentialType, Role } from '../core/types.js';
+import type { z } from 'zod';
+import type { CredentialType } from '../core/types.js';
+import type * as request from '../http/request-schemas.js';
+import type * as response from '../http/schemas.js';
 
 /** An instant sent to the server: an ISO 8601 string, or a `Date` (sent as its ISO form). */
 export type Instant = string | Date;
 
+/** Where the server reads a `Date`, the client may send an {@link Instant}. */
+type Sendable<In, Out> = Date extends Out ? In | Date : In;
+/** A request body as the client sends it. */
+type BodyOf<S extends z.ZodType> = {
+  [K in keyof z.input<S>]: K extends keyof z.output<S>
+    ? Sendable<z.input<S>[K], z.output<S>[K]>
+    : z.input<S>[K];
+};
+/** A query value as the client passes it: a `Date` as an {@link Instant}, a 'true' | 'false' flag as a boolean. */
+type QueryValue<T> = T extends Date ? Instant : T extends 'true' | 'false' ? boolean : T;
+/** A query string as the client passes it. */
+type QueryOf<S extends z.ZodType> = { [K in keyof z.output<S>]: QueryValue<z.output<S>[K]> };
+
 /** One page of a listing; pass `nextCursor` back as `cursor` for the next one (null: last page). */
-export interface ApiPage<T> {
+export interface ApiPage<T> extends Omit<z.input<ReturnType<typeof response.page>>, 'items'> {
   items: T[];
-  nextCursor: string | null;
 }
 
-/** Page options of every listing. */
-export interface PageQuery {
-  /** Page size. (Default: 100), at most 1000. */
-  limit?: number;
-  /** `nextCursor` of the previous page. */
-  cursor?: string;
-}
+/** Page options of every listing: `limit` (Default: 100, at most 1000) and the previous page's `nextCursor`. */
+export type PageQuery = QueryOf<typeof request.pageQuery>;
 
-export interface TenantResource {
-  id: string;
-  name: string;
-  createdAt: string;
-}
+export type TenantResource = z.input<typeof response.tenant>;
 
-export interface PrincipalResource {
-  id: string;
-  tenantId: string;
-  name: string;
-  kind: 'user' | 'service';
-  createdAt: string;
-}
+export type PrincipalResource = z.input<typeof response.principal>;
 
-/** An API token as listed: its secret is only ever returned once, by {@link IssuedToken}. */
-export interface TokenResource {
-  id: string;
-  tenantId: string;
-  principalId: string;
-  role: Role;
-  /** The one vault the token is limited to, if any. */
-  vaultId: string | null;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  createdBy: string;
-  createdAt: string;
-}
+/**
+ * An API token as listed: its secret is only ever returned once, by {@link IssuedToken}. A
+ * `vaultId` is the one vault the token is limited to.
+ */
+export type TokenResource = z.input<typeof response.apiToken>;
 
 /** A newly created API token, with its bearer secret (shown once; keep it safe). */
-export interface IssuedToken {
-  token: string;
-  id: string;
-  tenantId: string;
-  principalId: string;
-  role: Role;
-  vaultId: string | null;
-  expiresAt: string | null;
-}
+export type IssuedToken = z.input<typeof response.createdToken>;
 
-export interface VaultResource {
-  id: string;
-  tenantId: string;
-  name: string;
-  description: string | null;
-  maxVersions: number;
-  currentKeyVersion: number;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export type VaultResource = z.input<typeof response.vault>;
 
 /** A credential's metadata; the API never returns a value here, only through a reveal. */
-export interface CredentialResource {
-  id: string;
-  tenantId: string;
-  vaultId: string;
-  name: string;
-  type: CredentialType;
-  metadata: Record<string, unknown>;
-  currentVersion: number;
-  expiresAt: string | null;
-  rotationSchedule: string | null;
-  isActive: boolean;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  lastRotatedAt: string | null;
-  deletedAt: string | null;
-  purgeAfter: string | null;
-}
+export type CredentialResource = z.input<typeof response.credential>;
 
-export interface CredentialVersionResource {
-  credentialId: string;
-  version: number;
-  vaultKeyVersion: number;
-  createdBy: string;
-  createdAt: string;
-  /** Set once the retention policy removed this version's ciphertext. */
-  destroyedAt: string | null;
-}
+/** A stored version; `destroyedAt` is set once the retention policy removed its ciphertext. */
+export type CredentialVersionResource = z.input<typeof response.version>;
+
+/** The answer of `GET /v1/credentials/{id}/versions`. */
+export type CredentialVersionList = z.input<typeof response.versionList>;
 
 /** Each credential type's value, as the server validates it on write. */
 export interface CredentialValues {
@@ -126,122 +89,95 @@ export const STRING_VALUE_TYPES: readonly CredentialType[] = Object.freeze([
   'connection_string',
 ]);
 
-export interface RevealedCredentialResource {
-  credentialId: string;
-  name: string;
-  type: CredentialType;
-  version: number;
+/** A revealed credential: its value, typed by {@link CredentialValues}. */
+export interface RevealedCredentialResource extends Omit<z.input<typeof response.revealed>, 'value'> {
   value: CredentialValue;
-  expiresAt: string | null;
 }
 
-export interface RotationResult {
-  /** The new current version. */
-  version: number;
-  credential: CredentialResource;
-}
+/** The answer of a rotation: `version` is the new current version. */
+export type RotationResult = z.input<typeof response.rotationResult>;
 
-export interface AuditEventResource {
-  id: string;
-  tenantId: string;
-  occurredAt: string;
-  credentialId: string | null;
-  vaultId: string | null;
-  action: AccessAction;
-  outcome: AccessOutcome;
-  actor: string;
-  reason: string | null;
-  sourceIp: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  /** The id the caller gave its request (`X-Request-Id`), when it gave one. */
-  clientRequestId: string | null;
-  version: number | null;
-  /** The error code of a refused or failed attempt. */
-  errorCode: string | null;
-}
+/**
+ * An access-log entry. `clientRequestId` is the id the caller gave its request (`X-Request-Id`),
+ * when it gave one; `errorCode` the error code of a refused or failed attempt.
+ */
+export type AuditEventResource = z.input<typeof response.accessLogEntry>;
 
-export interface CreateTenantAdminTokenBody {
-  /** Name of the principal created for this first administrator. */
-  name: string;
-  /** The only role this endpoint grants. (Default: 'admin') */
-  role?: 'admin';
-}
+/** The answer of `GET /v1/vaults/{id}/keys`: each vault-key version and how many data keys use it. */
+export type VaultKeyStatus = z.input<typeof response.vaultKeyStatus>;
 
-export interface CreatePrincipalBody {
-  name: string;
-  kind: 'user' | 'service';
-}
+/** The answer of `POST /v1/vaults/{id}/keys/rotate`: the new vault-key version. */
+export type VaultKeyRotation = z.input<typeof response.vaultKeyRotation>;
 
-export interface CreateTokenBody {
-  principalId: string;
-  role: Role;
-  /** Limit the token to one vault. */
-  vaultId?: string;
-  expiresAt?: Instant;
-}
+/** The answer of `POST /v1/vaults/{id}/keys/rewrap`: data keys moved, and those still to move. */
+export type RewrapResult = z.input<typeof response.rewrapResult>;
 
-export interface CreateVaultBody {
-  name: string;
-  description?: string;
-  /** How many versions of each credential keep their ciphertext. (Default: 10) */
-  maxVersions?: number;
-}
+/** The answer of `POST /v1/keys/rotate-root`: vault keys re-wrapped, and those no root key could unwrap. */
+export type RootRotationResult = z.input<typeof response.rootRotationResult>;
 
-export interface StoreCredentialBody<T extends CredentialType = CredentialType> {
-  name: string;
+/**
+ * The answer of `GET /v1/keys/root`: which root keys wrap the vault keys; `remaining` counts the
+ * vault keys not under the current one.
+ */
+export type RootKeyStatus = z.input<typeof response.rootKeyStatus>;
+
+/** `POST /v1/tenants`. */
+export type CreateTenantBody = BodyOf<typeof request.createTenantBody>;
+
+/**
+ * `POST /v1/tenants/{tenantId}/tokens`: `name` names the principal created for this
+ * administrator; `role` is the token's role (Default: 'admin').
+ */
+export type CreateTenantAdminTokenBody = BodyOf<typeof request.createTenantAdminTokenBody>;
+
+export type CreatePrincipalBody = BodyOf<typeof request.createPrincipalBody>;
+
+/** A new token for a principal; `vaultId` limits it to one vault. */
+export type CreateTokenBody = BodyOf<typeof request.createTokenBody>;
+
+/** `maxVersions`: how many versions of each credential keep their ciphertext. (Default: 10) */
+export type CreateVaultBody = BodyOf<typeof request.createVaultBody>;
+
+/** `DELETE /v1/vaults/{id}`: `force` deletes a vault that still holds credentials. (Default: false) */
+export type DeleteVaultOptions = QueryOf<typeof request.deleteVaultQuery>;
+
+/** `batchSize`: data keys per transaction (Default: 500); `maxBatches`: stop after so many (Default: until done). */
+export type RewrapVaultKeysBody = BodyOf<typeof request.rewrapVaultKeysBody>;
+
+/**
+ * A new credential, its value typed by its type. `metadata` is stored in clear and returned by
+ * listings: never put secrets there. `rotationSchedule` is an ISO 8601 duration in weeks, days or
+ * hours, e.g. `P90D`.
+ */
+export interface StoreCredentialBody<T extends CredentialType = CredentialType>
+  extends Omit<BodyOf<typeof request.storeCredentialBody>, 'type' | 'value'> {
   type: T;
   value: CredentialValues[T];
-  /** Stored in clear and returned by listings: never put secrets here. */
-  metadata?: Record<string, unknown>;
-  expiresAt?: Instant;
-  /** ISO 8601 duration in weeks, days or hours, e.g. `P90D`. */
-  rotationSchedule?: string;
 }
 
-export interface ListCredentialsQuery extends PageQuery {
-  /** Include soft-deleted credentials. (Default: false) */
-  includeDeleted?: boolean;
-}
+/** `includeDeleted`: include soft-deleted credentials. (Default: false) */
+export type ListCredentialsQuery = QueryOf<typeof request.listCredentialsQuery>;
 
-/** At least one field; `null` clears `expiresAt` or `rotationSchedule`. */
-export interface UpdateCredentialBody {
-  metadata?: Record<string, unknown>;
-  expiresAt?: Instant | null;
-  rotationSchedule?: string | null;
-  /** Deactivate (false) or reactivate (true). */
-  active?: boolean;
-}
+/**
+ * At least one field; `null` clears `expiresAt` or `rotationSchedule`; `active: false`
+ * deactivates, `true` reactivates.
+ */
+export type UpdateCredentialBody = BodyOf<typeof request.updateCredentialBody>;
 
-export interface DeleteCredentialOptions {
-  /** Days during which the credential can be restored. (Default: 7), 1 to 30. */
-  recoveryWindowDays?: number;
-}
+/** `recoveryWindowDays`: days during which the credential can be restored. (Default: 7), 1 to 30. */
+export type DeleteCredentialOptions = QueryOf<typeof request.deleteCredentialQuery>;
 
-export interface RevealBody {
-  /** Why the value is needed; recorded in the access log. */
-  reason: string;
-  /** A past version; the current one when absent. */
-  version?: number;
-}
+/** `reason`: why the value is needed, recorded in the access log; `version`: a past one (Default: current). */
+export type RevealBody = BodyOf<typeof request.revealBody>;
 
-export interface RotateBody<V extends CredentialValue = CredentialValue> {
+/**
+ * A new value. `expectedVersion` is check-and-set: the server answers VERSION_MISMATCH unless it is
+ * still the current version. `expiresAt`: a new expiry (null clears it); unchanged when absent.
+ */
+export interface RotateBody<V extends CredentialValue = CredentialValue>
+  extends Omit<BodyOf<typeof request.rotateBody>, 'value'> {
   value: V;
-  /** Check-and-set: the server answers VERSION_MISMATCH unless this is still the current version. */
-  expectedVersion?: number;
-  /** A new expiry (null clears it); unchanged when absent. */
-  expiresAt?: Instant | null;
 }
 
-/** Filters of the access log; every one optional, newest entries first. */
-export interface AuditQuery extends PageQuery {
-  credentialId?: string;
-  vaultId?: string;
-  actor?: string;
-  action?: AccessAction;
-  outcome?: AccessOutcome;
-  /** Entries at or after this instant. */
-  from?: Instant;
-  /** Entries before this instant. */
-  to?: Instant;
-}
+/** Filters of the access log; every one optional, newest entries first; `from` inclusive, `to` exclusive. */
+export type AuditQuery = QueryOf<typeof request.auditQuery>;

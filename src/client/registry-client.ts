@@ -6,24 +6,32 @@ import type {
   AuditQuery,
   CreatePrincipalBody,
   CreateTenantAdminTokenBody,
+  CreateTenantBody,
   CreateTokenBody,
   CreateVaultBody,
   CredentialResource,
   CredentialValue,
-  CredentialVersionResource,
+  CredentialVersionList,
   DeleteCredentialOptions,
+  DeleteVaultOptions,
   IssuedToken,
   ListCredentialsQuery,
   PageQuery,
   PrincipalResource,
   RevealBody,
   RevealedCredentialResource,
+  RewrapResult,
+  RewrapVaultKeysBody,
+  RootKeyStatus,
+  RootRotationResult,
   RotateBody,
   RotationResult,
   StoreCredentialBody,
   TenantResource,
   TokenResource,
   UpdateCredentialBody,
+  VaultKeyRotation,
+  VaultKeyStatus,
   VaultResource,
 } from './api-types.js';
 
@@ -78,7 +86,7 @@ export class RegistryClient {
   }
 
   /** `POST /v1/tenants` (platform token). */
-  createTenant(body: { name: string }): Promise<TenantResource> {
+  createTenant(body: CreateTenantBody): Promise<TenantResource> {
     return this.#call('POST', '/v1/tenants', { body });
   }
 
@@ -136,12 +144,12 @@ export class RegistryClient {
   }
 
   /** `DELETE /v1/vaults/{id}`; `force` deletes a vault that still holds credentials. */
-  async deleteVault(id: string, options: { force?: boolean } = {}): Promise<void> {
+  async deleteVault(id: string, options: DeleteVaultOptions = {}): Promise<void> {
     await this.#call('DELETE', `/v1/vaults/${segment(id)}`, { query: { force: options.force || undefined } });
   }
 
   /** `POST /v1/keys/rotate-root` (platform admin): re-wraps vault keys not under the current root key. */
-  rotateRootKey(): Promise<{ rewrapped: number; failed: number }> {
+  rotateRootKey(): Promise<RootRotationResult> {
     return this.#call('POST', '/v1/keys/rotate-root');
   }
 
@@ -156,15 +164,12 @@ export class RegistryClient {
   }
 
   /** `POST /v1/vaults/{id}/keys/rotate`: a new vault-key version, used by new writes at once. */
-  rotateVaultKey(id: string): Promise<{ version: number }> {
+  rotateVaultKey(id: string): Promise<VaultKeyRotation> {
     return this.#call('POST', `/v1/vaults/${segment(id)}/keys/rotate`);
   }
 
   /** `POST /v1/vaults/{id}/keys/rewrap`: moves data keys to the current version, in batches. */
-  rewrapVaultKeys(
-    id: string,
-    body: { batchSize?: number; maxBatches?: number } = {},
-  ): Promise<{ rewrapped: number; remaining: number }> {
+  rewrapVaultKeys(id: string, body: RewrapVaultKeysBody = {}): Promise<RewrapResult> {
     return this.#call('POST', `/v1/vaults/${segment(id)}/keys/rewrap`, { body });
   }
 
@@ -219,7 +224,7 @@ export class RegistryClient {
   }
 
   /** `GET /v1/credentials/{id}/versions`. */
-  listVersions(id: string): Promise<{ items: CredentialVersionResource[] }> {
+  listVersions(id: string): Promise<CredentialVersionList> {
     return this.#call('GET', `/v1/credentials/${segment(id)}/versions`);
   }
 
@@ -337,16 +342,4 @@ function networkReason(err: unknown): string | undefined {
     current = current.cause;
   }
   return reason;
-}
-
-/** The answer of `GET /v1/vaults/{id}/keys`. */
-export interface RootKeyStatus {
-  wrappedBy: Array<{ provider: string; providerKeyId: string; current: boolean; vaultKeys: number }>;
-  /** Vault keys not under the current root key. */
-  remaining: number;
-}
-
-export interface VaultKeyStatus {
-  currentVersion: number;
-  versions: Array<{ version: number; createdAt: string; dataKeys: number }>;
 }

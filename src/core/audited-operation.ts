@@ -13,7 +13,7 @@ import type {
 } from './ports.js';
 import { keyContextName } from './ports.js';
 import type { AccessAction, AccessOutcome, RequestContext } from './types.js';
-import { MAX_INT4, parse, requestContext, storableText } from './validation.js';
+import { MAX_INT4, storableText } from './validation.js';
 
 /** The message of the error thrown when an access-log row cannot be written (metrics count it). */
 export const AUDIT_WRITE_FAILED = 'the access log could not be written, so the operation was not performed';
@@ -40,6 +40,7 @@ const OUTCOME_OF: Partial<Record<ErrorCode, AccessOutcome>> = {
   NOT_FOUND: 'not_found',
   DELETED: 'not_found',
   VALIDATION: 'invalid',
+  BAD_REQUEST: 'invalid',
   CONFLICT: 'conflict',
   VERSION_MISMATCH: 'conflict',
   EXPIRED: 'expired',
@@ -80,6 +81,8 @@ class KeyNotCached extends Error {
 
 /** The handle a use-case body gets: the transaction, its vault keys, and its access-log row. */
 export class Operation {
+  #logged = false;
+
   constructor(
     readonly tx: TenantTx,
     private readonly subject: AuditSubject,
@@ -106,6 +109,21 @@ export class Operation {
   async granted(extra: Partial<AuditSubject> = {}): Promise<void> {
     this.note(extra);
     await this.log('granted', null);
+    this.#logged = true;
+  }
+
+  /** Whether the success row has been written. */
+  get logged(): boolean {
+    return this.#logged;
+  }
+
+  /**
+   * For a vault-scoped caller reaching outside its vault: the refusal (row written) that answers
+   * as `missing` does, to be returned. Null when the vault is in scope.
+   */
+  async outside(vaultId: string, missing: () => RegistryError): Promise<Refusal | null> {
+    const denied = outOfScope(this.ctx, vaultId, missing);
+    return denied ? this.refuse(denied) : null;
   }
 
   /** Writes a refusal row and returns what the body must return (not throw) so the row commits. */
@@ -281,30 +299,6 @@ export function describeError(err: unknown): { code?: string; message: string } 
   if (err instanceof RegistryError) return { code: err.code, message: err.message };
   const e = err as { code?: unknown; message?: unknown };
   return { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };
-}
-
-/** Recorded as the actor when the request context itself is invalid (no actor given). */
-const UNIDENTIFIED: RequestContext = Object.freeze({ actor: '(unidentified)' });
-
-/**
- * Validates a request before any transaction: the context first, then the input through `fn`.
- * A VALIDATION failure is logged (outcome `invalid`) and rethrown; nothing else is written.
- */
-export async function validated<T>(
-  deps: RegistryDeps,
-  tenantId: string,
-  subject: AuditSubject,
-  ctx: unknown,
-  fn: () => T,
-): Promise<{ ctx: RequestContext; input: T }> {
-  let c = UNIDENTIFIED;
-  try {
-    c = parse(requestContext, ctx);
-    return { ctx: c, input: fn() };
-  } catch (err) {
-    await auditFailure(deps, tenantId, c, subject, err);
-    throw err;
-  }
 }
 
 /**

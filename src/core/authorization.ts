@@ -1,10 +1,12 @@
-import type { Role } from './types.js';
+import { RegistryError } from './errors.js';
+import type { AccessAction, Role } from './types.js';
 
-/** What a route needs; roles grant sets of these. */
-export type Permission =
+/** What a use-case needs of its caller; roles grant sets of these. */
+export type Capability =
   | 'principals:manage'
   | 'tokens:manage'
   | 'vaults:read'
+  | 'vaults:create'
   | 'vaults:write'
   | 'credentials:read'
   | 'credentials:write'
@@ -16,11 +18,12 @@ export type Permission =
  * The role matrix. `writer` changes credentials but cannot read them back (write-only automation);
  * `auditor` reads metadata and the log but never a value; only `reader` and `admin` reveal.
  */
-const GRANTS: Record<Role, ReadonlySet<Permission>> = {
-  admin: new Set<Permission>([
+const GRANTS: Record<Role, ReadonlySet<Capability>> = {
+  admin: new Set<Capability>([
     'principals:manage',
     'tokens:manage',
     'vaults:read',
+    'vaults:create',
     'vaults:write',
     'credentials:read',
     'credentials:write',
@@ -28,11 +31,46 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
     'audit:read',
     'keys:manage',
   ]),
-  writer: new Set<Permission>(['vaults:read', 'vaults:write', 'credentials:read', 'credentials:write']),
-  reader: new Set<Permission>(['vaults:read', 'credentials:read', 'credentials:reveal']),
-  auditor: new Set<Permission>(['vaults:read', 'credentials:read', 'audit:read']),
+  writer: new Set<Capability>([
+    'vaults:read',
+    'vaults:create',
+    'vaults:write',
+    'credentials:read',
+    'credentials:write',
+  ]),
+  reader: new Set<Capability>(['vaults:read', 'credentials:read', 'credentials:reveal']),
+  auditor: new Set<Capability>(['vaults:read', 'credentials:read', 'audit:read']),
 };
 
-export function roleAllows(role: Role, permission: Permission): boolean {
-  return GRANTS[role].has(permission);
+/**
+ * Capabilities a vault-scoped token never has, whatever its role: each reaches past its one vault
+ * (a new vault, or principals and tokens that could be given any scope).
+ */
+const UNSCOPED_ONLY: ReadonlySet<Capability> = new Set<Capability>([
+  'principals:manage',
+  'tokens:manage',
+  'vaults:create',
+]);
+
+export function roleAllows(role: Role, capability: Capability): boolean {
+  return GRANTS[role].has(capability);
+}
+
+/**
+ * Why a caller may not use `capability`, or null when it may. A caller without a role is the
+ * library's own in-process caller (trusted as an administrator of the tenant it opened); every
+ * caller that comes through the HTTP API has the role of its token.
+ */
+export function refusal(
+  caller: { role?: Role; vaultScope?: string },
+  capability: Capability,
+  action: AccessAction,
+): RegistryError | null {
+  if (caller.vaultScope && UNSCOPED_ONLY.has(capability)) {
+    return new RegistryError('FORBIDDEN', `a token limited to one vault cannot do this (${action})`);
+  }
+  if (caller.role && !roleAllows(caller.role, capability)) {
+    return new RegistryError('FORBIDDEN', `the ${caller.role} role does not allow this (${action})`);
+  }
+  return null;
 }

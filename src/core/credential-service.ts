@@ -1,20 +1,17 @@
 import { z } from 'zod';
 import {
   type AuditSubject,
-  audited,
-  auditFailure,
   describeError,
   type Operation,
-  outOfScope,
   Refusal,
   type RegistryDeps,
-  validated,
 } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { isUuid, newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, pageOptions, toPage } from './pagination.js';
 import type { CredentialState, ValueBinding } from './ports.js';
 import type {
+  AccessAction,
   Credential,
   CredentialType,
   CredentialVersion,
@@ -22,10 +19,10 @@ import type {
   RequestContext,
   RevealedCredential,
 } from './types.js';
+import { defineUseCase, IN_PROCESS, runUseCase, type UseCase, type UseCaseEnv } from './use-case.js';
 import {
   credentialType,
   metadata,
-  parse,
   parseValue,
   resourceName,
   rotationSchedule,
@@ -37,7 +34,8 @@ import {
 
 const DAY_MS = 86_400_000;
 
-const storeInput = z.object({
+const credentialId = { id: uuid };
+const storeInput = z.strictObject({
   vaultId: uuid,
   name: resourceName,
   type: credentialType,
@@ -46,27 +44,35 @@ const storeInput = z.object({
   expiresAt: timestamp.optional(),
   rotationSchedule: rotationSchedule.optional(),
 });
-const revealInput = z.object({
+const revealInput = z.strictObject({
+  ...credentialId,
   reason: text(1000).pipe(z.string().trim().min(1, 'a reason is required')),
   version: versionNumber.optional(),
 });
-const rotateInput = z.object({
+const rotateInput = z.strictObject({
+  ...credentialId,
+  value: z.unknown(),
   expectedVersion: versionNumber.optional(),
   expiresAt: timestamp.nullable().optional(),
 });
 const updateInput = z
   .strictObject({
+    ...credentialId,
     metadata: metadata.optional(),
     expiresAt: timestamp.nullable().optional(),
     rotationSchedule: rotationSchedule.nullable().optional(),
     active: z.boolean().optional(),
   })
   .refine(
-    (p) => Object.values(p).some((v) => v !== undefined),
+    ({ id: _, ...p }) => Object.values(p).some((v) => v !== undefined),
     'give at least one of metadata, expiresAt, rotationSchedule, active',
   );
-const deleteInput = z.object({ recoveryWindowDays: z.number().int().min(1).max(30).default(7) });
-const listInput = pageOptions.extend({ includeDeleted: z.boolean().default(false) });
+const deleteInput = z.strictObject({
+  ...credentialId,
+  recoveryWindowDays: z.number().int().min(1).max(30).default(7),
+});
+const byId = z.strictObject(credentialId);
+const listInput = pageOptions.extend({ vaultId: uuid, includeDeleted: z.boolean().default(false) }).strict();
 
 export interface StoreCredentialInput {
   vaultId: string;
@@ -107,15 +113,334 @@ export interface CredentialUpdate {
 const notFound = () => new RegistryError('NOT_FOUND', 'credential not found');
 const vaultNotFound = () => new RegistryError('NOT_FOUND', 'vault not found');
 
+/** The credential, version and reason a raw input names, for the row of an attempt however it ends. */
+const named = (raw: Readonly<Record<string, unknown>>): Partial<AuditSubject> => ({
+  ...(isUuid(raw.id) ? { credentialId: raw.id } : {}),
+  ...(isUuid(raw.vaultId) ? { vaultId: raw.vaultId } : {}),
+  ...(typeof raw.reason === 'string' ? { reason: raw.reason.slice(0, 1000) } : {}),
+});
+
+/** Stores a new credential as version 1. */
+export const storeCredential = defineUseCase({
+  action: 'store',
+  capability: 'credentials:write',
+  input: storeInput,
+  logs: 'every attempt',
+  names: named,
+  vault: (s) => s.vaultId,
+  missing: vaultNotFound,
+  async body(op, s, { deps, tenantId, ctx }) {
+    const past = inThePast(deps, s.expiresAt);
+    if (past) return op.refuse(past);
+    let value: unknown;
+    try {
+      value = parseValue(s.type, s.value);
+    } catch (err) {
+      return op.refuse(err as RegistryError);
+    }
+    const found = await op.tx.findVaultWithCurrentKey(s.vaultId);
+    if (!found) return op.refuse(vaultNotFound());
+    const id = newId();
+    const blob = seal(deps, op, found.key, value, {
+      tenantId,
+      vaultId: s.vaultId,
+      credentialId: id,
+      version: 1,
+    });
+    const credential = await op.tx.insertCredential({
+      id,
+      vaultId: s.vaultId,
+      name: s.name,
+      type: s.type,
+      metadata: s.metadata,
+      expiresAt: s.expiresAt ?? null,
+      rotationSchedule: s.rotationSchedule ?? null,
+      createdBy: ctx.actor,
+    });
+    await op.tx.insertVersion({
+      credentialId: id,
+      vaultId: s.vaultId,
+      version: 1,
+      vaultKeyVersion: found.key.vaultKeyVersion,
+      ciphertext: blob,
+      createdBy: ctx.actor,
+    });
+    await op.granted({ credentialId: id, version: 1 });
+    return credential;
+  },
+});
+
 /**
- * Credentials of one tenant: store, reveal, rotate, and their life cycle. Every attempt, allowed
- * or not, leaves a row in the access log; a value is returned only once its row is committed.
+ * Returns a credential's value. The access-log row is written in the same transaction that reads
+ * the ciphertext, and the value is returned only after that transaction commits.
+ */
+export const revealCredential = defineUseCase({
+  action: 'reveal',
+  capability: 'credentials:reveal',
+  input: revealInput,
+  logs: 'every attempt',
+  names: named,
+  async body(op, r, { deps, tenantId }): Promise<RevealedCredential | Refusal> {
+    const found = await op.tx.findSealed(r.id, r.version);
+    if (!found) return op.refuse(notFound());
+    const { credential, version } = found;
+    op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
+    const outside = await op.outside(credential.vaultId, notFound);
+    if (outside) return outside;
+    const unusable = unusableNow(deps, credential, { forReveal: true });
+    if (unusable) return op.refuse(unusable);
+    if (!version) return op.refuse(new RegistryError('NOT_FOUND', `version ${r.version} does not exist`));
+    if (!version.ciphertext) {
+      return op.refuse(
+        new RegistryError('NOT_FOUND', `version ${version.version} was destroyed by the retention policy`),
+      );
+    }
+    let plaintext: Buffer;
+    try {
+      plaintext = Buffer.from(
+        deps.envelope.open(
+          version.ciphertext,
+          op.key({ tenantId, vaultId: credential.vaultId, vaultKeyVersion: version.vaultKeyVersion }),
+          { tenantId, vaultId: credential.vaultId, credentialId: r.id, version: version.version },
+        ),
+      );
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'CRYPTO') return op.refuse(err);
+      throw err;
+    }
+    const value: unknown = JSON.parse(plaintext.toString('utf8'));
+    plaintext.fill(0);
+    await op.granted();
+    return {
+      credentialId: r.id,
+      name: credential.name,
+      type: credential.type,
+      version: version.version,
+      value,
+      expiresAt: credential.expiresAt,
+    };
+  },
+});
+
+/**
+ * Adds a new version with a new value and makes it current. Concurrent rotations are serialized
+ * on the credential's row, so each gets the next version number and none is lost.
+ */
+export const rotateCredential = defineUseCase({
+  action: 'rotate',
+  capability: 'credentials:write',
+  input: rotateInput,
+  logs: 'every attempt',
+  names: named,
+  async body(op, r, { deps, tenantId, ctx }): Promise<{ credential: Credential; version: number } | Refusal> {
+    const past = inThePast(deps, r.expiresAt);
+    if (past) return op.refuse(past);
+    const found = await op.tx.findForRotation(r.id);
+    if (!found) return op.refuse(notFound());
+    const { credential } = found;
+    op.note({ vaultId: credential.vaultId });
+    const outside = await op.outside(credential.vaultId, notFound);
+    if (outside) return outside;
+    const unusable = unusableNow(deps, credential, { forReveal: false });
+    if (unusable) return op.refuse(unusable);
+    if (r.expectedVersion !== undefined && r.expectedVersion !== credential.currentVersion) {
+      return op.refuse(
+        new RegistryError(
+          'VERSION_MISMATCH',
+          `expected version ${r.expectedVersion}, but the current version is ${credential.currentVersion}`,
+        ),
+        { version: credential.currentVersion },
+      );
+    }
+    let value: unknown;
+    try {
+      value = parseValue(credential.type, r.value);
+    } catch (err) {
+      return op.refuse(err as RegistryError);
+    }
+    const next = credential.currentVersion + 1;
+    const blob = seal(deps, op, found.key, value, {
+      tenantId,
+      vaultId: credential.vaultId,
+      credentialId: r.id,
+      version: next,
+    });
+    await op.tx.insertVersion({
+      credentialId: r.id,
+      vaultId: credential.vaultId,
+      version: next,
+      vaultKeyVersion: found.key.vaultKeyVersion,
+      ciphertext: blob,
+      createdBy: ctx.actor,
+    });
+    const updated = await op.tx.setCurrentVersion(r.id, next, r.expiresAt);
+    if (next > found.maxVersions) await op.tx.destroyVersionsThrough(r.id, next - found.maxVersions);
+    await op.granted({ version: next });
+    return { credential: updated, version: next };
+  },
+});
+
+/** Metadata only; soft-deleted credentials are returned too, with `deletedAt` set. */
+export const getCredential = defineUseCase({
+  action: 'read',
+  capability: 'credentials:read',
+  input: byId,
+  logs: 'refusals',
+  names: named,
+  async body(op, { id }): Promise<Credential | Refusal> {
+    const credential = await op.tx.findCredential(id);
+    if (!credential) return op.refuse(notFound());
+    return (await op.outside(credential.vaultId, notFound)) ?? credential;
+  },
+});
+
+/** Metadata of a vault's credentials by name; never values. Soft-deleted ones only when asked. */
+export const listCredentials = defineUseCase({
+  action: 'read',
+  capability: 'credentials:read',
+  input: listInput,
+  logs: 'refusals',
+  names: named,
+  vault: (l) => l.vaultId,
+  missing: vaultNotFound,
+  async body(op, { vaultId, limit, cursor, includeDeleted }): Promise<Page<Credential> | Refusal> {
+    const after = decodeNameCursor(cursor);
+    if (!(await op.tx.findVault(vaultId))) return op.refuse(vaultNotFound());
+    return toPage(
+      await op.tx.listCredentials(vaultId, limit + 1, after, includeDeleted),
+      limit,
+      encodeNameCursor,
+    );
+  },
+});
+
+/** Every version, newest first, with `destroyedAt` on those whose ciphertext retention removed. */
+export const listVersions = defineUseCase({
+  action: 'read',
+  capability: 'credentials:read',
+  input: byId,
+  logs: 'refusals',
+  names: named,
+  async body(op, { id }): Promise<CredentialVersion[] | Refusal> {
+    const credential = await op.tx.findCredential(id);
+    if (!credential) return op.refuse(notFound());
+    return (await op.outside(credential.vaultId, notFound)) ?? op.tx.listVersions(id);
+  },
+});
+
+/**
+ * A change to one credential: locks its row, refuses outside the caller's scope, runs `change`, and
+ * logs the outcome (`granted` unless `change` refused).
+ */
+function credentialChange<S extends z.ZodType<{ id: string }>>(
+  action: AccessAction,
+  input: S,
+  change: (
+    op: Operation,
+    credential: Credential,
+    input: z.output<S>,
+    env: UseCaseEnv,
+  ) => Promise<Credential | Refusal>,
+) {
+  return defineUseCase({
+    action,
+    capability: 'credentials:write',
+    input,
+    logs: 'every attempt',
+    names: named,
+    async body(op, i, env): Promise<Credential | Refusal> {
+      const credential = await op.tx.findCredential(i.id, { forUpdate: true });
+      if (!credential) return op.refuse(notFound());
+      op.note({ vaultId: credential.vaultId, version: credential.currentVersion });
+      const outside = await op.outside(credential.vaultId, notFound);
+      if (outside) return outside;
+      const result = await change(op, credential, i, env);
+      if (!(result instanceof Refusal)) await op.granted();
+      return result;
+    },
+  });
+}
+
+/**
+ * Changes metadata, expiry, rotation schedule (null clears the last two) and whether the credential
+ * is active: all validated first, applied in one transaction.
+ */
+export const updateCredential = credentialChange(
+  'update',
+  updateInput,
+  async (op, credential, p, { deps }) => {
+    const past = inThePast(deps, p.expiresAt);
+    if (past) return op.refuse(past);
+    if (credential.deletedAt) return op.refuse(deleted(credential));
+    const { id, active, ...fields } = p;
+    return op.tx.updateCredential(id, { ...fields, ...(active !== undefined ? { isActive: active } : {}) });
+  },
+);
+
+const setActive = (active: boolean) =>
+  credentialChange(active ? 'reactivate' : 'deactivate', byId, async (op, credential, { id }) => {
+    if (credential.deletedAt) return op.refuse(deleted(credential));
+    return op.tx.updateCredential(id, { isActive: active });
+  });
+/** Refuses every reveal and rotation until reactivated. */
+export const deactivateCredential = setActive(false);
+export const reactivateCredential = setActive(true);
+
+/** Soft delete: refused everywhere, restorable for `recoveryWindowDays` (Default: 7), then purged. */
+export const deleteCredential = credentialChange(
+  'delete',
+  deleteInput,
+  async (op, credential, d, { deps }) => {
+    if (credential.deletedAt) return op.refuse(deleted(credential));
+    const now = deps.clock.now();
+    return op.tx.updateCredential(d.id, {
+      deletedAt: now,
+      purgeAfter: new Date(now.getTime() + d.recoveryWindowDays * DAY_MS),
+    });
+  },
+);
+
+/** Undoes a soft delete within the recovery window; refused if the name was reused meanwhile. */
+export const restoreCredential = credentialChange(
+  'restore',
+  byId,
+  async (op, credential, { id }, { deps }) => {
+    if (!credential.deletedAt)
+      return op.refuse(new RegistryError('CONFLICT', 'the credential is not deleted'));
+    if (credential.purgeAfter && credential.purgeAfter <= deps.clock.now()) {
+      return op.refuse(
+        new RegistryError('NOT_FOUND', 'the recovery window has ended; the credential is being purged'),
+      );
+    }
+    return op.tx.updateCredential(id, { deletedAt: null, purgeAfter: null });
+  },
+);
+
+/** Irreversibly removes a soft-deleted credential and all its versions (and so its data keys). */
+export const purgeCredential = credentialChange('purge', byId, async (op, credential, { id }) => {
+  if (!credential.deletedAt) {
+    return op.refuse(
+      new RegistryError('CONFLICT', 'only a deleted credential can be purged; delete it first'),
+    );
+  }
+  await op.tx.purgeCredential(id);
+  return credential;
+});
+
+/**
+ * Credentials of one tenant: store, reveal, rotate, and their life cycle, as library calls. Each
+ * runs one use-case above: every attempt, allowed or not, leaves a row in the access log, and a
+ * value is returned only once its row is committed.
  */
 export class CredentialService {
   constructor(
     private readonly deps: RegistryDeps,
     private readonly tenantId: string,
   ) {}
+
+  #run<S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: unknown): Promise<O> {
+    return runUseCase(this.deps, this.tenantId, useCase, input, ctx);
+  }
 
   /**
    * Stores a new credential as version 1.
@@ -125,299 +450,77 @@ export class CredentialService {
    *   { actor: 'alice' },
    * );
    */
-  async store(input: StoreCredentialInput, ctx: RequestContext): Promise<Credential> {
-    const subject: AuditSubject = { action: 'store' };
-    const { ctx: c, input: s } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      if (isUuid(input?.vaultId)) subject.vaultId = input.vaultId;
-      const parsed = parse(storeInput, input);
-      this.#checkFuture(parsed.expiresAt, 'expiresAt');
-      return { ...parsed, value: parseValue(parsed.type, parsed.value) };
-    });
-    return audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const denied = outOfScope(c, s.vaultId, vaultNotFound);
-      if (denied) return op.refuse(denied);
-      const found = await op.tx.findVaultWithCurrentKey(s.vaultId);
-      if (!found) return op.refuse(vaultNotFound());
-      const id = newId();
-      const blob = this.#seal(op, found.key, s.value, { vaultId: s.vaultId, credentialId: id, version: 1 });
-      const credential = await op.tx.insertCredential({
-        id,
-        vaultId: s.vaultId,
-        name: s.name,
-        type: s.type,
-        metadata: s.metadata,
-        expiresAt: s.expiresAt ?? null,
-        rotationSchedule: s.rotationSchedule ?? null,
-        createdBy: c.actor,
-      });
-      await op.tx.insertVersion({
-        credentialId: id,
-        vaultId: s.vaultId,
-        version: 1,
-        vaultKeyVersion: found.key.vaultKeyVersion,
-        ciphertext: blob,
-        createdBy: c.actor,
-      });
-      await op.granted({ credentialId: id, version: 1 });
-      return credential;
-    });
+  store(input: StoreCredentialInput, ctx: RequestContext): Promise<Credential> {
+    return this.#run(storeCredential, input, ctx);
   }
 
   /**
-   * Returns a credential's value. The access-log row is written in the same transaction that reads
-   * the ciphertext, and the value is returned only after that transaction commits.
+   * Returns a credential's value, once its access-log row is committed.
    * @example const { value } = await t.credentials.reveal(id, { actor: 'billing-job', reason: 'nightly invoice run' });
    */
-  async reveal(id: string, options: RevealOptions): Promise<RevealedCredential> {
-    const subject: AuditSubject = { action: 'reveal' };
-    const { ctx: c, input: r } = await validated(this.deps, this.tenantId, subject, options, () => {
-      subject.credentialId = parse(uuid, id, 'id');
-      if (typeof options?.reason === 'string') subject.reason = options.reason.slice(0, 1000);
-      return parse(revealInput, options);
-    });
-    subject.reason = r.reason;
-    return audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const found = await op.tx.findSealed(id, r.version);
-      if (!found) return op.refuse(notFound());
-      const { credential, version } = found;
-      op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
-      const denied = outOfScope(c, credential.vaultId, notFound);
-      if (denied) return op.refuse(denied);
-      const unusable = this.#unusable(credential, { forReveal: true });
-      if (unusable) return op.refuse(unusable);
-      if (!version) return op.refuse(new RegistryError('NOT_FOUND', `version ${r.version} does not exist`));
-      if (!version.ciphertext) {
-        return op.refuse(
-          new RegistryError('NOT_FOUND', `version ${version.version} was destroyed by the retention policy`),
-        );
-      }
-      let plaintext: Buffer;
-      try {
-        plaintext = Buffer.from(
-          this.deps.envelope.open(
-            version.ciphertext,
-            op.key({
-              tenantId: this.tenantId,
-              vaultId: credential.vaultId,
-              vaultKeyVersion: version.vaultKeyVersion,
-            }),
-            this.#binding(credential.vaultId, id, version.version),
-          ),
-        );
-      } catch (err) {
-        if (err instanceof RegistryError && err.code === 'CRYPTO') return op.refuse(err);
-        throw err;
-      }
-      const value: unknown = JSON.parse(plaintext.toString('utf8'));
-      plaintext.fill(0);
-      await op.granted();
-      return {
-        credentialId: id,
-        name: credential.name,
-        type: credential.type,
-        version: version.version,
-        value,
-        expiresAt: credential.expiresAt,
-      };
-    });
+  reveal(id: string, options: RevealOptions): Promise<RevealedCredential> {
+    const { reason, version, ...ctx } = options ?? ({} as RevealOptions);
+    return this.#run(revealCredential, { id, reason, ...(version !== undefined ? { version } : {}) }, ctx);
   }
 
-  /**
-   * Adds a new version with a new value and makes it current. Concurrent rotations are serialized
-   * on the credential's row, so each gets the next version number and none is lost.
-   */
-  async rotate(
+  /** Adds a new version with a new value and makes it current. */
+  rotate(
     id: string,
     newValue: unknown,
     options: RotateOptions,
   ): Promise<{ credential: Credential; version: number }> {
-    const subject: AuditSubject = { action: 'rotate' };
-    const { ctx: c, input: r } = await validated(this.deps, this.tenantId, subject, options, () => {
-      subject.credentialId = parse(uuid, id, 'id');
-      const parsed = parse(rotateInput, options);
-      this.#checkFuture(parsed.expiresAt, 'expiresAt');
-      return parsed;
-    });
-    return audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const found = await op.tx.findForRotation(id);
-      if (!found) return op.refuse(notFound());
-      const { credential } = found;
-      op.note({ vaultId: credential.vaultId });
-      const denied = outOfScope(c, credential.vaultId, notFound);
-      if (denied) return op.refuse(denied);
-      const unusable = this.#unusable(credential, { forReveal: false });
-      if (unusable) return op.refuse(unusable);
-      if (r.expectedVersion !== undefined && r.expectedVersion !== credential.currentVersion) {
-        return op.refuse(
-          new RegistryError(
-            'VERSION_MISMATCH',
-            `expected version ${r.expectedVersion}, but the current version is ${credential.currentVersion}`,
-          ),
-          { version: credential.currentVersion },
-        );
-      }
-      let value: unknown;
-      try {
-        value = parseValue(credential.type, newValue);
-      } catch (err) {
-        return op.refuse(err as RegistryError);
-      }
-      const next = credential.currentVersion + 1;
-      const blob = this.#seal(op, found.key, value, {
-        vaultId: credential.vaultId,
-        credentialId: id,
-        version: next,
-      });
-      await op.tx.insertVersion({
-        credentialId: id,
-        vaultId: credential.vaultId,
-        version: next,
-        vaultKeyVersion: found.key.vaultKeyVersion,
-        ciphertext: blob,
-        createdBy: c.actor,
-      });
-      const updated = await op.tx.setCurrentVersion(id, next, r.expiresAt);
-      if (next > found.maxVersions) await op.tx.destroyVersionsThrough(id, next - found.maxVersions);
-      await op.granted({ version: next });
-      return { credential: updated, version: next };
-    });
+    const { expectedVersion, expiresAt, ...ctx } = options ?? ({} as RotateOptions);
+    return this.#run(
+      rotateCredential,
+      {
+        id,
+        value: newValue,
+        ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+      },
+      ctx,
+    );
   }
 
-  /**
-   * Metadata only; soft-deleted credentials are returned too, with `deletedAt` set. With a context,
-   * a vault-scoped caller is refused (and logged) outside its vault.
-   */
-  async get(id: string, ctx?: RequestContext): Promise<Credential> {
-    parse(uuid, id, 'id');
-    const credential = await this.deps.store.withTenant(this.tenantId, (tx) => tx.findCredential(id));
-    if (!credential) throw notFound();
-    await this.#checkScope(ctx, credential.vaultId, id);
-    return credential;
+  /** Metadata only. A vault-scoped caller is refused (and logged) outside its vault. */
+  get(id: string, ctx: RequestContext = IN_PROCESS): Promise<Credential> {
+    return this.#run(getCredential, { id }, ctx);
   }
 
-  /** Metadata of a vault's credentials by name; never values. Soft-deleted ones only when asked. */
-  async list(
+  list(
     vaultId: string,
     options: { limit?: number; cursor?: string; includeDeleted?: boolean } = {},
-    ctx?: RequestContext,
+    ctx: RequestContext = IN_PROCESS,
   ): Promise<Page<Credential>> {
-    parse(uuid, vaultId, 'vaultId');
-    const { limit, cursor, includeDeleted } = parse(listInput, options);
-    const after = decodeNameCursor(cursor);
-    await this.#checkScope(ctx, vaultId, null);
-    const rows = await this.deps.store.withTenant(this.tenantId, async (tx) => {
-      if (!(await tx.findVault(vaultId))) throw vaultNotFound();
-      return tx.listCredentials(vaultId, limit + 1, after, includeDeleted);
-    });
-    return toPage(rows, limit, encodeNameCursor);
+    return this.#run(listCredentials, { ...options, vaultId }, ctx);
   }
 
-  /** Every version, newest first, with `destroyedAt` on those whose ciphertext retention removed. */
-  async listVersions(id: string, ctx?: RequestContext): Promise<CredentialVersion[]> {
-    parse(uuid, id, 'id');
-    const found = await this.deps.store.withTenant(this.tenantId, async (tx) => {
-      const credential = await tx.findCredential(id);
-      return credential ? { credential, versions: await tx.listVersions(id) } : null;
-    });
-    if (!found) throw notFound();
-    await this.#checkScope(ctx, found.credential.vaultId, id);
-    return found.versions;
+  listVersions(id: string, ctx: RequestContext = IN_PROCESS): Promise<CredentialVersion[]> {
+    return this.#run(listVersions, { id }, ctx);
   }
 
-  /** Refuses (as not found), and logs as denied, a read outside a vault-scoped caller's vault. */
-  async #checkScope(
-    ctx: RequestContext | undefined,
-    vaultId: string,
-    credentialId: string | null,
-  ): Promise<void> {
-    const denied = ctx ? outOfScope(ctx, vaultId, credentialId ? notFound : vaultNotFound) : null;
-    if (!denied || !ctx) return;
-    await auditFailure(this.deps, this.tenantId, ctx, { action: 'read', vaultId, credentialId }, denied);
-    throw denied;
+  update(id: string, patch: CredentialUpdate, ctx: RequestContext): Promise<Credential> {
+    return this.#run(updateCredential, { ...patch, id }, ctx);
   }
 
-  /**
-   * Changes metadata, expiry, rotation schedule (null clears the last two) and whether the credential
-   * is active: all validated first, applied in one transaction.
-   */
-  async update(id: string, patch: CredentialUpdate, ctx: RequestContext): Promise<Credential> {
-    const subject: AuditSubject = { action: 'update' };
-    const { ctx: c, input: p } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.credentialId = parse(uuid, id, 'id');
-      const parsed = parse(updateInput, patch);
-      this.#checkFuture(parsed.expiresAt, 'expiresAt');
-      return parsed;
-    });
-    return this.#change(id, c, subject, async (op, credential) => {
-      if (credential.deletedAt) return op.refuse(deleted(credential));
-      const { active, ...fields } = p;
-      return op.tx.updateCredential(id, { ...fields, ...(active !== undefined ? { isActive: active } : {}) });
-    });
+  deactivate(id: string, ctx: RequestContext): Promise<Credential> {
+    return this.#run(deactivateCredential, { id }, ctx);
   }
 
-  /** Refuses every reveal and rotation until reactivated. */
-  async deactivate(id: string, ctx: RequestContext): Promise<Credential> {
-    return this.#setActive(id, false, ctx);
+  reactivate(id: string, ctx: RequestContext): Promise<Credential> {
+    return this.#run(reactivateCredential, { id }, ctx);
   }
 
-  async reactivate(id: string, ctx: RequestContext): Promise<Credential> {
-    return this.#setActive(id, true, ctx);
+  delete(id: string, options: { recoveryWindowDays?: number }, ctx: RequestContext): Promise<Credential> {
+    return this.#run(deleteCredential, { ...options, id }, ctx);
   }
 
-  /** Soft delete: refused everywhere, restorable for `recoveryWindowDays` (Default: 7), then purged. */
-  async delete(
-    id: string,
-    options: { recoveryWindowDays?: number },
-    ctx: RequestContext,
-  ): Promise<Credential> {
-    const subject: AuditSubject = { action: 'delete' };
-    const { ctx: c, input: d } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.credentialId = parse(uuid, id, 'id');
-      return parse(deleteInput, options ?? {});
-    });
-    return this.#change(id, c, subject, async (op, credential) => {
-      if (credential.deletedAt) return op.refuse(deleted(credential));
-      const now = this.deps.clock.now();
-      return op.tx.updateCredential(id, {
-        deletedAt: now,
-        purgeAfter: new Date(now.getTime() + d.recoveryWindowDays * DAY_MS),
-      });
-    });
+  restore(id: string, ctx: RequestContext): Promise<Credential> {
+    return this.#run(restoreCredential, { id }, ctx);
   }
 
-  /** Undoes a soft delete within the recovery window; refused if the name was reused meanwhile. */
-  async restore(id: string, ctx: RequestContext): Promise<Credential> {
-    const subject: AuditSubject = { action: 'restore' };
-    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.credentialId = parse(uuid, id, 'id');
-    });
-    return this.#change(id, c, subject, async (op, credential) => {
-      if (!credential.deletedAt)
-        return op.refuse(new RegistryError('CONFLICT', 'the credential is not deleted'));
-      if (credential.purgeAfter && credential.purgeAfter <= this.deps.clock.now()) {
-        return op.refuse(
-          new RegistryError('NOT_FOUND', 'the recovery window has ended; the credential is being purged'),
-        );
-      }
-      return op.tx.updateCredential(id, { deletedAt: null, purgeAfter: null });
-    });
-  }
-
-  /** Irreversibly removes a soft-deleted credential and all its versions (and so its data keys). */
   async purge(id: string, ctx: RequestContext): Promise<void> {
-    const subject: AuditSubject = { action: 'purge' };
-    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.credentialId = parse(uuid, id, 'id');
-    });
-    await this.#change(id, c, subject, async (op, credential) => {
-      if (!credential.deletedAt) {
-        return op.refuse(
-          new RegistryError('CONFLICT', 'only a deleted credential can be purged; delete it first'),
-        );
-      }
-      await op.tx.purgeCredential(id);
-      return credential;
-    });
+    await this.#run(purgeCredential, { id }, ctx);
   }
 
   /**
@@ -446,79 +549,46 @@ export class CredentialService {
       if (due.length < batch || progress === 0) return purged;
     }
   }
+}
 
-  /** Locks the credential, runs `change`, and logs the outcome (`granted` unless `change` refused). */
-  #change<T>(
-    id: string,
-    ctx: RequestContext,
-    subject: AuditSubject,
-    change: (op: Operation, credential: Credential) => Promise<T | Refusal>,
-  ): Promise<T> {
-    return audited(this.deps, this.tenantId, ctx, subject, async (op) => {
-      const credential = await op.tx.findCredential(id, { forUpdate: true });
-      if (!credential) return op.refuse(notFound());
-      op.note({ vaultId: credential.vaultId, version: credential.currentVersion });
-      const denied = outOfScope(ctx, credential.vaultId, notFound);
-      if (denied) return op.refuse(denied);
-      const result = await change(op, credential);
-      if (!(result instanceof Refusal)) await op.granted();
-      return result;
-    });
+/** Why a credential cannot be used now, or null. Rotation is the cure for expiry, so it may proceed. */
+function unusableNow(
+  deps: RegistryDeps,
+  credential: CredentialState,
+  { forReveal }: { forReveal: boolean },
+): RegistryError | null {
+  if (credential.deletedAt) return deleted(credential);
+  if (!credential.isActive)
+    return new RegistryError('INACTIVE', 'the credential is deactivated; reactivate it first');
+  if (forReveal && credential.expiresAt && credential.expiresAt <= deps.clock.now()) {
+    return new RegistryError(
+      'EXPIRED',
+      `the credential expired at ${credential.expiresAt.toISOString()}; rotate it`,
+    );
   }
+  return null;
+}
 
-  async #setActive(id: string, active: boolean, ctx: RequestContext): Promise<Credential> {
-    const subject: AuditSubject = { action: active ? 'reactivate' : 'deactivate' };
-    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.credentialId = parse(uuid, id, 'id');
-    });
-    return this.#change(id, c, subject, async (op, credential) => {
-      if (credential.deletedAt) return op.refuse(deleted(credential));
-      return op.tx.updateCredential(id, { isActive: active });
-    });
-  }
+/** A new expiry must lie ahead (by the registry's clock, so this is checked in the use-case, not the schema). */
+function inThePast(deps: RegistryDeps, date: Date | null | undefined): RegistryError | null {
+  if (!date || date > deps.clock.now()) return null;
+  return new RegistryError('VALIDATION', 'invalid input: expiresAt must be in the future', {
+    issues: [{ path: 'expiresAt', problem: 'must be in the future' }],
+  });
+}
 
-  /** Why a credential cannot be used now, or null. Rotation is the cure for expiry, so it may proceed. */
-  #unusable(credential: CredentialState, { forReveal }: { forReveal: boolean }): RegistryError | null {
-    if (credential.deletedAt) return deleted(credential);
-    if (!credential.isActive)
-      return new RegistryError('INACTIVE', 'the credential is deactivated; reactivate it first');
-    if (forReveal && credential.expiresAt && credential.expiresAt <= this.deps.clock.now()) {
-      return new RegistryError(
-        'EXPIRED',
-        `the credential expired at ${credential.expiresAt.toISOString()}; rotate it`,
-      );
-    }
-    return null;
-  }
-
-  #checkFuture(date: Date | null | undefined, path: string): void {
-    if (date && date <= this.deps.clock.now()) {
-      throw new RegistryError('VALIDATION', `invalid input: ${path} must be in the future`, {
-        issues: [{ path, problem: 'must be in the future' }],
-      });
-    }
-  }
-
-  #binding(vaultId: string, credentialId: string, version: number): ValueBinding {
-    return { tenantId: this.tenantId, vaultId, credentialId, version };
-  }
-
-  #seal(
-    op: Operation,
-    keyRecord: Parameters<Operation['key']>[0],
-    value: unknown,
-    at: { vaultId: string; credentialId: string; version: number },
-  ): Uint8Array {
-    const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
-    try {
-      return this.deps.envelope.seal(
-        plaintext,
-        op.key(keyRecord),
-        this.#binding(at.vaultId, at.credentialId, at.version),
-      );
-    } finally {
-      plaintext.fill(0);
-    }
+function seal(
+  deps: RegistryDeps,
+  op: Operation,
+  keyRecord: Parameters<Operation['key']>[0],
+  value: unknown,
+  binding: ValueBinding,
+): Uint8Array {
+  const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
+  try {
+    return deps.envelope.seal(plaintext, op.key(keyRecord), binding);
+  } finally {
+    plaintext.fill(0);
   }
 }
 

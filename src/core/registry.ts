@@ -1,20 +1,16 @@
+import type { z } from 'zod';
 import { AuditService } from './audit-service.js';
-import {
-  type AuditSubject,
-  asRegistryError,
-  audited,
-  auditFailure,
-  describeError,
-  type RegistryDeps,
-} from './audited-operation.js';
+import { auditFailure, type RegistryDeps } from './audited-operation.js';
 import { CredentialService } from './credential-service.js';
+import { crossTenantJobs } from './cross-tenant-jobs.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
-import type { ScheduledJob, VaultKeyRecord } from './ports.js';
+import type { ScheduledJob } from './ports.js';
 import { PrincipalService } from './principal-service.js';
 import { TenantService } from './tenant-service.js';
 import { Authenticator, type AuthenticatorOptions, TokenService } from './token-service.js';
 import type { RequestContext } from './types.js';
+import { type AnyUseCase, refuseUseCase, runUseCase, type UseCase } from './use-case.js';
 import { VaultService } from './vault-service.js';
 
 export interface MaintenanceOptions {
@@ -24,13 +20,8 @@ export interface MaintenanceOptions {
   rewrapBatches?: number;
 }
 
-const VAULT_KEY_PAGE = 200;
-
 /** The longest lease a scheduled job may take: a day, like the longest maintenance interval. */
 const MAX_LEASE_MS = 86_400_000;
-
-/** A root rotation stops when this many vault keys in a row cannot be moved (see `rotateRoot`). */
-const REFUSALS_BEFORE_STOPPING = 10;
 
 export interface RootKeyUsage {
   provider: string;
@@ -54,11 +45,24 @@ export interface TenantRegistry {
   readonly principals: PrincipalService;
   readonly audit: AuditService;
   readonly tokens: TokenService;
+  /** Runs one use-case in this tenant (what every method above does): see `runUseCase`. */
+  run<S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: RequestContext): Promise<O>;
   /**
-   * Logs an attempt refused before it reached a use-case (a role that does not allow it, input the
-   * HTTP layer could not parse), with the outcome its error implies.
+   * Logs an attempt at `useCase` refused before it could run (input the HTTP layer could not
+   * parse, say) and returns the error to answer: the caller's role and scope are checked first,
+   * so a caller that may not use it at all is told that, and logged so (see `refuseUseCase`).
    */
-  recordRefusal(subject: AuditSubject, ctx: RequestContext, error: RegistryError): Promise<void>;
+  refuse(
+    useCase: AnyUseCase,
+    raw: unknown,
+    ctx: RequestContext,
+    error: RegistryError,
+  ): Promise<RegistryError>;
+  /**
+   * Logs, in this tenant, its token's attempt at a platform-admin operation (`what` names it, e.g.
+   * the route), and returns the FORBIDDEN to answer.
+   */
+  refusePlatformAccess(what: string, ctx: RequestContext): Promise<RegistryError>;
 }
 
 /**
@@ -126,162 +130,22 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       principals: new PrincipalService(deps, tenantId),
       audit: new AuditService(deps, tenantId),
       tokens: new TokenService(deps, tenantId, (id) => authenticator.forget(id)),
-      recordRefusal: (subject: AuditSubject, ctx: RequestContext, error: RegistryError) =>
-        auditFailure(deps, tenantId, ctx, subject, error),
+      run: <S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: RequestContext) =>
+        runUseCase(deps, tenantId, useCase, input, ctx),
+      refuse: (useCase: AnyUseCase, raw: unknown, ctx: RequestContext, error: RegistryError) =>
+        refuseUseCase(deps, tenantId, useCase, raw, ctx, error),
+      async refusePlatformAccess(what: string, ctx: RequestContext) {
+        const denied = new RegistryError('FORBIDDEN', 'this needs a platform-admin token');
+        await auditFailure(deps, tenantId, ctx, { action: 'platform_access', reason: what }, denied);
+        return denied;
+      },
     });
   };
-  /** Every tenant's vault keys, a page at a time, each page read in its own tenant transaction. */
-  async function* vaultKeyPages(): AsyncGenerator<{ tenantId: string; records: VaultKeyRecord[] }> {
-    let cursor: string | undefined;
-    do {
-      const page = await tenants.list({ limit: 100, cursor });
-      for (const tenant of page.items) {
-        let after: VaultKeyRecord | undefined;
-        for (;;) {
-          const records = await deps.store.withTenant(tenant.id, (tx) =>
-            tx.listVaultKeys(VAULT_KEY_PAGE, after),
-          );
-          if (records.length === 0) break;
-          yield { tenantId: tenant.id, records };
-          if (records.length < VAULT_KEY_PAGE) break; // a short page is the last: no empty query after it
-          after = records.at(-1);
-        }
-      }
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-  }
-
-  const registry: Registry = Object.freeze({
+  return Object.freeze({
     tenants,
     authenticator,
     forTenant,
-    async rotateRoot(ctx: RequestContext) {
-      const isCurrent = await deps.keyRing.currentRootKeyTest();
-      let rewrapped = 0;
-      let failed = 0;
-      let refusedInARow = 0;
-      for await (const { tenantId, records } of vaultKeyPages()) {
-        for (const record of records) {
-          if (isCurrent(record)) continue;
-          const subject = {
-            action: 'key_rotate' as const,
-            vaultId: record.vaultId,
-            version: record.vaultKeyVersion,
-            reason: `root key rotation: ${record.wrapped.providerKeyId}`,
-          };
-          let wrapped: VaultKeyRecord['wrapped'];
-          try {
-            wrapped = await deps.keyRing.rewrapUnderCurrentRoot(record); // provider calls, outside transactions
-            refusedInARow = 0;
-          } catch (err) {
-            const failure = asRegistryError(err);
-            await auditFailure(deps, tenantId, ctx, subject, failure);
-            deps.logger.warn(
-              {
-                tenantId,
-                vaultId: record.vaultId,
-                version: record.vaultKeyVersion,
-                error: describeError(failure),
-              },
-              'root rotation could not move a vault key',
-            );
-            // One key that cannot be opened must not hold up every key after it. An outage stops
-            // the run (it resumes where it stopped), and so does a provider refusing key after key:
-            // expired credentials or a missing permission, not bad keys.
-            if (failure.code !== 'CRYPTO') throw failure;
-            failed++;
-            if (++refusedInARow >= REFUSALS_BEFORE_STOPPING) {
-              throw new RegistryError(
-                'CRYPTO',
-                `root rotation stopped: ${refusedInARow} vault keys in a row could not be moved; the last: ${failure.message}`,
-                { cause: failure },
-              );
-            }
-            continue;
-          }
-          subject.reason += ` -> ${wrapped.providerKeyId}`;
-          rewrapped += await audited(deps, tenantId, ctx, subject, async (op) => {
-            // Another rotation got there first: nothing to do, nothing to log.
-            if (!(await op.tx.replaceVaultKeyWrapping(record, wrapped))) return 0;
-            await op.granted();
-            return 1;
-          });
-          // The next use unwraps through the new wrapping, which proves it.
-          deps.keyRing.forgetVault(tenantId, record.vaultId);
-        }
-      }
-      return { rewrapped, failed };
-    },
-    async rootKeyStatus() {
-      const isCurrent = await deps.keyRing.currentRootKeyTest();
-      const groups = new Map<string, RootKeyUsage>();
-      for await (const { records } of vaultKeyPages()) {
-        for (const { wrapped, ...context } of records) {
-          const current = isCurrent({ ...context, wrapped });
-          const k = JSON.stringify([wrapped.provider, wrapped.providerKeyId, current]);
-          const g = groups.get(k) ?? {
-            provider: wrapped.provider,
-            providerKeyId: wrapped.providerKeyId,
-            current,
-            vaultKeys: 0,
-          };
-          g.vaultKeys++;
-          groups.set(k, g);
-        }
-      }
-      const wrappedBy = [...groups.values()].sort((x, y) => Number(y.current) - Number(x.current));
-      return { wrappedBy, remaining: wrappedBy.reduce((n, g) => n + (g.current ? 0 : g.vaultKeys), 0) };
-    },
-    async runMaintenance(options: MaintenanceOptions) {
-      const ctx = { actor: 'system:maintenance' };
-      const rotateAfterMs = (options.rotateAfterDays ?? 90) * 86_400_000;
-      const report = { rotated: 0, rewrapped: 0, purged: 0 };
-      let cursor: string | undefined;
-      do {
-        const page = await tenants.list({ limit: 100, cursor });
-        for (const tenant of page.items) {
-          const t = forTenant(tenant.id);
-          let vaultCursor: string | undefined;
-          do {
-            const vaults = await t.vaults.list({ limit: 100, cursor: vaultCursor });
-            for (const vault of vaults.items) {
-              try {
-                const status = await t.vaults.keyStatus(vault.id);
-                const current = status.versions.find((v) => v.version === status.currentVersion);
-                const rotate =
-                  rotateAfterMs > 0 &&
-                  current !== undefined &&
-                  deps.clock.now().getTime() - current.createdAt.getTime() >= rotateAfterMs;
-                if (rotate) {
-                  await t.vaults.rotateKey(vault.id, ctx);
-                  report.rotated++;
-                }
-                // Most vaults, most of the time, have nothing under an older key: skip the re-wrap's
-                // transactions for them (the status above already says so).
-                const behind = status.versions.some(
-                  (v) => v.version !== status.currentVersion && v.dataKeys > 0,
-                );
-                if (rotate || behind) {
-                  report.rewrapped += (
-                    await t.vaults.rewrap(vault.id, { maxBatches: options.rewrapBatches ?? 10 }, ctx)
-                  ).rewrapped;
-                }
-              } catch (err) {
-                // One vault's trouble (a concurrent rotation, a provider outage) must not stop the pass.
-                deps.logger.warn(
-                  { tenantId: tenant.id, vaultId: vault.id, error: describeError(err) },
-                  'vault key upkeep failed',
-                );
-              }
-            }
-            vaultCursor = vaults.nextCursor ?? undefined;
-          } while (vaultCursor);
-        }
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
-      report.purged = await registry.purgeDue();
-      return report;
-    },
+    ...crossTenantJobs(deps, tenants, forTenant),
     async claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number) {
       /* Precondition: the lease is a whole number of milliseconds, from 1 to a day. */
       if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
@@ -293,25 +157,5 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       }
       return deps.store.withPlatform((tx) => tx.claimJobRun(job, holder, leaseMs));
     },
-    async purgeDue() {
-      let purged = 0;
-      let cursor: string | undefined;
-      do {
-        const page = await tenants.list({ limit: 100, cursor });
-        for (const tenant of page.items) {
-          try {
-            purged += await forTenant(tenant.id).credentials.purgeDue({ actor: 'system:purge' });
-          } catch (err) {
-            deps.logger.warn(
-              { tenantId: tenant.id, error: describeError(err) },
-              'purge sweep failed for a tenant',
-            );
-          }
-        }
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
-      return purged;
-    },
   });
-  return registry;
 }

@@ -1,14 +1,15 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { audited, type RegistryDeps, validated } from './audited-operation.js';
+import type { Refusal, RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { isUuid, newId } from './ids.js';
 import { decodeIdCursor, encodeIdCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
 import { principalInput } from './principal-service.js';
 import type { ApiToken, Caller, Page, RequestContext, Role } from './types.js';
 import { ROLES } from './types.js';
-import { parse, timestamp, uuid } from './validation.js';
+import { defineUseCase, IN_PROCESS, runUseCase } from './use-case.js';
+import { timestamp, uuid } from './validation.js';
 
 /** 256 bits of secret per token. */
 const SECRET_BYTES = 32;
@@ -54,7 +55,7 @@ const unauthenticated = () =>
     'a valid, unexpired, unrevoked API token is required (Authorization: Bearer …)',
   );
 
-const tokenInput = z.object({
+const tokenInput = z.strictObject({
   principalId: uuid,
   role: z.enum(ROLES),
   vaultId: uuid.optional(),
@@ -67,7 +68,98 @@ export interface CreatedToken {
   apiToken: ApiToken;
 }
 
-/** API tokens of one tenant. */
+/** A token for an existing principal, with one role, optionally limited to one vault. */
+export const createToken = defineUseCase({
+  action: 'token_create',
+  capability: 'tokens:manage',
+  input: tokenInput,
+  logs: 'every attempt',
+  names: (raw) => (isUuid(raw.vaultId) ? { vaultId: raw.vaultId } : {}),
+  async body(op, t, { deps, tenantId, ctx }): Promise<CreatedToken | Refusal> {
+    if (t.expiresAt && t.expiresAt <= deps.clock.now()) {
+      return op.refuse(
+        new RegistryError('VALIDATION', 'invalid input: expiresAt must be in the future', {
+          issues: [{ path: 'expiresAt', problem: 'must be in the future' }],
+        }),
+      );
+    }
+    if (!(await op.tx.findPrincipal(t.principalId))) {
+      return op.refuse(new RegistryError('NOT_FOUND', 'principal not found'));
+    }
+    if (t.vaultId && !(await op.tx.findVault(t.vaultId))) {
+      return op.refuse(new RegistryError('NOT_FOUND', 'vault not found'));
+    }
+    const id = newId();
+    const { secret, hash } = mint(`crt.${hex(tenantId)}.${hex(id)}`);
+    const apiToken = await op.tx.insertToken({
+      id,
+      principalId: t.principalId,
+      role: t.role,
+      vaultId: t.vaultId ?? null,
+      secretHash: hash,
+      expiresAt: t.expiresAt ?? null,
+      createdBy: ctx.actor,
+    });
+    await op.granted();
+    return { token: secret, apiToken };
+  },
+});
+
+/**
+ * A new principal (a user named `name`) and a token for it, in one transaction: how the platform
+ * admin gives a tenant its first admin (and, as break-glass, a new one). Logged in the tenant.
+ */
+export const createPrincipalWithToken = defineUseCase({
+  action: 'token_create',
+  capability: 'tokens:manage',
+  input: z.strictObject({ name: principalInput.shape.name, role: z.enum(ROLES).default('admin') }),
+  logs: 'every attempt',
+  async body(op, p, { tenantId, ctx }): Promise<CreatedToken> {
+    const id = newId();
+    const { secret, hash } = mint(`crt.${hex(tenantId)}.${hex(id)}`);
+    const principal = await op.tx.insertPrincipal({ id: newId(), name: p.name, kind: 'user' });
+    const apiToken = await op.tx.insertToken({
+      id,
+      principalId: principal.id,
+      role: p.role,
+      vaultId: null,
+      secretHash: hash,
+      expiresAt: null,
+      createdBy: ctx.actor,
+    });
+    await op.also('principal_create');
+    await op.granted();
+    return { token: secret, apiToken };
+  },
+});
+
+export const listTokens = defineUseCase({
+  action: 'token_list',
+  capability: 'tokens:manage',
+  input: pageOptions.strict(),
+  logs: 'refusals',
+  async body(op, { limit, cursor }): Promise<Page<ApiToken>> {
+    return toPage(await op.tx.listTokens(limit + 1, decodeIdCursor(cursor)), limit, (t) =>
+      encodeIdCursor(t.id),
+    );
+  },
+});
+
+/** Revokes a token; see `TokenService.revoke` for when other instances stop accepting it. */
+export const revokeToken = defineUseCase({
+  action: 'token_revoke',
+  capability: 'tokens:manage',
+  input: z.strictObject({ id: uuid }),
+  logs: 'every attempt',
+  async body(op, { id }, { deps }): Promise<ApiToken | Refusal> {
+    const revoked = await op.tx.revokeToken(id, deps.clock.now());
+    if (!revoked) return op.refuse(new RegistryError('NOT_FOUND', 'token not found'));
+    await op.granted();
+    return revoked;
+  },
+});
+
+/** API tokens of one tenant, as library calls. */
 export class TokenService {
   constructor(
     private readonly deps: RegistryDeps,
@@ -75,93 +167,24 @@ export class TokenService {
     private readonly onRevoke: (tokenId: string) => void,
   ) {}
 
-  /** A token for an existing principal, with one role, optionally limited to one vault. */
-  async create(
+  create(
     input: { principalId: string; role: Role; vaultId?: string; expiresAt?: Date },
     ctx: RequestContext,
   ): Promise<CreatedToken> {
-    const subject = { action: 'token_create' as const, vaultId: input?.vaultId ?? null };
-    const { ctx: c, input: t } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      const parsed = parse(tokenInput, input);
-      if (parsed.expiresAt && parsed.expiresAt <= this.deps.clock.now()) {
-        throw new RegistryError('VALIDATION', 'invalid input: expiresAt must be in the future', {
-          issues: [{ path: 'expiresAt', problem: 'must be in the future' }],
-        });
-      }
-      return parsed;
-    });
-    const id = newId();
-    const { secret, hash } = mint(`crt.${hex(this.tenantId)}.${hex(id)}`);
-    return audited(this.deps, this.tenantId, c, subject, async (op) => {
-      if (!(await op.tx.findPrincipal(t.principalId))) {
-        return op.refuse(new RegistryError('NOT_FOUND', 'principal not found'));
-      }
-      if (t.vaultId && !(await op.tx.findVault(t.vaultId))) {
-        return op.refuse(new RegistryError('NOT_FOUND', 'vault not found'));
-      }
-      const apiToken = await op.tx.insertToken({
-        id,
-        principalId: t.principalId,
-        role: t.role,
-        vaultId: t.vaultId ?? null,
-        secretHash: hash,
-        expiresAt: t.expiresAt ?? null,
-        createdBy: c.actor,
-      });
-      await op.granted();
-      return { token: secret, apiToken };
-    });
+    return runUseCase(this.deps, this.tenantId, createToken, input, ctx);
   }
 
-  /**
-   * A new principal (a user named `name`) and a token for it, in one transaction: how the platform
-   * admin gives a tenant its first admin (and, as break-glass, a new one). Logged in the tenant.
-   */
-  async createWithPrincipal(
-    input: { name: string; role?: Role },
-    ctx: RequestContext,
-  ): Promise<CreatedToken> {
-    const subject = { action: 'token_create' as const };
-    const { ctx: c, input: p } = await validated(this.deps, this.tenantId, subject, ctx, () =>
-      parse(z.object({ name: principalInput.shape.name, role: z.enum(ROLES).default('admin') }), input),
-    );
-    const id = newId();
-    const { secret, hash } = mint(`crt.${hex(this.tenantId)}.${hex(id)}`);
-    return audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const principal = await op.tx.insertPrincipal({ id: newId(), name: p.name, kind: 'user' });
-      const apiToken = await op.tx.insertToken({
-        id,
-        principalId: principal.id,
-        role: p.role,
-        vaultId: null,
-        secretHash: hash,
-        expiresAt: null,
-        createdBy: c.actor,
-      });
-      await op.also('principal_create');
-      await op.granted();
-      return { token: secret, apiToken };
-    });
+  createWithPrincipal(input: { name: string; role?: Role }, ctx: RequestContext): Promise<CreatedToken> {
+    return runUseCase(this.deps, this.tenantId, createPrincipalWithToken, input, ctx);
   }
 
-  async list(options: PageOptions = {}): Promise<Page<ApiToken>> {
-    const { limit, cursor } = parse(pageOptions, options);
-    const rows = await this.deps.store.withTenant(this.tenantId, (tx) =>
-      tx.listTokens(limit + 1, decodeIdCursor(cursor)),
-    );
-    return toPage(rows, limit, (t) => encodeIdCursor(t.id));
+  list(options: PageOptions = {}, ctx: RequestContext = IN_PROCESS): Promise<Page<ApiToken>> {
+    return runUseCase(this.deps, this.tenantId, listTokens, options, ctx);
   }
 
   /** Revokes at once on this instance; other instances stop accepting it within the auth cache TTL. */
   async revoke(id: string, ctx: RequestContext): Promise<ApiToken> {
-    const subject = { action: 'token_revoke' as const };
-    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => parse(uuid, id, 'id'));
-    const token = await audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const revoked = await op.tx.revokeToken(id, this.deps.clock.now());
-      if (!revoked) return op.refuse(new RegistryError('NOT_FOUND', 'token not found'));
-      await op.granted();
-      return revoked;
-    });
+    const token = await runUseCase(this.deps, this.tenantId, revokeToken, { id }, ctx);
     this.onRevoke(id);
     return token;
   }

@@ -93,6 +93,11 @@ export interface RequestContext {
    * would, and is logged as denied.
    */
   vaultScope?: string;
+  /**
+   * The role of the caller's token: what it may do (see `authorization.ts`). Absent for the
+   * library's in-process callers, which are trusted like the tenant's administrator.
+   */
+  role?: Role;
 }
 
 export interface Tenant {

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { type FieldIssue, RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
-import { ACCESS_ACTIONS, ACCESS_OUTCOMES, CREDENTIAL_TYPES, type CredentialType } from './types.js';
+import { ACCESS_ACTIONS, ACCESS_OUTCOMES, CREDENTIAL_TYPES, type CredentialType, ROLES } from './types.js';
 
 /** A value's JSON form may not exceed this many bytes (64 KiB). */
 export const MAX_VALUE_BYTES = 64 * 1024;
@@ -161,6 +161,7 @@ export const requestContext = z.object({
   requestId: printableId.optional(),
   clientRequestId: printableId.optional(),
   vaultScope: uuid.optional(),
+  role: z.enum(ROLES).optional(),
 });
 
 /** Throws VALIDATION unless the value's JSON form is at most 64 KiB and matches its type's schema. */
@@ -188,12 +189,25 @@ export function parseValue(type: CredentialType, value: unknown): unknown {
 export function parse<S extends z.ZodType>(schema: S, input: unknown, root = ''): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issues: FieldIssue[] = result.error.issues.map((issue) => {
+  const issues: FieldIssue[] = result.error.issues.flatMap((issue) => {
     const path = [root, ...issue.path.map(String)].filter(Boolean).join('.') || '(input)';
     const secretPath = path === 'value' || path.startsWith('value.');
-    return { path, problem: secretPath ? describeCode(issue.code) : issue.message };
+    if (secretPath) return [{ path, problem: describeCode(issue.code) }];
+    // A field this version does not know is named, each on its own (a name the caller chose:
+    // printable and cut short; a value's own field names are never quoted, see above).
+    if (issue.code === 'unrecognized_keys') {
+      const at = path === '(input)' ? '' : `${path}.`;
+      return issue.keys.map((key) => ({ path: `${at}${fieldName(key)}`, problem: 'is not a known field' }));
+    }
+    return [{ path, problem: issue.message }];
   });
   throw validationError(issues);
+}
+
+/** A caller's field name as an error may show it: printable ASCII, at most 64 characters. */
+export function fieldName(key: unknown): string {
+  const name = String(key).replace(/[^\x21-\x7e]/g, '?');
+  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
 }
 
 function describeCode(code: string): string {

@@ -1,20 +1,14 @@
 import { z } from 'zod';
-import {
-  type AuditSubject,
-  audited,
-  auditFailure,
-  outOfScope,
-  type RegistryDeps,
-  validated,
-} from './audited-operation.js';
+import type { AuditSubject, Refusal, RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
-import { newId } from './ids.js';
+import { isUuid, newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
-import type { VaultKeyRecord } from './ports.js';
 import type { Page, RequestContext, Vault } from './types.js';
-import { parse, resourceName, text, uuid, versionNumber } from './validation.js';
+import { defineUseCase, IN_PROCESS, runUseCase, type UseCase } from './use-case.js';
+import { resourceName, text, uuid, versionNumber } from './validation.js';
 
-const vaultInput = z.object({
+const vaultId = { id: uuid };
+const vaultInput = z.strictObject({
   name: resourceName,
   description: text(1000).optional(),
   maxVersions: z.number().int().min(1).max(100).default(10),
@@ -28,12 +22,231 @@ export interface CreateVaultInput {
 }
 
 const notFound = () => new RegistryError('NOT_FOUND', 'vault not found');
-const rewrapInput = z.object({
+const byId = z.strictObject(vaultId);
+const deleteInput = z.strictObject({ ...vaultId, force: z.boolean().default(false) });
+const rewrapInput = z.strictObject({
+  ...vaultId,
   batchSize: z.number().int().min(1).max(10_000).default(500),
   maxBatches: z.number().int().min(1).optional(),
 });
+const destroyKeyInput = z.strictObject({ ...vaultId, version: versionNumber });
+const listInput = pageOptions.strict();
 
-/** Vaults of one tenant: each has its own vault key, created with it and destroyed with it. */
+/** The vault and key version a raw input names, for the row of an attempt however it ends. */
+const named = (raw: Readonly<Record<string, unknown>>): Partial<AuditSubject> => ({
+  ...(isUuid(raw.id) ? { vaultId: raw.id } : {}),
+  ...(typeof raw.version === 'number' && Number.isInteger(raw.version) ? { version: raw.version } : {}),
+});
+
+/** A use-case on one vault named by `id`, refused as missing outside the caller's vault scope. */
+const onVault = { names: named, vault: (i: { id: string }) => i.id, missing: notFound } as const;
+
+/** Creates a vault and its first vault key (wrapped by the root key before the transaction opens). */
+export const createVault = defineUseCase({
+  action: 'vault_create',
+  capability: 'vaults:create',
+  input: vaultInput,
+  logs: 'every attempt',
+  prepare: async (_, { deps, tenantId }) => {
+    const id = newId();
+    const { record } = await deps.keyRing.createVaultKey({ tenantId, vaultId: id, vaultKeyVersion: 1 });
+    return { id, record };
+  },
+  abandon: ({ id }, { deps, tenantId }) => deps.keyRing.forgetVault(tenantId, id),
+  async body(op, v, { ctx, prepared: { id, record } }) {
+    op.note({ vaultId: id });
+    const vault = await op.tx.insertVault({
+      id,
+      name: v.name,
+      description: v.description ?? null,
+      maxVersions: v.maxVersions,
+      createdBy: ctx.actor,
+    });
+    await op.tx.insertVaultKey(record);
+    await op.granted();
+    await op.also('key_create', { version: 1 });
+    return vault;
+  },
+});
+
+export const getVault = defineUseCase({
+  action: 'read',
+  capability: 'vaults:read',
+  input: byId,
+  logs: 'refusals',
+  ...onVault,
+  async body(op, { id }): Promise<Vault | Refusal> {
+    return (await op.tx.findVault(id)) ?? op.refuse(notFound());
+  },
+});
+
+/** By name. A vault-scoped caller sees its one vault. */
+export const listVaults = defineUseCase({
+  action: 'read',
+  capability: 'vaults:read',
+  input: listInput,
+  logs: 'refusals',
+  async body(op, { limit, cursor }, { ctx }): Promise<Page<Vault>> {
+    if (ctx.vaultScope) {
+      const vault = cursor ? null : await op.tx.findVault(ctx.vaultScope);
+      return { items: vault ? [vault] : [], nextCursor: null };
+    }
+    return toPage(await op.tx.listVaults(limit + 1, decodeNameCursor(cursor)), limit, encodeNameCursor);
+  },
+});
+
+/**
+ * Deletes a vault with its keys: every ciphertext in it becomes unrecoverable (crypto-shredding).
+ * A vault that still holds credentials (live or soft-deleted) is refused unless `force` is set.
+ */
+export const deleteVault = defineUseCase({
+  action: 'vault_delete',
+  capability: 'vaults:write',
+  input: deleteInput,
+  logs: 'every attempt',
+  ...onVault,
+  async body(op, { id, force }): Promise<undefined | Refusal> {
+    const vault = await op.tx.findVault(id);
+    if (!vault) return op.refuse(notFound());
+    const held = await op.tx.credentialIdsInVault(id);
+    if (held.length > 0 && !force) {
+      return op.refuse(
+        new RegistryError(
+          'CONFLICT',
+          `the vault holds ${held.length} credential(s); delete or purge them first, or pass force`,
+        ),
+      );
+    }
+    await op.tx.deleteVault(id);
+    await op.granted();
+    await op.also('key_destroy', { version: vault.currentKeyVersion });
+    // Each credential destroyed with the vault gets its own row, so its history ends visibly.
+    for (const credentialId of held) await op.also('purge', { credentialId, reason: 'vault deleted' });
+    return undefined;
+  },
+  after: (_, { id }, { deps, tenantId }) => deps.keyRing.forgetVault(tenantId, id),
+});
+
+/**
+ * Makes a new vault-key version current: new values use it at once. Existing data keys stay under
+ * the old version until `rewrap` moves them; nothing is decrypted either way.
+ */
+export const rotateVaultKey = defineUseCase({
+  action: 'key_rotate',
+  capability: 'keys:manage',
+  input: byId,
+  logs: 'every attempt',
+  ...onVault,
+  prepare: async ({ id }, { deps, tenantId }) => {
+    const vault = await deps.store.withTenant(tenantId, (tx) => tx.findVault(id));
+    if (!vault) return null; // refused in the body, where the row is written
+    const context = { tenantId, vaultId: id, vaultKeyVersion: vault.currentKeyVersion + 1 };
+    // The provider call, outside any transaction.
+    return { from: vault.currentKeyVersion, record: (await deps.keyRing.createVaultKey(context)).record };
+  },
+  async body(op, { id }, { prepared }): Promise<{ version: number } | Refusal> {
+    const locked = await op.tx.lockVault(id);
+    if (!locked || !prepared) return op.refuse(notFound());
+    if (locked.currentKeyVersion !== prepared.from) {
+      return op.refuse(new RegistryError('CONFLICT', 'the vault key was rotated concurrently; retry'));
+    }
+    const next = prepared.record.vaultKeyVersion;
+    await op.tx.insertVaultKey(prepared.record);
+    await op.tx.setCurrentKeyVersion(id, next);
+    await op.granted({ version: next });
+    return { version: next };
+  },
+});
+
+/**
+ * One re-wrap batch: moves up to `batchSize` data keys still under older vault-key versions to the
+ * current one, and logs it as one `key_rewrap` row. Returns how many moved.
+ */
+export const rewrapBatch = defineUseCase({
+  action: 'key_rewrap',
+  capability: 'keys:manage',
+  input: rewrapInput,
+  logs: 'refusals', // a batch that finds nothing to move is not an event
+  ...onVault,
+  async body(op, { id, batchSize }, { deps, tenantId }): Promise<number | Refusal> {
+    const vault = await op.tx.findVault(id);
+    if (!vault) return op.refuse(notFound());
+    const rows = await op.tx.claimVersionsToRewrap(id, vault.currentKeyVersion, batchSize);
+    if (rows.length === 0) return 0;
+    const to = op.key({ tenantId, vaultId: id, vaultKeyVersion: vault.currentKeyVersion });
+    for (const row of rows) {
+      const from = op.key({ tenantId, vaultId: id, vaultKeyVersion: row.vaultKeyVersion });
+      const binding = { tenantId, vaultId: id, credentialId: row.credentialId, version: row.version };
+      const blob = deps.envelope.rewrap(row.ciphertext, from, to, binding);
+      await op.tx.setVersionCiphertext(row.credentialId, row.version, vault.currentKeyVersion, blob);
+    }
+    await op.granted({
+      version: vault.currentKeyVersion,
+      reason: `${rows.length} data keys re-wrapped to vault key version ${vault.currentKeyVersion}`,
+    });
+    return rows.length;
+  },
+});
+
+export interface VaultKeyStatus {
+  currentVersion: number;
+  versions: Array<{ version: number; createdAt: Date; dataKeys: number }>;
+}
+
+/** Each vault-key version with how many data keys still use it: the progress of a re-wrap. */
+export const getVaultKeyStatus = defineUseCase({
+  action: 'read',
+  capability: 'keys:manage',
+  input: byId,
+  logs: 'refusals',
+  ...onVault,
+  async body(op, { id }): Promise<VaultKeyStatus | Refusal> {
+    const vault = await op.tx.findVault(id);
+    if (!vault) return op.refuse(notFound());
+    return { currentVersion: vault.currentKeyVersion, versions: await op.tx.vaultKeyUsage(id) };
+  },
+});
+
+/**
+ * Destroys an old vault-key version once no data key uses it. The current version cannot be
+ * destroyed (delete the vault for that).
+ */
+export const destroyVaultKey = defineUseCase({
+  action: 'key_destroy',
+  capability: 'keys:manage',
+  input: destroyKeyInput,
+  logs: 'every attempt',
+  ...onVault,
+  async body(op, { id, version }): Promise<undefined | Refusal> {
+    const vault = await op.tx.lockVault(id);
+    if (!vault) return op.refuse(notFound());
+    if (version === vault.currentKeyVersion) {
+      return op.refuse(
+        new RegistryError('CONFLICT', 'the current vault key cannot be destroyed; rotate first'),
+      );
+    }
+    const inUse = (await op.tx.vaultKeyUsage(id)).find((v) => v.version === version);
+    if (!inUse)
+      return op.refuse(new RegistryError('NOT_FOUND', `vault key version ${version} does not exist`));
+    if (inUse.dataKeys > 0) {
+      return op.refuse(
+        new RegistryError(
+          'CONFLICT',
+          `${inUse.dataKeys} data keys still use vault key version ${version}; rewrap first`,
+        ),
+      );
+    }
+    await op.tx.deleteVaultKey(id, version, vault.currentKeyVersion);
+    await op.granted();
+    return undefined;
+  },
+  after: (_, { id }, { deps, tenantId }) => deps.keyRing.forgetVault(tenantId, id),
+});
+
+/**
+ * Vaults of one tenant, as library calls: each has its own vault key, created with it and
+ * destroyed with it. Each method runs one use-case above.
+ */
 export class VaultService {
   constructor(
     private readonly deps: RegistryDeps,
@@ -42,141 +255,31 @@ export class VaultService {
     private readonly onDeleted: (vaultId: string) => void = () => {},
   ) {}
 
-  /**
-   * Creates a vault and its first vault key (wrapped by the root key before the transaction opens).
-   * @example const v = await t.vaults.create({ name: 'payments' }, { actor: 'alice' });
-   */
-  async create(input: CreateVaultInput, ctx: RequestContext): Promise<Vault> {
-    const subject = { action: 'vault_create' as const };
-    const { ctx: c, input: v } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      if (ctx?.vaultScope)
-        throw new RegistryError('FORBIDDEN', 'a token limited to one vault cannot create vaults');
-      return parse(vaultInput, input);
-    });
-    const id = newId();
-    let record: VaultKeyRecord;
-    try {
-      ({ record } = await this.deps.keyRing.createVaultKey({
-        tenantId: this.tenantId,
-        vaultId: id,
-        vaultKeyVersion: 1,
-      }));
-    } catch (err) {
-      await auditFailure(this.deps, this.tenantId, c, { action: 'key_create', vaultId: id }, err);
-      throw err;
-    }
-    try {
-      return await audited(this.deps, this.tenantId, c, { ...subject, vaultId: id }, async (op) => {
-        const vault = await op.tx.insertVault({
-          id,
-          name: v.name,
-          description: v.description ?? null,
-          maxVersions: v.maxVersions,
-          createdBy: c.actor,
-        });
-        await op.tx.insertVaultKey(record);
-        await op.granted();
-        await op.also('key_create', { version: 1 });
-        return vault;
-      });
-    } catch (err) {
-      this.deps.keyRing.forgetVault(this.tenantId, id);
-      throw err;
-    }
+  #run<S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: unknown): Promise<O> {
+    return runUseCase(this.deps, this.tenantId, useCase, input, ctx);
   }
 
-  /** With a context, a vault-scoped caller is refused (and logged) for any other vault. */
-  async get(id: string, ctx?: RequestContext): Promise<Vault> {
-    parse(uuid, id, 'id');
-    const denied = ctx ? outOfScope(ctx, id, notFound) : null;
-    if (denied && ctx) {
-      await auditFailure(this.deps, this.tenantId, ctx, { action: 'read', vaultId: id }, denied);
-      throw denied;
-    }
-    const vault = await this.deps.store.withTenant(this.tenantId, (tx) => tx.findVault(id));
-    if (!vault) throw notFound();
-    return vault;
+  /** @example const v = await t.vaults.create({ name: 'payments' }, { actor: 'alice' }); */
+  create(input: CreateVaultInput, ctx: RequestContext): Promise<Vault> {
+    return this.#run(createVault, input, ctx);
   }
 
-  /** By name. A vault-scoped caller sees its one vault. */
-  async list(options: PageOptions = {}, ctx?: RequestContext): Promise<Page<Vault>> {
-    const { limit, cursor } = parse(pageOptions, options);
-    if (ctx?.vaultScope) {
-      const scope = ctx.vaultScope;
-      const vault = cursor
-        ? null
-        : await this.deps.store.withTenant(this.tenantId, (tx) => tx.findVault(scope));
-      return { items: vault ? [vault] : [], nextCursor: null };
-    }
-    const rows = await this.deps.store.withTenant(this.tenantId, (tx) =>
-      tx.listVaults(limit + 1, decodeNameCursor(cursor)),
-    );
-    return toPage(rows, limit, encodeNameCursor);
+  /** A vault-scoped caller is refused (and logged) for any other vault. */
+  get(id: string, ctx: RequestContext = IN_PROCESS): Promise<Vault> {
+    return this.#run(getVault, { id }, ctx);
   }
 
-  /**
-   * Deletes a vault with its keys: every ciphertext in it becomes unrecoverable (crypto-shredding).
-   * A vault that still holds credentials (live or soft-deleted) is refused unless `force` is set.
-   */
+  list(options: PageOptions = {}, ctx: RequestContext = IN_PROCESS): Promise<Page<Vault>> {
+    return this.#run(listVaults, options, ctx);
+  }
+
   async delete(id: string, options: { force?: boolean } = {}, ctx: RequestContext): Promise<void> {
-    const subject: AuditSubject = { action: 'vault_delete' };
-    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.vaultId = parse(uuid, id, 'id');
-    });
-    await audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const denied = outOfScope(c, id, notFound);
-      if (denied) return op.refuse(denied);
-      const vault = await op.tx.findVault(id);
-      if (!vault) return op.refuse(notFound());
-      const held = await op.tx.credentialIdsInVault(id);
-      if (held.length > 0 && !options?.force) {
-        return op.refuse(
-          new RegistryError(
-            'CONFLICT',
-            `the vault holds ${held.length} credential(s); delete or purge them first, or pass force`,
-          ),
-        );
-      }
-      await op.tx.deleteVault(id);
-      await op.granted();
-      await op.also('key_destroy', { version: vault.currentKeyVersion });
-      // Each credential destroyed with the vault gets its own row, so its history ends visibly.
-      for (const credentialId of held) await op.also('purge', { credentialId, reason: 'vault deleted' });
-    });
-    this.deps.keyRing.forgetVault(this.tenantId, id);
+    await this.#run(deleteVault, { ...options, id }, ctx);
     this.onDeleted(id);
   }
 
-  /**
-   * Makes a new vault-key version current: new values use it at once. Existing data keys stay under
-   * the old version until `rewrap` moves them; nothing is decrypted either way.
-   */
-  async rotateKey(id: string, ctx: RequestContext): Promise<{ version: number }> {
-    const subject: AuditSubject = { action: 'key_rotate' };
-    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.vaultId = parse(uuid, id, 'id');
-    });
-    const vault = await this.get(id, c);
-    const next = vault.currentKeyVersion + 1;
-    const context = { tenantId: this.tenantId, vaultId: id, vaultKeyVersion: next };
-    let record: VaultKeyRecord;
-    try {
-      ({ record } = await this.deps.keyRing.createVaultKey(context)); // the provider call, outside any transaction
-    } catch (err) {
-      await auditFailure(this.deps, this.tenantId, c, subject, err);
-      throw err;
-    }
-    return audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const locked = await op.tx.lockVault(id);
-      if (!locked) return op.refuse(notFound());
-      if (locked.currentKeyVersion !== vault.currentKeyVersion) {
-        return op.refuse(new RegistryError('CONFLICT', 'the vault key was rotated concurrently; retry'));
-      }
-      await op.tx.insertVaultKey(record);
-      await op.tx.setCurrentKeyVersion(id, next);
-      await op.granted({ version: next });
-      return { version: next };
-    });
+  rotateKey(id: string, ctx: RequestContext): Promise<{ version: number }> {
+    return this.#run(rotateVaultKey, { id }, ctx);
   }
 
   /**
@@ -190,42 +293,15 @@ export class VaultService {
     options: { batchSize?: number; maxBatches?: number },
     ctx: RequestContext,
   ): Promise<{ rewrapped: number; remaining: number }> {
-    const subject: AuditSubject = { action: 'key_rewrap' };
-    const { ctx: c, input: o } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.vaultId = parse(uuid, id, 'id');
-      return parse(rewrapInput, options ?? {});
-    });
+    const input = { ...options, id };
+    const { batchSize = 500, maxBatches } = options ?? {};
     let rewrapped = 0;
-    for (let batch = 0; o.maxBatches === undefined || batch < o.maxBatches; batch++) {
-      const moved = await audited(this.deps, this.tenantId, c, { ...subject }, async (op) => {
-        const vault = await op.tx.findVault(id);
-        if (!vault) return op.refuse(notFound());
-        const denied = outOfScope(c, id, notFound);
-        if (denied) return op.refuse(denied);
-        const rows = await op.tx.claimVersionsToRewrap(id, vault.currentKeyVersion, o.batchSize);
-        if (rows.length === 0) return 0;
-        const to = op.key({ tenantId: this.tenantId, vaultId: id, vaultKeyVersion: vault.currentKeyVersion });
-        for (const row of rows) {
-          const from = op.key({ tenantId: this.tenantId, vaultId: id, vaultKeyVersion: row.vaultKeyVersion });
-          const binding = {
-            tenantId: this.tenantId,
-            vaultId: id,
-            credentialId: row.credentialId,
-            version: row.version,
-          };
-          const blob = this.deps.envelope.rewrap(row.ciphertext, from, to, binding);
-          await op.tx.setVersionCiphertext(row.credentialId, row.version, vault.currentKeyVersion, blob);
-        }
-        await op.granted({
-          version: vault.currentKeyVersion,
-          reason: `${rows.length} data keys re-wrapped to vault key version ${vault.currentKeyVersion}`,
-        });
-        return rows.length;
-      });
+    for (let batch = 0; maxBatches === undefined || batch < maxBatches; batch++) {
+      const moved = await this.#run(rewrapBatch, input, ctx);
       rewrapped += moved;
-      if (moved < o.batchSize) break;
+      if (moved < batchSize) break;
     }
-    const usage = await this.keyStatus(id, c);
+    const usage = await this.keyStatus(id, ctx);
     return {
       rewrapped,
       remaining: usage.versions
@@ -234,53 +310,11 @@ export class VaultService {
     };
   }
 
-  /** Each vault-key version with how many data keys still use it: the progress of a re-wrap. */
-  async keyStatus(
-    id: string,
-    ctx?: RequestContext,
-  ): Promise<{
-    currentVersion: number;
-    versions: Array<{ version: number; createdAt: Date; dataKeys: number }>;
-  }> {
-    const vault = await this.get(id, ctx);
-    const versions = await this.deps.store.withTenant(this.tenantId, (tx) => tx.vaultKeyUsage(id));
-    return { currentVersion: vault.currentKeyVersion, versions };
+  keyStatus(id: string, ctx: RequestContext = IN_PROCESS): Promise<VaultKeyStatus> {
+    return this.#run(getVaultKeyStatus, { id }, ctx);
   }
 
-  /**
-   * Destroys an old vault-key version once no data key uses it. The current version cannot be
-   * destroyed (delete the vault for that).
-   */
   async destroyKeyVersion(id: string, version: number, ctx: RequestContext): Promise<void> {
-    const subject: AuditSubject = { action: 'key_destroy' };
-    const { ctx: c } = await validated(this.deps, this.tenantId, subject, ctx, () => {
-      subject.vaultId = parse(uuid, id, 'id');
-      subject.version = parse(versionNumber, version, 'version');
-    });
-    await audited(this.deps, this.tenantId, c, subject, async (op) => {
-      const vault = await op.tx.lockVault(id);
-      if (!vault) return op.refuse(notFound());
-      const denied = outOfScope(c, id, notFound);
-      if (denied) return op.refuse(denied);
-      if (version === vault.currentKeyVersion) {
-        return op.refuse(
-          new RegistryError('CONFLICT', 'the current vault key cannot be destroyed; rotate first'),
-        );
-      }
-      const inUse = (await op.tx.vaultKeyUsage(id)).find((v) => v.version === version);
-      if (!inUse)
-        return op.refuse(new RegistryError('NOT_FOUND', `vault key version ${version} does not exist`));
-      if (inUse.dataKeys > 0) {
-        return op.refuse(
-          new RegistryError(
-            'CONFLICT',
-            `${inUse.dataKeys} data keys still use vault key version ${version}; rewrap first`,
-          ),
-        );
-      }
-      await op.tx.deleteVaultKey(id, version, vault.currentKeyVersion);
-      await op.granted();
-    });
-    this.deps.keyRing.forgetVault(this.tenantId, id);
+    await this.#run(destroyVaultKey, { id, version }, ctx);
   }
 }

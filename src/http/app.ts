@@ -16,14 +16,14 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { outcomeOfCode } from '../core/audited-operation.js';
-import { roleAllows } from '../core/authorization.js';
 import { type ErrorCode, isRegistryError, RegistryError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import { PRINTABLE_ID } from '../core/validation.js';
+import { isUuid, newId } from '../core/ids.js';
+import { fieldName, PRINTABLE_ID } from '../core/validation.js';
 import type { RegistryHandle } from '../main.js';
 import { HttpMetrics } from './metrics.js';
-import { sendProblem, sendRegistryError } from './problem.js';
-import { requestContext, subjectOf } from './request-context.js';
+import { addMetricsRoute, type MetricsAccess } from './metrics-routes.js';
+import { rawProblem, sendProblem, sendRegistryError } from './problem.js';
+import { rawInput, requestContext } from './request-context.js';
 import { auditRoutes } from './routes/audit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
@@ -35,6 +35,11 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** See `Config['http']`. */
   http: { trustedProxies: string[]; bodyLimit: number; rateLimitPerMinute: number };
+  /**
+   * Who may read `/metrics` here (see `MetricsAccess`; Default: nobody), and the collector, when a
+   * separate metrics listener must report this app's requests too. (Default: the app's own)
+   */
+  metrics?: MetricsAccess & { collector?: HttpMetrics };
 }
 
 const clientRequestIdOf = (given: unknown) =>
@@ -63,8 +68,22 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     },
     // Fastify's own 503 while closing is not a problem document; the first hook below answers instead.
     return503OnClosing: false,
+    // URLs refused before routing answer as problem documents too (never quoting the URL).
+    frameworkErrors: (error, req, reply) =>
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? sendProblem(reply, req, 414, 'BAD_REQUEST', 'a path segment is longer than 100 characters')
+        : sendProblem(reply, req, 400, 'BAD_REQUEST', 'the URL is not valid (a malformed percent-escape?)'),
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const tooLarge = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW';
+      socket.end(
+        tooLarge
+          ? rawProblem(431, 'the request head is larger than 16 KiB')
+          : rawProblem(400, 'the request is not valid HTTP'),
+      );
+    },
   }).withTypeProvider<ZodTypeProvider>();
-  const metrics = new HttpMetrics(registry);
+  const metrics = options.metrics?.collector ?? new HttpMetrics(registry);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -135,33 +154,14 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     await limit(byToken, req, reply);
     if (access.kind === 'platform') {
       if (req.caller.kind === 'platform') return;
-      const denied = new RegistryError('FORBIDDEN', 'this route needs a platform-admin token');
       // Refused before any tenant work, but the attempt is the token's tenant's: it is logged there.
-      await registry
+      throw await registry
         .forTenant(req.caller.tenantId)
-        .recordRefusal(
-          { action: 'platform_access', reason: `${req.method} ${req.routeOptions.url}` },
-          requestContext(req),
-          denied,
-        );
-      throw denied;
+        .refusePlatformAccess(`${req.method} ${req.routeOptions.url}`, requestContext(req));
     }
-    const caller = req.caller;
-    if (caller.kind !== 'tenant') throw new RegistryError('FORBIDDEN', 'platform tokens manage tenants only');
-    // A vault-scoped token may not mint tokens or principals: they could reach past its vault.
-    const manages = access.permission === 'tokens:manage' || access.permission === 'principals:manage';
-    if (!roleAllows(caller.role, access.permission) || (manages && caller.vaultId)) {
-      const denied = new RegistryError(
-        'FORBIDDEN',
-        manages && caller.vaultId
-          ? `a token limited to one vault cannot manage tokens or principals (${access.action})`
-          : `the ${caller.role} role does not allow this (${access.action})`,
-      );
-      await registry
-        .forTenant(caller.tenantId)
-        .recordRefusal(subjectOf(req, access.action), requestContext(req), denied);
-      throw denied;
-    }
+    // What a tenant caller may do is its use-case's to decide (role, vault scope, input), not ours.
+    if (req.caller.kind !== 'tenant')
+      throw new RegistryError('FORBIDDEN', 'platform tokens manage tenants only');
   });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -172,8 +172,31 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       metrics.denials.inc({ status: reply.statusCode });
   });
 
-  const isReveal = (req: FastifyRequest) =>
-    req.routeOptions.config.access?.kind === 'tenant' && req.routeOptions.url?.endsWith('/reveal') === true;
+  /** The use-case a route runs, and in which tenant: the caller's, or the one a platform route names. */
+  const useCaseOf = (req: FastifyRequest) => {
+    const access = req.routeOptions.config.access;
+    if (access?.kind === 'tenant' && req.caller?.kind === 'tenant')
+      return { useCase: access.useCase, tenantId: req.caller.tenantId };
+    const named = (req.params as { tenantId?: unknown } | undefined)?.tenantId;
+    if (access?.kind === 'platform' && access.inTenant && req.caller?.kind === 'platform' && isUuid(named))
+      return { useCase: access.inTenant, tenantId: named };
+    return undefined;
+  };
+  const isReveal = (req: FastifyRequest) => {
+    const access = req.routeOptions.config.access;
+    return access?.kind === 'tenant' && access.useCase.action === 'reveal';
+  };
+  /**
+   * A request refused here, before its use-case ran (input the schema or the body parser refused):
+   * the use-case records it, and may answer otherwise (a role that may not use it at all).
+   */
+  const refusedHere = async (req: FastifyRequest, error: RegistryError): Promise<RegistryError> => {
+    const target = useCaseOf(req);
+    if (!target) return error;
+    return registry
+      .forTenant(target.tenantId)
+      .refuse(target.useCase, rawInput(req), requestContext(req), error);
+  };
 
   app.setErrorHandler(async (err, req, reply) => {
     if (isRegistryError(err)) {
@@ -207,20 +230,27 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
           },
         ];
       });
-      const error = new RegistryError('VALIDATION', 'the request does not match the API schema', { issues });
+      const error = await refusedHere(
+        req,
+        new RegistryError('VALIDATION', 'the request does not match the API schema', { issues }),
+      );
       if (isReveal(req)) metrics.reveals.inc({ outcome: revealOutcome(error.code) });
-      const access = req.routeOptions.config.access;
-      if (access?.kind === 'tenant' && req.caller?.kind === 'tenant') {
-        await registry
-          .forTenant(req.caller.tenantId)
-          .recordRefusal(subjectOf(req, access.action), requestContext(req), error);
-      }
       return sendRegistryError(reply, req, error);
     }
     const e = err as { statusCode?: number; code?: string; message?: string };
     const status =
       typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     if (status === 429) metrics.denials.inc({ status });
+    if (status !== 429 && status !== 500) {
+      // Refused by the body parser (malformed JSON, a media type or size it does not take): an
+      // attempt like any other, so its use-case records it. Rate-limited requests are not: a row
+      // each would hand a flood the very database work the limit is there to spare.
+      const refused = await refusedHere(req, new RegistryError('BAD_REQUEST', e.message ?? 'bad request'));
+      if (refused.code !== 'BAD_REQUEST') {
+        if (isReveal(req)) metrics.reveals.inc({ outcome: revealOutcome(refused.code) });
+        return sendRegistryError(reply, req, refused);
+      }
+    }
     if (isReveal(req))
       metrics.reveals.inc({
         outcome: status === 429 ? 'rate_limited' : status === 500 ? 'error' : 'invalid',
@@ -249,9 +279,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       .code(r.ready ? 200 : 503)
       .send({ status: r.ready ? 'ready' : 'not_ready', detail: r.detail, checks: r.checks });
   });
-  app.get('/metrics', publicRoute, async (_req, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
+  addMetricsRoute(app, metrics, options.metrics);
   app.get('/openapi.json', publicRoute, async () => app.swagger());
 
   await app.register(platformRoutes(registry));
@@ -263,17 +291,10 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   app.addHook('onSend', async (req, reply, payload) => {
     // While closing, every answer ends its connection (see closeGracefully).
     if (closing.has(app)) reply.header('connection', 'close');
-    if (req.routeOptions.url?.endsWith('/reveal') && reply.statusCode === 200)
-      metrics.reveals.inc({ outcome: 'granted' });
+    if (isReveal(req) && reply.statusCode === 200) metrics.reveals.inc({ outcome: 'granted' });
     return payload;
   });
   return app;
-}
-
-/** A caller's field name as an error may show it: printable ASCII, at most 64 characters. */
-function fieldName(key: unknown): string {
-  const name = String(key).replace(/[^\x21-\x7e]/g, '?');
-  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
 }
 
 /** A reveal's outcome as the access log names it; refusals before any tenant work have their own. */

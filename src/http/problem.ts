@@ -32,8 +32,10 @@ const TITLE: Record<number, string> = {
   410: 'Gone',
   412: 'Precondition Failed',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -80,4 +82,26 @@ export function sendRegistryError(reply: FastifyReply, request: FastifyRequest, 
   // Internal failures get a fixed message: their text is for the operator's log, not the client.
   const detail = status >= 500 && status !== 503 ? 'the server failed to complete the request' : err.message;
   return sendProblem(reply, request, status, err.code, detail, err.issues);
+}
+
+/**
+ * A problem document as a whole raw HTTP/1.1 response, for what Node refuses before Fastify sees a
+ * request (a head too large, a malformed request line): there is no request, id or reply then.
+ */
+export function rawProblem(status: 400 | 431, detail: string): string {
+  const body = JSON.stringify({
+    type: 'urn:credreg:problem:bad_request',
+    title: TITLE[status],
+    status,
+    detail,
+    code: 'BAD_REQUEST',
+  });
+  return [
+    `HTTP/1.1 ${status} ${TITLE[status]}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }

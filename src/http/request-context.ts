@@ -1,18 +1,23 @@
 import type { FastifyRequest } from 'fastify';
-import type { Permission } from '../core/authorization.js';
 import { RegistryError } from '../core/errors.js';
-import { isUuid } from '../core/ids.js';
-import type { AccessAction, Caller, RequestContext } from '../core/types.js';
+import type { Caller, RequestContext } from '../core/types.js';
+import type { AnyUseCase } from '../core/use-case.js';
 
 /** What a route requires of its caller; set as the route's `config.access`. */
 export type RouteAccess =
   | { kind: 'public' }
-  | { kind: 'platform' }
+  | {
+      kind: 'platform';
+      /** The use-case the route runs in the tenant its `:tenantId` names, which logs its refusals. */
+      inTenant?: AnyUseCase;
+    }
   | {
       kind: 'tenant';
-      permission: Permission;
-      /** The access-log action a refusal of this route is recorded as. */
-      action: AccessAction;
+      /**
+       * The use-case the route runs: it decides what the caller may do and what the access log
+       * records, including for a request the route refuses before calling it.
+       */
+      useCase: AnyUseCase;
     };
 
 declare module 'fastify' {
@@ -26,10 +31,8 @@ declare module 'fastify' {
   }
 }
 
-/** The route config of a tenant route: the permission it needs, and the action a refusal is logged as. */
-export const tenantAccess = (permission: Permission, action: AccessAction) => ({
-  access: { kind: 'tenant' as const, permission, action },
-});
+/** The route config of a tenant route: the use-case it runs. */
+export const tenantAccess = (useCase: AnyUseCase) => ({ access: { kind: 'tenant' as const, useCase } });
 
 type TenantCaller = Extract<Caller, { kind: 'tenant' }>;
 
@@ -52,19 +55,15 @@ export function requestContext(request: FastifyRequest): RequestContext {
     requestId: request.id,
     ...(request.clientRequestId ? { clientRequestId: request.clientRequestId } : {}),
     ...(caller?.kind === 'tenant' && caller.vaultId ? { vaultScope: caller.vaultId } : {}),
+    ...(caller?.kind === 'tenant' ? { role: caller.role } : {}),
   };
 }
 
-/** The credential and vault a request names in its path, for the access-log row of a refusal. */
-export function subjectOf(request: FastifyRequest, action: AccessAction) {
-  const params = (request.params ?? {}) as Record<string, string | undefined>;
-  const asId = (v: string | undefined) => (isUuid(v) ? v : null);
-  const credentialRoute = request.routeOptions.url?.startsWith('/v1/credentials/') ?? false;
-  return {
-    action,
-    credentialId: credentialRoute ? asId(params.id) : null,
-    vaultId:
-      asId(params.vaultId) ??
-      (request.routeOptions.url?.startsWith('/v1/vaults/:id') ? asId(params.id) : null),
-  };
+/**
+ * What a request gives its use-case, raw: the query and the body as sent, and the path's params,
+ * last, so a body cannot make a refusal's row name another resource than the path does.
+ */
+export function rawInput(request: FastifyRequest): Record<string, unknown> {
+  const asObject = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {});
+  return { ...asObject(request.query), ...asObject(request.body), ...asObject(request.params) };
 }

@@ -1,7 +1,8 @@
 /**
- * Wire shapes of the API, in zod: they validate requests, encode responses and generate the
- * OpenAPI document. Requests are checked loosely here (types and presence) and strictly by the
- * core, whose VALIDATION failures are logged in the access log.
+ * Wire shapes of the API's answers, in zod: they encode responses, generate the OpenAPI document
+ * and give the typed client its response types (`src/client/api-types.ts`, type-only: what arrives
+ * is each schema's encoded side, `z.input`). Requests are in `request-schemas.ts`. Imports only zod
+ * and the core's enums, never Fastify.
  */
 import { z } from 'zod';
 import { ACCESS_ACTIONS, ACCESS_OUTCOMES, CREDENTIAL_TYPES, ROLES } from '../core/types.js';
@@ -19,11 +20,6 @@ export const page = <T extends z.ZodType>(item: T) =>
     items: z.array(item),
     nextCursor: z.string().nullable().describe('pass as `cursor` for the next page'),
   });
-
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().optional().describe('page size, 1–1000 (Default: 100)'),
-  cursor: z.string().optional(),
-});
 
 export const problem = z
   .object({
@@ -103,6 +99,8 @@ export const version = z.object({
   createdAt: isoDate,
   destroyedAt: nullableDate,
 });
+export const versionList = z.object({ items: z.array(version) });
+export const rotationResult = z.object({ version: z.number(), credential });
 export const revealed = z.object({
   credentialId: id,
   name: z.string(),
@@ -129,8 +127,26 @@ export const accessLogEntry = z.object({
   errorCode: z.string().nullable(),
 });
 
-/** Request dates: strict ISO 8601 with an offset (no expanded years); the core checks the range. */
-export const dateInput = z.iso
-  .datetime({ offset: true })
-  .transform((s) => new Date(s))
-  .describe('ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z');
+export const vaultKeyStatus = z.object({
+  currentVersion: z.number(),
+  versions: z.array(z.object({ version: z.number(), createdAt: isoDate, dataKeys: z.number() })),
+});
+export const vaultKeyRotation = z.object({ version: z.number() });
+export const rewrapResult = z.object({ rewrapped: z.number(), remaining: z.number() });
+export const rootRotationResult = z.object({
+  rewrapped: z.number(),
+  failed: z
+    .number()
+    .describe('vault keys no configured root key could unwrap (CRYPTO), each in its tenant access log'),
+});
+export const rootKeyStatus = z.object({
+  wrappedBy: z.array(
+    z.object({
+      provider: z.string(),
+      providerKeyId: z.string(),
+      current: z.boolean(),
+      vaultKeys: z.number(),
+    }),
+  ),
+  remaining: z.number(),
+});

@@ -104,7 +104,7 @@ describeEachBackend('vault keys not in the cache', (backend) => {
     const rows = (await acme.audit.query({ outcome: 'error', limit: 2 })).items;
     expect(rows.map((r) => `${r.action}:${r.errorCode}`)).toEqual([
       'reveal:UNAVAILABLE',
-      'key_create:UNAVAILABLE',
+      'vault_create:UNAVAILABLE',
     ]);
     expect((await acme.vaults.list()).items.map((v) => v.name)).not.toContain('never');
   });

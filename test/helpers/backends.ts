@@ -101,6 +101,7 @@ export function testConfig(prefix: string, rootKey = randomBytes(32).toString('b
     keyProviderGuard: { timeoutMs: 30_000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 100_000, tokenCacheTtlMs: 5000 },
+    metrics: { token: undefined, listen: undefined },
     logLevel: 'silent',
   };
 }

@@ -3,7 +3,7 @@
  * ids answer exactly like ids that do not exist.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Permission } from '../../src/core/authorization.js';
+import type { Capability } from '../../src/core/authorization.js';
 import { newId } from '../../src/core/ids.js';
 import type { Role } from '../../src/core/types.js';
 import { describeEachBackend } from '../helpers/backends.js';
@@ -26,7 +26,7 @@ interface Route {
   path: (f: Fixture) => string;
   body?: (f: Fixture) => unknown;
   /** null: platform-admin route. */
-  permission: Permission | null;
+  permission: Capability | null;
   ok: number;
   /** Names a resource by id: another tenant's, or a missing one, must answer 404. */
   byId: boolean;
@@ -118,7 +118,7 @@ const ROUTES: Route[] = [
     method: 'POST',
     path: () => '/v1/vaults',
     body: () => ({ name: unique('v') }),
-    permission: 'vaults:write',
+    permission: 'vaults:create',
     ok: 201,
     byId: false,
   },
@@ -260,10 +260,11 @@ const ROUTES: Route[] = [
 const ROLES: Role[] = ['admin', 'writer', 'reader', 'auditor'];
 
 /** The promised matrix, written out here rather than read from the code under test. */
-const ALLOWED: Record<Permission, Role[]> = {
+const ALLOWED: Record<Capability, Role[]> = {
   'principals:manage': ['admin'],
   'tokens:manage': ['admin'],
   'vaults:read': ['admin', 'writer', 'reader', 'auditor'],
+  'vaults:create': ['admin', 'writer'],
   'vaults:write': ['admin', 'writer'],
   'credentials:read': ['admin', 'writer', 'reader', 'auditor'],
   'credentials:write': ['admin', 'writer'],
@@ -271,7 +272,7 @@ const ALLOWED: Record<Permission, Role[]> = {
   'audit:read': ['admin', 'auditor'],
   'keys:manage': ['admin'],
 };
-const allows = (role: Role, p: Permission) => ALLOWED[p].includes(role);
+const allows = (role: Role, p: Capability) => ALLOWED[p].includes(role);
 
 describeEachBackend('authorization matrix over HTTP', (backend) => {
   let s: TestServer;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../src/core/ports.js';
 import type { TenantRegistry } from '../../src/core/registry.js';
 import type { Role } from '../../src/core/types.js';
-import { buildApp } from '../../src/http/app.js';
+import { type AppOptions, buildApp } from '../../src/http/app.js';
 import { openTestRegistry, type TestBackend, type TestRegistry } from '../helpers/backends.js';
 
 export interface TestServer extends TestRegistry {
@@ -20,7 +20,7 @@ export interface TestServer extends TestRegistry {
 /** The real app on a loopback port, on a fresh database of the given backend. */
 export async function startServer(
   backend: TestBackend,
-  options: { rateLimitPerMinute?: number; logger?: Logger } = {},
+  options: { rateLimitPerMinute?: number; logger?: Logger; metrics?: AppOptions['metrics'] } = {},
 ): Promise<TestServer> {
   const t = await openTestRegistry(backend, options.logger ? { logger: options.logger } : {});
   const app = await buildApp(t.registry, {
@@ -30,6 +30,7 @@ export async function startServer(
       bodyLimit: 256 * 1024,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000,
     },
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

@@ -25,6 +25,8 @@ const TOKEN_CACHE_TTL_MS = 1000;
 const MAINTENANCE_INTERVAL_MS = 2000;
 /** Scheduling, request and polling slack on a busy two-core machine, on top of a bound. */
 const MARGIN_MS = 3000;
+/** Each instance's /metrics is read on its main listener, as a Prometheus scrape with a token would. */
+const METRICS_TOKEN = randomBytes(32).toString('base64url');
 
 interface Instance {
   child: ChildProcess;
@@ -67,7 +69,9 @@ async function call(base: string, method: string, path: string, token?: string, 
 
 /** Requests one instance has answered on a route, from its own /metrics (every status). */
 async function served(base: string, route: string, method: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  if (res.status !== 200) throw new Error(`${base}/metrics answered ${res.status}: ${await res.text()}`);
+  const text = await res.text();
   let n = 0;
   for (const m of text.matchAll(/^credreg_http_requests_total\{([^}]*)\} (\d+)$/gm)) {
     if (m[1]!.includes(`route="${route}"`) && m[1]!.includes(`method="${method}"`)) n += Number(m[2]);
@@ -125,6 +129,7 @@ async function served(base: string, route: string, method: string): Promise<numb
       CREDREG_VAULT_KEY_ROTATION_DAYS: '90',
       // Every request reaches the instances from HAProxy's one address.
       CREDREG_RATE_LIMIT: '100000',
+      CREDREG_METRICS_TOKEN: METRICS_TOKEN,
     };
     instances = [0, 1, 2].map(() => serve(env));
     await Promise.all(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { captureLogs } from '../helpers/logs.js';
@@ -5,6 +6,8 @@ import { seedTenant, startServer, type TestServer } from './helpers.js';
 
 // Behaviour of the HTTP layer itself; the database backend does not matter here.
 const backend = BACKENDS[0]!;
+/** /metrics is closed by default; this suite scrapes the main listener with a token. */
+const METRICS_TOKEN = randomBytes(32).toString('base64url');
 
 describe('the HTTP service', () => {
   let s: TestServer;
@@ -15,7 +18,7 @@ describe('the HTTP service', () => {
   beforeAll(async () => {
     const captured = captureLogs('info');
     logs = captured.text;
-    s = await startServer(backend, { logger: captured.logger });
+    s = await startServer(backend, { logger: captured.logger, metrics: { token: METRICS_TOKEN } });
     seed = await seedTenant(s, 'svc');
     const vault = await seed.t.vaults.create({ name: 'v' }, seed.ctx);
     credentialId = (
@@ -146,7 +149,7 @@ describe('the HTTP service', () => {
       token: seed.tokens.auditor,
       body: { reason: 'no' },
     });
-    const text = (await s.call('GET', '/metrics')).text;
+    const text = (await s.call('GET', '/metrics', { token: METRICS_TOKEN })).text;
     for (const name of [
       'credreg_http_requests_total',
       'credreg_http_request_duration_seconds_bucket',
@@ -161,7 +164,7 @@ describe('the HTTP service', () => {
     }
     // What happened, in the access log's words: a malformed reveal is invalid, a refused one denied.
     await s.call('POST', `/v1/credentials/${credentialId}/reveal`, { token: seed.tokens.reader, body: {} });
-    const after = (await s.call('GET', '/metrics')).text;
+    const after = (await s.call('GET', '/metrics', { token: METRICS_TOKEN })).text;
     expect(after).toMatch(/credreg_reveals_total\{outcome="invalid"\} [1-9]/);
     expect(after).toMatch(/credreg_reveals_total\{outcome="denied"\} [1-9]/);
     expect(after).not.toMatch(/credreg_reveals_total\{outcome="(INTERNAL|error)"\}/);

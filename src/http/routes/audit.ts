@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { queryAccessLog } from '../../core/audit-service.js';
 import type { Registry } from '../../core/registry.js';
-import { ACCESS_ACTIONS, ACCESS_OUTCOMES } from '../../core/types.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { accessLogEntry, dateInput, page, pageQuery, problem } from '../schemas.js';
+import { auditQuery } from '../request-schemas.js';
+import { accessLogEntry, page, problem } from '../schemas.js';
 
 export const auditRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -11,20 +11,12 @@ export const auditRoutes =
     app.get(
       '/v1/audit',
       {
-        config: tenantAccess('audit:read', 'audit_read'),
+        config: tenantAccess(queryAccessLog),
         schema: {
           operationId: 'listAudit',
           tags: ['audit'],
           description: 'The access log, newest first.',
-          querystring: pageQuery.extend({
-            credentialId: z.string().optional(),
-            vaultId: z.string().optional(),
-            actor: z.string().optional(),
-            action: z.enum(ACCESS_ACTIONS).optional(),
-            outcome: z.enum(ACCESS_OUTCOMES).optional(),
-            from: dateInput.optional(),
-            to: dateInput.optional(),
-          }),
+          querystring: auditQuery,
           response: { 200: page(accessLogEntry), '4xx': problem },
         },
       },

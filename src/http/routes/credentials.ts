@@ -1,8 +1,18 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import {
+  deleteCredential,
+  getCredential,
+  listVersions,
+  restoreCredential,
+  revealCredential,
+  rotateCredential,
+  updateCredential,
+} from '../../core/credential-service.js';
 import type { Registry } from '../../core/registry.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { credential, dateInput, id, problem, revealed, version } from '../schemas.js';
+import { deleteCredentialQuery, revealBody, rotateBody, updateCredentialBody } from '../request-schemas.js';
+import { credential, id, problem, revealed, rotationResult, versionList } from '../schemas.js';
 
 const byId = z.object({ id });
 
@@ -15,7 +25,7 @@ export const credentialRoutes =
     app.get(
       '/v1/credentials/:id',
       {
-        config: tenantAccess('credentials:read', 'read'),
+        config: tenantAccess(getCredential),
         schema: {
           operationId: 'getCredential',
           tags: ['credentials'],
@@ -29,20 +39,12 @@ export const credentialRoutes =
     app.patch(
       '/v1/credentials/:id',
       {
-        config: tenantAccess('credentials:write', 'update'),
+        config: tenantAccess(updateCredential),
         schema: {
           operationId: 'updateCredential',
           tags: ['credentials'],
           params: byId,
-          body: z.strictObject({
-            metadata: z.record(z.string(), z.unknown()).optional(),
-            expiresAt: dateInput.nullable().optional(),
-            rotationSchedule: z.string().nullable().optional(),
-            active: z
-              .boolean()
-              .optional()
-              .describe('false deactivates: every reveal and rotation is refused'),
-          }),
+          body: updateCredentialBody,
           response: { 200: credential, '4xx': problem },
         },
       },
@@ -52,15 +54,13 @@ export const credentialRoutes =
     app.delete(
       '/v1/credentials/:id',
       {
-        config: tenantAccess('credentials:write', 'delete'),
+        config: tenantAccess(deleteCredential),
         schema: {
           operationId: 'deleteCredential',
           tags: ['credentials'],
           description: 'Soft delete: refused everywhere, restorable until `purgeAfter`.',
           params: byId,
-          querystring: z.object({
-            recoveryWindowDays: z.coerce.number().optional().describe('1–30 (Default: 7)'),
-          }),
+          querystring: deleteCredentialQuery,
           response: { 200: credential, '4xx': problem },
         },
       },
@@ -70,7 +70,7 @@ export const credentialRoutes =
     app.post(
       '/v1/credentials/:id/restore',
       {
-        config: tenantAccess('credentials:write', 'restore'),
+        config: tenantAccess(restoreCredential),
         schema: {
           operationId: 'restoreCredential',
           tags: ['credentials'],
@@ -84,17 +84,14 @@ export const credentialRoutes =
     app.post(
       '/v1/credentials/:id/reveal',
       {
-        config: tenantAccess('credentials:reveal', 'reveal'),
+        config: tenantAccess(revealCredential),
         schema: {
           operationId: 'revealCredential',
           tags: ['credentials'],
           description:
             'Returns the value once its access-log row is committed. A POST, so secrets stay out of URLs and caches.',
           params: byId,
-          body: z.strictObject({
-            reason: z.string().describe('why the value is needed; recorded'),
-            version: z.number().optional(),
-          }),
+          body: revealBody,
           response: { 200: revealed, '4xx': problem },
         },
       },
@@ -104,20 +101,13 @@ export const credentialRoutes =
     app.post(
       '/v1/credentials/:id/rotate',
       {
-        config: tenantAccess('credentials:write', 'rotate'),
+        config: tenantAccess(rotateCredential),
         schema: {
           operationId: 'rotateCredential',
           tags: ['credentials'],
           params: byId,
-          body: z.strictObject({
-            value: z.unknown(),
-            expectedVersion: z
-              .number()
-              .optional()
-              .describe('check-and-set: refused with 412 unless still current'),
-            expiresAt: dateInput.nullable().optional(),
-          }),
-          response: { 200: z.object({ version: z.number(), credential }), '4xx': problem },
+          body: rotateBody,
+          response: { 200: rotationResult, '4xx': problem },
         },
       },
       async (req) => {
@@ -133,12 +123,12 @@ export const credentialRoutes =
     app.get(
       '/v1/credentials/:id/versions',
       {
-        config: tenantAccess('credentials:read', 'read'),
+        config: tenantAccess(listVersions),
         schema: {
           operationId: 'listVersions',
           tags: ['credentials'],
           params: byId,
-          response: { 200: z.object({ items: z.array(version) }), '4xx': problem },
+          response: { 200: versionList, '4xx': problem },
         },
       },
       async (req) => ({ items: await credentials(req).listVersions(req.params.id, requestContext(req)) }),

@@ -1,13 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
+import { destroyVaultKey, getVaultKeyStatus, rewrapBatch, rotateVaultKey } from '../../core/vault-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { id, isoDate, problem } from '../schemas.js';
-
-const keyStatus = z.object({
-  currentVersion: z.number(),
-  versions: z.array(z.object({ version: z.number(), createdAt: isoDate, dataKeys: z.number() })),
-});
+import { rewrapVaultKeysBody } from '../request-schemas.js';
+import { id, problem, rewrapResult, vaultKeyRotation, vaultKeyStatus } from '../schemas.js';
 
 /** Vault-key rotation: tenant admins. None of these decrypts a credential value. */
 export const keyRoutes =
@@ -20,14 +17,14 @@ export const keyRoutes =
     app.get(
       '/v1/vaults/:id/keys',
       {
-        config: tenantAccess('keys:manage', 'read'),
+        config: tenantAccess(getVaultKeyStatus),
         schema: {
           operationId: 'vaultKeyStatus',
           tags: ['keys'],
           description:
             'Each vault-key version and how many data keys still use it: the progress of a re-wrap.',
           params: byVault,
-          response: { 200: keyStatus, '4xx': problem },
+          response: { 200: vaultKeyStatus, '4xx': problem },
         },
       },
       async (req) => vaults(req).keyStatus(req.params.id, requestContext(req)),
@@ -36,14 +33,14 @@ export const keyRoutes =
     app.post(
       '/v1/vaults/:id/keys/rotate',
       {
-        config: tenantAccess('keys:manage', 'key_rotate'),
+        config: tenantAccess(rotateVaultKey),
         schema: {
           operationId: 'rotateVaultKey',
           tags: ['keys'],
           description:
             'A new vault-key version, used by new writes at once. Existing data keys move with rewrap.',
           params: byVault,
-          response: { 200: z.object({ version: z.number() }), '4xx': problem },
+          response: { 200: vaultKeyRotation, '4xx': problem },
         },
       },
       async (req) => vaults(req).rotateKey(req.params.id, requestContext(req)),
@@ -52,23 +49,15 @@ export const keyRoutes =
     app.post(
       '/v1/vaults/:id/keys/rewrap',
       {
-        config: tenantAccess('keys:manage', 'key_rewrap'),
+        config: tenantAccess(rewrapBatch),
         schema: {
           operationId: 'rewrapVaultKeys',
           tags: ['keys'],
           description:
             'Moves data keys to the current vault-key version in committed batches; resumable, and safe to run concurrently.',
           params: byVault,
-          body: z
-            .object({
-              batchSize: z.number().optional().describe('data keys per transaction (Default: 500)'),
-              maxBatches: z
-                .number()
-                .optional()
-                .describe('stop after this many batches (Default: until done)'),
-            })
-            .optional(),
-          response: { 200: z.object({ rewrapped: z.number(), remaining: z.number() }), '4xx': problem },
+          body: rewrapVaultKeysBody.optional(),
+          response: { 200: rewrapResult, '4xx': problem },
         },
       },
       async (req) => vaults(req).rewrap(req.params.id, req.body ?? {}, requestContext(req)),
@@ -77,7 +66,7 @@ export const keyRoutes =
     app.delete(
       '/v1/vaults/:id/keys/:version',
       {
-        config: tenantAccess('keys:manage', 'key_destroy'),
+        config: tenantAccess(destroyVaultKey),
         schema: {
           operationId: 'destroyVaultKeyVersion',
           tags: ['keys'],

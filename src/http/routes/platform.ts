@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
-import { ROLES } from '../../core/types.js';
+import { createPrincipalWithToken } from '../../core/token-service.js';
 import { requestContext } from '../request-context.js';
-import { createdToken, id, page, pageQuery, problem, tenant } from '../schemas.js';
+import { createTenantAdminTokenBody, createTenantBody, pageQuery } from '../request-schemas.js';
+import { createdToken, id, page, problem, rootKeyStatus, rootRotationResult, tenant } from '../schemas.js';
 import { tokenBody } from './tokens.js';
 
 const platform = { access: { kind: 'platform' as const } };
@@ -19,7 +20,7 @@ export const platformRoutes =
         schema: {
           operationId: 'createTenant',
           tags: ['platform'],
-          body: z.strictObject({ name: z.string() }),
+          body: createTenantBody,
           response: { 201: tenant, '4xx': problem },
         },
       },
@@ -43,14 +44,14 @@ export const platformRoutes =
     app.post(
       '/v1/tenants/:tenantId/tokens',
       {
-        config: platform,
+        config: { access: { kind: 'platform', inTenant: createPrincipalWithToken } },
         schema: {
           operationId: 'createTenantAdminToken',
           tags: ['platform'],
           description:
             "A principal named `name` and a token for it (Default role: admin): a tenant's first admin, or a break-glass one. Logged in the tenant's access log.",
           params: z.object({ tenantId: id }),
-          body: z.strictObject({ name: z.string(), role: z.enum(ROLES).optional() }),
+          body: createTenantAdminTokenBody,
           response: { 201: createdToken, '4xx': problem },
         },
       },
@@ -71,17 +72,7 @@ export const platformRoutes =
           tags: ['platform', 'keys'],
           description:
             'Re-wraps every vault key not under the current root key (one under a retired key configured with CREDREG_PREVIOUS_*, another provider, an older Transit key version, a KMS key the alias no longer names). Resumable; data keys and values are not touched.',
-          response: {
-            200: z.object({
-              rewrapped: z.number(),
-              failed: z
-                .number()
-                .describe(
-                  'vault keys no configured root key could unwrap (CRYPTO), each in its tenant access log',
-                ),
-            }),
-            '4xx': problem,
-          },
+          response: { 200: rootRotationResult, '4xx': problem },
         },
       },
       async (req) => registry.rotateRoot(requestContext(req)),
@@ -96,20 +87,7 @@ export const platformRoutes =
           tags: ['platform', 'keys'],
           description:
             'Which root keys wrap the vault keys, and how many are not under the current one: the progress of a root rotation. When remaining is 0, the previous provider can be removed.',
-          response: {
-            200: z.object({
-              wrappedBy: z.array(
-                z.object({
-                  provider: z.string(),
-                  providerKeyId: z.string(),
-                  current: z.boolean(),
-                  vaultKeys: z.number(),
-                }),
-              ),
-              remaining: z.number(),
-            }),
-            '4xx': problem,
-          },
+          response: { 200: rootKeyStatus, '4xx': problem },
         },
       },
       async () => registry.rootKeyStatus(),

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { createPrincipal, listPrincipals } from '../../core/principal-service.js';
 import type { Registry } from '../../core/registry.js';
-import type { CreatedToken } from '../../core/token-service.js';
-import { ROLES } from '../../core/types.js';
+import { type CreatedToken, createToken, listTokens, revokeToken } from '../../core/token-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { apiToken, createdToken, dateInput, id, page, pageQuery, principal, problem } from '../schemas.js';
+import { createPrincipalBody, createTokenBody, pageQuery } from '../request-schemas.js';
+import { apiToken, createdToken, id, page, principal, problem } from '../schemas.js';
 
 export const tokenBody = ({ token, apiToken: t }: CreatedToken) => ({
   token,
@@ -16,10 +17,6 @@ export const tokenBody = ({ token, apiToken: t }: CreatedToken) => ({
   expiresAt: t.expiresAt,
 });
 
-const manage = (
-  action: 'token_create' | 'token_list' | 'token_revoke' | 'principal_create' | 'principal_list',
-) => tenantAccess(action.startsWith('token') ? 'tokens:manage' : 'principals:manage', action);
-
 /** Principals and their tokens: tenant admins only. */
 export const tokenRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -30,11 +27,11 @@ export const tokenRoutes =
     app.post(
       '/v1/principals',
       {
-        config: manage('principal_create'),
+        config: tenantAccess(createPrincipal),
         schema: {
           operationId: 'createPrincipal',
           tags: ['access'],
-          body: z.strictObject({ name: z.string(), kind: z.enum(['user', 'service']) }),
+          body: createPrincipalBody,
           response: { 201: principal, '4xx': problem },
         },
       },
@@ -45,7 +42,7 @@ export const tokenRoutes =
     app.get(
       '/v1/principals',
       {
-        config: manage('principal_list'),
+        config: tenantAccess(listPrincipals),
         schema: {
           operationId: 'listPrincipals',
           tags: ['access'],
@@ -53,22 +50,17 @@ export const tokenRoutes =
           response: { 200: page(principal) },
         },
       },
-      async (req) => tenant(req).principals.list(req.query),
+      async (req) => tenant(req).principals.list(req.query, requestContext(req)),
     );
 
     app.post(
       '/v1/tokens',
       {
-        config: manage('token_create'),
+        config: tenantAccess(createToken),
         schema: {
           operationId: 'createToken',
           tags: ['access'],
-          body: z.strictObject({
-            principalId: id,
-            role: z.enum(ROLES),
-            vaultId: id.optional().describe('limit the token to this vault'),
-            expiresAt: dateInput.optional(),
-          }),
+          body: createTokenBody,
           response: { 201: createdToken, '4xx': problem },
         },
       },
@@ -79,7 +71,7 @@ export const tokenRoutes =
     app.get(
       '/v1/tokens',
       {
-        config: manage('token_list'),
+        config: tenantAccess(listTokens),
         schema: {
           operationId: 'listTokens',
           tags: ['access'],
@@ -87,13 +79,13 @@ export const tokenRoutes =
           response: { 200: page(apiToken) },
         },
       },
-      async (req) => tenant(req).tokens.list(req.query),
+      async (req) => tenant(req).tokens.list(req.query, requestContext(req)),
     );
 
     app.delete(
       '/v1/tokens/:id',
       {
-        config: manage('token_revoke'),
+        config: tenantAccess(revokeToken),
         schema: {
           operationId: 'revokeToken',
           tags: ['access'],

@@ -1,8 +1,17 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { listCredentials, storeCredential } from '../../core/credential-service.js';
 import type { Registry } from '../../core/registry.js';
+import { createVault, deleteVault, getVault, listVaults } from '../../core/vault-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { credential, dateInput, id, page, pageQuery, problem, vault } from '../schemas.js';
+import {
+  createVaultBody,
+  deleteVaultQuery,
+  listCredentialsQuery,
+  pageQuery,
+  storeCredentialBody,
+} from '../request-schemas.js';
+import { credential, id, page, problem, vault } from '../schemas.js';
 
 export const vaultRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -13,15 +22,11 @@ export const vaultRoutes =
     app.post(
       '/v1/vaults',
       {
-        config: tenantAccess('vaults:write', 'vault_create'),
+        config: tenantAccess(createVault),
         schema: {
           operationId: 'createVault',
           tags: ['vaults'],
-          body: z.strictObject({
-            name: z.string(),
-            description: z.string().optional(),
-            maxVersions: z.number().optional().describe('versions kept per credential (Default: 10)'),
-          }),
+          body: createVaultBody,
           response: { 201: vault, '4xx': problem },
         },
       },
@@ -32,7 +37,7 @@ export const vaultRoutes =
     app.get(
       '/v1/vaults',
       {
-        config: tenantAccess('vaults:read', 'read'),
+        config: tenantAccess(listVaults),
         schema: {
           operationId: 'listVaults',
           tags: ['vaults'],
@@ -46,7 +51,7 @@ export const vaultRoutes =
     app.get(
       '/v1/vaults/:id',
       {
-        config: tenantAccess('vaults:read', 'read'),
+        config: tenantAccess(getVault),
         schema: {
           operationId: 'getVault',
           tags: ['vaults'],
@@ -60,14 +65,14 @@ export const vaultRoutes =
     app.delete(
       '/v1/vaults/:id',
       {
-        config: tenantAccess('vaults:write', 'vault_delete'),
+        config: tenantAccess(deleteVault),
         schema: {
           operationId: 'deleteVault',
           tags: ['vaults'],
           description:
             'Deletes the vault and its keys (crypto-shredding). Refused while it holds credentials, unless force=true.',
           params: z.object({ id }),
-          querystring: z.object({ force: z.enum(['true', 'false']).optional() }),
+          querystring: deleteVaultQuery,
           response: { '4xx': problem },
         },
       },
@@ -84,23 +89,12 @@ export const vaultRoutes =
     app.post(
       '/v1/vaults/:vaultId/credentials',
       {
-        config: tenantAccess('credentials:write', 'store'),
+        config: tenantAccess(storeCredential),
         schema: {
           operationId: 'storeCredential',
           tags: ['credentials'],
           params: z.object({ vaultId: id }),
-          body: z.strictObject({
-            name: z.string(),
-            type: z
-              .string()
-              .describe(
-                'api_key, bearer_token, basic_auth, oauth2_client, oauth2_token, certificate, ssh_key, connection_string or generic',
-              ),
-            value: z.unknown().describe('the secret, shaped by its type; at most 64 KiB as JSON'),
-            metadata: z.record(z.string(), z.unknown()).optional().describe('stored in clear: no secrets'),
-            expiresAt: dateInput.optional(),
-            rotationSchedule: z.string().optional().describe('ISO 8601 duration, e.g. P90D'),
-          }),
+          body: storeCredentialBody,
           response: { 201: credential, '4xx': problem },
         },
       },
@@ -116,12 +110,12 @@ export const vaultRoutes =
     app.get(
       '/v1/vaults/:vaultId/credentials',
       {
-        config: tenantAccess('credentials:read', 'read'),
+        config: tenantAccess(listCredentials),
         schema: {
           operationId: 'listCredentials',
           tags: ['credentials'],
           params: z.object({ vaultId: id }),
-          querystring: pageQuery.extend({ includeDeleted: z.enum(['true', 'false']).optional() }),
+          querystring: listCredentialsQuery,
           response: { 200: page(credential), '4xx': problem },
         },
       },

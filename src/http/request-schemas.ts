@@ -1,0 +1,116 @@
+/**
+ * Request bodies and query strings of the `/v1` API, in zod: the routes validate with them, the
+ * OpenAPI document is generated from them and the typed client derives its request types from them
+ * (`src/client/api-types.ts`, type-only). Imports only zod and the core's enums, never Fastify.
+ *
+ * They check loosely (types and presence) and the core checks strictly, so that its VALIDATION
+ * failures are recorded in the access log: a rule added here would refuse before the log sees it.
+ */
+import { z } from 'zod';
+import { ACCESS_ACTIONS, ACCESS_OUTCOMES, ROLES } from '../core/types.js';
+import { id } from './schemas.js';
+
+/** Request dates: strict ISO 8601 with an offset (no expanded years); the core checks the range. */
+export const dateInput = z.iso
+  .datetime({ offset: true })
+  .transform((s) => new Date(s))
+  .describe('ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z');
+
+/** Page options of every listing. */
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().optional().describe('page size, 1–1000 (Default: 100)'),
+  cursor: z.string().optional(),
+});
+
+/** A query flag: query strings carry text, so `true` is the string 'true'. */
+const flag = z.enum(['true', 'false']).optional();
+
+/** `POST /v1/tenants`. */
+export const createTenantBody = z.strictObject({ name: z.string() });
+
+/** `POST /v1/tenants/{tenantId}/tokens`. */
+export const createTenantAdminTokenBody = z.strictObject({
+  name: z.string(),
+  role: z.enum(ROLES).optional(),
+});
+
+/** `POST /v1/principals`. */
+export const createPrincipalBody = z.strictObject({ name: z.string(), kind: z.enum(['user', 'service']) });
+
+/** `POST /v1/tokens`. */
+export const createTokenBody = z.strictObject({
+  principalId: id,
+  role: z.enum(ROLES),
+  vaultId: id.optional().describe('limit the token to this vault'),
+  expiresAt: dateInput.optional(),
+});
+
+/** `POST /v1/vaults`. */
+export const createVaultBody = z.strictObject({
+  name: z.string(),
+  description: z.string().optional(),
+  maxVersions: z.number().optional().describe('versions kept per credential (Default: 10)'),
+});
+
+/** `DELETE /v1/vaults/{id}`. */
+export const deleteVaultQuery = z.object({ force: flag });
+
+/** `POST /v1/vaults/{id}/keys/rewrap`; the body itself may be left out. */
+export const rewrapVaultKeysBody = z.object({
+  batchSize: z.number().optional().describe('data keys per transaction (Default: 500)'),
+  maxBatches: z.number().optional().describe('stop after this many batches (Default: until done)'),
+});
+
+/** `POST /v1/vaults/{vaultId}/credentials`. */
+export const storeCredentialBody = z.strictObject({
+  name: z.string(),
+  type: z
+    .string()
+    .describe(
+      'api_key, bearer_token, basic_auth, oauth2_client, oauth2_token, certificate, ssh_key, connection_string or generic',
+    ),
+  value: z.unknown().describe('the secret, shaped by its type; at most 64 KiB as JSON'),
+  metadata: z.record(z.string(), z.unknown()).optional().describe('stored in clear: no secrets'),
+  expiresAt: dateInput.optional(),
+  rotationSchedule: z.string().optional().describe('ISO 8601 duration, e.g. P90D'),
+});
+
+/** `GET /v1/vaults/{vaultId}/credentials`. */
+export const listCredentialsQuery = pageQuery.extend({ includeDeleted: flag });
+
+/** `PATCH /v1/credentials/{id}`. */
+export const updateCredentialBody = z.strictObject({
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  expiresAt: dateInput.nullable().optional(),
+  rotationSchedule: z.string().nullable().optional(),
+  active: z.boolean().optional().describe('false deactivates: every reveal and rotation is refused'),
+});
+
+/** `DELETE /v1/credentials/{id}`. */
+export const deleteCredentialQuery = z.object({
+  recoveryWindowDays: z.coerce.number().optional().describe('1–30 (Default: 7)'),
+});
+
+/** `POST /v1/credentials/{id}/reveal`. */
+export const revealBody = z.strictObject({
+  reason: z.string().describe('why the value is needed; recorded'),
+  version: z.number().optional(),
+});
+
+/** `POST /v1/credentials/{id}/rotate`. */
+export const rotateBody = z.strictObject({
+  value: z.unknown(),
+  expectedVersion: z.number().optional().describe('check-and-set: refused with 412 unless still current'),
+  expiresAt: dateInput.nullable().optional(),
+});
+
+/** `GET /v1/audit`. */
+export const auditQuery = pageQuery.extend({
+  credentialId: z.string().optional(),
+  vaultId: z.string().optional(),
+  actor: z.string().optional(),
+  action: z.enum(ACCESS_ACTIONS).optional(),
+  outcome: z.enum(ACCESS_OUTCOMES).optional(),
+  from: dateInput.optional(),
+  to: dateInput.optional(),
+});

@@ -1,0 +1,91 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import type {
+  ApiPage,
+  AuditQuery,
+  CreateTenantAdminTokenBody,
+  CreateTokenBody,
+  CredentialResource,
+  CredentialValue,
+  DeleteVaultOptions,
+  Instant,
+  IssuedToken,
+  ListCredentialsQuery,
+  PageQuery,
+  RevealedCredentialResource,
+  RotateBody,
+  RotationResult,
+  StoreCredentialBody,
+  TenantResource,
+  UpdateCredentialBody,
+  VaultKeyStatus,
+} from '../../src/client/api-types.js';
+import type { AccessAction, Role } from '../../src/core/types.js';
+import * as response from '../../src/http/schemas.js';
+
+// The client's types are derived from the route schemas; these pin what the derivation yields, so
+// a schema change that alters what a caller writes or reads shows up here first.
+describe('client wire types', () => {
+  it('responses carry timestamps as ISO strings, as the serializer encodes them', () => {
+    expectTypeOf<TenantResource>().toEqualTypeOf<{ id: string; name: string; createdAt: string }>();
+    expectTypeOf<CredentialResource['expiresAt']>().toEqualTypeOf<string | null>();
+    expectTypeOf<IssuedToken>().toEqualTypeOf<{
+      token: string;
+      id: string;
+      tenantId: string;
+      principalId: string;
+      role: Role;
+      vaultId: string | null;
+      expiresAt: string | null;
+    }>();
+    expectTypeOf<VaultKeyStatus['versions'][number]>().toEqualTypeOf<{
+      version: number;
+      createdAt: string;
+      dataKeys: number;
+    }>();
+    expectTypeOf<RotationResult>().toEqualTypeOf<{ version: number; credential: CredentialResource }>();
+    expectTypeOf<ApiPage<TenantResource>>().toEqualTypeOf<{
+      items: TenantResource[];
+      nextCursor: string | null;
+    }>();
+
+    // The run-time side of the same claim: what the response serializer writes is the schema's input.
+    const createdAt = new Date('2026-01-02T03:04:05.000Z');
+    const encoded = z.encode(response.tenant, { id: 't1', name: 'acme', createdAt });
+    expectTypeOf(encoded).toEqualTypeOf<TenantResource>();
+    expect(encoded).toEqual({ id: 't1', name: 'acme', createdAt: '2026-01-02T03:04:05.000Z' });
+  });
+
+  it('credential values are typed by the credential type', () => {
+    expectTypeOf<RevealedCredentialResource['value']>().toEqualTypeOf<CredentialValue>();
+    expectTypeOf<StoreCredentialBody<'basic_auth'>['value']>().toEqualTypeOf<{
+      username: string;
+      password: string;
+    }>();
+    expectTypeOf<RotateBody<string>['value']>().toEqualTypeOf<string>();
+  });
+
+  it('bodies accept an instant as a Date or an ISO string', () => {
+    expectTypeOf<CreateTokenBody>().toEqualTypeOf<{
+      principalId: string;
+      role: Role;
+      vaultId?: string;
+      expiresAt?: Instant;
+    }>();
+    expectTypeOf<UpdateCredentialBody['expiresAt']>().toEqualTypeOf<Instant | null | undefined>();
+    expectTypeOf<RotateBody['expiresAt']>().toEqualTypeOf<Instant | null | undefined>();
+    expectTypeOf<CreateTenantAdminTokenBody>().toEqualTypeOf<{ name: string; role?: Role }>();
+  });
+
+  it('queries take numbers, booleans and instants, which the client writes as text', () => {
+    expectTypeOf<PageQuery>().toEqualTypeOf<{ limit?: number; cursor?: string }>();
+    expectTypeOf<ListCredentialsQuery>().toEqualTypeOf<{
+      limit?: number;
+      cursor?: string;
+      includeDeleted?: boolean;
+    }>();
+    expectTypeOf<DeleteVaultOptions>().toEqualTypeOf<{ force?: boolean }>();
+    expectTypeOf<AuditQuery['from']>().toEqualTypeOf<Instant | undefined>();
+    expectTypeOf<AuditQuery['action']>().toEqualTypeOf<AccessAction | undefined>();
+  });
+});
