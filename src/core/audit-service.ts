@@ -47,7 +47,7 @@ export const queryAccessLog = defineUseCase({
       }
       q.vaultId = ctx.vaultScope;
     }
-    const rows = await op.tx.queryAccessLog({ ...q, limit: q.limit + 1, beforeId: decodeIdCursor(cursor) });
+    const rows = await op.tx.accessLog.query({ ...q, limit: q.limit + 1, beforeId: decodeIdCursor(cursor) });
     return toPage(rows, q.limit, (e) => encodeIdCursor(e.id));
   },
 });

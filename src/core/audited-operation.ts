@@ -166,7 +166,7 @@ async function append(
     errorCode,
   };
   try {
-    await tx.appendAccessLog(row);
+    await tx.accessLog.append(row);
   } catch (err) {
     // Fail closed: without its log row an operation does not happen, and a value is not revealed.
     throw new RegistryError('AUDIT_UNAVAILABLE', AUDIT_WRITE_FAILED, { cause: err });
@@ -214,7 +214,7 @@ export async function audited<T>(
             const record =
               err.record ??
               (await deps.store.withTenant(tenantId, (tx) =>
-                tx.findVaultKey(err.context.vaultId, err.context.vaultKeyVersion),
+                tx.vaultKeys.find(err.context.vaultId, err.context.vaultKeyVersion),
               ));
             // A key that vanished meanwhile (vault deleted): the next attempt refuses on its own.
             if (record) {

@@ -138,7 +138,7 @@ export const storeCredential = defineUseCase({
     } catch (err) {
       return op.refuse(err as RegistryError);
     }
-    const found = await op.tx.findVaultWithCurrentKey(s.vaultId);
+    const found = await op.tx.vaults.findWithCurrentKey(s.vaultId);
     if (!found) return op.refuse(vaultNotFound());
     const id = newId();
     const blob = seal(deps, op, found.key, value, {
@@ -147,7 +147,7 @@ export const storeCredential = defineUseCase({
       credentialId: id,
       version: 1,
     });
-    const credential = await op.tx.insertCredential({
+    const credential = await op.tx.credentials.insert({
       id,
       vaultId: s.vaultId,
       name: s.name,
@@ -157,7 +157,7 @@ export const storeCredential = defineUseCase({
       rotationSchedule: s.rotationSchedule ?? null,
       createdBy: ctx.actor,
     });
-    await op.tx.insertVersion({
+    await op.tx.versions.insert({
       credentialId: id,
       vaultId: s.vaultId,
       version: 1,
@@ -181,7 +181,7 @@ export const revealCredential = defineUseCase({
   logs: 'every attempt',
   names: named,
   async body(op, r, { deps, tenantId }): Promise<RevealedCredential | Refusal> {
-    const found = await op.tx.findSealed(r.id, r.version);
+    const found = await op.tx.credentials.findSealed(r.id, r.version);
     if (!found) return op.refuse(notFound());
     const { credential, version } = found;
     op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
@@ -235,7 +235,7 @@ export const rotateCredential = defineUseCase({
   async body(op, r, { deps, tenantId, ctx }): Promise<{ credential: Credential; version: number } | Refusal> {
     const past = inThePast(deps, r.expiresAt);
     if (past) return op.refuse(past);
-    const found = await op.tx.findForRotation(r.id);
+    const found = await op.tx.credentials.findForRotation(r.id);
     if (!found) return op.refuse(notFound());
     const { credential } = found;
     op.note({ vaultId: credential.vaultId });
@@ -265,7 +265,7 @@ export const rotateCredential = defineUseCase({
       credentialId: r.id,
       version: next,
     });
-    await op.tx.insertVersion({
+    await op.tx.versions.insert({
       credentialId: r.id,
       vaultId: credential.vaultId,
       version: next,
@@ -273,8 +273,8 @@ export const rotateCredential = defineUseCase({
       ciphertext: blob,
       createdBy: ctx.actor,
     });
-    const updated = await op.tx.setCurrentVersion(r.id, next, r.expiresAt);
-    if (next > found.maxVersions) await op.tx.destroyVersionsThrough(r.id, next - found.maxVersions);
+    const updated = await op.tx.credentials.setCurrentVersion(r.id, next, r.expiresAt);
+    if (next > found.maxVersions) await op.tx.versions.destroyThrough(r.id, next - found.maxVersions);
     await op.granted({ version: next });
     return { credential: updated, version: next };
   },
@@ -288,7 +288,7 @@ export const getCredential = defineUseCase({
   logs: 'refusals',
   names: named,
   async body(op, { id }): Promise<Credential | Refusal> {
-    const credential = await op.tx.findCredential(id);
+    const credential = await op.tx.credentials.find(id);
     if (!credential) return op.refuse(notFound());
     return (await op.outside(credential.vaultId, notFound)) ?? credential;
   },
@@ -305,9 +305,9 @@ export const listCredentials = defineUseCase({
   missing: vaultNotFound,
   async body(op, { vaultId, limit, cursor, includeDeleted }): Promise<Page<Credential> | Refusal> {
     const after = decodeNameCursor(cursor);
-    if (!(await op.tx.findVault(vaultId))) return op.refuse(vaultNotFound());
+    if (!(await op.tx.vaults.find(vaultId))) return op.refuse(vaultNotFound());
     return toPage(
-      await op.tx.listCredentials(vaultId, limit + 1, after, includeDeleted),
+      await op.tx.credentials.list(vaultId, limit + 1, after, includeDeleted),
       limit,
       encodeNameCursor,
     );
@@ -322,9 +322,9 @@ export const listVersions = defineUseCase({
   logs: 'refusals',
   names: named,
   async body(op, { id }): Promise<CredentialVersion[] | Refusal> {
-    const credential = await op.tx.findCredential(id);
+    const credential = await op.tx.credentials.find(id);
     if (!credential) return op.refuse(notFound());
-    return (await op.outside(credential.vaultId, notFound)) ?? op.tx.listVersions(id);
+    return (await op.outside(credential.vaultId, notFound)) ?? op.tx.versions.list(id);
   },
 });
 
@@ -349,7 +349,7 @@ function credentialChange<S extends z.ZodType<{ id: string }>>(
     logs: 'every attempt',
     names: named,
     async body(op, i, env): Promise<Credential | Refusal> {
-      const credential = await op.tx.findCredential(i.id, { forUpdate: true });
+      const credential = await op.tx.credentials.find(i.id, { forUpdate: true });
       if (!credential) return op.refuse(notFound());
       op.note({ vaultId: credential.vaultId, version: credential.currentVersion });
       const outside = await op.outside(credential.vaultId, notFound);
@@ -373,14 +373,14 @@ export const updateCredential = credentialChange(
     if (past) return op.refuse(past);
     if (credential.deletedAt) return op.refuse(deleted(credential));
     const { id, active, ...fields } = p;
-    return op.tx.updateCredential(id, { ...fields, ...(active !== undefined ? { isActive: active } : {}) });
+    return op.tx.credentials.update(id, { ...fields, ...(active !== undefined ? { isActive: active } : {}) });
   },
 );
 
 const setActive = (active: boolean) =>
   credentialChange(active ? 'reactivate' : 'deactivate', byId, async (op, credential, { id }) => {
     if (credential.deletedAt) return op.refuse(deleted(credential));
-    return op.tx.updateCredential(id, { isActive: active });
+    return op.tx.credentials.update(id, { isActive: active });
   });
 /** Refuses every reveal and rotation until reactivated. */
 export const deactivateCredential = setActive(false);
@@ -393,7 +393,7 @@ export const deleteCredential = credentialChange(
   async (op, credential, d, { deps }) => {
     if (credential.deletedAt) return op.refuse(deleted(credential));
     const now = deps.clock.now();
-    return op.tx.updateCredential(d.id, {
+    return op.tx.credentials.update(d.id, {
       deletedAt: now,
       purgeAfter: new Date(now.getTime() + d.recoveryWindowDays * DAY_MS),
     });
@@ -412,7 +412,7 @@ export const restoreCredential = credentialChange(
         new RegistryError('NOT_FOUND', 'the recovery window has ended; the credential is being purged'),
       );
     }
-    return op.tx.updateCredential(id, { deletedAt: null, purgeAfter: null });
+    return op.tx.credentials.update(id, { deletedAt: null, purgeAfter: null });
   },
 );
 
@@ -423,7 +423,7 @@ export const purgeCredential = credentialChange('purge', byId, async (op, creden
       new RegistryError('CONFLICT', 'only a deleted credential can be purged; delete it first'),
     );
   }
-  await op.tx.purgeCredential(id);
+  await op.tx.credentials.purge(id);
   return credential;
 });
 
@@ -531,7 +531,7 @@ export class CredentialService {
     let purged = 0;
     for (;;) {
       const due = await this.deps.store.withTenant(this.tenantId, (tx) =>
-        tx.listPurgeDue(this.deps.clock.now(), batch),
+        tx.credentials.listPurgeDue(this.deps.clock.now(), batch),
       );
       let progress = 0;
       for (const credential of due) {

@@ -55,7 +55,7 @@ export function crossTenantJobs(
       let after: VaultKeyRecord | undefined;
       for (;;) {
         const records = await deps.store.withTenant(tenant.id, (tx) =>
-          tx.listVaultKeys(VAULT_KEY_PAGE, after),
+          tx.vaultKeys.list(VAULT_KEY_PAGE, after),
         );
         if (records.length === 0) break;
         yield { tenantId: tenant.id, records };
@@ -112,7 +112,7 @@ export function crossTenantJobs(
         subject.reason += ` -> ${wrapped.providerKeyId}`;
         rewrapped += await audited(deps, tenantId, ctx, subject, async (op) => {
           // Another rotation got there first: nothing to do, nothing to log.
-          if (!(await op.tx.replaceVaultKeyWrapping(record, wrapped))) return 0;
+          if (!(await op.tx.vaultKeys.replaceWrapping(record, wrapped))) return 0;
           await op.granted();
           return 1;
         });

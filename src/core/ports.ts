@@ -2,19 +2,14 @@
  * Ports: the narrow interfaces the core needs from the outside world. Adapters in `db/`, `crypto/`
  * and `keys/` implement them; `main.ts` wires them. The core imports none of those folders.
  */
-import type {
-  AccessAction,
-  AccessLogEntry,
-  AccessOutcome,
-  ApiToken,
-  Credential,
-  CredentialType,
-  CredentialVersion,
-  Principal,
-  Role,
-  Tenant,
-  Vault,
-} from './types.js';
+import type { AccessLogRepository } from './ports/access-log-repository.js';
+import type { CredentialRepository } from './ports/credential-repository.js';
+import type { PrincipalRepository } from './ports/principal-repository.js';
+import type { TokenRepository } from './ports/token-repository.js';
+import type { VaultKeyRepository } from './ports/vault-key-repository.js';
+import type { VaultRepository } from './ports/vault-repository.js';
+import type { VersionRepository } from './ports/version-repository.js';
+import type { Tenant } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Keys
@@ -153,185 +148,32 @@ export interface Envelope {
 
 // ---------------------------------------------------------------------------------------------
 // Storage
+//
+// Tenant data is reached through one repository per table (one file each in `ports/`), and those
+// only through the `TenantTx` that `RegistryStore.withTenant` hands out.
 
-/** A row to append; the store adds its id, tenant and time. */
-export type AccessLogInsert = Omit<AccessLogEntry, 'id' | 'tenantId' | 'occurredAt'>;
-
-export interface AccessLogQuery {
-  credentialId?: string;
-  vaultId?: string;
-  actor?: string;
-  action?: AccessAction;
-  outcome?: AccessOutcome;
-  /** Inclusive lower bound on `occurredAt`. */
-  from?: Date;
-  /** Exclusive upper bound on `occurredAt`. */
-  to?: Date;
-  limit: number;
-  /** Only entries older than this id (ids are time-ordered). */
-  beforeId?: string;
-}
-
-export interface CredentialInsert {
-  id: string;
-  vaultId: string;
-  name: string;
-  type: CredentialType;
-  metadata: Record<string, unknown>;
-  expiresAt: Date | null;
-  rotationSchedule: string | null;
-  createdBy: string;
-}
-
-export interface VersionInsert {
-  credentialId: string;
-  vaultId: string;
-  version: number;
-  vaultKeyVersion: number;
-  ciphertext: Uint8Array;
-  createdBy: string;
-}
-
-/** The part of a credential that decides whether it may be used now. */
-export type CredentialState = Pick<
-  Credential,
-  | 'id'
-  | 'vaultId'
-  | 'name'
-  | 'type'
-  | 'currentVersion'
-  | 'expiresAt'
-  | 'isActive'
-  | 'deletedAt'
-  | 'purgeAfter'
->;
+export type * from './ports/access-log-repository.js';
+export type * from './ports/credential-repository.js';
+export type * from './ports/principal-repository.js';
+export type * from './ports/token-repository.js';
+export type * from './ports/vault-key-repository.js';
+export type * from './ports/vault-repository.js';
+export type * from './ports/version-repository.js';
 
 /**
- * A credential's state with the version asked for and its ciphertext. The wrapped vault key is not
- * joined: a warm reveal finds the key in the cache, and a cold one loads it with `findVaultKey`.
- */
-export interface SealedCredential {
-  credential: CredentialState;
-  version: { version: number; vaultKeyVersion: number; ciphertext: Uint8Array | null } | null;
-}
-
-export interface CredentialPatch {
-  metadata?: Record<string, unknown>;
-  expiresAt?: Date | null;
-  rotationSchedule?: string | null;
-  isActive?: boolean;
-  deletedAt?: Date | null;
-  purgeAfter?: Date | null;
-}
-
-/**
- * The tenant-scoped unit of work: every method runs inside the one transaction that `withTenant`
- * opened, as the runtime role, with the tenant set. Row-level security filters every statement.
+ * The tenant-scoped unit of work: every repository runs its statements inside the one transaction
+ * that `withTenant` opened, as the runtime role, with the tenant set. Row-level security filters
+ * every statement.
  */
 export interface TenantTx {
   readonly tenantId: string;
-
-  insertPrincipal(p: { id: string; name: string; kind: 'user' | 'service' }): Promise<Principal>;
-  findPrincipal(id: string): Promise<Principal | null>;
-
-  insertToken(t: TokenInsert): Promise<ApiToken>;
-  /** The token with its secret's hash, for verification. */
-  findToken(id: string): Promise<(ApiToken & { secretHash: Uint8Array }) | null>;
-  listTokens(limit: number, afterId?: string): Promise<ApiToken[]>;
-  /** Sets `revokedAt` unless already set; returns the token, or null if there is none. */
-  revokeToken(id: string, at: Date): Promise<ApiToken | null>;
-  listPrincipals(limit: number, afterName?: string): Promise<Principal[]>;
-
-  insertVault(v: {
-    id: string;
-    name: string;
-    description: string | null;
-    maxVersions: number;
-    createdBy: string;
-  }): Promise<Vault>;
-  insertVaultKey(record: VaultKeyRecord): Promise<void>;
-  findVault(id: string): Promise<Vault | null>;
-  /** Locks the vault row (serializes key rotations) and returns it. */
-  lockVault(id: string): Promise<Vault | null>;
-  setCurrentKeyVersion(vaultId: string, version: number): Promise<void>;
-  /** Live ciphertexts still under an older vault-key version, locked; rows other re-wraps hold are skipped. */
-  claimVersionsToRewrap(
-    vaultId: string,
-    currentKeyVersion: number,
-    limit: number,
-  ): Promise<
-    Array<{ credentialId: string; version: number; vaultKeyVersion: number; ciphertext: Uint8Array }>
-  >;
-  setVersionCiphertext(
-    credentialId: string,
-    version: number,
-    vaultKeyVersion: number,
-    ciphertext: Uint8Array,
-  ): Promise<void>;
-  /** Each vault-key version with how many live ciphertexts still use it. */
-  vaultKeyUsage(vaultId: string): Promise<Array<{ version: number; createdAt: Date; dataKeys: number }>>;
-  /** Deletes a vault-key version; versions already destroyed by retention (no ciphertext) move to `current`. */
-  deleteVaultKey(vaultId: string, version: number, current: number): Promise<boolean>;
-  /** This tenant's vault keys in (vault, version) order, after the one given: a keyset page. */
-  listVaultKeys(
-    limit: number,
-    after?: { vaultId: string; vaultKeyVersion: number },
-  ): Promise<VaultKeyRecord[]>;
-  /** Replaces a vault key's wrapping if it is still the one read (compare-and-set). */
-  replaceVaultKeyWrapping(record: VaultKeyRecord, wrapped: VaultKeyRecord['wrapped']): Promise<boolean>;
-  /** One wrapped vault key, for unwrapping after a cache miss. */
-  findVaultKey(vaultId: string, version: number): Promise<VaultKeyRecord | null>;
-  /** The vault and the wrapped key that new versions use. */
-  findVaultWithCurrentKey(id: string): Promise<{ vault: Vault; key: VaultKeyRecord } | null>;
-  listVaults(limit: number, after?: { name: string; id: string }): Promise<Vault[]>;
-  /** Ids of every credential in the vault, soft-deleted ones included. */
-  credentialIdsInVault(vaultId: string): Promise<string[]>;
-  deleteVault(id: string): Promise<boolean>;
-
-  insertCredential(c: CredentialInsert): Promise<Credential>;
-  insertVersion(v: VersionInsert): Promise<CredentialVersion>;
-  findCredential(id: string, opts?: { forUpdate?: boolean }): Promise<Credential | null>;
-  /** For reveal: the credential, one version (the current one unless given) and its vault key. */
-  findSealed(id: string, version?: number): Promise<SealedCredential | null>;
-  /** For rotation: locks the credential row, returns it with the vault's retention and current key. */
-  findForRotation(
-    id: string,
-  ): Promise<{ credential: Credential; maxVersions: number; key: VaultKeyRecord } | null>;
-  listCredentials(
-    vaultId: string,
-    limit: number,
-    after?: { name: string; id: string },
-    includeDeleted?: boolean,
-  ): Promise<Credential[]>;
-  listVersions(credentialId: string): Promise<CredentialVersion[]>;
-  setCurrentVersion(
-    credentialId: string,
-    version: number,
-    expiresAt: Date | null | undefined,
-  ): Promise<Credential>;
-  /** Removes the ciphertext of every version up to `version` (retention); returns how many. */
-  destroyVersionsThrough(credentialId: string, version: number): Promise<number>;
-  updateCredential(id: string, patch: CredentialPatch): Promise<Credential>;
-  /**
-   * Hard delete of the credential and its versions, and so of the wrapped data keys in them. A copy
-   * of a blob kept elsewhere (a backup) stays decryptable while its vault key exists.
-   */
-  purgeCredential(id: string): Promise<boolean>;
-  /** Soft-deleted credentials whose recovery window ended at `now`, oldest first. */
-  listPurgeDue(now: Date, limit: number): Promise<Credential[]>;
-
-  appendAccessLog(entry: AccessLogInsert): Promise<void>;
-  queryAccessLog(q: AccessLogQuery): Promise<AccessLogEntry[]>;
-}
-
-export interface TokenInsert {
-  id: string;
-  principalId: string;
-  role: Role;
-  vaultId: string | null;
-  secretHash: Uint8Array;
-  expiresAt: Date | null;
-  createdBy: string;
+  readonly principals: PrincipalRepository;
+  readonly tokens: TokenRepository;
+  readonly vaults: VaultRepository;
+  readonly vaultKeys: VaultKeyRepository;
+  readonly credentials: CredentialRepository;
+  readonly versions: VersionRepository;
+  readonly accessLog: AccessLogRepository;
 }
 
 export interface PlatformToken {

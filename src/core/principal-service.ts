@@ -18,7 +18,7 @@ export const createPrincipal = defineUseCase({
   input: principalInput,
   logs: 'every attempt',
   async body(op, p): Promise<Principal> {
-    const principal = await op.tx.insertPrincipal({ id: newId(), ...p });
+    const principal = await op.tx.principals.insert({ id: newId(), ...p });
     await op.granted();
     return principal;
   },
@@ -31,7 +31,7 @@ export const listPrincipals = defineUseCase({
   logs: 'refusals',
   async body(op, { limit, cursor }): Promise<Page<Principal>> {
     const after = decodeNameCursor(cursor);
-    return toPage(await op.tx.listPrincipals(limit + 1, after?.name), limit, encodeNameCursor);
+    return toPage(await op.tx.principals.list(limit + 1, after?.name), limit, encodeNameCursor);
   },
 });
 

@@ -83,15 +83,15 @@ export const createToken = defineUseCase({
         }),
       );
     }
-    if (!(await op.tx.findPrincipal(t.principalId))) {
+    if (!(await op.tx.principals.find(t.principalId))) {
       return op.refuse(new RegistryError('NOT_FOUND', 'principal not found'));
     }
-    if (t.vaultId && !(await op.tx.findVault(t.vaultId))) {
+    if (t.vaultId && !(await op.tx.vaults.find(t.vaultId))) {
       return op.refuse(new RegistryError('NOT_FOUND', 'vault not found'));
     }
     const id = newId();
     const { secret, hash } = mint(`crt.${hex(tenantId)}.${hex(id)}`);
-    const apiToken = await op.tx.insertToken({
+    const apiToken = await op.tx.tokens.insert({
       id,
       principalId: t.principalId,
       role: t.role,
@@ -117,8 +117,8 @@ export const createPrincipalWithToken = defineUseCase({
   async body(op, p, { tenantId, ctx }): Promise<CreatedToken> {
     const id = newId();
     const { secret, hash } = mint(`crt.${hex(tenantId)}.${hex(id)}`);
-    const principal = await op.tx.insertPrincipal({ id: newId(), name: p.name, kind: 'user' });
-    const apiToken = await op.tx.insertToken({
+    const principal = await op.tx.principals.insert({ id: newId(), name: p.name, kind: 'user' });
+    const apiToken = await op.tx.tokens.insert({
       id,
       principalId: principal.id,
       role: p.role,
@@ -139,7 +139,7 @@ export const listTokens = defineUseCase({
   input: pageOptions.strict(),
   logs: 'refusals',
   async body(op, { limit, cursor }): Promise<Page<ApiToken>> {
-    return toPage(await op.tx.listTokens(limit + 1, decodeIdCursor(cursor)), limit, (t) =>
+    return toPage(await op.tx.tokens.list(limit + 1, decodeIdCursor(cursor)), limit, (t) =>
       encodeIdCursor(t.id),
     );
   },
@@ -152,7 +152,7 @@ export const revokeToken = defineUseCase({
   input: z.strictObject({ id: uuid }),
   logs: 'every attempt',
   async body(op, { id }, { deps }): Promise<ApiToken | Refusal> {
-    const revoked = await op.tx.revokeToken(id, deps.clock.now());
+    const revoked = await op.tx.tokens.revoke(id, deps.clock.now());
     if (!revoked) return op.refuse(new RegistryError('NOT_FOUND', 'token not found'));
     await op.granted();
     return revoked;
@@ -270,7 +270,7 @@ export class Authenticator {
 
   async #tenant(p: Extract<ParsedToken, { kind: 'tenant' }>): Promise<Verified | null> {
     if (!isUuid(p.tenantId)) return null;
-    const row = await this.deps.store.withTenant(p.tenantId, (tx) => tx.findToken(p.id));
+    const row = await this.deps.store.withTenant(p.tenantId, (tx) => tx.tokens.find(p.id));
     if (!row || row.revokedAt || !secretMatches(p.secret, row.secretHash)) return null;
     return {
       caller: {

@@ -55,14 +55,14 @@ export const createVault = defineUseCase({
   abandon: ({ id }, { deps, tenantId }) => deps.keyRing.forgetVault(tenantId, id),
   async body(op, v, { ctx, prepared: { id, record } }) {
     op.note({ vaultId: id });
-    const vault = await op.tx.insertVault({
+    const vault = await op.tx.vaults.insert({
       id,
       name: v.name,
       description: v.description ?? null,
       maxVersions: v.maxVersions,
       createdBy: ctx.actor,
     });
-    await op.tx.insertVaultKey(record);
+    await op.tx.vaultKeys.insert(record);
     await op.granted();
     await op.also('key_create', { version: 1 });
     return vault;
@@ -76,7 +76,7 @@ export const getVault = defineUseCase({
   logs: 'refusals',
   ...onVault,
   async body(op, { id }): Promise<Vault | Refusal> {
-    return (await op.tx.findVault(id)) ?? op.refuse(notFound());
+    return (await op.tx.vaults.find(id)) ?? op.refuse(notFound());
   },
 });
 
@@ -88,10 +88,10 @@ export const listVaults = defineUseCase({
   logs: 'refusals',
   async body(op, { limit, cursor }, { ctx }): Promise<Page<Vault>> {
     if (ctx.vaultScope) {
-      const vault = cursor ? null : await op.tx.findVault(ctx.vaultScope);
+      const vault = cursor ? null : await op.tx.vaults.find(ctx.vaultScope);
       return { items: vault ? [vault] : [], nextCursor: null };
     }
-    return toPage(await op.tx.listVaults(limit + 1, decodeNameCursor(cursor)), limit, encodeNameCursor);
+    return toPage(await op.tx.vaults.list(limit + 1, decodeNameCursor(cursor)), limit, encodeNameCursor);
   },
 });
 
@@ -106,9 +106,9 @@ export const deleteVault = defineUseCase({
   logs: 'every attempt',
   ...onVault,
   async body(op, { id, force }): Promise<undefined | Refusal> {
-    const vault = await op.tx.findVault(id);
+    const vault = await op.tx.vaults.find(id);
     if (!vault) return op.refuse(notFound());
-    const held = await op.tx.credentialIdsInVault(id);
+    const held = await op.tx.credentials.idsInVault(id);
     if (held.length > 0 && !force) {
       return op.refuse(
         new RegistryError(
@@ -117,7 +117,7 @@ export const deleteVault = defineUseCase({
         ),
       );
     }
-    await op.tx.deleteVault(id);
+    await op.tx.vaults.delete(id);
     await op.granted();
     await op.also('key_destroy', { version: vault.currentKeyVersion });
     // Each credential destroyed with the vault gets its own row, so its history ends visibly.
@@ -138,21 +138,21 @@ export const rotateVaultKey = defineUseCase({
   logs: 'every attempt',
   ...onVault,
   prepare: async ({ id }, { deps, tenantId }) => {
-    const vault = await deps.store.withTenant(tenantId, (tx) => tx.findVault(id));
+    const vault = await deps.store.withTenant(tenantId, (tx) => tx.vaults.find(id));
     if (!vault) return null; // refused in the body, where the row is written
     const context = { tenantId, vaultId: id, vaultKeyVersion: vault.currentKeyVersion + 1 };
     // The provider call, outside any transaction.
     return { from: vault.currentKeyVersion, record: (await deps.keyRing.createVaultKey(context)).record };
   },
   async body(op, { id }, { prepared }): Promise<{ version: number } | Refusal> {
-    const locked = await op.tx.lockVault(id);
+    const locked = await op.tx.vaults.lock(id);
     if (!locked || !prepared) return op.refuse(notFound());
     if (locked.currentKeyVersion !== prepared.from) {
       return op.refuse(new RegistryError('CONFLICT', 'the vault key was rotated concurrently; retry'));
     }
     const next = prepared.record.vaultKeyVersion;
-    await op.tx.insertVaultKey(prepared.record);
-    await op.tx.setCurrentKeyVersion(id, next);
+    await op.tx.vaultKeys.insert(prepared.record);
+    await op.tx.vaults.setCurrentKeyVersion(id, next);
     await op.granted({ version: next });
     return { version: next };
   },
@@ -169,16 +169,16 @@ export const rewrapBatch = defineUseCase({
   logs: 'refusals', // a batch that finds nothing to move is not an event
   ...onVault,
   async body(op, { id, batchSize }, { deps, tenantId }): Promise<number | Refusal> {
-    const vault = await op.tx.findVault(id);
+    const vault = await op.tx.vaults.find(id);
     if (!vault) return op.refuse(notFound());
-    const rows = await op.tx.claimVersionsToRewrap(id, vault.currentKeyVersion, batchSize);
+    const rows = await op.tx.versions.claimToRewrap(id, vault.currentKeyVersion, batchSize);
     if (rows.length === 0) return 0;
     const to = op.key({ tenantId, vaultId: id, vaultKeyVersion: vault.currentKeyVersion });
     for (const row of rows) {
       const from = op.key({ tenantId, vaultId: id, vaultKeyVersion: row.vaultKeyVersion });
       const binding = { tenantId, vaultId: id, credentialId: row.credentialId, version: row.version };
       const blob = deps.envelope.rewrap(row.ciphertext, from, to, binding);
-      await op.tx.setVersionCiphertext(row.credentialId, row.version, vault.currentKeyVersion, blob);
+      await op.tx.versions.setCiphertext(row.credentialId, row.version, vault.currentKeyVersion, blob);
     }
     await op.granted({
       version: vault.currentKeyVersion,
@@ -201,9 +201,9 @@ export const getVaultKeyStatus = defineUseCase({
   logs: 'refusals',
   ...onVault,
   async body(op, { id }): Promise<VaultKeyStatus | Refusal> {
-    const vault = await op.tx.findVault(id);
+    const vault = await op.tx.vaults.find(id);
     if (!vault) return op.refuse(notFound());
-    return { currentVersion: vault.currentKeyVersion, versions: await op.tx.vaultKeyUsage(id) };
+    return { currentVersion: vault.currentKeyVersion, versions: await op.tx.vaultKeys.usage(id) };
   },
 });
 
@@ -218,14 +218,14 @@ export const destroyVaultKey = defineUseCase({
   logs: 'every attempt',
   ...onVault,
   async body(op, { id, version }): Promise<undefined | Refusal> {
-    const vault = await op.tx.lockVault(id);
+    const vault = await op.tx.vaults.lock(id);
     if (!vault) return op.refuse(notFound());
     if (version === vault.currentKeyVersion) {
       return op.refuse(
         new RegistryError('CONFLICT', 'the current vault key cannot be destroyed; rotate first'),
       );
     }
-    const inUse = (await op.tx.vaultKeyUsage(id)).find((v) => v.version === version);
+    const inUse = (await op.tx.vaultKeys.usage(id)).find((v) => v.version === version);
     if (!inUse)
       return op.refuse(new RegistryError('NOT_FOUND', `vault key version ${version} does not exist`));
     if (inUse.dataKeys > 0) {
@@ -236,7 +236,7 @@ export const destroyVaultKey = defineUseCase({
         ),
       );
     }
-    await op.tx.deleteVaultKey(id, version, vault.currentKeyVersion);
+    await op.tx.vaultKeys.delete(id, version, vault.currentKeyVersion);
     await op.granted();
     return undefined;
   },

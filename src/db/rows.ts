@@ -1,4 +1,4 @@
-import type { CredentialState } from '../core/ports.js';
+import type { CredentialState, VaultKeyRecord } from '../core/ports.js';
 import type {
   AccessLogEntry,
   ApiToken,
@@ -42,6 +42,23 @@ export const toVault = (r: Row): Vault => ({
   createdBy: String(r.created_by),
   createdAt: date(r.created_at),
   updatedAt: date(r.updated_at),
+});
+
+/** A wrapped key's columns (of `vault_keys`, or joined from it), with the context it was read under. */
+export const toVaultKeyRecord = (
+  tenantId: string,
+  vaultId: string,
+  version: number,
+  r: Row,
+): VaultKeyRecord => ({
+  tenantId,
+  vaultId,
+  vaultKeyVersion: version,
+  wrapped: {
+    provider: String(r.provider),
+    ciphertext: bytes(r.wrapped_key)!,
+    providerKeyId: String(r.provider_key_id),
+  },
 });
 
 export const toCredentialState = (r: Row): CredentialState => ({

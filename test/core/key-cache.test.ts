@@ -125,7 +125,7 @@ describeEachBackend('vault keys not in the cache', (backend) => {
     const seen = await audited(deps, tenantId, alice, { action: 'read', vaultId: vault.id }, async (op) => {
       const key = op.key(context);
       keyRing.forgetVault(tenantId, vault.id); // zeroes the cache's own copy
-      await op.tx.findVault(vault.id);
+      await op.tx.vaults.find(vault.id);
       const material = Buffer.from(key.material);
       await op.granted();
       return material;

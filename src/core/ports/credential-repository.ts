@@ -1,0 +1,84 @@
+import type { VaultKeyRecord } from '../ports.js';
+import type { Credential, CredentialType } from '../types.js';
+
+/** A credential to create, at version 1; the store adds the tenant and the times. */
+export interface CredentialInsert {
+  id: string;
+  vaultId: string;
+  name: string;
+  type: CredentialType;
+  metadata: Record<string, unknown>;
+  expiresAt: Date | null;
+  rotationSchedule: string | null;
+  createdBy: string;
+}
+
+/** The part of a credential that decides whether it may be used now. */
+export type CredentialState = Pick<
+  Credential,
+  | 'id'
+  | 'vaultId'
+  | 'name'
+  | 'type'
+  | 'currentVersion'
+  | 'expiresAt'
+  | 'isActive'
+  | 'deletedAt'
+  | 'purgeAfter'
+>;
+
+/**
+ * A credential's state with the version asked for and its ciphertext. The wrapped vault key is not
+ * joined: a warm reveal finds the key in the cache, and a cold one loads it with `vaultKeys.find`.
+ */
+export interface SealedCredential {
+  credential: CredentialState;
+  version: { version: number; vaultKeyVersion: number; ciphertext: Uint8Array | null } | null;
+}
+
+/** The fields `update` may change; those left undefined keep their value. */
+export interface CredentialPatch {
+  metadata?: Record<string, unknown>;
+  expiresAt?: Date | null;
+  rotationSchedule?: string | null;
+  isActive?: boolean;
+  deletedAt?: Date | null;
+  purgeAfter?: Date | null;
+}
+
+/**
+ * The tenant's credentials (`stored_credentials`): their metadata and which version is current.
+ * The versions themselves, with the ciphertexts, are `VersionRepository`'s.
+ */
+export interface CredentialRepository {
+  insert(c: CredentialInsert): Promise<Credential>;
+  find(id: string, opts?: { forUpdate?: boolean }): Promise<Credential | null>;
+  /** For reveal: the credential and one version (the current one unless given) with its vault-key version. */
+  findSealed(id: string, version?: number): Promise<SealedCredential | null>;
+  /** For rotation: locks the credential row, returns it with the vault's retention and current key. */
+  findForRotation(
+    id: string,
+  ): Promise<{ credential: Credential; maxVersions: number; key: VaultKeyRecord } | null>;
+  /** A vault's credentials by name, after the one given: a keyset page. */
+  list(
+    vaultId: string,
+    limit: number,
+    after?: { name: string; id: string },
+    includeDeleted?: boolean,
+  ): Promise<Credential[]>;
+  /** Ids of every credential in the vault, soft-deleted ones included. */
+  idsInVault(vaultId: string): Promise<string[]>;
+  setCurrentVersion(
+    credentialId: string,
+    version: number,
+    expiresAt: Date | null | undefined,
+  ): Promise<Credential>;
+  update(id: string, patch: CredentialPatch): Promise<Credential>;
+  /**
+   * Hard delete of the credential and its versions, and so of the wrapped data keys in them. A copy
+   * of a blob kept elsewhere (a backup) stays decryptable while its vault key exists.
+   */
+  purge(id: string): Promise<boolean>;
+  /** Soft-deleted credentials whose recovery window ended at `now`, oldest first. */
+  listPurgeDue(now: Date, limit: number): Promise<Credential[]>;
+}

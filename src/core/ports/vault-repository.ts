@@ -1,0 +1,25 @@
+import type { VaultKeyRecord } from '../ports.js';
+import type { Vault } from '../types.js';
+
+/** A vault to create; the store adds the tenant, the first key version and the times. */
+export interface VaultInsert {
+  id: string;
+  name: string;
+  description: string | null;
+  maxVersions: number;
+  createdBy: string;
+}
+
+/** The tenant's vaults (`credential_vaults`). Their keys are `VaultKeyRepository`'s. */
+export interface VaultRepository {
+  insert(v: VaultInsert): Promise<Vault>;
+  find(id: string): Promise<Vault | null>;
+  /** Locks the vault row (serializes key rotations) and returns it. */
+  lock(id: string): Promise<Vault | null>;
+  /** The vault and the wrapped key that new versions use. */
+  findWithCurrentKey(id: string): Promise<{ vault: Vault; key: VaultKeyRecord } | null>;
+  /** By name, after the one given: a keyset page. */
+  list(limit: number, after?: { name: string; id: string }): Promise<Vault[]>;
+  setCurrentKeyVersion(vaultId: string, version: number): Promise<void>;
+  delete(id: string): Promise<boolean>;
+}

@@ -1,0 +1,158 @@
+import type {
+  CredentialInsert,
+  CredentialPatch,
+  CredentialRepository,
+  SealedCredential,
+} from '../../core/ports.js';
+import { bytes, toCredential, toCredentialState, toVaultKeyRecord } from '../rows.js';
+import { TenantRepository } from './tenant-repository.js';
+
+const CREDENTIAL_COLUMNS = `c.tenant_id, c.id, c.vault_id, c.name, c.type, c.metadata, c.current_version, c.expires_at,
+  c.rotation_schedule, c.is_active, c.created_by, c.created_at, c.updated_at, c.last_rotated_at, c.deleted_at, c.purge_after`;
+/** What a reveal needs of the credential: no more, since every column is parsed on every reveal. */
+const REVEAL_COLUMNS =
+  'c.id, c.vault_id, c.name, c.type, c.current_version, c.expires_at, c.is_active, c.deleted_at, c.purge_after';
+
+/** Patch fields and the columns they write; nothing else can be set through `update`. */
+const PATCH_COLUMNS: Record<keyof CredentialPatch, string> = {
+  metadata: 'metadata',
+  expiresAt: 'expires_at',
+  rotationSchedule: 'rotation_schedule',
+  isActive: 'is_active',
+  deletedAt: 'deleted_at',
+  purgeAfter: 'purge_after',
+};
+
+export class SqlCredentialRepository extends TenantRepository implements CredentialRepository {
+  async insert(c: CredentialInsert) {
+    const [row] = await this.c.query(
+      `INSERT INTO stored_credentials AS c (tenant_id, id, vault_id, name, type, metadata, current_version, expires_at,
+                                            rotation_schedule, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9) RETURNING ${CREDENTIAL_COLUMNS}`,
+      [
+        this.tenantId,
+        c.id,
+        c.vaultId,
+        c.name,
+        c.type,
+        c.metadata,
+        c.expiresAt,
+        c.rotationSchedule,
+        c.createdBy,
+      ],
+    );
+    return toCredential(row!);
+  }
+
+  async find(id: string, opts: { forUpdate?: boolean } = {}) {
+    const [row] = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c WHERE c.tenant_id = $1 AND c.id = $2${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+      [this.tenantId, id],
+    );
+    return row ? toCredential(row) : null;
+  }
+
+  async findSealed(id: string, version?: number): Promise<SealedCredential | null> {
+    const [row] = await this.c.query(
+      `SELECT ${REVEAL_COLUMNS}, v.version, v.vault_key_version, v.ciphertext
+         FROM stored_credentials c
+         LEFT JOIN credential_versions v
+           ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = coalesce($3::int, c.current_version)
+        WHERE c.tenant_id = $1 AND c.id = $2`,
+      [this.tenantId, id, version ?? null],
+    );
+    if (!row) return null;
+    const credential = toCredentialState(row);
+    if (row.version == null) return { credential, version: null };
+    return {
+      credential,
+      version: {
+        version: Number(row.version),
+        vaultKeyVersion: Number(row.vault_key_version),
+        ciphertext: bytes(row.ciphertext),
+      },
+    };
+  }
+
+  async findForRotation(id: string) {
+    const [row] = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS}, vt.max_versions, vt.current_key_version, k.wrapped_key, k.provider, k.provider_key_id
+         FROM stored_credentials c
+         JOIN credential_vaults vt ON vt.tenant_id = c.tenant_id AND vt.id = c.vault_id
+         JOIN vault_keys k ON k.tenant_id = vt.tenant_id AND k.vault_id = vt.id AND k.version = vt.current_key_version
+        WHERE c.tenant_id = $1 AND c.id = $2
+          FOR UPDATE OF c`,
+      [this.tenantId, id],
+    );
+    if (!row) return null;
+    const credential = toCredential(row);
+    return {
+      credential,
+      maxVersions: Number(row.max_versions),
+      key: toVaultKeyRecord(this.tenantId, credential.vaultId, Number(row.current_key_version), row),
+    };
+  }
+
+  async list(vaultId: string, limit: number, after?: { name: string; id: string }, includeDeleted = false) {
+    const rows = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c
+        WHERE c.tenant_id = $1 AND c.vault_id = $2 AND ($3::boolean OR c.deleted_at IS NULL)
+          AND ($4::text IS NULL OR (c.name, c.id) > ($4, $5::uuid))
+        ORDER BY c.name, c.id LIMIT $6`,
+      [this.tenantId, vaultId, includeDeleted, after?.name ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toCredential);
+  }
+
+  async idsInVault(vaultId: string) {
+    const rows = await this.c.query<{ id: string }>(
+      'SELECT id FROM stored_credentials WHERE tenant_id = $1 AND vault_id = $2 ORDER BY id',
+      [this.tenantId, vaultId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async setCurrentVersion(credentialId: string, version: number, expiresAt: Date | null | undefined) {
+    const [row] = await this.c.query(
+      `UPDATE stored_credentials c
+          SET current_version = $3, last_rotated_at = now(), updated_at = now(),
+              expires_at = CASE WHEN $4::boolean THEN $5::timestamptz ELSE c.expires_at END
+        WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ${CREDENTIAL_COLUMNS}`,
+      [this.tenantId, credentialId, version, expiresAt !== undefined, expiresAt ?? null],
+    );
+    return toCredential(row!);
+  }
+
+  async update(id: string, patch: CredentialPatch) {
+    const sets: string[] = ['updated_at = now()'];
+    const params: unknown[] = [this.tenantId, id];
+    for (const [field, column] of Object.entries(PATCH_COLUMNS) as [keyof CredentialPatch, string][]) {
+      if (patch[field] === undefined) continue;
+      params.push(patch[field]);
+      sets.push(`${column} = $${params.length}`);
+    }
+    const [row] = await this.c.query(
+      `UPDATE stored_credentials c SET ${sets.join(', ')} WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ${CREDENTIAL_COLUMNS}`,
+      params,
+    );
+    return toCredential(row!);
+  }
+
+  async purge(id: string) {
+    const rows = await this.c.query(
+      'DELETE FROM stored_credentials WHERE tenant_id = $1 AND id = $2 RETURNING id',
+      [this.tenantId, id],
+    );
+    return rows.length > 0;
+  }
+
+  async listPurgeDue(now: Date, limit: number) {
+    const rows = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c
+        WHERE c.tenant_id = $1 AND c.purge_after IS NOT NULL AND c.purge_after <= $2
+        ORDER BY c.purge_after LIMIT $3`,
+      [this.tenantId, now, limit],
+    );
+    return rows.map(toCredential);
+  }
+}

@@ -1,0 +1,76 @@
+import type { PlatformTx, ScheduledJob } from '../../core/ports.js';
+import { bytes, toTenant } from '../rows.js';
+import type { SqlClient } from '../sql.js';
+
+const TENANT_COLUMNS = 'tenant_id, name, created_at';
+
+/** `PlatformTx` in SQL: tenants, platform tokens and job leases, as the platform role. */
+export class SqlPlatformTx implements PlatformTx {
+  constructor(private readonly c: SqlClient) {}
+
+  async insertPlatformToken(t: { id: string; name: string; secretHash: Uint8Array }) {
+    await this.c.query('INSERT INTO platform_tokens (id, name, secret_hash) VALUES ($1, $2, $3)', [
+      t.id,
+      t.name,
+      Buffer.from(t.secretHash),
+    ]);
+  }
+
+  async findPlatformToken(id: string) {
+    const [r] = await this.c.query(
+      'SELECT id, name, secret_hash, expires_at, revoked_at FROM platform_tokens WHERE id = $1',
+      [id],
+    );
+    if (!r) return null;
+    return {
+      id: String(r.id),
+      name: String(r.name),
+      secretHash: bytes(r.secret_hash)!,
+      expiresAt: (r.expires_at as Date | null) ?? null,
+      revokedAt: (r.revoked_at as Date | null) ?? null,
+    };
+  }
+
+  async lockPlatformTokens() {
+    await this.c.query('LOCK TABLE platform_tokens IN SHARE ROW EXCLUSIVE MODE');
+  }
+
+  async countPlatformTokens() {
+    const [r] = await this.c.query<{ n: number }>('SELECT count(*)::int AS n FROM platform_tokens');
+    return r?.n ?? 0;
+  }
+
+  async insertTenant(t: { id: string; name: string }) {
+    const [row] = await this.c.query(
+      `INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) RETURNING ${TENANT_COLUMNS}`,
+      [t.id, t.name],
+    );
+    return toTenant(row!);
+  }
+
+  async findTenant(id: string) {
+    const [row] = await this.c.query(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1`, [id]);
+    return row ? toTenant(row) : null;
+  }
+
+  async listTenants(limit: number, after?: { name: string; id: string }) {
+    const rows = await this.c.query(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR (name, tenant_id) > ($1, $2::uuid))
+        ORDER BY name, tenant_id LIMIT $3`,
+      [after?.name ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toTenant);
+  }
+
+  async claimJobRun(job: ScheduledJob, holder: string, leaseMs: number) {
+    // The whole claim is this one statement in a short transaction: a concurrent claim waits on the
+    // row lock, re-reads the row once it is free and finds it no longer due. now() is the database's
+    // clock, one for every instance, so theirs may disagree without two of them winning one lease.
+    const [row] = await this.c.query<{ next_run_at: Date }>(
+      `UPDATE job_leases SET next_run_at = now() + $3::integer * interval '1 millisecond', holder = $2
+        WHERE name = $1 AND next_run_at <= now() RETURNING next_run_at`,
+      [job, holder, leaseMs],
+    );
+    return row?.next_run_at ?? null;
+  }
+}
