@@ -1,14 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  deleteCredential,
-  getCredential,
-  listVersions,
-  restoreCredential,
-  revealCredential,
-  rotateCredential,
-  updateCredential,
-} from '../../core/credential-service.js';
+import { deleteCredential, restoreCredential, updateCredential } from '../../core/credential-changes.js';
+import { getCredential, listVersions } from '../../core/credential-reads.js';
+import { revealCredential, rotateCredential } from '../../core/credential-values.js';
 import type { Registry } from '../../core/registry.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import { deleteCredentialQuery, revealBody, rotateBody, updateCredentialBody } from '../request-schemas.js';

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listCredentials, storeCredential } from '../../core/credential-service.js';
+import { listCredentials } from '../../core/credential-reads.js';
+import { storeCredential } from '../../core/credential-values.js';
 import type { Registry } from '../../core/registry.js';
 import { createVault, deleteVault, getVault, listVaults } from '../../core/vault-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';

@@ -1,0 +1,125 @@
+/** Changes to one credential's state: update, (de)activate, soft delete, restore, purge. */
+import { z } from 'zod';
+import { type Operation, Refusal } from './audited-operation.js';
+import { byId } from './credential-reads.js';
+import { credentialId, DAY_MS, deleted, inThePast, named, notFound } from './credential-rules.js';
+import { RegistryError } from './errors.js';
+import type { AccessAction, Credential } from './types.js';
+import { defineUseCase, type UseCaseEnv } from './use-case.js';
+import { metadata, rotationSchedule, timestamp } from './validation.js';
+
+const updateInput = z
+  .strictObject({
+    ...credentialId,
+    metadata: metadata.optional(),
+    expiresAt: timestamp.nullable().optional(),
+    rotationSchedule: rotationSchedule.nullable().optional(),
+    active: z.boolean().optional(),
+  })
+  .refine(
+    ({ id: _, ...p }) => Object.values(p).some((v) => v !== undefined),
+    'give at least one of metadata, expiresAt, rotationSchedule, active',
+  );
+const deleteInput = z.strictObject({
+  ...credentialId,
+  recoveryWindowDays: z.number().int().min(1).max(30).default(7),
+});
+
+/**
+ * A change to one credential: locks its row, refuses outside the caller's scope, runs `change`, and
+ * logs the outcome (`granted` unless `change` refused).
+ */
+function credentialChange<S extends z.ZodType<{ id: string }>>(
+  action: AccessAction,
+  input: S,
+  change: (
+    op: Operation,
+    credential: Credential,
+    input: z.output<S>,
+    env: UseCaseEnv,
+  ) => Promise<Credential | Refusal>,
+) {
+  return defineUseCase({
+    action,
+    capability: 'credentials:write',
+    input,
+    logs: 'every attempt',
+    names: named,
+    async body(op, i, env): Promise<Credential | Refusal> {
+      const credential = await op.tx.credentials.find(i.id, { forUpdate: true });
+      if (!credential) return op.refuse(notFound());
+      op.note({ vaultId: credential.vaultId, version: credential.currentVersion });
+      const outside = await op.outside(credential.vaultId, notFound);
+      if (outside) return outside;
+      const result = await change(op, credential, i, env);
+      if (!(result instanceof Refusal)) await op.granted();
+      return result;
+    },
+  });
+}
+
+/**
+ * Changes metadata, expiry, rotation schedule (null clears the last two) and whether the credential
+ * is active: all validated first, applied in one transaction.
+ */
+export const updateCredential = credentialChange(
+  'update',
+  updateInput,
+  async (op, credential, p, { deps }) => {
+    const past = inThePast(deps, p.expiresAt);
+    if (past) return op.refuse(past);
+    if (credential.deletedAt) return op.refuse(deleted(credential));
+    const { id, active, ...fields } = p;
+    return op.tx.credentials.update(id, { ...fields, ...(active !== undefined ? { isActive: active } : {}) });
+  },
+);
+
+const setActive = (active: boolean) =>
+  credentialChange(active ? 'reactivate' : 'deactivate', byId, async (op, credential, { id }) => {
+    if (credential.deletedAt) return op.refuse(deleted(credential));
+    return op.tx.credentials.update(id, { isActive: active });
+  });
+/** Refuses every reveal and rotation until reactivated. */
+export const deactivateCredential = setActive(false);
+export const reactivateCredential = setActive(true);
+
+/** Soft delete: refused everywhere, restorable for `recoveryWindowDays` (Default: 7), then purged. */
+export const deleteCredential = credentialChange(
+  'delete',
+  deleteInput,
+  async (op, credential, d, { deps }) => {
+    if (credential.deletedAt) return op.refuse(deleted(credential));
+    const now = deps.clock.now();
+    return op.tx.credentials.update(d.id, {
+      deletedAt: now,
+      purgeAfter: new Date(now.getTime() + d.recoveryWindowDays * DAY_MS),
+    });
+  },
+);
+
+/** Undoes a soft delete within the recovery window; refused if the name was reused meanwhile. */
+export const restoreCredential = credentialChange(
+  'restore',
+  byId,
+  async (op, credential, { id }, { deps }) => {
+    if (!credential.deletedAt)
+      return op.refuse(new RegistryError('CONFLICT', 'the credential is not deleted'));
+    if (credential.purgeAfter && credential.purgeAfter <= deps.clock.now()) {
+      return op.refuse(
+        new RegistryError('NOT_FOUND', 'the recovery window has ended; the credential is being purged'),
+      );
+    }
+    return op.tx.credentials.update(id, { deletedAt: null, purgeAfter: null });
+  },
+);
+
+/** Irreversibly removes a soft-deleted credential and all its versions (and so its data keys). */
+export const purgeCredential = credentialChange('purge', byId, async (op, credential, { id }) => {
+  if (!credential.deletedAt) {
+    return op.refuse(
+      new RegistryError('CONFLICT', 'only a deleted credential can be purged; delete it first'),
+    );
+  }
+  await op.tx.credentials.purge(id);
+  return credential;
+});

@@ -1,0 +1,59 @@
+/** Metadata reads of credentials: never a value; their refusals are logged, their successes not. */
+import { z } from 'zod';
+import type { Refusal } from './audited-operation.js';
+import { credentialId, named, notFound, vaultNotFound } from './credential-rules.js';
+import { decodeNameCursor, encodeNameCursor, pageOptions, toPage } from './pagination.js';
+import type { Credential, CredentialVersion, Page } from './types.js';
+import { defineUseCase } from './use-case.js';
+import { uuid } from './validation.js';
+
+export const byId = z.strictObject(credentialId);
+const listInput = pageOptions.extend({ vaultId: uuid, includeDeleted: z.boolean().default(false) }).strict();
+
+/** Metadata only; soft-deleted credentials are returned too, with `deletedAt` set. */
+export const getCredential = defineUseCase({
+  action: 'read',
+  capability: 'credentials:read',
+  input: byId,
+  logs: 'refusals',
+  names: named,
+  async body(op, { id }): Promise<Credential | Refusal> {
+    const credential = await op.tx.credentials.find(id);
+    if (!credential) return op.refuse(notFound());
+    return (await op.outside(credential.vaultId, notFound)) ?? credential;
+  },
+});
+
+/** Metadata of a vault's credentials by name; never values. Soft-deleted ones only when asked. */
+export const listCredentials = defineUseCase({
+  action: 'read',
+  capability: 'credentials:read',
+  input: listInput,
+  logs: 'refusals',
+  names: named,
+  vault: (l) => l.vaultId,
+  missing: vaultNotFound,
+  async body(op, { vaultId, limit, cursor, includeDeleted }): Promise<Page<Credential> | Refusal> {
+    const after = decodeNameCursor(cursor);
+    if (!(await op.tx.vaults.find(vaultId))) return op.refuse(vaultNotFound());
+    return toPage(
+      await op.tx.credentials.list(vaultId, limit + 1, after, includeDeleted),
+      limit,
+      encodeNameCursor,
+    );
+  },
+});
+
+/** Every version, newest first, with `destroyedAt` on those whose ciphertext retention removed. */
+export const listVersions = defineUseCase({
+  action: 'read',
+  capability: 'credentials:read',
+  input: byId,
+  logs: 'refusals',
+  names: named,
+  async body(op, { id }): Promise<CredentialVersion[] | Refusal> {
+    const credential = await op.tx.credentials.find(id);
+    if (!credential) return op.refuse(notFound());
+    return (await op.outside(credential.vaultId, notFound)) ?? op.tx.versions.list(id);
+  },
+});

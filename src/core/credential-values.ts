@@ -1,0 +1,216 @@
+/** The use-cases that read or write a credential's value: store, reveal, rotate. */
+import { z } from 'zod';
+import type { Operation, Refusal, RegistryDeps } from './audited-operation.js';
+import { credentialId, inThePast, named, notFound, unusableNow, vaultNotFound } from './credential-rules.js';
+import { RegistryError } from './errors.js';
+import { newId } from './ids.js';
+import type { ValueBinding } from './ports.js';
+import type { Credential, RevealedCredential } from './types.js';
+import { defineUseCase } from './use-case.js';
+import {
+  credentialType,
+  metadata,
+  parseValue,
+  resourceName,
+  rotationSchedule,
+  text,
+  timestamp,
+  uuid,
+  versionNumber,
+} from './validation.js';
+
+const storeInput = z.strictObject({
+  vaultId: uuid,
+  name: resourceName,
+  type: credentialType,
+  value: z.unknown(),
+  metadata: metadata.default({}),
+  expiresAt: timestamp.optional(),
+  rotationSchedule: rotationSchedule.optional(),
+});
+const revealInput = z.strictObject({
+  ...credentialId,
+  reason: text(1000).pipe(z.string().trim().min(1, 'a reason is required')),
+  version: versionNumber.optional(),
+});
+const rotateInput = z.strictObject({
+  ...credentialId,
+  value: z.unknown(),
+  expectedVersion: versionNumber.optional(),
+  expiresAt: timestamp.nullable().optional(),
+});
+
+/** Stores a new credential as version 1. */
+export const storeCredential = defineUseCase({
+  action: 'store',
+  capability: 'credentials:write',
+  input: storeInput,
+  logs: 'every attempt',
+  names: named,
+  vault: (s) => s.vaultId,
+  missing: vaultNotFound,
+  async body(op, s, { deps, tenantId, ctx }) {
+    const past = inThePast(deps, s.expiresAt);
+    if (past) return op.refuse(past);
+    let value: unknown;
+    try {
+      value = parseValue(s.type, s.value);
+    } catch (err) {
+      return op.refuse(err as RegistryError);
+    }
+    const found = await op.tx.vaults.findWithCurrentKey(s.vaultId);
+    if (!found) return op.refuse(vaultNotFound());
+    const id = newId();
+    const blob = seal(deps, op, found.key, value, {
+      tenantId,
+      vaultId: s.vaultId,
+      credentialId: id,
+      version: 1,
+    });
+    const credential = await op.tx.credentials.insert({
+      id,
+      vaultId: s.vaultId,
+      name: s.name,
+      type: s.type,
+      metadata: s.metadata,
+      expiresAt: s.expiresAt ?? null,
+      rotationSchedule: s.rotationSchedule ?? null,
+      createdBy: ctx.actor,
+    });
+    await op.tx.versions.insert({
+      credentialId: id,
+      vaultId: s.vaultId,
+      version: 1,
+      vaultKeyVersion: found.key.vaultKeyVersion,
+      ciphertext: blob,
+      createdBy: ctx.actor,
+    });
+    await op.granted({ credentialId: id, version: 1 });
+    return credential;
+  },
+});
+
+/**
+ * Returns a credential's value. The access-log row is written in the same transaction that reads
+ * the ciphertext, and the value is returned only after that transaction commits.
+ */
+export const revealCredential = defineUseCase({
+  action: 'reveal',
+  capability: 'credentials:reveal',
+  input: revealInput,
+  logs: 'every attempt',
+  names: named,
+  async body(op, r, { deps, tenantId }): Promise<RevealedCredential | Refusal> {
+    const found = await op.tx.credentials.findSealed(r.id, r.version);
+    if (!found) return op.refuse(notFound());
+    const { credential, version } = found;
+    op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
+    const outside = await op.outside(credential.vaultId, notFound);
+    if (outside) return outside;
+    const unusable = unusableNow(deps, credential, { forReveal: true });
+    if (unusable) return op.refuse(unusable);
+    if (!version) return op.refuse(new RegistryError('NOT_FOUND', `version ${r.version} does not exist`));
+    if (!version.ciphertext) {
+      return op.refuse(
+        new RegistryError('NOT_FOUND', `version ${version.version} was destroyed by the retention policy`),
+      );
+    }
+    let plaintext: Buffer;
+    try {
+      plaintext = Buffer.from(
+        deps.envelope.open(
+          version.ciphertext,
+          op.key({ tenantId, vaultId: credential.vaultId, vaultKeyVersion: version.vaultKeyVersion }),
+          { tenantId, vaultId: credential.vaultId, credentialId: r.id, version: version.version },
+        ),
+      );
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'CRYPTO') return op.refuse(err);
+      throw err;
+    }
+    const value: unknown = JSON.parse(plaintext.toString('utf8'));
+    plaintext.fill(0);
+    await op.granted();
+    return {
+      credentialId: r.id,
+      name: credential.name,
+      type: credential.type,
+      version: version.version,
+      value,
+      expiresAt: credential.expiresAt,
+    };
+  },
+});
+
+/**
+ * Adds a new version with a new value and makes it current. Concurrent rotations are serialized
+ * on the credential's row, so each gets the next version number and none is lost.
+ */
+export const rotateCredential = defineUseCase({
+  action: 'rotate',
+  capability: 'credentials:write',
+  input: rotateInput,
+  logs: 'every attempt',
+  names: named,
+  async body(op, r, { deps, tenantId, ctx }): Promise<{ credential: Credential; version: number } | Refusal> {
+    const past = inThePast(deps, r.expiresAt);
+    if (past) return op.refuse(past);
+    const found = await op.tx.credentials.findForRotation(r.id);
+    if (!found) return op.refuse(notFound());
+    const { credential } = found;
+    op.note({ vaultId: credential.vaultId });
+    const outside = await op.outside(credential.vaultId, notFound);
+    if (outside) return outside;
+    const unusable = unusableNow(deps, credential, { forReveal: false });
+    if (unusable) return op.refuse(unusable);
+    if (r.expectedVersion !== undefined && r.expectedVersion !== credential.currentVersion) {
+      return op.refuse(
+        new RegistryError(
+          'VERSION_MISMATCH',
+          `expected version ${r.expectedVersion}, but the current version is ${credential.currentVersion}`,
+        ),
+        { version: credential.currentVersion },
+      );
+    }
+    let value: unknown;
+    try {
+      value = parseValue(credential.type, r.value);
+    } catch (err) {
+      return op.refuse(err as RegistryError);
+    }
+    const next = credential.currentVersion + 1;
+    const blob = seal(deps, op, found.key, value, {
+      tenantId,
+      vaultId: credential.vaultId,
+      credentialId: r.id,
+      version: next,
+    });
+    await op.tx.versions.insert({
+      credentialId: r.id,
+      vaultId: credential.vaultId,
+      version: next,
+      vaultKeyVersion: found.key.vaultKeyVersion,
+      ciphertext: blob,
+      createdBy: ctx.actor,
+    });
+    const updated = await op.tx.credentials.setCurrentVersion(r.id, next, r.expiresAt);
+    if (next > found.maxVersions) await op.tx.versions.destroyThrough(r.id, next - found.maxVersions);
+    await op.granted({ version: next });
+    return { credential: updated, version: next };
+  },
+});
+
+function seal(
+  deps: RegistryDeps,
+  op: Operation,
+  keyRecord: Parameters<Operation['key']>[0],
+  value: unknown,
+  binding: ValueBinding,
+): Uint8Array {
+  const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
+  try {
+    return deps.envelope.seal(plaintext, op.key(keyRecord), binding);
+  } finally {
+    plaintext.fill(0);
+  }
+}
