@@ -1,5 +1,5 @@
 /** What the run hands every scenario. */
-import type { PgCluster } from './pg-cluster.js';
+import type { PgCluster } from '../test/helpers/private-postgres.js';
 
 export interface ChaosContext {
   /** A temporary directory of this run, removed at the end. */

@@ -5,8 +5,8 @@
  * service stopped (the same adapter, so its lock is honoured).
  */
 import { openPglite } from '../src/db/pglite-adapter.js';
+import type { PgCluster } from '../test/helpers/private-postgres.js';
 import type { Ledger } from './ledger.js';
-import type { PgCluster } from './pg-cluster.js';
 
 /** The one thing verification needs of a connection: statements with parameters, in one session. */
 export interface OwnerSession {

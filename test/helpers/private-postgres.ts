@@ -1,8 +1,10 @@
 /**
- * A private PostgreSQL 15 cluster that the chaos suite may stop, kill and restart at will: its own
- * data directory in a temporary folder owned by the `postgres` OS user (initdb refuses to run as
- * root), scram-sha-256 for 127.0.0.1 with a generated password, a random free port and a socket
- * directory of its own, so nothing on the machine's standard port is touched.
+ * A private PostgreSQL 15 cluster, for what the machine's shared server cannot give: the chaos
+ * suite stops, kills and restarts it at will, and the rotator tests need a server that checks
+ * passwords (the shared one trusts loopback, so a login there proves nothing). Its own data
+ * directory in a temporary folder owned by the `postgres` OS user (initdb refuses to run as root),
+ * scram-sha-256 for 127.0.0.1 with a generated password, a random free port and a socket directory
+ * of its own, so nothing on the machine's standard port is touched.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +12,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../test/helpers/processes.js';
+import { freePort } from './processes.js';
 
 /** Where Debian puts the PostgreSQL 15 server binaries. */
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -68,7 +70,7 @@ function asPostgres(binary: string, args: string[], timeoutMs = 60_000): Promise
 /** Creates and starts a fresh cluster in a temporary directory of its own, which `destroy()` removes. */
 export async function startCluster(): Promise<PgCluster> {
   const { uid, gid } = osIds(SUPERUSER);
-  const root = mkdtempSync(join(tmpdir(), 'credreg-chaos-pg-'));
+  const root = mkdtempSync(join(tmpdir(), 'credreg-pg-'));
   const dataDir = join(root, 'data');
   const socketDir = join(root, 'socket');
   const logFile = join(root, 'server.log');
@@ -115,7 +117,7 @@ export async function startCluster(): Promise<PgCluster> {
         connectionString: cluster.url(database),
         connectionTimeoutMillis: 10_000,
       });
-      // A connection the chaos itself breaks (restart, stop) must fail its query, not the process.
+      // A connection a restart or stop breaks must fail its query, not the process.
       client.on('error', () => {});
       await client.connect();
       try {
