@@ -108,10 +108,11 @@ export interface VaultKey extends KeyContext {
  */
 export interface KeyRing {
   /**
-   * A fresh vault key, and the same wrapped by the root key (calls the provider). `key` is the
-   * cache's own entry, zeroed when the cache lets go of it: copy it to keep it.
+   * A fresh vault key wrapped by the root key (calls the provider). Its plaintext is zeroed, not
+   * cached: the record is saved only if the caller's transaction commits, and the key's first use
+   * unwraps what was saved.
    */
-  createVaultKey(context: KeyContext): Promise<{ key: VaultKey; record: VaultKeyRecord }>;
+  createVaultKey(context: KeyContext): Promise<{ record: VaultKeyRecord }>;
   /** The cache's own entry, zeroed when the cache lets go of it: copy it before any await. */
   cached(record: KeyContext): VaultKey | undefined;
   /** Unwraps through the root key provider and caches it; returns a copy the caller owns and zeroes. */

@@ -87,16 +87,29 @@ const UNIDENTIFIED: RequestContext = Object.freeze({ actor: '(unidentified)' });
 const asRecord = (raw: unknown): Readonly<Record<string, unknown>> =>
   raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
 
-/** The row's subject from the raw input; a `names` that throws on hostile input names nothing. */
+/**
+ * The row's subject from the raw input: only fields the use-case's input declares are read, so a
+ * caller cannot make a refusal's row name a resource (or give a reason) the use-case does not take;
+ * a `names` that throws on hostile input names nothing.
+ */
 function subjectOf(useCase: AnyUseCase, raw: unknown): AuditSubject {
+  const given = asRecord(raw);
+  const declared = inputKeys(useCase.input);
+  const own = declared ? Object.fromEntries(Object.entries(given).filter(([k]) => declared.has(k))) : given;
   let named: Partial<AuditSubject> = {};
   try {
-    named = useCase.names?.(asRecord(raw)) ?? {};
+    named = useCase.names?.(own) ?? {};
   } catch {
     // Best effort by definition: the row is still written, naming less.
   }
   return { ...named, action: useCase.action };
 }
+
+/** The field names an input schema declares (an object schema, possibly refined), or null. */
+const inputKeys = (schema: unknown): Set<string> | null => {
+  const shape = (schema as { shape?: Record<string, unknown> } | null)?.shape;
+  return shape && typeof shape === 'object' ? new Set(Object.keys(shape)) : null;
+};
 
 /** Steps 1 and 2: the context, and whether it may use the use-case at all. */
 function admit(useCase: AnyUseCase, rawCtx: unknown): RequestContext {

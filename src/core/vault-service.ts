@@ -296,10 +296,11 @@ export class VaultService {
     const input = { ...options, id };
     const { batchSize = 500, maxBatches } = options ?? {};
     let rewrapped = 0;
-    for (let batch = 0; maxBatches === undefined || batch < maxBatches; batch++) {
+    // The first batch always runs: it is where the input is checked (and refused, with its row).
+    for (let batch = 1; ; batch++) {
       const moved = await this.#run(rewrapBatch, input, ctx);
       rewrapped += moved;
-      if (moved < batchSize) break;
+      if (moved < batchSize || (maxBatches !== undefined && batch >= maxBatches)) break;
     }
     const usage = await this.keyStatus(id, ctx);
     return {

@@ -56,17 +56,22 @@ export class CachingKeyRing implements KeyRing {
     });
   }
 
-  async createVaultKey(context: KeyContext): Promise<{ key: VaultKey; record: VaultKeyRecord }> {
+  async createVaultKey(context: KeyContext): Promise<{ record: VaultKeyRecord }> {
     this.#stats.providerCalls++;
+    // Not cached here: the new key is saved only if the caller's transaction commits, and a cached
+    // key that lost a race (two rotations making version n+1 at once) would seal values under a key
+    // that was never stored. Its first use unwraps the stored record instead.
     if (this.#provider.generateKey) {
       const { plaintext, wrapped } = await this.#provider.generateKey(context);
-      const key = this.#remember(context, view(plaintext));
-      return { key, record: { ...context, wrapped } };
+      plaintext.fill(0);
+      return { record: { ...context, wrapped } };
     }
     const material = randomBytes(32);
-    const wrapped = await this.#provider.wrapKey(material, context);
-    const key = this.#remember(context, material);
-    return { key, record: { ...context, wrapped } };
+    try {
+      return { record: { ...context, wrapped: await this.#provider.wrapKey(material, context) } };
+    } finally {
+      material.fill(0);
+    }
   }
 
   cached(context: KeyContext): VaultKey | undefined {

@@ -17,7 +17,7 @@ export const dateInput = z.iso
   .describe('ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z');
 
 /** Page options of every listing. */
-export const pageQuery = z.object({
+export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().optional().describe('page size, 1–1000 (Default: 100)'),
   cursor: z.string().optional(),
 });
@@ -53,13 +53,26 @@ export const createVaultBody = z.strictObject({
 });
 
 /** `DELETE /v1/vaults/{id}`. */
-export const deleteVaultQuery = z.object({ force: flag });
+export const deleteVaultQuery = z.strictObject({ force: flag });
 
 /** `POST /v1/vaults/{id}/keys/rewrap`; the body itself may be left out. */
-export const rewrapVaultKeysBody = z.object({
+export const rewrapVaultKeysBody = z.strictObject({
   batchSize: z.number().optional().describe('data keys per transaction (Default: 500)'),
   maxBatches: z.number().optional().describe('stop after this many batches (Default: until done)'),
 });
+
+/** Rotation settings on store and update: ids and options only, never a secret. */
+const rotationBody = z
+  .strictObject({
+    schedule: z
+      .string()
+      .optional()
+      .describe('ISO 8601 duration (P30D) or cron expression; absent: only on demand'),
+    rotator: z
+      .looseObject({ type: z.string().describe('random, postgresql, mysql, …') })
+      .describe("the rotator's type and its settings (see docs/rotation.md)"),
+  })
+  .describe('rotation by a rotator');
 
 /** `POST /v1/vaults/{vaultId}/credentials`. */
 export const storeCredentialBody = z.strictObject({
@@ -83,11 +96,12 @@ export const updateCredentialBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
   expiresAt: dateInput.nullable().optional(),
   rotationSchedule: z.string().nullable().optional(),
+  rotation: rotationBody.nullable().optional().describe('null removes rotation'),
   active: z.boolean().optional().describe('false deactivates: every reveal and rotation is refused'),
 });
 
 /** `DELETE /v1/credentials/{id}`. */
-export const deleteCredentialQuery = z.object({
+export const deleteCredentialQuery = z.strictObject({
   recoveryWindowDays: z.coerce.number().optional().describe('1–30 (Default: 7)'),
 });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { KeyContext, VaultKey } from '../../src/core/ports.js';
 import { CachingKeyRing } from '../../src/crypto/key-ring.js';
 import { decodeRootKey, LocalKeyProvider, loadRootKeyFile } from '../../src/keys/local-key-provider.js';
 
@@ -72,25 +73,41 @@ describe('local root key provider', () => {
   });
 });
 
+/** A new vault key, unwrapped once so the ring caches it; returns the cache's own entry. */
+async function cachedKey(ring: CachingKeyRing, c: KeyContext): Promise<VaultKey> {
+  await ring.unwrap((await ring.createVaultKey(c)).record);
+  return ring.cached(c)!;
+}
+
 describe('caching key ring', () => {
   it('a warm key makes no provider call; a cold one makes exactly one', async () => {
     const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)) });
     const { record } = await ring.createVaultKey(ctx(1));
     expect(ring.stats().providerCalls).toBe(1);
+    await ring.unwrap(record);
+    expect(ring.stats().providerCalls).toBe(2);
     for (let i = 0; i < 100; i++) expect(ring.cached(ctx(1))).toBeDefined();
-    expect(ring.stats()).toMatchObject({ hits: 100, providerCalls: 1 });
+    expect(ring.stats()).toMatchObject({ hits: 100, providerCalls: 2 });
     ring.forgetVault(ctx(1).tenantId, ctx(1).vaultId);
     expect(ring.cached(ctx(1))).toBeUndefined();
     await ring.unwrap(record);
     expect(ring.cached(ctx(1))).toBeDefined();
-    expect(ring.stats()).toMatchObject({ misses: 1, providerCalls: 2 });
+    expect(ring.stats()).toMatchObject({ misses: 1, providerCalls: 3 });
+  });
+
+  it('a new vault key is not cached until it is unwrapped from its stored record', async () => {
+    // Its transaction may yet fail (a concurrent rotation made the same version): a cached key that
+    // was never stored would seal values no one can open.
+    const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)) });
+    await ring.createVaultKey(ctx(1));
+    expect(ring.cached(ctx(1))).toBeUndefined();
   });
 
   it('holds at most maxEntries keys and zeroes the ones it evicts', async () => {
     const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)), maxEntries: 2 });
-    const first = (await ring.createVaultKey(ctx(1))).key;
-    await ring.createVaultKey(ctx(2));
-    await ring.createVaultKey(ctx(3));
+    const first = await cachedKey(ring, ctx(1));
+    await cachedKey(ring, ctx(2));
+    await cachedKey(ring, ctx(3));
     expect(ring.cached(ctx(1))).toBeUndefined();
     expect(Buffer.from(first.material).every((b) => b === 0)).toBe(true);
     expect(ring.cached(ctx(3))).toBeDefined();
@@ -98,7 +115,7 @@ describe('caching key ring', () => {
 
   it('forgets keys after their time to live', async () => {
     const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)), ttlMs: 20 });
-    await ring.createVaultKey(ctx(1));
+    await cachedKey(ring, ctx(1));
     expect(ring.cached(ctx(1))).toBeDefined();
     await new Promise((r) => setTimeout(r, 60));
     expect(ring.cached(ctx(1))).toBeUndefined();
@@ -130,9 +147,9 @@ describe('caching key ring', () => {
       maxEntriesPerTenant: 2,
     });
     const other = { ...ctx(9), tenantId: '01890000-0000-7000-8000-0000000000ff' };
-    const { key: theirs } = await ring.createVaultKey(other);
+    const theirs = await cachedKey(ring, other);
     const mine = [];
-    for (const vault of [1, 2, 3]) mine.push((await ring.createVaultKey(ctx(vault))).key);
+    for (const vault of [1, 2, 3]) mine.push(await cachedKey(ring, ctx(vault)));
     expect(ring.cached(ctx(1))).toBeUndefined();
     expect(Buffer.from(mine[0]!.material).every((b) => b === 0)).toBe(true);
     expect(ring.cached(ctx(2))).toBe(mine[1]);
@@ -159,17 +176,16 @@ describe('caching key ring', () => {
         unwrapKey: (w, c) => local.unwrapKey(w, c),
       },
     });
-    const { key, record } = await ring.createVaultKey(ctx(1));
+    const { record } = await ring.createVaultKey(ctx(1));
     expect(calls).toEqual(['generate']);
-    expect(Buffer.from(key.material).equals(made)).toBe(true);
     expect(Buffer.from(await local.unwrapKey(record.wrapped, ctx(1))).equals(made)).toBe(true);
     expect(ring.stats().providerCalls).toBe(1);
   });
 
   it('concurrent cold unwraps of one key each get a private copy that outlives the cache entry', async () => {
     const provider = new LocalKeyProvider(randomBytes(32));
-    const { record, key } = await new CachingKeyRing({ provider }).createVaultKey(ctx(1));
-    const expected = Buffer.from(key.material);
+    const { record } = await new CachingKeyRing({ provider }).createVaultKey(ctx(1));
+    const expected = Buffer.from(await provider.unwrapKey(record.wrapped, ctx(1)));
     const ring = new CachingKeyRing({ provider });
     const [a, b] = await Promise.all([ring.unwrap(record), ring.unwrap(record)]);
     ring.clear();
@@ -179,7 +195,7 @@ describe('caching key ring', () => {
 
   it('clear() zeroes every cached key', async () => {
     const ring = new CachingKeyRing({ provider: new LocalKeyProvider(randomBytes(32)) });
-    const { key } = await ring.createVaultKey(ctx(1));
+    const key = await cachedKey(ring, ctx(1));
     ring.clear();
     expect(Buffer.from(key.material).every((b) => b === 0)).toBe(true);
   });

@@ -89,7 +89,7 @@ export const credentialRoutes =
           response: { 200: revealed, '4xx': problem },
         },
       },
-      async (req) => credentials(req).reveal(req.params.id, { ...requestContext(req), ...req.body }),
+      async (req) => credentials(req).reveal(req.params.id, { ...req.body, ...requestContext(req) }),
     );
 
     app.post(
