@@ -38,6 +38,8 @@ function benchConfig(prefix: string, storage: StorageConfig): Config {
     keyCache: { ttlMs: 300_000, maxEntries: 10_000, maxEntriesPerTenant: 1000 },
     keyProviderGuard: { timeoutMs: 5000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
+    rotation: { intervalMs: 0 },
+    webhooks: { intervalMs: 0, allowPrivateUrls: false },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 1_000_000, tokenCacheTtlMs: 5000 },
     metrics: { token: undefined, listen: undefined },
     logLevel: 'silent',

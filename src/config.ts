@@ -65,6 +65,28 @@ export interface Config {
     /** Rotate a vault key once its current version is this many days old. (Default: 90; 0 disables) */
     rotateVaultKeysAfterDays: number;
   };
+  rotation: {
+    /**
+     * How often `credreg serve` runs the credential rotations that are due, in ms; each tick claims
+     * at most a batch, across every instance sharing the database. (Default: 10000; 0 disables:
+     * rotations then run only on demand)
+     */
+    intervalMs: number;
+  };
+  webhooks: {
+    /**
+     * How often `credreg serve` delivers due webhook messages, in ms; each tick claims at most a
+     * batch, across every instance sharing the database. (Default: 1000; 0 disables delivery, and
+     * events then wait in the outbox)
+     */
+    intervalMs: number;
+    /**
+     * Let webhook receivers be on loopback, private, link-local or reserved addresses, and use
+     * plain http. For development and closed networks only: otherwise any tenant admin could make
+     * the server call inside its own network (SSRF). (Default: false)
+     */
+    allowPrivateUrls: boolean;
+  };
   http: {
     /** Proxies whose X-Forwarded-For is believed, as Fastify's `trustProxy`: addresses or CIDRs. (Default: none) */
     trustedProxies: string[];
@@ -170,6 +192,9 @@ const env = z.object({
   CREDREG_TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(300_000).default(5000),
   CREDREG_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   CREDREG_VAULT_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(3650).default(90),
+  CREDREG_ROTATION_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  CREDREG_WEBHOOK_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
+  CREDREG_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).default('false'),
   CREDREG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -222,6 +247,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     maintenance: {
       intervalMs: e.CREDREG_MAINTENANCE_INTERVAL_MS,
       rotateVaultKeysAfterDays: e.CREDREG_VAULT_KEY_ROTATION_DAYS,
+    },
+    rotation: { intervalMs: e.CREDREG_ROTATION_INTERVAL_MS },
+    webhooks: {
+      intervalMs: e.CREDREG_WEBHOOK_INTERVAL_MS,
+      allowPrivateUrls: e.CREDREG_ALLOW_PRIVATE_URLS === 'true',
     },
     http: {
       trustedProxies: e.CREDREG_TRUSTED_PROXIES.split(',')

@@ -5,8 +5,15 @@
 import type { Config, KeyProviderConfig, MigrationConfig } from './config.js';
 import { describeError } from './core/audited-operation.js';
 import { RegistryError } from './core/errors.js';
-import { type Clock, type Logger, type RootKeyProvider, systemClock } from './core/ports.js';
+import {
+  type Clock,
+  type Logger,
+  type RootKeyProvider,
+  systemClock,
+  type WebhookGateway,
+} from './core/ports.js';
 import { createRegistry, type Registry } from './core/registry.js';
+import type { Rotator } from './core/rotator.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
 import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
 import { appliedVersion, latestVersion, type MigrationResult, migrate } from './db/migrate.js';
@@ -16,12 +23,21 @@ import { assertRlsEnforced } from './db/role-check.js';
 import { rolesFromPrefix } from './db/roles.js';
 import type { Backend, SqlDatabase } from './db/sql.js';
 import { SqlRegistryStore } from './db/tenant-store.js';
+import { nextAttemptAt } from './events/retry-schedule.js';
+import { SafeHttpClient } from './events/safe-http.js';
+import { checkUrl } from './events/url-policy.js';
+import { WebhookSender } from './events/webhook-sender.js';
+import { generateWebhookSecret } from './events/webhook-signer.js';
 import { AwsKmsKeyProvider } from './keys/aws-kms-provider.js';
 import { GuardedProvider } from './keys/guarded-provider.js';
 import { decodeRootKey, LocalKeyProvider, loadRootKeyFile } from './keys/local-key-provider.js';
 import { Pkcs11KeyProvider } from './keys/pkcs11-provider.js';
 import { ProviderChain } from './keys/provider-chain.js';
 import { VaultTransitKeyProvider } from './keys/vault-transit-provider.js';
+import { mysqlRotator } from './rotators/mysql.js';
+import { oauth2RefreshRotator } from './rotators/oauth2-refresh.js';
+import { postgresqlRotator } from './rotators/postgresql.js';
+import { randomRotator } from './rotators/random.js';
 
 export interface OpenOptions {
   config: Readonly<Config>;
@@ -29,6 +45,11 @@ export interface OpenOptions {
   /** Apply pending migrations before starting. (Default: false) */
   migrate?: boolean;
   clock?: Clock;
+  /**
+   * Rotators of your own (see `Rotator` in core/rotator.ts), offered beside the built-in ones; one
+   * of the same type replaces the built-in. (Default: none)
+   */
+  rotators?: readonly Rotator[];
 }
 
 export interface RegistryHandle extends Registry {
@@ -36,6 +57,8 @@ export interface RegistryHandle extends Registry {
   /** Database reachable and migrations current, and the root key provider reachable. */
   readiness(): Promise<Readiness>;
   keyRingStats(): Readonly<KeyRingStats>;
+  /** Webhook deliveries by outcome since start-up, counted by `deliverWebhooks`. */
+  webhookStats(): Readonly<Record<'delivered' | 'retried' | 'failed' | 'disabled', number>>;
   /** Closes the database (releasing the embedded store's lock) and zeroes cached keys. */
   close(): Promise<void>;
 }
@@ -150,6 +173,7 @@ export async function assemble(
     ),
     ...config.keyCache,
   });
+  const webhookHttp = new SafeHttpClient({ allowPrivate: config.webhooks.allowPrivateUrls });
   const registry = createRegistry(
     {
       store: new SqlRegistryStore(db, roles),
@@ -157,12 +181,30 @@ export async function assemble(
       envelope: aesGcmEnvelope,
       clock: options.clock ?? systemClock,
       logger,
+      webhooks: webhookGateway(webhookHttp, config.webhooks.allowPrivateUrls),
+      // The webhook rotator is not offered yet: its signing secrets need a write-only store first.
+      rotators: new Map<string, Rotator>(
+        [
+          randomRotator,
+          postgresqlRotator,
+          mysqlRotator,
+          oauth2RefreshRotator({ http: webhookHttp }),
+          ...(options.rotators ?? []),
+        ].map((r) => [r.type, r as Rotator]),
+      ),
     },
     { cacheTtlMs: config.http.tokenCacheTtlMs },
   );
+  const deliveries = { delivered: 0, retried: 0, failed: 0, disabled: 0 };
   return Object.freeze({
     ...registry,
     backend: db.backend,
+    async deliverWebhooks(o?: Parameters<Registry['deliverWebhooks']>[0]) {
+      const report = await registry.deliverWebhooks(o);
+      for (const k of Object.keys(deliveries) as Array<keyof typeof deliveries>) deliveries[k] += report[k];
+      return report;
+    },
+    webhookStats: () => ({ ...deliveries }),
     async readiness() {
       let database: ReadinessCheck;
       try {
@@ -190,6 +232,7 @@ export async function assemble(
     },
     keyRingStats: () => keyRing.stats(),
     async close() {
+      webhookHttp.close();
       keyRing.clear();
       // Retired providers first: the current one was opened first, so with two PKCS#11 keys in one
       // module it is the one that finalises the module. One provider failing to close must not
@@ -204,6 +247,18 @@ export async function assemble(
       await db.close();
     },
   });
+}
+
+/** Webhooks through the SSRF-guarded client, signed per Standard Webhooks, retried on the default schedule. */
+function webhookGateway(http: SafeHttpClient, allowPrivate: boolean): WebhookGateway {
+  // Signed by the system clock: a receiver checks the signature's time against its own.
+  const sender = new WebhookSender({ http });
+  return {
+    checkUrl: (url) => checkUrl(url, { allowPrivate }),
+    generateSecret: generateWebhookSecret,
+    deliver: (to, message, options) => sender.deliver(to, message, options),
+    nextAttemptAt: (history) => nextAttemptAt(history),
+  };
 }
 
 /**

@@ -68,6 +68,8 @@ export async function run(argv: string[]): Promise<void> {
         stopping = true;
         logger.info({ signal }, 'shutting down');
         await maintenance.stop();
+        await webhookDelivery.stop();
+        await rotations.stop();
         await closeGracefully(app); // answers new requests 503, lets in-flight ones finish, stops listening
         await metricsApp?.close(); // after the main app, so its last requests can still be scraped
         await registry.close();
@@ -76,6 +78,20 @@ export async function run(argv: string[]): Promise<void> {
       process.once('SIGTERM', () => void stop('SIGTERM'));
       process.once('SIGINT', () => void stop('SIGINT'));
       const maintenance = startMaintenance(registry, config, logger);
+      const webhookDelivery = startBatchLoop(
+        'webhook delivery',
+        config.webhooks.intervalMs,
+        20,
+        (batchSize) => registry.deliverWebhooks({ batchSize }),
+        logger,
+      );
+      const rotations = startBatchLoop(
+        'rotation',
+        config.rotation.intervalMs,
+        10,
+        (limit) => registry.rotateDue({ limit }),
+        logger,
+      );
       if (metricsApp && config.metrics.listen) {
         // Before the main listener: an address that cannot be bound stops the start-up before any traffic.
         const { host, port } = config.metrics.listen;
@@ -153,6 +169,45 @@ function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, lo
   timer?.unref();
   return {
     async stop() {
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/**
+ * Runs `batch` every `intervalMs` (0: never): webhook deliveries, due rotations. No lease is needed:
+ * each batch claims its own rows, so instances share the work. A batch that came back full runs
+ * again at once (up to 50 in a row), so a backlog drains faster than one batch per interval.
+ */
+function startBatchLoop(
+  what: string,
+  intervalMs: number,
+  batchSize: number,
+  batch: (batchSize: number) => Promise<{ claimed: number }>,
+  logger: Logger,
+) {
+  let running: Promise<unknown> | undefined;
+  let stopping = false;
+  const drain = async () => {
+    for (let rounds = 0; rounds < 50 && !stopping; rounds++) {
+      const report = await batch(batchSize);
+      if (report.claimed < batchSize) return;
+    }
+  };
+  const tick = () => {
+    if (running || stopping) return;
+    running = drain()
+      .catch((err: unknown) => logger.warn({ error: (err as Error).message }, `${what} tick failed`))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = intervalMs > 0 ? setInterval(tick, intervalMs) : undefined;
+  timer?.unref();
+  return {
+    async stop() {
+      stopping = true;
       if (timer) clearInterval(timer);
       await running;
     },

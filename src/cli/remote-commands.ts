@@ -426,20 +426,78 @@ function registerCredentialCommands(program: Command): Command {
   cred
     .command('rotate')
     .argument('<id>', 'credential id')
-    .description('store a new version and make it current; the value is read like `cred put`')
+    .description(
+      "store a new version and make it current; the value is read like `cred put`, or made by the credential's rotator when it has one and nothing is piped in",
+    )
     .option('--expected-version <n>', 'refuse unless this is still the current version', positiveInt)
     .option('--expires <time>', 'new expiry, ISO 8601', instant)
-    .action(async (id: string, opts: RemoteOptions & { expectedVersion?: number; expires?: string }) => {
-      const client = connect(opts);
-      // The value's format depends on the type, which the server knows.
-      const current = await client.getCredential(id);
-      const value = (await readCredentialValue(current.type, current.name)) as CredentialValue;
-      const rotated = await client.rotateCredential(id, {
-        value,
-        expectedVersion: opts.expectedVersion,
-        expiresAt: opts.expires,
-      });
-      print(opts, rotated, () => `rotated ${rotated.credential.name} to version ${rotated.version}`);
+    .option('--rotator', "run the credential's rotator, even with something on stdin")
+    .action(
+      async (
+        id: string,
+        opts: RemoteOptions & { expectedVersion?: number; expires?: string; rotator?: boolean },
+      ) => {
+        const client = connect(opts);
+        // The value's format depends on the type, which the server knows.
+        const current = await client.getCredential(id);
+        if (current.rotation && (opts.rotator || process.stdin.isTTY)) {
+          const rotated = await client.rotateCredential(id, {});
+          print(
+            opts,
+            rotated,
+            () =>
+              `rotated ${rotated.credential.name} to version ${rotated.version} (${current.rotation?.rotator.type})`,
+          );
+          return;
+        }
+        const value = (await readCredentialValue(current.type, current.name)) as CredentialValue;
+        const rotated = await client.rotateCredential(id, {
+          value,
+          expectedVersion: opts.expectedVersion,
+          expiresAt: opts.expires,
+        });
+        print(opts, rotated, () => `rotated ${rotated.credential.name} to version ${rotated.version}`);
+      },
+    );
+
+  const rotation = cred.command('rotation').description("a credential's rotator and schedule");
+  rotation
+    .command('set')
+    .argument('<id>', 'credential id')
+    .requiredOption('--rotator <type>', 'random, postgresql, mysql, oauth2_refresh')
+    .option('--schedule <when>', 'ISO 8601 duration (P30D) or cron expression; absent: on demand only')
+    .option(
+      '--settings <json>',
+      "the rotator's settings as a JSON object (ids and options, never secrets)",
+      jsonObject,
+    )
+    .description('set how the credential rotates by itself (see docs/rotation.md)')
+    .action(
+      async (id: string, opts: RemoteOptions & { rotator: string; schedule?: string; settings?: object }) => {
+        const updated = await connect(opts).updateCredential(id, {
+          rotation: {
+            ...(opts.schedule ? { schedule: opts.schedule } : {}),
+            rotator: { ...(opts.settings ?? {}), type: opts.rotator },
+          },
+        });
+        print(opts, updated.rotation, () => rotationText(updated.rotation));
+      },
+    );
+  rotation
+    .command('show')
+    .argument('<id>', 'credential id')
+    .description("the credential's rotation settings and state (never a value)")
+    .action(async (id: string, opts: RemoteOptions) => {
+      const c = await connect(opts).getCredential(id);
+      print(opts, c.rotation, () => rotationText(c.rotation));
+    });
+  rotation
+    .command('clear')
+    .argument('<id>', 'credential id')
+    .description('stop rotating the credential by itself')
+    .action(async (id: string, opts: RemoteOptions) => {
+      const updated = await connect(opts).updateCredential(id, { rotation: null });
+      print(opts, updated.rotation, () => rotationText(updated.rotation));
     });
 
   listing(cred.command('list').argument('<vault>', 'vault id'))
@@ -560,6 +618,20 @@ function auditQuery(opts: AuditFilterOptions): AuditQuery {
 
 function connect(opts: RemoteOptions): RegistryClient {
   return new RegistryClient(resolveConnection(opts));
+}
+
+/** A rotation as lines for people: settings, state, and what comes next. */
+function rotationText(r: CredentialResource['rotation']): string {
+  if (!r) return 'no rotator: rotate with a value';
+  const { type, ...settings } = r.rotator;
+  return [
+    `ROTATOR\t${type}${Object.keys(settings).length ? ` ${JSON.stringify(settings)}` : ''}`,
+    `SCHEDULE\t${r.schedule ?? '(on demand)'}`,
+    `STATE\t${r.state}${r.attempts ? ` (${r.attempts} failed attempts)` : ''}`,
+    `NEXT\t${r.nextRotationAt ?? '-'}`,
+    ...(r.lastError ? [`LAST ERROR\t${r.lastError.code}: ${r.lastError.message}`] : []),
+    ...(r.pendingVersion ? [`PENDING\tversion ${r.pendingVersion}`] : []),
+  ].join('\n');
 }
 
 function print(opts: RemoteOptions, data: unknown, human: () => string): void {

@@ -176,7 +176,8 @@ export type RevealBody = BodyOf<typeof request.revealBody>;
  */
 export interface RotateBody<V extends CredentialValue = CredentialValue>
   extends Omit<BodyOf<typeof request.rotateBody>, 'value'> {
-  value: V;
+  /** The new value; absent, the credential's rotator makes one now. */
+  value?: V;
 }
 
 /** Filters of the access log; every one optional, newest entries first; `from` inclusive, `to` exclusive. */

@@ -1,4 +1,6 @@
 import { type ErrorCode, isRegistryError, RegistryError } from './errors.js';
+import type { EventType } from './events.js';
+import { newId } from './ids.js';
 import type {
   AccessLogInsert,
   Clock,
@@ -10,8 +12,10 @@ import type {
   TenantTx,
   VaultKey,
   VaultKeyRecord,
+  WebhookGateway,
 } from './ports.js';
 import { keyContextName } from './ports.js';
+import type { Rotator } from './rotator.js';
 import type { AccessAction, AccessOutcome, RequestContext } from './types.js';
 import { MAX_INT4, storableText } from './validation.js';
 
@@ -25,6 +29,10 @@ export interface RegistryDeps {
   envelope: Envelope;
   clock: Clock;
   logger: Logger;
+  /** How webhooks reach their receivers; without it, subscribing is refused. (Default: none) */
+  webhooks?: WebhookGateway;
+  /** The rotators credentials may name, by type. (Default: none) */
+  rotators?: ReadonlyMap<string, Rotator>;
 }
 
 /** What one access-log row will say about the attempt; filled in as the operation learns more. */
@@ -88,6 +96,7 @@ export class Operation {
     private readonly subject: AuditSubject,
     private readonly ctx: RequestContext,
     private readonly keys: (record: KeyContext) => VaultKey | undefined,
+    private readonly clock: Clock,
   ) {}
 
   /** Adds what the body learnt (the vault of a credential, the version revealed) to the log row. */
@@ -131,6 +140,25 @@ export class Operation {
     this.note(extra);
     await this.log(outcomeOf(error), rowCodeOf(error));
     return new Refusal(error);
+  }
+
+  /**
+   * Records an event in the outbox, in this transaction: it commits with the change or not at all,
+   * and so do its deliveries, one per enabled subscription that takes its type (`to` one
+   * subscription only, for a test message). `data` holds ids and metadata, never a value; the
+   * tenant's id is added. Returns the event's id.
+   */
+  async emit(
+    type: EventType,
+    data: Record<string, unknown>,
+    to?: { subscriptionId: string },
+  ): Promise<string> {
+    const id = newId();
+    await this.tx.events.append(
+      { id, type, data: { tenantId: this.tx.tenantId, ...data }, createdAt: this.clock.now() },
+      to,
+    );
+    return id;
   }
 
   /** Extra rows in the same transaction (e.g. the key destroyed with a vault). */
@@ -205,7 +233,9 @@ export async function audited<T>(
     for (let attempt = 0; ; attempt++) {
       let result: T | Refusal;
       try {
-        result = await deps.store.withTenant(tenantId, (tx) => body(new Operation(tx, subject, ctx, keys)));
+        result = await deps.store.withTenant(tenantId, (tx) =>
+          body(new Operation(tx, subject, ctx, keys, deps.clock)),
+        );
       } catch (err) {
         if (err instanceof KeyNotCached && attempt < 3) {
           // A concurrent caller may have unwrapped it meanwhile: then there is nothing to load.

@@ -12,7 +12,8 @@ export type Capability =
   | 'credentials:write'
   | 'credentials:reveal'
   | 'audit:read'
-  | 'keys:manage';
+  | 'keys:manage'
+  | 'webhooks:manage';
 
 /**
  * The role matrix. `writer` changes credentials but cannot read them back (write-only automation);
@@ -30,6 +31,7 @@ const GRANTS: Record<Role, ReadonlySet<Capability>> = {
     'credentials:reveal',
     'audit:read',
     'keys:manage',
+    'webhooks:manage',
   ]),
   writer: new Set<Capability>([
     'vaults:read',
@@ -50,6 +52,8 @@ const UNSCOPED_ONLY: ReadonlySet<Capability> = new Set<Capability>([
   'principals:manage',
   'tokens:manage',
   'vaults:create',
+  // A subscription receives events from every vault of the tenant.
+  'webhooks:manage',
 ]);
 
 export function roleAllows(role: Role, capability: Capability): boolean {

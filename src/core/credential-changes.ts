@@ -4,6 +4,8 @@ import { type Operation, Refusal } from './audited-operation.js';
 import { byId } from './credential-reads.js';
 import { credentialId, DAY_MS, deleted, inThePast, named, notFound } from './credential-rules.js';
 import { RegistryError } from './errors.js';
+import { credentialEventData, type EventType } from './events.js';
+import { checkRotation, nextRotationAt, rotationSettings } from './rotation-settings.js';
 import type { AccessAction, Credential } from './types.js';
 import { defineUseCase, type UseCaseEnv } from './use-case.js';
 import { metadata, rotationSchedule, timestamp } from './validation.js';
@@ -14,16 +16,26 @@ const updateInput = z
     metadata: metadata.optional(),
     expiresAt: timestamp.nullable().optional(),
     rotationSchedule: rotationSchedule.nullable().optional(),
+    rotation: rotationSettings.nullable().optional(),
     active: z.boolean().optional(),
   })
   .refine(
     ({ id: _, ...p }) => Object.values(p).some((v) => v !== undefined),
-    'give at least one of metadata, expiresAt, rotationSchedule, active',
+    'give at least one of metadata, expiresAt, rotationSchedule, rotation, active',
   );
 const deleteInput = z.strictObject({
   ...credentialId,
   recoveryWindowDays: z.number().int().min(1).max(30).default(7),
 });
+
+/** The event each change records in the outbox when it succeeds (purge records none). */
+const EVENT_OF: Partial<Record<AccessAction, EventType>> = {
+  update: 'credential.updated',
+  deactivate: 'credential.updated',
+  reactivate: 'credential.updated',
+  delete: 'credential.deleted',
+  restore: 'credential.restored',
+};
 
 /**
  * A change to one credential: locks its row, refuses outside the caller's scope, runs `change`, and
@@ -52,7 +64,10 @@ function credentialChange<S extends z.ZodType<{ id: string }>>(
       const outside = await op.outside(credential.vaultId, notFound);
       if (outside) return outside;
       const result = await change(op, credential, i, env);
-      if (!(result instanceof Refusal)) await op.granted();
+      if (result instanceof Refusal) return result;
+      await op.granted();
+      const event = EVENT_OF[action];
+      if (event) await op.emit(event, credentialEventData(result));
       return result;
     },
   });
@@ -69,8 +84,27 @@ export const updateCredential = credentialChange(
     const past = inThePast(deps, p.expiresAt);
     if (past) return op.refuse(past);
     if (credential.deletedAt) return op.refuse(deleted(credential));
-    const { id, active, ...fields } = p;
-    return op.tx.credentials.update(id, { ...fields, ...(active !== undefined ? { isActive: active } : {}) });
+    const { id, active, rotation, ...fields } = p;
+    let settings: ReturnType<typeof checkRotation> | null | undefined = rotation === null ? null : undefined;
+    try {
+      if (rotation) settings = checkRotation(deps, credential.type, rotation);
+    } catch (err) {
+      return op.refuse(err as RegistryError);
+    }
+    if (settings !== undefined) {
+      // New settings take effect from now: a new schedule is due one period ahead, none never.
+      await op.tx.credentials.setNextRotation(
+        id,
+        settings ? nextRotationAt(settings.schedule, deps.clock.now()) : null,
+      );
+    }
+    return op.tx.credentials.update(id, {
+      ...fields,
+      ...(active !== undefined ? { isActive: active } : {}),
+      ...(settings !== undefined
+        ? { rotation: settings, rotationState: 'idle' as const, rotationAttempts: 0, lastRotationError: null }
+        : {}),
+    });
   },
 );
 

@@ -9,7 +9,9 @@ import {
   updateCredential,
 } from './credential-changes.js';
 import { getCredential, listCredentials, listVersions } from './credential-reads.js';
+import { runRotation } from './credential-rotation.js';
 import { revealCredential, rotateCredential, storeCredential } from './credential-values.js';
+import type { RotationSettings } from './rotation-settings.js';
 import type {
   Credential,
   CredentialType,
@@ -32,6 +34,8 @@ export interface StoreCredentialInput {
   expiresAt?: Date;
   /** ISO 8601 duration, e.g. `P90D`. */
   rotationSchedule?: string;
+  /** Rotation by a rotator: `{ schedule?: "P30D" | cron, rotator: { type, …its settings } }`. */
+  rotation?: RotationSettings;
 }
 
 export interface RevealOptions extends RequestContext {
@@ -52,6 +56,8 @@ export interface CredentialUpdate {
   metadata?: Record<string, unknown>;
   expiresAt?: Date | null;
   rotationSchedule?: string | null;
+  /** New rotation settings; null removes rotation. */
+  rotation?: RotationSettings | null;
   /** false deactivates (every reveal and rotation refused), true reactivates. */
   active?: boolean;
 }
@@ -99,6 +105,9 @@ export class CredentialService {
     options: RotateOptions,
   ): Promise<{ credential: Credential; version: number }> {
     const { expectedVersion, expiresAt, ...ctx } = options ?? ({} as RotateOptions);
+    // No value: the credential's rotator makes one (see credential-rotation.ts).
+    if (newValue === undefined && expectedVersion === undefined && expiresAt === undefined)
+      return runRotation(this.deps, this.tenantId, id, ctx);
     return this.#run(
       rotateCredential,
       {

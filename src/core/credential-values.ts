@@ -3,8 +3,10 @@ import { z } from 'zod';
 import type { Operation, Refusal, RegistryDeps } from './audited-operation.js';
 import { credentialId, inThePast, named, notFound, unusableNow, vaultNotFound } from './credential-rules.js';
 import { RegistryError } from './errors.js';
+import { credentialEventData } from './events.js';
 import { newId } from './ids.js';
 import type { ValueBinding } from './ports.js';
+import { checkRotation, nextRotationAt, rotationSettings } from './rotation-settings.js';
 import type { Credential, RevealedCredential } from './types.js';
 import { defineUseCase } from './use-case.js';
 import {
@@ -27,6 +29,7 @@ const storeInput = z.strictObject({
   metadata: metadata.default({}),
   expiresAt: timestamp.optional(),
   rotationSchedule: rotationSchedule.optional(),
+  rotation: rotationSettings.optional(),
 });
 const revealInput = z.strictObject({
   ...credentialId,
@@ -58,6 +61,12 @@ export const storeCredential = defineUseCase({
     } catch (err) {
       return op.refuse(err as RegistryError);
     }
+    let rotation: ReturnType<typeof checkRotation> | undefined;
+    try {
+      rotation = s.rotation && checkRotation(deps, s.type, s.rotation);
+    } catch (err) {
+      return op.refuse(err as RegistryError);
+    }
     const found = await op.tx.vaults.findWithCurrentKey(s.vaultId);
     if (!found) return op.refuse(vaultNotFound());
     const id = newId();
@@ -86,7 +95,10 @@ export const storeCredential = defineUseCase({
       createdBy: ctx.actor,
     });
     await op.granted({ credentialId: id, version: 1 });
-    return credential;
+    await op.emit('credential.created', credentialEventData(credential));
+    if (!rotation) return credential;
+    await op.tx.credentials.setNextRotation(id, nextRotationAt(rotation.schedule, deps.clock.now()));
+    return op.tx.credentials.update(id, { rotation });
   },
 });
 
@@ -163,6 +175,14 @@ export const rotateCredential = defineUseCase({
     if (outside) return outside;
     const unusable = unusableNow(deps, credential, { forReveal: false });
     if (unusable) return op.refuse(unusable);
+    if (credential.rotation?.pendingVersion) {
+      return op.refuse(
+        new RegistryError(
+          'CONFLICT',
+          `version ${credential.rotation.pendingVersion} is pending from an interrupted rotation; run the rotator to finish it`,
+        ),
+      );
+    }
     if (r.expectedVersion !== undefined && r.expectedVersion !== credential.currentVersion) {
       return op.refuse(
         new RegistryError(
@@ -196,6 +216,7 @@ export const rotateCredential = defineUseCase({
     const updated = await op.tx.credentials.setCurrentVersion(r.id, next, r.expiresAt);
     if (next > found.maxVersions) await op.tx.versions.destroyThrough(r.id, next - found.maxVersions);
     await op.granted({ version: next });
+    await op.emit('credential.rotated', credentialEventData(updated));
     return { credential: updated, version: next };
   },
 });

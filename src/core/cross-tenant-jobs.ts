@@ -16,6 +16,14 @@ import type { VaultKeyRecord } from './ports.js';
 import type { MaintenanceOptions, Registry, RootKeyUsage, TenantRegistry } from './registry.js';
 import type { TenantService } from './tenant-service.js';
 import type { Page, RequestContext, Tenant } from './types.js';
+import { subscriptionKeyRecord } from './webhook-service.js';
+
+/** A page of root-wrapped keys of one tenant: vault keys, or webhook subscriptions' keys. */
+interface KeyPage {
+  tenantId: string;
+  records: VaultKeyRecord[];
+  subscriptions: boolean;
+}
 
 /** Tenants and vaults are listed this many at a time. */
 const LIST_PAGE = 100;
@@ -49,19 +57,35 @@ export function crossTenantJobs(
 ): CrossTenantJobs {
   const everyTenant = () => everyItem<Tenant>((cursor) => tenants.list({ limit: LIST_PAGE, cursor }));
 
-  /** Every tenant's vault keys, a page at a time, each page read in its own tenant transaction. */
-  async function* vaultKeyPages(): AsyncGenerator<{ tenantId: string; records: VaultKeyRecord[] }> {
+  /**
+   * Every tenant's vault keys, then its webhook subscriptions' keys (wrapped by the root key the
+   * same way, the subscription's id in the vault's place), a page at a time, each page read in its
+   * own tenant transaction. `subscriptions` marks the second kind, which `replace` writes back.
+   */
+  async function* vaultKeyPages(): AsyncGenerator<KeyPage> {
     for await (const tenant of everyTenant()) {
+      yield* subscriptionKeyPages(tenant.id);
       let after: VaultKeyRecord | undefined;
       for (;;) {
         const records = await deps.store.withTenant(tenant.id, (tx) =>
           tx.vaultKeys.list(VAULT_KEY_PAGE, after),
         );
         if (records.length === 0) break;
-        yield { tenantId: tenant.id, records };
+        yield { tenantId: tenant.id, records, subscriptions: false };
         if (records.length < VAULT_KEY_PAGE) break; // a short page is the last: no empty query after it
         after = records.at(-1);
       }
+    }
+  }
+
+  async function* subscriptionKeyPages(tenantId: string): AsyncGenerator<KeyPage> {
+    let after: string | undefined;
+    for (;;) {
+      const keys = await deps.store.withTenant(tenantId, (tx) => tx.webhooks.listKeys(VAULT_KEY_PAGE, after));
+      if (keys.length === 0) return;
+      yield { tenantId, records: keys.map((k) => subscriptionKeyRecord(tenantId, k)), subscriptions: true };
+      if (keys.length < VAULT_KEY_PAGE) return;
+      after = keys.at(-1)!.id;
     }
   }
 
@@ -70,14 +94,13 @@ export function crossTenantJobs(
     let rewrapped = 0;
     let failed = 0;
     let refusedInARow = 0;
-    for await (const { tenantId, records } of vaultKeyPages()) {
+    for await (const { tenantId, records, subscriptions } of vaultKeyPages()) {
       for (const record of records) {
         if (isCurrent(record)) continue;
         const subject = {
           action: 'key_rotate' as const,
-          vaultId: record.vaultId,
-          version: record.vaultKeyVersion,
-          reason: `root key rotation: ${record.wrapped.providerKeyId}`,
+          ...(subscriptions ? {} : { vaultId: record.vaultId, version: record.vaultKeyVersion }),
+          reason: `root key rotation${subscriptions ? ` (webhook ${record.vaultId})` : ''}: ${record.wrapped.providerKeyId}`,
         };
         let wrapped: VaultKeyRecord['wrapped'];
         try {
@@ -112,7 +135,10 @@ export function crossTenantJobs(
         subject.reason += ` -> ${wrapped.providerKeyId}`;
         rewrapped += await audited(deps, tenantId, ctx, subject, async (op) => {
           // Another rotation got there first: nothing to do, nothing to log.
-          if (!(await op.tx.vaultKeys.replaceWrapping(record, wrapped))) return 0;
+          const replaced = subscriptions
+            ? await op.tx.webhooks.replaceWrapping(record.vaultId, record.wrapped, wrapped)
+            : await op.tx.vaultKeys.replaceWrapping(record, wrapped);
+          if (!replaced) return 0;
           await op.granted();
           return 1;
         });

@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   /** A request the HTTP layer could not read (malformed JSON, a body too large; HTTP only). */
   'BAD_REQUEST',
+  /** A rotator failed at its target (the database, OAuth server or endpoint): the current value stays. */
+  'ROTATION_FAILED',
   'CONFIG',
   'INTERNAL',
 ] as const;

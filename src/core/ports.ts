@@ -4,11 +4,14 @@
  */
 import type { AccessLogRepository } from './ports/access-log-repository.js';
 import type { CredentialRepository } from './ports/credential-repository.js';
+import type { EventRepository } from './ports/event-repository.js';
 import type { PrincipalRepository } from './ports/principal-repository.js';
 import type { TokenRepository } from './ports/token-repository.js';
 import type { VaultKeyRepository } from './ports/vault-key-repository.js';
 import type { VaultRepository } from './ports/vault-repository.js';
 import type { VersionRepository } from './ports/version-repository.js';
+import type { WebhookDeliveryRepository } from './ports/webhook-delivery-repository.js';
+import type { WebhookSubscriptionRepository } from './ports/webhook-subscription-repository.js';
 import type { Tenant } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -155,11 +158,14 @@ export interface Envelope {
 
 export type * from './ports/access-log-repository.js';
 export type * from './ports/credential-repository.js';
+export type * from './ports/event-repository.js';
 export type * from './ports/principal-repository.js';
 export type * from './ports/token-repository.js';
 export type * from './ports/vault-key-repository.js';
 export type * from './ports/vault-repository.js';
 export type * from './ports/version-repository.js';
+export type * from './ports/webhook-delivery-repository.js';
+export type * from './ports/webhook-subscription-repository.js';
 
 /**
  * The tenant-scoped unit of work: every repository runs its statements inside the one transaction
@@ -175,6 +181,9 @@ export interface TenantTx {
   readonly credentials: CredentialRepository;
   readonly versions: VersionRepository;
   readonly accessLog: AccessLogRepository;
+  readonly events: EventRepository;
+  readonly webhooks: WebhookSubscriptionRepository;
+  readonly deliveries: WebhookDeliveryRepository;
 }
 
 export interface PlatformToken {
@@ -192,7 +201,7 @@ export interface PlatformToken {
 export type ScheduledJob = 'maintenance';
 
 /** Platform-level unit of work: tenants, platform tokens and job leases only. It sees no tenant data. */
-export interface PlatformTx {
+export interface PlatformTx extends DeliveryQueue {
   insertPlatformToken(t: { id: string; name: string; secretHash: Uint8Array }): Promise<void>;
   findPlatformToken(id: string): Promise<PlatformToken | null>;
   countPlatformTokens(): Promise<number>;
@@ -208,6 +217,34 @@ export interface PlatformTx {
    * holder that dies just lets the lease lapse.
    */
   claimJobRun(job: ScheduledJob, holder: string, leaseMs: number): Promise<Date | null>;
+  /**
+   * Claims up to `limit` rotations due by the database's clock, across every tenant, oldest first:
+   * each one's due time moves `leaseMs` ahead, so no other caller claims it meanwhile (a holder
+   * that dies lets it come due again). Rows another transaction holds are skipped, not waited for.
+   */
+  claimDueRotations(
+    limit: number,
+    leaseMs: number,
+  ): Promise<Array<{ tenantId: string; credentialId: string }>>;
+}
+
+/** A pending webhook delivery claimed by `PlatformTx.claimDueDeliveries`. */
+export interface ClaimedDelivery {
+  tenantId: string;
+  deliveryId: string;
+}
+
+/** The platform role's side of webhook delivery: due ids across tenants, and nothing else. */
+export interface DeliveryQueue {
+  /**
+   * Claims up to `limit` pending deliveries due at `now` (the registry's clock), across every
+   * tenant, oldest first: each one's due time moves to `leaseUntil`, so no other caller claims it
+   * meanwhile, and a holder that dies lets it come due again. Rows another transaction holds are
+   * skipped, not waited for.
+   */
+  claimDueDeliveries(now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]>;
+  /** Pending deliveries across every tenant: the outbox's depth. */
+  countPendingDeliveries(): Promise<number>;
 }
 
 export interface RegistryStore {
@@ -218,6 +255,46 @@ export interface RegistryStore {
    */
   withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T>;
   withPlatform<T>(fn: (tx: PlatformTx) => Promise<T>): Promise<T>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+
+/** One signed message to one receiver, as the gateway sends it (Standard Webhooks). */
+export interface WebhookMessage {
+  /** Sent as `webhook-id`, the same on every attempt: the event's id. */
+  readonly id: string;
+  readonly type: string;
+  readonly timestamp: Date;
+  /** Ids and metadata only. */
+  readonly data: unknown;
+}
+
+/** What one attempt came to; nothing the receiver sent but its status. */
+export interface WebhookAttempt {
+  ok: boolean;
+  status?: number;
+  /** A stable code and a short message, safe to store and show. */
+  error?: { code: string; message: string };
+}
+
+/**
+ * How the registry talks to webhook receivers: the URL policy, the signed, SSRF-guarded POST, the
+ * retry schedule and the secret format. Implemented in `events/` and wired by `main.ts`.
+ */
+export interface WebhookGateway {
+  /** Why `url` would be refused, or null; the reason never quotes the URL. */
+  checkUrl(url: string): string | null;
+  /** A new `whsec_…` receiver secret. */
+  generateSecret(): string;
+  /** One attempt; whatever the receiver does becomes a result, never an exception. */
+  deliver(
+    to: { url: string; secrets: readonly string[] },
+    message: WebhookMessage,
+    options?: { signal?: AbortSignal },
+  ): Promise<WebhookAttempt>;
+  /** When to try again after attempt `attempts` failed, or null to give up. */
+  nextAttemptAt(history: { attempts: number; firstAttemptAt: Date; now: Date }): Date | null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { AuditService } from './audit-service.js';
 import { auditFailure, type RegistryDeps } from './audited-operation.js';
+import { type RotationRunReport, rotateDue } from './credential-rotation.js';
 import { CredentialService } from './credential-service.js';
 import { crossTenantJobs } from './cross-tenant-jobs.js';
 import { RegistryError } from './errors.js';
@@ -12,6 +13,12 @@ import { Authenticator, type AuthenticatorOptions, TokenService } from './token-
 import type { RequestContext } from './types.js';
 import { type AnyUseCase, refuseUseCase, runUseCase, type UseCase } from './use-case.js';
 import { VaultService } from './vault-service.js';
+import {
+  deliverDueWebhooks,
+  type WebhookDeliveryOptions,
+  type WebhookDeliveryReport,
+} from './webhook-delivery.js';
+import { WebhookService } from './webhook-service.js';
 
 export interface MaintenanceOptions {
   /** Rotate a vault key once its current version is this old. (Default: 90; 0 disables) */
@@ -45,6 +52,7 @@ export interface TenantRegistry {
   readonly principals: PrincipalService;
   readonly audit: AuditService;
   readonly tokens: TokenService;
+  readonly webhooks: WebhookService;
   /** Runs one use-case in this tenant (what every method above does): see `runUseCase`. */
   run<S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: RequestContext): Promise<O>;
   /**
@@ -115,6 +123,20 @@ export interface Registry {
    *   await registry.runMaintenance({ rotateAfterDays: 90 });
    */
   claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number): Promise<Date | null>;
+  /**
+   * One tick of webhook delivery: claims the deliveries due across every tenant (at most
+   * `batchSize`), attempts each in its tenant, and records what came of it: delivered, retried
+   * later (the gateway's schedule), or given up, disabling a subscription after
+   * `disableAfterFailures` given up in a row. Safe on any number of instances at once.
+   */
+  deliverWebhooks(options?: WebhookDeliveryOptions): Promise<WebhookDeliveryReport>;
+  /**
+   * Runs up to `limit` (Default: 20) rotations that are due, across every tenant, each once however
+   * many instances call this at the same time (see `rotateDue` in credential-rotation.ts).
+   */
+  rotateDue(options?: { limit?: number }): Promise<RotationRunReport>;
+  /** Pending webhook deliveries across every tenant. */
+  outboxDepth(): Promise<number>;
 }
 
 export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions = {}): Registry {
@@ -130,6 +152,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       principals: new PrincipalService(deps, tenantId),
       audit: new AuditService(deps, tenantId),
       tokens: new TokenService(deps, tenantId, (id) => authenticator.forget(id)),
+      webhooks: new WebhookService(deps, tenantId),
       run: <S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: RequestContext) =>
         runUseCase(deps, tenantId, useCase, input, ctx),
       refuse: (useCase: AnyUseCase, raw: unknown, ctx: RequestContext, error: RegistryError) =>
@@ -146,6 +169,9 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     authenticator,
     forTenant,
     ...crossTenantJobs(deps, tenants, forTenant),
+    deliverWebhooks: (options?: WebhookDeliveryOptions) => deliverDueWebhooks(deps, options),
+    rotateDue: (options?: { limit?: number }) => rotateDue(deps, options),
+    outboxDepth: () => deps.store.withPlatform((tx) => tx.countPendingDeliveries()),
     async claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number) {
       /* Precondition: the lease is a whole number of milliseconds, from 1 to a day. */
       if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {

@@ -63,6 +63,9 @@ export const ACCESS_ACTIONS = [
   'audit_read',
   /** A platform route called with a tenant token: refused, and logged in that tenant. */
   'platform_access',
+  'webhook_create',
+  'webhook_delete',
+  'webhook_test',
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 
@@ -143,9 +146,35 @@ export interface Credential {
   createdAt: Date;
   updatedAt: Date;
   lastRotatedAt: Date | null;
+  /** Rotation by a rotator, when one is set (see `docs/rotation.md`); null otherwise. */
+  rotation: CredentialRotation | null;
   /** Set while soft-deleted; the credential can be restored until `purgeAfter`. */
   deletedAt: Date | null;
   purgeAfter: Date | null;
+}
+
+export const ROTATION_STATES = ['idle', 'rotating', 'failed', 'needs_reauthorization'] as const;
+export type RotationState = (typeof ROTATION_STATES)[number];
+
+/** A credential's rotation: its settings (never a secret) and where it stands. */
+export interface CredentialRotation {
+  /** An ISO 8601 duration (`P30D`) or a cron expression; absent when the rotator keeps its own clock. */
+  schedule: string | null;
+  /** `{ type, …its settings }`: ids and options only. */
+  rotator: { type: string } & Record<string, unknown>;
+  /** When the scheduler rotates it next; null when it does not by itself. */
+  nextRotationAt: Date | null;
+  state: RotationState;
+  /** The last failure, with a stable code and a message without any secret. */
+  lastError: { code: string; message: string; at: string } | null;
+  /** Failed attempts since the last success. */
+  attempts: number;
+  /** A version a rotation made and has not promoted yet (the `pending` stage). */
+  pendingVersion: number | null;
+  /** The version that was current before the last promotion (the `previous` stage). */
+  previousVersion: number | null;
+  /** While a run holds the rotation: until when (another may take over after). */
+  runningUntil: Date | null;
 }
 
 export interface CredentialVersion {

@@ -65,6 +65,7 @@ export const createVault = defineUseCase({
     await op.tx.vaultKeys.insert(record);
     await op.granted();
     await op.also('key_create', { version: 1 });
+    await op.emit('vault.created', { vaultId: id, name: vault.name });
     return vault;
   },
 });
@@ -119,6 +120,7 @@ export const deleteVault = defineUseCase({
     }
     await op.tx.vaults.delete(id);
     await op.granted();
+    await op.emit('vault.deleted', { vaultId: id, name: vault.name });
     await op.also('key_destroy', { version: vault.currentKeyVersion });
     // Each credential destroyed with the vault gets its own row, so its history ends visibly.
     for (const credentialId of held) await op.also('purge', { credentialId, reason: 'vault deleted' });
@@ -154,6 +156,7 @@ export const rotateVaultKey = defineUseCase({
     await op.tx.vaultKeys.insert(prepared.record);
     await op.tx.vaults.setCurrentKeyVersion(id, next);
     await op.granted({ version: next });
+    await op.emit('key.rotated', { vaultId: id, version: next });
     return { version: next };
   },
 });

@@ -12,6 +12,10 @@ export const TENANT_TABLES = [
   'credential_versions',
   'credential_access_log',
   'api_tokens',
+  'due_rotations',
+  'events',
+  'webhook_subscriptions',
+  'webhook_deliveries',
 ] as const;
 
 /** Tables that belong to no tenant; only the platform role reaches them. */
@@ -26,6 +30,8 @@ const EXPECTED_POLICIES = new Set([
   'tenants.platform_manages_tenants',
   'platform_tokens.platform_only',
   'job_leases.platform_only',
+  'due_rotations.platform_claims',
+  'webhook_deliveries.platform_claims_due',
 ]);
 
 /**

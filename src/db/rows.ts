@@ -3,8 +3,10 @@ import type {
   AccessLogEntry,
   ApiToken,
   Credential,
+  CredentialRotation,
   CredentialVersion,
   Principal,
+  RotationState,
   Tenant,
   Vault,
 } from '../core/types.js';
@@ -82,7 +84,24 @@ export const toCredential = (r: Row): Credential => ({
   createdAt: date(r.created_at),
   updatedAt: date(r.updated_at),
   lastRotatedAt: maybeDate(r.last_rotated_at),
+  rotation: toRotation(r),
 });
+
+const toRotation = (r: Row): CredentialRotation | null => {
+  if (r.rotation == null) return null;
+  const settings = r.rotation as { schedule?: string; rotator: CredentialRotation['rotator'] };
+  return {
+    schedule: settings.schedule ?? null,
+    rotator: settings.rotator,
+    nextRotationAt: maybeDate(r.next_rotation_at),
+    state: r.rotation_state as RotationState,
+    lastError: (r.last_rotation_error ?? null) as CredentialRotation['lastError'],
+    attempts: Number(r.rotation_attempts ?? 0),
+    pendingVersion: r.pending_version == null ? null : Number(r.pending_version),
+    previousVersion: r.previous_version == null ? null : Number(r.previous_version),
+    runningUntil: maybeDate(r.rotation_lease_until),
+  };
+};
 
 export const toVersion = (r: Row): CredentialVersion => ({
   credentialId: String(r.credential_id),

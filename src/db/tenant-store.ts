@@ -3,6 +3,7 @@ import { isUuid } from '../core/ids.js';
 import type {
   AccessLogRepository,
   CredentialRepository,
+  EventRepository,
   PlatformTx,
   PrincipalRepository,
   RegistryStore,
@@ -11,16 +12,21 @@ import type {
   VaultKeyRepository,
   VaultRepository,
   VersionRepository,
+  WebhookDeliveryRepository,
+  WebhookSubscriptionRepository,
 } from '../core/ports.js';
 import { translate } from './error-translation.js';
 import { SqlAccessLogRepository } from './repositories/access-log-repository.js';
 import { SqlCredentialRepository } from './repositories/credential-repository.js';
+import { SqlEventRepository } from './repositories/event-repository.js';
 import { SqlPlatformTx } from './repositories/platform-tx.js';
 import { SqlPrincipalRepository } from './repositories/principal-repository.js';
 import { SqlTokenRepository } from './repositories/token-repository.js';
 import { SqlVaultKeyRepository } from './repositories/vault-key-repository.js';
 import { SqlVaultRepository } from './repositories/vault-repository.js';
 import { SqlVersionRepository } from './repositories/version-repository.js';
+import { SqlWebhookDeliveryRepository } from './repositories/webhook-delivery-repository.js';
+import { SqlWebhookSubscriptionRepository } from './repositories/webhook-subscription-repository.js';
 import type { DbRoles } from './roles.js';
 import type { SqlClient, SqlDatabase } from './sql.js';
 
@@ -71,6 +77,9 @@ class SqlTenantTx implements TenantTx {
   #credentials?: CredentialRepository;
   #versions?: VersionRepository;
   #accessLog?: AccessLogRepository;
+  #events?: EventRepository;
+  #webhooks?: WebhookSubscriptionRepository;
+  #deliveries?: WebhookDeliveryRepository;
 
   constructor(
     private readonly c: SqlClient,
@@ -110,5 +119,20 @@ class SqlTenantTx implements TenantTx {
   get accessLog() {
     this.#accessLog ??= new SqlAccessLogRepository(this.c, this.tenantId);
     return this.#accessLog;
+  }
+
+  get events() {
+    this.#events ??= new SqlEventRepository(this.c, this.tenantId);
+    return this.#events;
+  }
+
+  get webhooks() {
+    this.#webhooks ??= new SqlWebhookSubscriptionRepository(this.c, this.tenantId);
+    return this.#webhooks;
+  }
+
+  get deliveries() {
+    this.#deliveries ??= new SqlWebhookDeliveryRepository(this.c, this.tenantId);
+    return this.#deliveries;
   }
 }

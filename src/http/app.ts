@@ -30,6 +30,7 @@ import { keyRoutes } from './routes/keys.js';
 import { platformRoutes } from './routes/platform.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { vaultRoutes } from './routes/vaults.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
@@ -288,6 +289,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(credentialRoutes(registry));
   await app.register(auditRoutes(registry));
   await app.register(keyRoutes(registry));
+  await app.register(webhookRoutes(registry));
   app.addHook('onSend', async (req, reply, payload) => {
     // While closing, every answer ends its connection (see closeGracefully).
     if (closing.has(app)) reply.header('connection', 'close');

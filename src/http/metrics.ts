@@ -1,8 +1,12 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Source of the key-ring counters, read at scrape time. */
 export interface KeyCacheStats {
   keyRingStats(): { hits: number; misses: number; providerCalls: number };
+  /** Webhook deliveries by outcome, when the registry delivers them. */
+  webhookStats?(): Readonly<Record<string, number>>;
+  /** Pending webhook deliveries across tenants (one indexed count per scrape). */
+  outboxDepth?(): Promise<number>;
 }
 
 /**
@@ -61,5 +65,32 @@ export class HttpMetrics {
     counted('credreg_vault_key_cache_hits_total', 'Vault-key cache hits', (s) => s.hits);
     counted('credreg_vault_key_cache_misses_total', 'Vault-key cache misses', (s) => s.misses);
     counted('credreg_root_key_calls_total', 'Root key provider calls', (s) => s.providerCalls);
+    const { webhookStats, outboxDepth } = keys;
+    if (webhookStats) {
+      new Counter({
+        name: 'credreg_webhook_deliveries_total',
+        help: 'Webhook delivery attempts by outcome (delivered, retried, failed) and subscriptions disabled',
+        labelNames: ['outcome'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [outcome, n] of Object.entries(webhookStats.call(keys))) this.inc({ outcome }, n);
+        },
+      });
+    }
+    if (outboxDepth) {
+      new Gauge({
+        name: 'credreg_webhook_outbox_depth',
+        help: 'Webhook deliveries pending, across every tenant',
+        registers: [this.registry],
+        async collect() {
+          try {
+            this.set(await outboxDepth.call(keys));
+          } catch {
+            // A scrape must not fail because the database is away; readiness reports that.
+          }
+        },
+      });
+    }
   }
 }

@@ -18,6 +18,7 @@ const STATUS: Record<ErrorCode, number> = {
   AUDIT_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
   BAD_REQUEST: 400,
+  ROTATION_FAILED: 502,
   CONFIG: 500,
   INTERNAL: 500,
 };
@@ -37,6 +38,7 @@ const TITLE: Record<number, string> = {
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 
@@ -80,7 +82,10 @@ export function sendProblem(
 export function sendRegistryError(reply: FastifyReply, request: FastifyRequest, err: RegistryError) {
   const status = statusOf(err.code);
   // Internal failures get a fixed message: their text is for the operator's log, not the client.
-  const detail = status >= 500 && status !== 503 ? 'the server failed to complete the request' : err.message;
+  const detail =
+    status >= 500 && status !== 503 && status !== 502
+      ? 'the server failed to complete the request'
+      : err.message;
   return sendProblem(reply, request, status, err.code, detail, err.issues);
 }
 

@@ -86,6 +86,7 @@ export const storeCredentialBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional().describe('stored in clear: no secrets'),
   expiresAt: dateInput.optional(),
   rotationSchedule: z.string().optional().describe('ISO 8601 duration, e.g. P90D'),
+  rotation: rotationBody.optional(),
 });
 
 /** `GET /v1/vaults/{vaultId}/credentials`. */
@@ -113,7 +114,7 @@ export const revealBody = z.strictObject({
 
 /** `POST /v1/credentials/{id}/rotate`. */
 export const rotateBody = z.strictObject({
-  value: z.unknown(),
+  value: z.unknown().optional().describe("the new value; absent: the credential's rotator makes one now"),
   expectedVersion: z.number().optional().describe('check-and-set: refused with 412 unless still current'),
   expiresAt: dateInput.nullable().optional(),
 });
@@ -127,4 +128,10 @@ export const auditQuery = pageQuery.extend({
   outcome: z.enum(ACCESS_OUTCOMES).optional(),
   from: dateInput.optional(),
   to: dateInput.optional(),
+});
+
+/** `POST /v1/webhooks`. */
+export const createWebhookBody = z.strictObject({
+  url: z.string().describe('the receiver: https, and not a private address unless the server allows it'),
+  events: z.array(z.string()).optional().describe('the event types to receive (Default: all)'),
 });

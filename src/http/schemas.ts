@@ -5,7 +5,7 @@
  * and the core's enums, never Fastify.
  */
 import { z } from 'zod';
-import { ACCESS_ACTIONS, ACCESS_OUTCOMES, CREDENTIAL_TYPES, ROLES } from '../core/types.js';
+import { ACCESS_ACTIONS, ACCESS_OUTCOMES, CREDENTIAL_TYPES, ROLES, ROTATION_STATES } from '../core/types.js';
 
 /** ISO 8601 on the wire, `Date` in the code. */
 export const isoDate = z.codec(z.iso.datetime({ offset: true }), z.date(), {
@@ -88,6 +88,19 @@ export const credential = z.object({
   createdAt: isoDate,
   updatedAt: isoDate,
   lastRotatedAt: nullableDate,
+  rotation: z
+    .object({
+      schedule: z.string().nullable(),
+      rotator: z.looseObject({ type: z.string() }),
+      nextRotationAt: nullableDate,
+      state: z.enum(ROTATION_STATES),
+      lastError: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(),
+      attempts: z.number(),
+      pendingVersion: z.number().nullable(),
+      previousVersion: z.number().nullable(),
+      runningUntil: nullableDate,
+    })
+    .nullable(),
   deletedAt: nullableDate,
   purgeAfter: nullableDate,
 });
@@ -150,3 +163,33 @@ export const rootKeyStatus = z.object({
   ),
   remaining: z.number(),
 });
+
+export const webhookSubscription = z.object({
+  id,
+  tenantId: id,
+  url: z.string(),
+  events: z.array(z.string()).nullable().describe('the event types it receives; null for all'),
+  consecutiveFailures: z.number(),
+  disabledAt: nullableDate.describe('set once it was disabled after repeated failed deliveries'),
+  createdBy: z.string(),
+  createdAt: isoDate,
+});
+export const createdWebhook = webhookSubscription.extend({
+  secret: z
+    .string()
+    .describe('`whsec_…`, to verify `webhook-signature` (Standard Webhooks): shown once, stored only sealed'),
+});
+export const webhookDelivery = z.object({
+  id,
+  subscriptionId: id,
+  eventId: id.describe('sent as `webhook-id`: the same on every attempt'),
+  eventType: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number(),
+  nextAttemptAt: isoDate,
+  lastStatus: z.number().nullable(),
+  lastError: z.string().nullable(),
+  deliveredAt: nullableDate,
+  createdAt: isoDate,
+});
+export const webhookTest = z.object({ eventId: id });

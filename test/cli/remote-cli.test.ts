@@ -174,6 +174,44 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     expect(first.stdout).toBe('sk_live_first\n');
   });
 
+  it('cred rotation set, show and cred rotate --rotator: the random rotator makes the next value', async () => {
+    const put = await json<{ id: string }>(['cred', 'put', vaultId, 'rotating', '--type', 'api_key'], {
+      token: tenantToken,
+      stdin: 'first-value\n',
+    });
+    const set = await credreg(
+      [
+        'cred',
+        'rotation',
+        'set',
+        put.id,
+        '--rotator',
+        'random',
+        '--schedule',
+        'P30D',
+        '--settings',
+        '{"length":40}',
+      ],
+      { token: tenantToken },
+    );
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/^ROTATOR\s+random \{"length":40,/m);
+    expect(set.stdout).toMatch(/^SCHEDULE\s+P30D$/m);
+    const bad = await credreg(['cred', 'rotation', 'set', put.id, '--rotator', 'nope'], {
+      token: tenantToken,
+    });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/rotation\.rotator\.type/);
+    const rotated = await credreg(['cred', 'rotate', put.id, '--rotator'], { token: tenantToken });
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toMatch(/version 2 \(random\)/);
+    const get = await credreg(['cred', 'get', put.id, '--reason', 'check'], { token: tenantToken });
+    expect(get.stdout).toMatch(/^[A-Za-z0-9_-]{40}\n$/);
+    const show = await credreg(['cred', 'rotation', 'show', put.id], { token: tenantToken });
+    expect(show.stdout).toMatch(/^STATE\s+idle$/m);
+    expect(show.stdout + rotated.stdout + set.stdout).not.toContain(get.stdout.trim());
+  });
+
   it('cred versions lists both versions', async () => {
     const table = await credreg(['cred', 'versions', credentialId], { token: tenantToken });
     expect(table.code).toBe(0);

@@ -62,7 +62,7 @@ describe('client wire types', () => {
       username: string;
       password: string;
     }>();
-    expectTypeOf<RotateBody<string>['value']>().toEqualTypeOf<string>();
+    expectTypeOf<RotateBody<string>['value']>().toEqualTypeOf<string | undefined>();
   });
 
   it('bodies accept an instant as a Date or an ISO string', () => {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { describe } from 'vitest';
 import type { Config, KeyProviderConfig } from '../../src/config.js';
 import type { Clock, Logger } from '../../src/core/ports.js';
+import type { Rotator } from '../../src/core/rotator.js';
 import { migrate } from '../../src/db/migrate.js';
 import { openPg } from '../../src/db/pg-adapter.js';
 import { openPglite } from '../../src/db/pglite-adapter.js';
@@ -100,6 +101,8 @@ export function testConfig(prefix: string, rootKey = randomBytes(32).toString('b
     keyCache: { ttlMs: 300_000, maxEntries: 10_000, maxEntriesPerTenant: 1000 },
     keyProviderGuard: { timeoutMs: 30_000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
+    rotation: { intervalMs: 0 },
+    webhooks: { intervalMs: 0, allowPrivateUrls: false },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 100_000, tokenCacheTtlMs: 5000 },
     metrics: { token: undefined, listen: undefined },
     logLevel: 'silent',
@@ -125,15 +128,16 @@ export interface TestRegistry extends TestDatabase {
 
 export async function openTestRegistry(
   backend: TestBackend,
-  options: { logger?: Logger; rootKey?: string } = {},
+  options: { logger?: Logger; rootKey?: string; config?: Partial<Config>; rotators?: Rotator[] } = {},
 ): Promise<TestRegistry> {
   const t = await backend.open();
   const clock = new TestClock();
   const rootKey = options.rootKey ?? randomBytes(32).toString('base64');
   const registry = await assemble(t.db, {
-    config: testConfig(t.prefix, rootKey),
+    config: { ...testConfig(t.prefix, rootKey), ...options.config },
     logger: options.logger ?? silentLogger,
     clock,
+    ...(options.rotators ? { rotators: options.rotators } : {}),
   });
   return { ...t, registry, clock, rootKey };
 }

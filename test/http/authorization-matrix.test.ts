@@ -18,6 +18,7 @@ interface Fixture {
   token: string;
   principal: string;
   tenant: string;
+  webhook: string;
 }
 
 interface Route {
@@ -248,6 +249,47 @@ const ROUTES: Route[] = [
     byId: true,
   },
   {
+    name: 'subscribe a webhook',
+    method: 'POST',
+    path: () => '/v1/webhooks',
+    body: () => ({ url: 'https://hooks.example.com/in' }),
+    permission: 'webhooks:manage',
+    ok: 201,
+    byId: false,
+  },
+  {
+    name: 'list webhooks',
+    method: 'GET',
+    path: () => '/v1/webhooks',
+    permission: 'webhooks:manage',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: "a webhook's deliveries",
+    method: 'GET',
+    path: (f) => `/v1/webhooks/${f.webhook}/deliveries`,
+    permission: 'webhooks:manage',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'test a webhook',
+    method: 'POST',
+    path: (f) => `/v1/webhooks/${f.webhook}/test`,
+    permission: 'webhooks:manage',
+    ok: 202,
+    byId: true,
+  },
+  {
+    name: 'unsubscribe a webhook',
+    method: 'DELETE',
+    path: (f) => `/v1/webhooks/${f.webhook}`,
+    permission: 'webhooks:manage',
+    ok: 204,
+    byId: true,
+  },
+  {
     name: 'read the access log',
     method: 'GET',
     path: () => '/v1/audit',
@@ -271,6 +313,7 @@ const ALLOWED: Record<Capability, Role[]> = {
   'credentials:reveal': ['admin', 'reader'],
   'audit:read': ['admin', 'auditor'],
   'keys:manage': ['admin'],
+  'webhooks:manage': ['admin'],
 };
 const allows = (role: Role, p: Capability) => ALLOWED[p].includes(role);
 
@@ -290,7 +333,9 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
     const deleted = await store('gone');
     await seed.t.credentials.delete(deleted.id, {}, seed.ctx);
     const token = await seed.t.tokens.create({ principalId: seed.principal.id, role: 'reader' }, seed.ctx);
+    const webhook = await seed.t.webhooks.create({ url: 'https://hooks.example.com/f' }, seed.ctx);
     return {
+      webhook: webhook.subscription.id,
       vault: vault.id,
       credential: credential.id,
       deleted: deleted.id,

@@ -199,7 +199,7 @@ describeEachBackend('HTTP edge cases', (backend) => {
         'POST',
         `/v1/vaults/${vaultId}/credentials`,
         admin,
-        { name: 'n', type: 'api_key', value: 'x', rotation: { schedule: 'P30D' } },
+        { name: 'n', type: 'api_key', value: 'x', rotator: { type: 'random' } },
       ],
       ['PATCH', `/v1/credentials/${credentialId}`, admin, { expiryAlerts: [] }],
       ['POST', `/v1/credentials/${credentialId}/rotate`, admin, { value: 'y', expectedversion: 1 }],

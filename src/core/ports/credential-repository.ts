@@ -1,5 +1,5 @@
 import type { VaultKeyRecord } from '../ports.js';
-import type { Credential, CredentialType } from '../types.js';
+import type { Credential, CredentialType, RotationState } from '../types.js';
 
 /** A credential to create, at version 1; the store adds the tenant and the times. */
 export interface CredentialInsert {
@@ -44,6 +44,15 @@ export interface CredentialPatch {
   isActive?: boolean;
   deletedAt?: Date | null;
   purgeAfter?: Date | null;
+  /** `{ schedule?, rotator }` as stored; null removes rotation. */
+  rotation?: Record<string, unknown> | null;
+  rotationState?: RotationState;
+  rotationAttempts?: number;
+  lastRotationError?: { code: string; message: string; at: string } | null;
+  pendingVersion?: number | null;
+  previousVersion?: number | null;
+  rotationLeaseUntil?: Date | null;
+  lastRotatedAt?: Date | null;
 }
 
 /**
@@ -74,6 +83,11 @@ export interface CredentialRepository {
     expiresAt: Date | null | undefined,
   ): Promise<Credential>;
   update(id: string, patch: CredentialPatch): Promise<Credential>;
+  /**
+   * When the credential rotates next by itself (null: never), with the scheduler's queue row kept
+   * in step in the same transaction.
+   */
+  setNextRotation(id: string, at: Date | null): Promise<void>;
   /**
    * Hard delete of the credential and its versions, and so of the wrapped data keys in them. A copy
    * of a blob kept elsewhere (a backup) stays decryptable while its vault key exists.

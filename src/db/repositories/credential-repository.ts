@@ -8,7 +8,9 @@ import { bytes, toCredential, toCredentialState, toVaultKeyRecord } from '../row
 import { TenantRepository } from './tenant-repository.js';
 
 const CREDENTIAL_COLUMNS = `c.tenant_id, c.id, c.vault_id, c.name, c.type, c.metadata, c.current_version, c.expires_at,
-  c.rotation_schedule, c.is_active, c.created_by, c.created_at, c.updated_at, c.last_rotated_at, c.deleted_at, c.purge_after`;
+  c.rotation_schedule, c.is_active, c.created_by, c.created_at, c.updated_at, c.last_rotated_at, c.deleted_at, c.purge_after,
+  c.rotation, c.next_rotation_at, c.rotation_state, c.rotation_attempts, c.last_rotation_error, c.pending_version,
+  c.previous_version, c.rotation_lease_until`;
 /** What a reveal needs of the credential: no more, since every column is parsed on every reveal. */
 const REVEAL_COLUMNS =
   'c.id, c.vault_id, c.name, c.type, c.current_version, c.expires_at, c.is_active, c.deleted_at, c.purge_after';
@@ -21,6 +23,14 @@ const PATCH_COLUMNS: Record<keyof CredentialPatch, string> = {
   isActive: 'is_active',
   deletedAt: 'deleted_at',
   purgeAfter: 'purge_after',
+  rotation: 'rotation',
+  rotationState: 'rotation_state',
+  rotationAttempts: 'rotation_attempts',
+  lastRotationError: 'last_rotation_error',
+  pendingVersion: 'pending_version',
+  previousVersion: 'previous_version',
+  rotationLeaseUntil: 'rotation_lease_until',
+  lastRotatedAt: 'last_rotated_at',
 };
 
 export class SqlCredentialRepository extends TenantRepository implements CredentialRepository {
@@ -136,6 +146,26 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
       params,
     );
     return toCredential(row!);
+  }
+
+  async setNextRotation(id: string, at: Date | null) {
+    await this.c.query(
+      'UPDATE stored_credentials SET next_rotation_at = $3 WHERE tenant_id = $1 AND id = $2',
+      [this.tenantId, id, at],
+    );
+    // The scheduler's queue follows in the same transaction: one row while it is due some day.
+    if (at === null) {
+      await this.c.query('DELETE FROM due_rotations WHERE tenant_id = $1 AND credential_id = $2', [
+        this.tenantId,
+        id,
+      ]);
+    } else {
+      await this.c.query(
+        `INSERT INTO due_rotations (tenant_id, credential_id, due_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, credential_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+        [this.tenantId, id, at],
+      );
+    }
   }
 
   async purge(id: string) {

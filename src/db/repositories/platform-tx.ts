@@ -73,4 +73,36 @@ export class SqlPlatformTx implements PlatformTx {
     );
     return row?.next_run_at ?? null;
   }
+
+  async claimDueRotations(limit: number, leaseMs: number) {
+    const rows = await this.c.query<{ tenant_id: string; credential_id: string }>(
+      `UPDATE due_rotations d SET due_at = now() + $2::integer * interval '1 millisecond'
+        WHERE (d.tenant_id, d.credential_id) IN (
+          SELECT tenant_id, credential_id FROM due_rotations WHERE due_at <= now()
+           ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING d.tenant_id, d.credential_id`,
+      [limit, leaseMs],
+    );
+    return rows.map((r) => ({ tenantId: String(r.tenant_id), credentialId: String(r.credential_id) }));
+  }
+
+  async claimDueDeliveries(now: Date, leaseUntil: Date, limit: number) {
+    // As the platform role: its policy shows pending rows only, and its grants four columns.
+    const rows = await this.c.query<{ tenant_id: string; id: string }>(
+      `UPDATE webhook_deliveries d SET next_attempt_at = $2
+        WHERE (d.tenant_id, d.id) IN (
+          SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+           ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+        RETURNING d.tenant_id, d.id`,
+      [now, leaseUntil, limit],
+    );
+    return rows.map((r) => ({ tenantId: String(r.tenant_id), deliveryId: String(r.id) }));
+  }
+
+  async countPendingDeliveries() {
+    const [r] = await this.c.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'pending'",
+    );
+    return r?.n ?? 0;
+  }
 }
