@@ -21,6 +21,7 @@ import { describeError, type Operation, type Refusal, type RegistryDeps } from '
 import { credentialId, named, notFound, unusableNow } from './credential-rules.js';
 import { revealCredential } from './credential-values.js';
 import { RegistryError } from './errors.js';
+import { credentialEventData } from './events.js';
 import { nextRotationAt, type RotationSettings } from './rotation-settings.js';
 import { RotationError, type Rotator } from './rotator.js';
 import type { Credential, RequestContext } from './types.js';
@@ -198,7 +199,12 @@ export const promoteRotation = defineUseCase({
     await op.granted({
       reason: `rotator ${credential.rotation.rotator.type}: version ${version} tested and current`,
     });
-    return { credential: (await op.tx.credentials.find(id)) ?? updated, version };
+    const current = (await op.tx.credentials.find(id)) ?? updated;
+    await op.emit('credential.rotated', {
+      ...credentialEventData(current),
+      rotator: credential.rotation.rotator.type,
+    });
+    return { credential: current, version };
   },
 });
 
@@ -237,6 +243,16 @@ export const failRotation = defineUseCase({
       : null;
     if (credential.rotation.schedule || retryAt === null)
       await op.tx.credentials.setNextRotation(f.id, retryAt);
+    await op.emit(
+      f.code === 'INVALID_GRANT' ? 'credential.needs_reauthorization' : 'credential.rotation_failed',
+      {
+        ...credentialEventData(credential),
+        rotator: credential.rotation.rotator.type,
+        step: f.step,
+        code: f.code,
+        attempts,
+      },
+    );
     await op.refuse(error, {
       reason: `rotator ${credential.rotation.rotator.type}: ${f.step} failed: ${f.code}`,
     });

@@ -18,6 +18,10 @@ export const EVENT_TYPES = [
   'credential.updated',
   'credential.deleted',
   'credential.restored',
+  /** A rotator's run failed; the current value stays (data: the step and the rotator's code). */
+  'credential.rotation_failed',
+  /** The target refused the rotator for good (an OAuth `invalid_grant`): a person must act. */
+  'credential.needs_reauthorization',
   'vault.created',
   'vault.deleted',
   'key.rotated',

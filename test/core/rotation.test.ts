@@ -151,6 +151,25 @@ describeEachBackend('rotation by a rotator', (backend) => {
     });
     const outcomes = (await rows(c.id)).map((r) => `${r.outcome}:${r.errorCode ?? ''}`);
     expect(outcomes).toContain('error:ROTATION_FAILED');
+    // Both ends of it are events in the outbox, ids and codes only.
+    const events = await t.db.transaction((q) =>
+      q.query<{ type: string; data: Record<string, unknown> }>(
+        "SELECT type, data FROM events WHERE data->>'credentialId' = $1 ORDER BY id",
+        [c.id],
+      ),
+    );
+    expect(events.map((e) => e.type)).toEqual([
+      'credential.created',
+      'credential.rotation_failed',
+      'credential.rotated',
+    ]);
+    expect(events[1]!.data).toMatchObject({
+      step: 'test',
+      code: 'TEST_FAILED',
+      rotator: 'flaky',
+      attempts: 1,
+    });
+    expect(JSON.stringify(events)).not.toContain('key-');
   });
 
   it('one run at a time: a concurrent run is refused while the first holds the rotation', async () => {
