@@ -74,10 +74,6 @@ export function defineUseCase<S extends z.ZodType, P = undefined, O = unknown>(
 // biome-ignore lint/suspicious/noExplicitAny: a route may name a use-case of any shape
 export type AnyUseCase = UseCase<any, any, any>;
 
-/** The input a use-case takes and the output it gives. */
-export type UseCaseInput<U> = U extends UseCase<infer S, unknown, unknown> ? z.input<S> : never;
-export type UseCaseOutput<U> = U extends UseCase<z.ZodType, unknown, infer O> ? O : never;
-
 /** The library's in-process caller, for reads made without a context. */
 export const IN_PROCESS: RequestContext = Object.freeze({ actor: '(in-process)' });
 
