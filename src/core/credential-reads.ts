@@ -3,12 +3,22 @@ import { z } from 'zod';
 import type { Refusal } from './audited-operation.js';
 import { credentialId, named, notFound, vaultNotFound } from './credential-rules.js';
 import { decodeNameCursor, encodeNameCursor, pageOptions, toPage } from './pagination.js';
+import { nextRotationAt } from './rotation-settings.js';
 import type { Credential, CredentialVersion, Page } from './types.js';
 import { defineUseCase } from './use-case.js';
-import { uuid } from './validation.js';
+import { rotationSchedule, uuid } from './validation.js';
 
 export const byId = z.strictObject(credentialId);
-const listInput = pageOptions.extend({ vaultId: uuid, includeDeleted: z.boolean().default(false) }).strict();
+const listInput = pageOptions
+  .extend({
+    vaultId: uuid,
+    includeDeleted: z.boolean().default(false),
+    /** Only those expiring within this ISO 8601 duration from now (expired ones included). */
+    expiringWithin: rotationSchedule.optional(),
+    /** Only those whose rotation is due now (or overdue). */
+    rotationDue: z.boolean().optional(),
+  })
+  .strict();
 
 /** Metadata only; soft-deleted credentials are returned too, with `deletedAt` set. */
 export const getCredential = defineUseCase({
@@ -33,11 +43,17 @@ export const listCredentials = defineUseCase({
   names: named,
   vault: (l) => l.vaultId,
   missing: vaultNotFound,
-  async body(op, { vaultId, limit, cursor, includeDeleted }): Promise<Page<Credential> | Refusal> {
+  async body(op, l, { deps }): Promise<Page<Credential> | Refusal> {
+    const { vaultId, limit, cursor, includeDeleted } = l;
     const after = decodeNameCursor(cursor);
     if (!(await op.tx.vaults.find(vaultId))) return op.refuse(vaultNotFound());
+    const now = deps.clock.now();
+    const filters = {
+      ...(l.expiringWithin ? { expiresBefore: nextRotationAt(l.expiringWithin, now)! } : {}),
+      ...(l.rotationDue ? { rotationDueBy: now } : {}),
+    };
     return toPage(
-      await op.tx.credentials.list(vaultId, limit + 1, after, includeDeleted),
+      await op.tx.credentials.list(vaultId, limit + 1, after, includeDeleted, filters),
       limit,
       encodeNameCursor,
     );

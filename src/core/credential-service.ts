@@ -127,7 +127,15 @@ export class CredentialService {
 
   list(
     vaultId: string,
-    options: { limit?: number; cursor?: string; includeDeleted?: boolean } = {},
+    options: {
+      limit?: number;
+      cursor?: string;
+      includeDeleted?: boolean;
+      /** Only those expiring within this ISO 8601 duration (e.g. `P7D`), expired ones included. */
+      expiringWithin?: string;
+      /** Only those due (or overdue) to rotate. */
+      rotationDue?: boolean;
+    } = {},
     ctx: RequestContext = IN_PROCESS,
   ): Promise<Page<Credential>> {
     return this.#run(listCredentials, { ...options, vaultId }, ctx);

@@ -90,7 +90,14 @@ export const storeCredentialBody = z.strictObject({
 });
 
 /** `GET /v1/vaults/{vaultId}/credentials`. */
-export const listCredentialsQuery = pageQuery.extend({ includeDeleted: flag });
+export const listCredentialsQuery = pageQuery.extend({
+  includeDeleted: flag,
+  expiringWithin: z
+    .string()
+    .optional()
+    .describe('only those expiring within this ISO 8601 duration, e.g. P7D'),
+  rotationDue: flag.describe('only those whose rotation is due now'),
+});
 
 /** `PATCH /v1/credentials/{id}`. */
 export const updateCredentialBody = z.strictObject({

@@ -83,6 +83,8 @@ describe('client wire types', () => {
       limit?: number;
       cursor?: string;
       includeDeleted?: boolean;
+      expiringWithin?: string;
+      rotationDue?: boolean;
     }>();
     expectTypeOf<DeleteVaultOptions>().toEqualTypeOf<{ force?: boolean }>();
     expectTypeOf<AuditQuery['from']>().toEqualTypeOf<Instant | undefined>();

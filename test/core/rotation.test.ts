@@ -211,6 +211,36 @@ describeEachBackend('rotation by a rotator', (backend) => {
     expect(started?.actor).toBe('system:scheduler');
   });
 
+  it('listings filter what expires soon and what is due to rotate', async () => {
+    const filtered = await acme.vaults.create({ name: `f${++n}` }, alice);
+    const day = 86_400_000;
+    const at = (days: number) => new Date(t.clock.now().getTime() + days * day);
+    const put = (name: string, extra: object) =>
+      acme.credentials.store(
+        { vaultId: filtered.id, name, type: 'api_key', value: 'x', ...extra } as never,
+        alice,
+      );
+    await put('soon', { expiresAt: at(2) });
+    await put('later', { expiresAt: at(20) });
+    const due = await put('due', { rotation: { schedule: 'P1D', rotator: { type: 'random' } } });
+    await put('not-due', { rotation: { schedule: 'P1D', rotator: { type: 'random' } } });
+    await t.db.transaction((q) =>
+      q.query("UPDATE stored_credentials SET next_rotation_at = now() - interval '1 minute' WHERE id = $1", [
+        due.id,
+      ]),
+    );
+    const names = async (o: object) =>
+      (await acme.credentials.list(filtered.id, o, alice)).items.map((c) => c.name);
+    expect(await names({ expiringWithin: 'P7D' })).toEqual(['soon']);
+    expect(await names({ expiringWithin: 'P30D' })).toEqual(['later', 'soon']);
+    expect(await names({ rotationDue: true })).toEqual(['due']);
+    expect(await names({})).toHaveLength(4);
+    await expectCode(
+      acme.credentials.list(filtered.id, { expiringWithin: 'soon' } as never, alice),
+      'VALIDATION',
+    );
+  });
+
   it('removing the rotation takes the credential off the schedule', async () => {
     const c = await store({ schedule: 'PT1H', rotator: { type: 'random' } });
     const updated = await acme.credentials.update(c.id, { rotation: null }, alice);

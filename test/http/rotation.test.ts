@@ -80,5 +80,11 @@ describeEachBackend('rotation over HTTP', (backend) => {
       body: {},
     });
     expect(noRotator.status).toBe(400);
+    const list = (q: string) =>
+      s.call('GET', `/v1/vaults/${vaultId}/credentials?${q}`, { token: seed.tokens.reader });
+    const due = await list('rotationDue=true&expiringWithin=P7D');
+    expect(due.status, due.text).toBe(200);
+    expect((due.body as { items: unknown[] }).items).toEqual([]);
+    expect((await list('expiringWithin=soon')).status).toBe(400);
   });
 });

@@ -74,6 +74,8 @@ export interface CredentialRepository {
     limit: number,
     after?: { name: string; id: string },
     includeDeleted?: boolean,
+    /** Only those expiring by `expiresBefore`; only those due to rotate by `rotationDueBy`. */
+    filters?: { expiresBefore?: Date; rotationDueBy?: Date },
   ): Promise<Credential[]>;
   /** Ids of every credential in the vault, soft-deleted ones included. */
   idsInVault(vaultId: string): Promise<string[]>;

@@ -103,13 +103,30 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
     };
   }
 
-  async list(vaultId: string, limit: number, after?: { name: string; id: string }, includeDeleted = false) {
+  async list(
+    vaultId: string,
+    limit: number,
+    after?: { name: string; id: string },
+    includeDeleted = false,
+    filters: { expiresBefore?: Date; rotationDueBy?: Date } = {},
+  ) {
     const rows = await this.c.query(
       `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c
         WHERE c.tenant_id = $1 AND c.vault_id = $2 AND ($3::boolean OR c.deleted_at IS NULL)
           AND ($4::text IS NULL OR (c.name, c.id) > ($4, $5::uuid))
+          AND ($7::timestamptz IS NULL OR c.expires_at <= $7)
+          AND ($8::timestamptz IS NULL OR c.next_rotation_at <= $8)
         ORDER BY c.name, c.id LIMIT $6`,
-      [this.tenantId, vaultId, includeDeleted, after?.name ?? null, after?.id ?? null, limit],
+      [
+        this.tenantId,
+        vaultId,
+        includeDeleted,
+        after?.name ?? null,
+        after?.id ?? null,
+        limit,
+        filters.expiresBefore ?? null,
+        filters.rotationDueBy ?? null,
+      ],
     );
     return rows.map(toCredential);
   }

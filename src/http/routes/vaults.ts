@@ -123,7 +123,11 @@ export const vaultRoutes =
       async (req) =>
         tenant(req).credentials.list(
           req.params.vaultId,
-          { ...req.query, includeDeleted: req.query.includeDeleted === 'true' },
+          {
+            ...req.query,
+            includeDeleted: req.query.includeDeleted === 'true',
+            rotationDue: req.query.rotationDue === 'true',
+          },
           requestContext(req),
         ),
     );
