@@ -17,8 +17,8 @@
  * `needs_reauthorization` when the target refuses for good) and, on a schedule, retries later.
  */
 import { z } from 'zod';
-import { describeError, type Operation, type Refusal, type RegistryDeps } from './audited-operation.js';
-import { credentialId, named, notFound, unusableNow } from './credential-rules.js';
+import { describeError, type Operation, Refusal, type RegistryDeps } from './audited-operation.js';
+import { credentialId, lockForRotation, named, notFound, openValue, sealValue } from './credential-rules.js';
 import { revealCredential } from './credential-values.js';
 import { RegistryError } from './errors.js';
 import { credentialEventData } from './events.js';
@@ -53,18 +53,8 @@ async function openVersion(
 ) {
   const found = await op.tx.credentials.findSealed(c.id, version);
   if (!found?.version?.ciphertext) return null;
-  const plaintext = Buffer.from(
-    deps.envelope.open(
-      found.version.ciphertext,
-      op.key({ tenantId, vaultId: c.vaultId, vaultKeyVersion: found.version.vaultKeyVersion }),
-      { tenantId, vaultId: c.vaultId, credentialId: c.id, version },
-    ),
-  );
-  try {
-    return { value: JSON.parse(plaintext.toString('utf8')) as unknown };
-  } finally {
-    plaintext.fill(0);
-  }
+  const binding = { tenantId, vaultId: c.vaultId, credentialId: c.id, version };
+  return { value: openValue(deps, op, found.version.ciphertext, found.version.vaultKeyVersion, binding) };
 }
 
 /** Step 1: takes the rotation lease and opens the current (and any pending) value. */
@@ -75,14 +65,9 @@ export const beginRotation = defineUseCase({
   logs: 'every attempt',
   names: named,
   async body(op, { id }, { deps, tenantId }): Promise<Begun | Refusal> {
-    const found = await op.tx.credentials.findForRotation(id);
-    if (!found) return op.refuse(notFound());
+    const found = await lockForRotation(op, deps, id);
+    if (found instanceof Refusal) return found;
     const { credential } = found;
-    op.note({ vaultId: credential.vaultId });
-    const outside = await op.outside(credential.vaultId, notFound);
-    if (outside) return outside;
-    const unusable = unusableNow(deps, credential, { forReveal: false });
-    if (unusable) return op.refuse(unusable);
     const rotation = credential.rotation;
     if (!rotation) {
       return op.refuse(
@@ -138,18 +123,12 @@ export const stagePending = defineUseCase({
       return op.refuse(err as RegistryError);
     }
     const next = credential.currentVersion + 1;
-    const plaintext = Buffer.from(JSON.stringify(parsed), 'utf8');
-    let blob: Uint8Array;
-    try {
-      blob = deps.envelope.seal(plaintext, op.key(key), {
-        tenantId,
-        vaultId: credential.vaultId,
-        credentialId: id,
-        version: next,
-      });
-    } finally {
-      plaintext.fill(0);
-    }
+    const blob = sealValue(deps, op, key, parsed, {
+      tenantId,
+      vaultId: credential.vaultId,
+      credentialId: id,
+      version: next,
+    });
     await op.tx.versions.insert({
       credentialId: id,
       vaultId: credential.vaultId,
@@ -186,7 +165,9 @@ export const promoteRotation = defineUseCase({
     // In this order, so each statement keeps pending > current > previous.
     await op.tx.credentials.update(id, { pendingVersion: null });
     await op.tx.credentials.setCurrentVersion(id, version, undefined);
-    const updated = await op.tx.credentials.update(id, {
+    // The next due time first, so the last update's row is the whole new state.
+    await op.tx.credentials.setNextRotation(id, nextRotationAt(credential.rotation.schedule, now));
+    const current = await op.tx.credentials.update(id, {
       previousVersion: previous,
       rotationState: 'idle',
       rotationAttempts: 0,
@@ -194,12 +175,10 @@ export const promoteRotation = defineUseCase({
       rotationLeaseUntil: null,
       lastRotatedAt: now,
     });
-    await op.tx.credentials.setNextRotation(id, nextRotationAt(credential.rotation.schedule, now));
     if (version > maxVersions) await op.tx.versions.destroyThrough(id, version - maxVersions);
     await op.granted({
       reason: `rotator ${credential.rotation.rotator.type}: version ${version} tested and current`,
     });
-    const current = (await op.tx.credentials.find(id)) ?? updated;
     await op.emit('credential.rotated', {
       ...credentialEventData(current),
       rotator: credential.rotation.rotator.type,

@@ -1,7 +1,8 @@
-import type { AuditSubject, RegistryDeps } from './audited-operation.js';
+import type { AuditSubject, Operation, Refusal, RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
-import type { CredentialState } from './ports.js';
+import type { CredentialState, ValueBinding, VaultKeyRecord } from './ports.js';
+import type { Credential } from './types.js';
 import { uuid } from './validation.js';
 
 export const DAY_MS = 86_400_000;
@@ -50,4 +51,57 @@ export function deleted(credential: CredentialState): RegistryError {
     'DELETED',
     `the credential is deleted; it can be restored until ${credential.purgeAfter?.toISOString() ?? 'it is purged'}`,
   );
+}
+
+/** Seals a value's JSON for one version under a vault key of the operation; the plaintext is zeroed. */
+export function sealValue(
+  deps: RegistryDeps,
+  op: Operation,
+  key: Parameters<Operation['key']>[0],
+  value: unknown,
+  binding: ValueBinding,
+): Uint8Array {
+  const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
+  try {
+    return deps.envelope.seal(plaintext, op.key(key), binding);
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/** Opens one version's ciphertext to its value (a CRYPTO error when it will not open); the plaintext is zeroed. */
+export function openValue(
+  deps: RegistryDeps,
+  op: Operation,
+  ciphertext: Uint8Array,
+  vaultKeyVersion: number,
+  binding: ValueBinding,
+): unknown {
+  const { tenantId, vaultId } = binding;
+  const plaintext = Buffer.from(
+    deps.envelope.open(ciphertext, op.key({ tenantId, vaultId, vaultKeyVersion }), binding),
+  );
+  try {
+    return JSON.parse(plaintext.toString('utf8')) as unknown;
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/**
+ * A credential about to get a new version: locked, with its vault's retention and current key,
+ * refused (row written) when missing, outside the caller's vault scope, deleted or deactivated.
+ */
+export async function lockForRotation(
+  op: Operation,
+  deps: RegistryDeps,
+  id: string,
+): Promise<{ credential: Credential; maxVersions: number; key: VaultKeyRecord } | Refusal> {
+  const found = await op.tx.credentials.findForRotation(id);
+  if (!found) return op.refuse(notFound());
+  op.note({ vaultId: found.credential.vaultId });
+  const outside = await op.outside(found.credential.vaultId, notFound);
+  if (outside) return outside;
+  const unusable = unusableNow(deps, found.credential, { forReveal: false });
+  return unusable ? op.refuse(unusable) : found;
 }

@@ -1,11 +1,20 @@
 /** The use-cases that read or write a credential's value: store, reveal, rotate. */
 import { z } from 'zod';
-import type { Operation, Refusal, RegistryDeps } from './audited-operation.js';
-import { credentialId, inThePast, named, notFound, unusableNow, vaultNotFound } from './credential-rules.js';
+import { Refusal } from './audited-operation.js';
+import {
+  credentialId,
+  inThePast,
+  lockForRotation,
+  named,
+  notFound,
+  openValue,
+  sealValue,
+  unusableNow,
+  vaultNotFound,
+} from './credential-rules.js';
 import { RegistryError } from './errors.js';
 import { credentialEventData } from './events.js';
 import { newId } from './ids.js';
-import type { ValueBinding } from './ports.js';
 import { checkRotation, nextRotationAt, rotationSettings } from './rotation-settings.js';
 import type { Credential, RevealedCredential } from './types.js';
 import { defineUseCase } from './use-case.js';
@@ -70,7 +79,7 @@ export const storeCredential = defineUseCase({
     const found = await op.tx.vaults.findWithCurrentKey(s.vaultId);
     if (!found) return op.refuse(vaultNotFound());
     const id = newId();
-    const blob = seal(deps, op, found.key, value, {
+    const blob = sealValue(deps, op, found.key, value, {
       tenantId,
       vaultId: s.vaultId,
       credentialId: id,
@@ -127,21 +136,18 @@ export const revealCredential = defineUseCase({
         new RegistryError('NOT_FOUND', `version ${version.version} was destroyed by the retention policy`),
       );
     }
-    let plaintext: Buffer;
+    let value: unknown;
     try {
-      plaintext = Buffer.from(
-        deps.envelope.open(
-          version.ciphertext,
-          op.key({ tenantId, vaultId: credential.vaultId, vaultKeyVersion: version.vaultKeyVersion }),
-          { tenantId, vaultId: credential.vaultId, credentialId: r.id, version: version.version },
-        ),
-      );
+      value = openValue(deps, op, version.ciphertext, version.vaultKeyVersion, {
+        tenantId,
+        vaultId: credential.vaultId,
+        credentialId: r.id,
+        version: version.version,
+      });
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'CRYPTO') return op.refuse(err);
       throw err;
     }
-    const value: unknown = JSON.parse(plaintext.toString('utf8'));
-    plaintext.fill(0);
     await op.granted();
     return {
       credentialId: r.id,
@@ -167,14 +173,9 @@ export const rotateCredential = defineUseCase({
   async body(op, r, { deps, tenantId, ctx }): Promise<{ credential: Credential; version: number } | Refusal> {
     const past = inThePast(deps, r.expiresAt);
     if (past) return op.refuse(past);
-    const found = await op.tx.credentials.findForRotation(r.id);
-    if (!found) return op.refuse(notFound());
+    const found = await lockForRotation(op, deps, r.id);
+    if (found instanceof Refusal) return found;
     const { credential } = found;
-    op.note({ vaultId: credential.vaultId });
-    const outside = await op.outside(credential.vaultId, notFound);
-    if (outside) return outside;
-    const unusable = unusableNow(deps, credential, { forReveal: false });
-    if (unusable) return op.refuse(unusable);
     if (credential.rotation?.pendingVersion) {
       return op.refuse(
         new RegistryError(
@@ -199,7 +200,7 @@ export const rotateCredential = defineUseCase({
       return op.refuse(err as RegistryError);
     }
     const next = credential.currentVersion + 1;
-    const blob = seal(deps, op, found.key, value, {
+    const blob = sealValue(deps, op, found.key, value, {
       tenantId,
       vaultId: credential.vaultId,
       credentialId: r.id,
@@ -220,18 +221,3 @@ export const rotateCredential = defineUseCase({
     return { credential: updated, version: next };
   },
 });
-
-function seal(
-  deps: RegistryDeps,
-  op: Operation,
-  keyRecord: Parameters<Operation['key']>[0],
-  value: unknown,
-  binding: ValueBinding,
-): Uint8Array {
-  const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
-  try {
-    return deps.envelope.seal(plaintext, op.key(keyRecord), binding);
-  } finally {
-    plaintext.fill(0);
-  }
-}

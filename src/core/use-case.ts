@@ -102,10 +102,15 @@ function subjectOf(useCase: AnyUseCase, raw: unknown): AuditSubject {
 }
 
 /** The field names an input schema declares (an object schema, possibly refined), or null. */
-const inputKeys = (schema: unknown): Set<string> | null => {
-  const shape = (schema as { shape?: Record<string, unknown> } | null)?.shape;
-  return shape && typeof shape === 'object' ? new Set(Object.keys(shape)) : null;
+const inputKeys = (schema: object): Set<string> | null => {
+  if (declaredKeys.has(schema)) return declaredKeys.get(schema)!;
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  const keys = shape && typeof shape === 'object' ? new Set(Object.keys(shape)) : null;
+  declaredKeys.set(schema, keys);
+  return keys;
 };
+/** Per schema, once: `subjectOf` runs twice on every call, the reveal path included. */
+const declaredKeys = new WeakMap<object, Set<string> | null>();
 
 /** Steps 1 and 2: the context, and whether it may use the use-case at all. */
 function admit(useCase: AnyUseCase, rawCtx: unknown): RequestContext {
