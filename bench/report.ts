@@ -1,6 +1,8 @@
 /** The benchmark's two outputs: a table for people and a JSON array for scripts and CI. */
 import type { Backend } from '../src/db/sql.js';
 import type { CellResult } from './load.js';
+import type { SchedulerResult } from './scheduler-workload.js';
+import type { WebhookResult } from './webhook-workload.js';
 
 export const OPERATIONS = ['reveal', 'http_reveal', 'store', 'baseline'] as const;
 export const CONCURRENCIES = [1, 32] as const;
@@ -20,6 +22,10 @@ export interface BackendResult {
   rewrapKeysPerSec: number;
   /** Warm reveals (c32) per root key provider, each on its own fresh workload, `local` included. */
   providerReveals: Record<string, CellResult>;
+  /** Rotation scheduler: idle tick cost at two queue sizes, and time per due rotation (`random`). */
+  scheduler: SchedulerResult;
+  /** Webhook delivery to a receiver on loopback, ticks back to back until the outbox is empty. */
+  webhooks: WebhookResult;
 }
 
 export interface RunInfo {
@@ -63,6 +69,25 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
       row[`reveal_${key}_p99_ms`] = round(cell.p99Ms, 3);
       if (name !== 'local') row[`${key}_vs_local`] = round(providerRatio(r, name), 3);
     }
+    const s = r.scheduler;
+    row.scheduler_credentials = s.credentials;
+    row.scheduler_due = s.due;
+    row.scheduler_batch = s.batch;
+    row.scheduler_idle_ticks_s = round(s.idleFull.opsPerSec, 1);
+    row.scheduler_idle_tick_p50_ms = round(s.idleFull.p50Ms, 3);
+    row.scheduler_idle_tick_p99_ms = round(s.idleFull.p99Ms, 3);
+    // The same tick with only the due-to-be credentials queued (`scheduler_due` of them).
+    row.scheduler_idle_small_ticks_s = round(s.idleSmall.opsPerSec, 1);
+    row.scheduler_idle_small_p50_ms = round(s.idleSmall.p50Ms, 3);
+    // Ticks/s with every credential queued over ticks/s with only the due ones: 1.0, no growth.
+    row.scheduler_idle_ratio = round(s.idleFull.opsPerSec / s.idleSmall.opsPerSec, 3);
+    row.scheduler_idle_p50_ratio = round(s.idleFull.p50Ms / s.idleSmall.p50Ms, 3);
+    row.scheduler_due_rotation_ms = round(s.msPerDueRotation, 3);
+    row.scheduler_due_rotations_s = round(s.dueRotationsPerSec, 1);
+    row.webhook_events = r.webhooks.events;
+    row.webhook_batch = r.webhooks.batch;
+    row.webhook_drain_s = round(r.webhooks.seconds, 3);
+    row.webhook_deliveries_s = round(r.webhooks.deliveriesPerSec, 1);
     return row;
   });
 }
@@ -109,6 +134,50 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
       `${r.backend}: warm reveal c32 by root key provider, / local: ` +
         others.map((n) => `${n} ${fixed(providerRatio(r, n), 3)}`).join(', ') +
         ` (local ${fixed(r.providerReveals.local!.opsPerSec, 1)} ops/s)`,
+    );
+  }
+  lines.push(
+    '',
+    'scheduler: rotateDue ticks one after another (c1); idle_tick finds nothing due among `queued` scheduled ' +
+      'credentials, due_rotate runs the 1% made due with the random rotator; ' +
+      'webhook: deliverWebhooks ticks to a receiver on loopback until `queued` deliveries are done',
+    '',
+    columns('backend', 'cell', 'queued', 'ops/s', 'p50 ms', 'p99 ms'),
+  );
+  for (const r of results) {
+    const s = r.scheduler;
+    for (const [queued, cell] of [
+      [s.due, s.idleSmall],
+      [s.credentials, s.idleFull],
+    ] as const) {
+      lines.push(
+        columns(
+          r.backend,
+          'idle_tick',
+          queued,
+          fixed(cell.opsPerSec, 1),
+          fixed(cell.p50Ms, 2),
+          fixed(cell.p99Ms, 2),
+        ),
+      );
+    }
+    lines.push(
+      columns(r.backend, 'due_rotate', s.credentials, fixed(s.dueRotationsPerSec, 1), '', '') +
+        `  ${fixed(s.msPerDueRotation, 2)} ms per due rotation, ${s.due} due, batches of ${s.batch}`,
+    );
+    const w = r.webhooks;
+    lines.push(
+      columns(r.backend, 'webhook', w.events, fixed(w.deliveriesPerSec, 1), '', '') +
+        `  ${w.events} deliveries in ${fixed(w.seconds, 2)} s, batches of ${w.batch}, local receiver`,
+    );
+  }
+  lines.push('');
+  for (const r of results) {
+    const s = r.scheduler;
+    lines.push(
+      `${r.backend}: idle tick with ${s.credentials} queued / with ${s.due} queued: ticks/s ` +
+        `${fixed(s.idleFull.opsPerSec / s.idleSmall.opsPerSec, 3)}, p50 ${fixed(s.idleFull.p50Ms / s.idleSmall.p50Ms, 3)} ` +
+        '(1.0: the tick does not grow with the queue)',
     );
   }
   return lines.join('\n');

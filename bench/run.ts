@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --json] [-- --seconds N]`: audited reveal and store throughput and latency on
- * PostgreSQL (when DATABASE_URL is set) and PGlite, against a raw-SQL baseline.
+ * PostgreSQL (when DATABASE_URL is set) and PGlite, against a raw-SQL baseline; then the rotation
+ * scheduler's overhead and webhook delivery throughput on each.
  *
  * stdout carries only the report (with --json, exactly one JSON array); progress goes to stderr.
  */
@@ -23,13 +24,20 @@ import {
   toJson,
   toTable,
 } from './report.js';
+import { measureScheduler } from './scheduler-workload.js';
 import { type BenchTarget, openPgliteTarget, openPostgresTarget } from './targets.js';
+import { measureWebhookDelivery } from './webhook-workload.js';
 import { seedWorkload } from './workload.js';
 
 /** The same size for the registry's pool and the baseline's, and equal to the top concurrency. */
 const POOL_SIZE = 32;
 const CREDENTIALS = 200;
 const WARMUP_SECONDS = 1;
+/** The scheduler cell: credentials that rotate by themselves, of which 1% come due. */
+const SCHEDULED_CREDENTIALS = 10_000;
+const DUE_CREDENTIALS = 100;
+/** The webhook cell: test events enqueued, then delivered to a local receiver. */
+const WEBHOOK_EVENTS = 1000;
 
 const progress = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -127,6 +135,19 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
   }
   await http.close();
   const providerReveals = await revealPerProvider(target, info, signal);
+  // Each in a tenant of its own; before the re-wrap, which is about the reveal workload's vault.
+  const scheduler = await measureScheduler(
+    target,
+    {
+      credentials: SCHEDULED_CREDENTIALS,
+      due: DUE_CREDENTIALS,
+      warmupMs: info.warmupSeconds * 1000,
+      durationMs: info.secondsPerCell * 1000,
+      signal,
+    },
+    progress,
+  );
+  const webhooks = await measureWebhookDelivery(target, { events: WEBHOOK_EVENTS, signal }, progress);
   // Last, since it moves every data key of the vault: one rotation, then one full re-wrap.
   const vaults = registry.forTenant(workload.tenantId).vaults;
   await vaults.rotateKey(workload.vaultId, { actor: 'bench' });
@@ -136,6 +157,8 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
   progress(`${backend}: re-wrapped ${rewrapped} data keys, ${rewrapKeysPerSec.toFixed(1)}/s`);
   return {
     providerReveals,
+    scheduler,
+    webhooks,
     rewrapKeysPerSec,
     backend,
     poolSize: target.poolSize,

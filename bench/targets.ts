@@ -39,7 +39,8 @@ function benchConfig(prefix: string, storage: StorageConfig): Config {
     keyProviderGuard: { timeoutMs: 5000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     rotation: { intervalMs: 0 },
-    webhooks: { intervalMs: 0, allowPrivateUrls: false },
+    // The webhook cell's receiver is on loopback; nothing else here calls out.
+    webhooks: { intervalMs: 0, allowPrivateUrls: true },
     http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 1_000_000, tokenCacheTtlMs: 5000 },
     metrics: { token: undefined, listen: undefined },
     logLevel: 'silent',

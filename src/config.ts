@@ -67,9 +67,9 @@ export interface Config {
   };
   rotation: {
     /**
-     * How often `credreg serve` runs the credential rotations that are due, in ms; each tick claims
-     * at most a batch, across every instance sharing the database. (Default: 10000; 0 disables:
-     * rotations then run only on demand)
+     * How often `credreg serve` runs the credential rotations that are due, and sends the expiry
+     * alerts that are due, in ms; each tick takes at most a batch of each, across every instance
+     * sharing the database. (Default: 10000; 0 disables both: rotations then run only on demand)
      */
     intervalMs: number;
   };
@@ -415,6 +415,22 @@ export function loadClientConfig(source: NodeJS.ProcessEnv = process.env): Reado
     addr: e.CREDREG_ADDR ?? DEFAULT_CLIENT_ADDR,
     token: e.CREDREG_TOKEN || undefined,
   });
+}
+
+/** What `credreg webhook listen` reads from the environment. */
+export interface WebhookListenConfig {
+  /**
+   * `CREDREG_WEBHOOK_SECRET`: the `whsec_…` secret to verify messages with when `--secret` is not
+   * given, so that it stays out of shell history and process lists. (Default: none)
+   */
+  secret: string | undefined;
+}
+
+export function loadWebhookListenConfig(
+  source: NodeJS.ProcessEnv = process.env,
+): Readonly<WebhookListenConfig> {
+  const e = parse(z.object({ CREDREG_WEBHOOK_SECRET: z.string().optional() }), source);
+  return Object.freeze({ secret: e.CREDREG_WEBHOOK_SECRET || undefined });
 }
 
 function deepFreeze<T extends object>(o: T): Readonly<T> {

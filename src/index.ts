@@ -18,9 +18,15 @@ export {
   isRegistryError,
   RegistryError,
 } from './core/errors.js';
+export type { ExpiryAlertReport } from './core/expiry-notices.js';
 export type { Clock, KeyContext, Logger, RootKeyProvider, WrappedKey } from './core/ports.js';
 export type { Registry, TenantRegistry } from './core/registry.js';
+export {
+  type CredentialWithSigningSecret,
+  SIGNING_SECRET_OVERLAP_MS,
+  type SigningSecretReplacement,
+} from './core/rotation-signing-secrets.js';
 export * from './core/types.js';
-export type { CreateVaultInput } from './core/vault-service.js';
+export type { CreateVaultInput, VaultUpdate } from './core/vault-service.js';
 export { createLogger } from './logger.js';
 export { type OpenOptions, openRegistry, type RegistryHandle, runMigrations } from './main.js';

@@ -14,6 +14,8 @@ const REDACT_PATHS = [
   '*.password',
   'secret',
   '*.secret',
+  'signingSecret',
+  '*.signingSecret',
   'token',
   '*.token',
   'rootKey',

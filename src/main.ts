@@ -13,6 +13,8 @@ import {
   type WebhookGateway,
 } from './core/ports.js';
 import { createRegistry, type Registry } from './core/registry.js';
+import type { RotationObserver } from './core/rotation-observer.js';
+import { signingSecretsReader } from './core/rotation-signing-secrets.js';
 import type { Rotator } from './core/rotator.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
 import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
@@ -38,6 +40,7 @@ import { mysqlRotator } from './rotators/mysql.js';
 import { oauth2RefreshRotator } from './rotators/oauth2-refresh.js';
 import { postgresqlRotator } from './rotators/postgresql.js';
 import { randomRotator } from './rotators/random.js';
+import { webhookRotator } from './rotators/webhook.js';
 
 export interface OpenOptions {
   config: Readonly<Config>;
@@ -59,6 +62,11 @@ export interface RegistryHandle extends Registry {
   keyRingStats(): Readonly<KeyRingStats>;
   /** Webhook deliveries by outcome since start-up, counted by `deliverWebhooks`. */
   webhookStats(): Readonly<Record<'delivered' | 'retried' | 'failed' | 'disabled', number>>;
+  /**
+   * Calls `observer` as each rotation run ends (rotator, outcome, and a scheduled run's lag), from
+   * now on; returns what stops it. Observations, not totals: a lag histogram needs each one.
+   */
+  onRotation(observer: RotationObserver): () => void;
   /** Closes the database (releasing the embedded store's lock) and zeroes cached keys. */
   close(): Promise<void>;
 }
@@ -174,21 +182,38 @@ export async function assemble(
     ...config.keyCache,
   });
   const webhookHttp = new SafeHttpClient({ allowPrivate: config.webhooks.allowPrivateUrls });
+  const store = new SqlRegistryStore(db, roles);
+  const clock = options.clock ?? systemClock;
+  const rotationObservers = new Set<RotationObserver>();
   const registry = createRegistry(
     {
-      store: new SqlRegistryStore(db, roles),
+      store,
       keyRing,
       envelope: aesGcmEnvelope,
-      clock: options.clock ?? systemClock,
+      clock,
       logger,
       webhooks: webhookGateway(webhookHttp, config.webhooks.allowPrivateUrls),
-      // The webhook rotator is not offered yet: its signing secrets need a write-only store first.
+      rotationObserver(observation) {
+        for (const observe of rotationObservers) {
+          try {
+            observe(observation);
+          } catch {
+            // One broken listener must not keep the others from hearing it.
+          }
+        }
+      },
       rotators: new Map<string, Rotator>(
         [
           randomRotator,
           postgresqlRotator,
           mysqlRotator,
           oauth2RefreshRotator({ http: webhookHttp }),
+          // Signed with the credential's signing secrets, read in its tenant as the runtime role;
+          // signed by the system clock, which the endpoint checks the signature's time against.
+          webhookRotator({
+            http: webhookHttp,
+            signingSecrets: signingSecretsReader({ store, keyRing, envelope: aesGcmEnvelope, clock }),
+          }),
           ...(options.rotators ?? []),
         ].map((r) => [r.type, r as Rotator]),
       ),
@@ -205,6 +230,12 @@ export async function assemble(
       return report;
     },
     webhookStats: () => ({ ...deliveries }),
+    onRotation(observer: RotationObserver) {
+      rotationObservers.add(observer);
+      return () => {
+        rotationObservers.delete(observer);
+      };
+    },
     async readiness() {
       let database: ReadinessCheck;
       try {

@@ -9,6 +9,7 @@ import { buildMetricsApp } from '../http/metrics-routes.js';
 import { createLogger } from '../logger.js';
 import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
 import { registerRemoteCommands } from './remote-commands.js';
+import { registerWebhookCommands } from './webhook-commands.js';
 
 /** `credreg …`: local administration commands. Exit code 1 with a one-line message on errors. */
 export async function run(argv: string[]): Promise<void> {
@@ -70,6 +71,7 @@ export async function run(argv: string[]): Promise<void> {
         await maintenance.stop();
         await webhookDelivery.stop();
         await rotations.stop();
+        await expiryAlerts.stop();
         await closeGracefully(app); // answers new requests 503, lets in-flight ones finish, stops listening
         await metricsApp?.close(); // after the main app, so its last requests can still be scraped
         await registry.close();
@@ -92,6 +94,14 @@ export async function run(argv: string[]): Promise<void> {
         (limit) => registry.rotateDue({ limit }),
         logger,
       );
+      // The same scheduler's other half, on its interval: notices before and at credentials' expiry.
+      const expiryAlerts = startBatchLoop(
+        'expiry alert',
+        config.rotation.intervalMs,
+        50,
+        async (limit) => ({ claimed: (await registry.sendExpiryAlerts({ limit })).found }),
+        logger,
+      );
       if (metricsApp && config.metrics.listen) {
         // Before the main listener: an address that cannot be bound stops the start-up before any traffic.
         const { host, port } = config.metrics.listen;
@@ -110,6 +120,7 @@ export async function run(argv: string[]): Promise<void> {
     });
 
   registerRemoteCommands(program);
+  registerWebhookCommands(program);
 
   try {
     await program.parseAsync(argv);
@@ -176,8 +187,8 @@ function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, lo
 }
 
 /**
- * Runs `batch` every `intervalMs` (0: never): webhook deliveries, due rotations. No lease is needed:
- * each batch claims its own rows, so instances share the work. A batch that came back full runs
+ * Runs `batch` every `intervalMs` (0: never): webhook deliveries, due rotations, expiry alerts. No
+ * lease is needed: each batch claims (or takes) its own rows, so instances share the work. A batch that came back full runs
  * again at once (up to 50 in a row), so a backlog drains faster than one batch per interval.
  */
 function startBatchLoop(

@@ -9,6 +9,7 @@ import type {
   IssuedToken,
   PageQuery,
   PrincipalResource,
+  StoredCredentialResource,
   TenantResource,
   TokenResource,
   VaultResource,
@@ -21,20 +22,25 @@ import {
   ACCESS_OUTCOMES,
   CREDENTIAL_TYPES,
   type CredentialType,
+  DEFAULT_EXPIRY_ALERTS,
   ROLES,
+  VERSION_STAGES,
+  type VersionStage,
 } from '../core/types.js';
 import { readCredentialValue } from './secret-input.js';
 import { type Column, csvRow, formatRecord, formatTable } from './text-format.js';
 
 /** Where `--addr` points when neither it nor `CREDREG_ADDR` is given. */
 
-interface RemoteOptions {
+/** The options of every remote command. */
+export interface RemoteOptions {
   addr?: string;
   token?: string;
   json?: boolean;
 }
 
-interface ListOptions extends RemoteOptions {
+/** The options of a listing: see {@link listing}. */
+export interface ListOptions extends RemoteOptions {
   limit?: number;
   cursor?: string;
   all?: boolean;
@@ -80,8 +86,21 @@ export function registerRemoteCommands(program: Command): void {
     registerKeyCommands(program),
     registerAuditCommands(program),
   ];
-  // Added last so that each command's help lists its own options first.
-  for (const command of groups.flatMap((group) => group.commands)) {
+  addRemoteOptions(groups.flatMap((group) => group.commands));
+}
+
+/**
+ * Adds `--addr`, `--token` and (but to a command with `--format`) `--json` to each command: called
+ * once they are defined, so that each command's help lists its own options first.
+ */
+export function addRemoteOptions(commands: readonly Command[]): void {
+  for (const command of commands) {
+    // A group (`cred rotation`) passes them on to its own commands: options on the group itself
+    // would take `--json` and `--token` before the command they were written after saw them.
+    if (command.commands.length > 0) {
+      addRemoteOptions(command.commands);
+      continue;
+    }
     addConnectionOptions(command);
     // A command with --format (audit export) already writes a format meant for programs.
     if (!command.options.some((o) => o.long === '--format'))
@@ -205,13 +224,42 @@ function registerVaultCommands(program: Command): Command {
     .description('create a vault')
     .option('--description <text>', 'what the vault holds')
     .option('--max-versions <n>', 'versions of each credential kept decryptable (Default: 10)', positiveInt)
-    .action(async (name: string, opts: RemoteOptions & { description?: string; maxVersions?: number }) => {
-      const created = await connect(opts).createVault({
-        name,
-        description: opts.description,
-        maxVersions: opts.maxVersions,
-      });
-      print(opts, created, () => formatRecord(vaultFields(created)));
+    .option(
+      '--expiry-alerts <windows>',
+      'default expiry alerts of its credentials, e.g. P30D,P7D,P1D; "off" for none (Default: P30D,P7D,P1D)',
+      alertWindows,
+    )
+    .action(
+      async (
+        name: string,
+        opts: RemoteOptions & {
+          description?: string;
+          maxVersions?: number;
+          expiryAlerts?: Setting<string[]>;
+        },
+      ) => {
+        const created = await connect(opts).createVault({
+          name,
+          description: opts.description,
+          maxVersions: opts.maxVersions,
+          expiryAlerts: opts.expiryAlerts?.value ?? undefined,
+        });
+        print(opts, created, () => formatRecord(vaultFields(created)));
+      },
+    );
+
+  vault
+    .command('update')
+    .argument('<id>', 'vault id')
+    .description("change a vault's settings; its credentials that set no expiry alerts follow at once")
+    .requiredOption(
+      '--expiry-alerts <windows>',
+      'default expiry alerts of its credentials, e.g. P30D,P7D,P1D; "off" for none; "default" for P30D,P7D,P1D',
+      alertWindows,
+    )
+    .action(async (id: string, opts: RemoteOptions & { expiryAlerts: Setting<string[]> }) => {
+      const updated = await connect(opts).updateVault(id, { expiryAlerts: opts.expiryAlerts.value });
+      print(opts, updated, () => formatRecord(vaultFields(updated)));
     });
 
   listing(vault.command('list'))
@@ -370,6 +418,7 @@ function registerCredentialCommands(program: Command): Command {
 
   cred
     .command('put')
+    .alias('store')
     .argument('<vault>', 'vault id')
     .argument('<name>', 'credential name')
     .description(
@@ -380,6 +429,11 @@ function registerCredentialCommands(program: Command): Command {
     .option('--metadata <json>', 'JSON object stored in clear: never secrets', jsonObject)
     .option('--expires <time>', 'expiry, ISO 8601', instant)
     .option('--rotation <duration>', 'rotation schedule, ISO 8601 duration (e.g. P90D)')
+    .option(
+      '--expiry-alerts <windows>',
+      'alerts before --expires, e.g. P30D,P7D; "off" for none (Default: the vault\'s)',
+      alertWindows,
+    )
     .action(
       async (
         vaultId: string,
@@ -389,6 +443,7 @@ function registerCredentialCommands(program: Command): Command {
           metadata?: Record<string, unknown>;
           expires?: string;
           rotation?: string;
+          expiryAlerts?: Setting<string[]>;
         },
       ) => {
         const client = connect(opts);
@@ -400,8 +455,40 @@ function registerCredentialCommands(program: Command): Command {
           metadata: opts.metadata,
           expiresAt: opts.expires,
           rotationSchedule: opts.rotation,
+          expiryAlerts: opts.expiryAlerts?.value ?? undefined,
         });
         print(opts, stored, () => formatRecord(credentialFields(stored)));
+      },
+    );
+
+  cred
+    .command('update')
+    .argument('<id>', 'credential id')
+    .description(
+      "change a credential's metadata, expiry or expiry alerts (never its value: see `cred rotate`)",
+    )
+    .option('--metadata <json>', 'JSON object stored in clear, replacing the old: never secrets', jsonObject)
+    .option('--expires <time>', 'new expiry, ISO 8601; "never" clears it', instantOrNever)
+    .option(
+      '--expiry-alerts <windows>',
+      'alerts before the expiry, e.g. P30D,P7D; "off" for none; "inherit" for the vault\'s',
+      alertWindows,
+    )
+    .action(
+      async (
+        id: string,
+        opts: RemoteOptions & {
+          metadata?: Record<string, unknown>;
+          expires?: Setting<string>;
+          expiryAlerts?: Setting<string[]>;
+        },
+      ) => {
+        const updated = await connect(opts).updateCredential(id, {
+          metadata: opts.metadata,
+          expiresAt: opts.expires?.value,
+          expiryAlerts: opts.expiryAlerts?.value,
+        });
+        print(opts, updated, () => formatRecord(credentialFields(updated)));
       },
     );
 
@@ -414,14 +501,25 @@ function registerCredentialCommands(program: Command): Command {
     .requiredOption('--reason <text>', 'why you need it; recorded in the access log')
     // Not --version, which a program-level version flag would take before this command saw it.
     .option('--at-version <n>', 'a past version (Default: the current one)', positiveInt)
-    .action(async (id: string, opts: RemoteOptions & { reason: string; atVersion?: number }) => {
-      const revealed = await connect(opts).revealCredential(id, {
-        reason: opts.reason,
-        version: opts.atVersion,
-      });
-      const value = revealed.value;
-      print(opts, revealed, () => (typeof value === 'string' ? value : JSON.stringify(value, null, 2)));
-    });
+    .addOption(
+      new Option('--stage <stage>', 'the version at a stage instead: current, pending or previous')
+        .choices(VERSION_STAGES)
+        .conflicts('atVersion'),
+    )
+    .action(
+      async (
+        id: string,
+        opts: RemoteOptions & { reason: string; atVersion?: number; stage?: VersionStage },
+      ) => {
+        const revealed = await connect(opts).revealCredential(id, {
+          reason: opts.reason,
+          version: opts.atVersion,
+          stage: opts.stage,
+        });
+        const value = revealed.value;
+        print(opts, revealed, () => (typeof value === 'string' ? value : JSON.stringify(value, null, 2)));
+      },
+    );
 
   cred
     .command('rotate')
@@ -464,25 +562,48 @@ function registerCredentialCommands(program: Command): Command {
   rotation
     .command('set')
     .argument('<id>', 'credential id')
-    .requiredOption('--rotator <type>', 'random, postgresql, mysql, oauth2_refresh')
+    .requiredOption('--rotator <type>', 'random, postgresql, mysql, oauth2_refresh, webhook')
     .option('--schedule <when>', 'ISO 8601 duration (P30D) or cron expression; absent: on demand only')
     .option(
       '--settings <json>',
       "the rotator's settings as a JSON object (ids and options, never secrets)",
       jsonObject,
     )
-    .description('set how the credential rotates by itself (see docs/rotation.md)')
+    .option('--url <url>', "the webhook rotator's endpoint, https (the same as --settings '{\"url\": …}')")
+    .description(
+      'set how the credential rotates by itself (see docs/rotation.md); a webhook rotator prints its signing secret, this once',
+    )
     .action(
-      async (id: string, opts: RemoteOptions & { rotator: string; schedule?: string; settings?: object }) => {
+      async (
+        id: string,
+        opts: RemoteOptions & { rotator: string; schedule?: string; settings?: object; url?: string },
+      ) => {
         const updated = await connect(opts).updateCredential(id, {
           rotation: {
             ...(opts.schedule ? { schedule: opts.schedule } : {}),
-            rotator: { ...(opts.settings ?? {}), type: opts.rotator },
+            rotator: { ...(opts.settings ?? {}), ...(opts.url ? { url: opts.url } : {}), type: opts.rotator },
           },
         });
         print(opts, updated.rotation, () => rotationText(updated.rotation));
       },
     );
+  rotation
+    .command('signing-secret')
+    .argument('<id>', 'credential id')
+    .description(
+      "replace the webhook rotator's signing secret: prints the new one, this once; the old one stays valid for 24 hours",
+    )
+    .action(async (id: string, opts: RemoteOptions) => {
+      const replaced = await connect(opts).replaceSigningSecret(id);
+      print(opts, replaced, () =>
+        [
+          signingSecretText(replaced.signingSecret),
+          ...(replaced.previousRetiresAt
+            ? [`PREVIOUS SECRET VALID UNTIL\t${replaced.previousRetiresAt}`]
+            : []),
+        ].join('\n'),
+      );
+    });
   rotation
     .command('show')
     .argument('<id>', 'credential id')
@@ -522,6 +643,7 @@ function registerCredentialCommands(program: Command): Command {
         formatTable(
           [
             { header: 'VERSION', cell: (v) => v.version },
+            { header: 'STAGES', cell: (v) => v.stages.join(',') || '-' },
             { header: 'KEY VERSION', cell: (v) => v.vaultKeyVersion },
             { header: 'CREATED', cell: (v) => v.createdAt },
             { header: 'CREATED BY', cell: (v) => v.createdBy },
@@ -586,7 +708,8 @@ function addConnectionOptions(command: Command): void {
     .option('--token <token>', 'API token (Default: $CREDREG_TOKEN; prefer it: flags show in process lists)');
 }
 
-function listing(command: Command): Command {
+/** Adds `--limit`, `--cursor` and `--all` to a listing command (see {@link printPage}). */
+export function listing(command: Command): Command {
   return command
     .option('--limit <n>', 'page size, at most 1000 (Default: 100)', positiveInt)
     .option('--cursor <cursor>', 'continue after a previous page')
@@ -616,15 +739,21 @@ function auditQuery(opts: AuditFilterOptions): AuditQuery {
   };
 }
 
-function connect(opts: RemoteOptions): RegistryClient {
+/** A client of the server that the flags or the environment name. */
+export function connect(opts: RemoteOptions): RegistryClient {
   return new RegistryClient(resolveConnection(opts));
 }
 
-/** A rotation as lines for people: settings, state, and what comes next. */
-function rotationText(r: CredentialResource['rotation']): string {
+/** A signing secret as people are shown it: once, with what to do with it. */
+const signingSecretText = (secret: string) =>
+  `SIGNING SECRET\t${secret}\n(shown once: give it to the rotation endpoint, which verifies each request with it)`;
+
+/** A rotation as lines for people: settings, state, what comes next, and a signing secret made now. */
+function rotationText(r: StoredCredentialResource['rotation']): string {
   if (!r) return 'no rotator: rotate with a value';
   const { type, ...settings } = r.rotator;
   return [
+    ...(r.signingSecret ? [signingSecretText(r.signingSecret)] : []),
     `ROTATOR\t${type}${Object.keys(settings).length ? ` ${JSON.stringify(settings)}` : ''}`,
     `SCHEDULE\t${r.schedule ?? '(on demand)'}`,
     `STATE\t${r.state}${r.attempts ? ` (${r.attempts} failed attempts)` : ''}`,
@@ -634,7 +763,8 @@ function rotationText(r: CredentialResource['rotation']): string {
   ].join('\n');
 }
 
-function print(opts: RemoteOptions, data: unknown, human: () => string): void {
+/** Writes `data` as JSON with `--json`, else what `human` makes of it. */
+export function print(opts: RemoteOptions, data: unknown, human: () => string): void {
   guardStdout();
   process.stdout.write(`${opts.json ? JSON.stringify(data, null, 2) : human()}\n`);
 }
@@ -664,7 +794,7 @@ function guardStdout(): void {
 }
 
 /** One page (or, with `--all`, every page) as a table; says on stderr how to get the next one. */
-async function printPage<T>(
+export async function printPage<T>(
   opts: ListOptions,
   list: (query: PageQuery) => Promise<ApiPage<T>>,
   columns: readonly Column<T>[],
@@ -704,6 +834,10 @@ function vaultFields(v: VaultResource): [string, unknown][] {
     ['DESCRIPTION', v.description],
     ['MAX VERSIONS', v.maxVersions],
     ['KEY VERSION', v.currentKeyVersion],
+    [
+      'EXPIRY ALERTS',
+      v.expiryAlerts ? v.expiryAlerts.join(',') || 'off' : `${DEFAULT_EXPIRY_ALERTS.join(',')} (default)`,
+    ],
     ['CREATED', v.createdAt],
     ['CREATED BY', v.createdBy],
   ];
@@ -718,7 +852,9 @@ function credentialFields(c: CredentialResource): [string, unknown][] {
     ['VERSION', c.currentVersion],
     ['ACTIVE', c.isActive],
     ['EXPIRES', c.expiresAt],
+    ['EXPIRY ALERTS', expiryAlertsText(c)],
     ['ROTATION', c.rotationSchedule],
+    ['NEXT ROTATION', c.rotation?.nextRotationAt],
     ['METADATA', Object.keys(c.metadata).length > 0 ? c.metadata : null],
     ['CREATED', c.createdAt],
     ['UPDATED', c.updatedAt],
@@ -766,6 +902,7 @@ const CREDENTIAL_COLUMNS: Column<CredentialResource>[] = [
   { header: 'VERSION', cell: (c) => c.currentVersion },
   { header: 'ACTIVE', cell: (c) => c.isActive },
   { header: 'EXPIRES', cell: (c) => c.expiresAt },
+  { header: 'NEXT ROTATION', cell: (c) => c.rotation?.nextRotationAt },
   { header: 'DELETED', cell: (c) => c.deletedAt },
 ];
 
@@ -798,6 +935,35 @@ const AUDIT_FIELDS = [
   'version',
   'errorCode',
 ] as const satisfies readonly (keyof AuditEventResource)[];
+
+/** A credential's alert windows in effect, and where they come from. */
+function expiryAlertsText(c: CredentialResource): string {
+  const windows = c.effectiveExpiryAlerts.join(',') || 'off';
+  return c.expiryAlerts ? windows : `${windows} (the vault's)`;
+}
+
+/** An option that may clear a setting: boxed, since commander takes an option parsed to null as unset. */
+interface Setting<T> {
+  value: T | null;
+}
+
+/** `P30D,P7D,P1D` as a list; `off` (or `none`) is no alerts, `inherit` (or `default`) clears the setting. */
+function alertWindows(text: string): Setting<string[]> {
+  const t = text.trim().toLowerCase();
+  if (t === 'off' || t === 'none') return { value: [] };
+  if (t === 'inherit' || t === 'default') return { value: null };
+  return {
+    value: text
+      .split(',')
+      .map((w) => w.trim())
+      .filter(Boolean),
+  };
+}
+
+/** An instant, or `never` for none. */
+function instantOrNever(text: string): Setting<string> {
+  return { value: text.trim().toLowerCase() === 'never' ? null : instant(text) };
+}
 
 function positiveInt(text: string): number {
   const n = Number(text);

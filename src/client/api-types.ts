@@ -59,6 +59,18 @@ export type VaultResource = z.input<typeof response.vault>;
 /** A credential's metadata; the API never returns a value here, only through a reveal. */
 export type CredentialResource = z.input<typeof response.credential>;
 
+/**
+ * What storing or updating a credential answers: its metadata, and in `rotation.signingSecret` the
+ * signing secret of a `webhook` rotator when this call made one (shown once: give it to the endpoint).
+ */
+export type StoredCredentialResource = z.input<typeof response.credentialWithSigningSecret>;
+
+/**
+ * The answer of `POST /v1/credentials/{id}/rotation/signing-secret`: the new signing secret (shown
+ * once), and until when requests are also signed with the one it replaced.
+ */
+export type ReplacedSigningSecret = z.input<typeof response.replacedSigningSecret>;
+
 /** A stored version; `destroyedAt` is set once the retention policy removed its ciphertext. */
 export type CredentialVersionResource = z.input<typeof response.version>;
 
@@ -121,6 +133,22 @@ export type RootRotationResult = z.input<typeof response.rootRotationResult>;
  */
 export type RootKeyStatus = z.input<typeof response.rootKeyStatus>;
 
+/**
+ * A webhook subscription as listed: never its secret, which only {@link CreatedWebhookResource}
+ * holds. `events` null: every event type; `disabledAt` is set once repeated failed deliveries
+ * disabled it (`enableWebhook` enables it again).
+ */
+export type WebhookResource = z.input<typeof response.webhookSubscription>;
+
+/** A new subscription, with its `whsec_…` signing secret (shown once: give it to the receiver). */
+export type CreatedWebhookResource = z.input<typeof response.createdWebhook>;
+
+/** One event's delivery to one subscription: `pending`, `delivered` or `failed`, and its last attempt. */
+export type WebhookDeliveryResource = z.input<typeof response.webhookDelivery>;
+
+/** The answer of `POST /v1/webhooks/{id}/test`: the `webhook.test` event's id, sent as `webhook-id`. */
+export type WebhookTestResult = z.input<typeof response.webhookTest>;
+
 /** `POST /v1/tenants`. */
 export type CreateTenantBody = BodyOf<typeof request.createTenantBody>;
 
@@ -137,6 +165,12 @@ export type CreateTokenBody = BodyOf<typeof request.createTokenBody>;
 
 /** `maxVersions`: how many versions of each credential keep their ciphertext. (Default: 10) */
 export type CreateVaultBody = BodyOf<typeof request.createVaultBody>;
+
+/**
+ * `PATCH /v1/vaults/{id}`: `expiryAlerts`, the expiry alert windows of its credentials that set none
+ * (distinct ISO 8601 durations, at most 10; `[]` for none; null: back to `["P30D","P7D","P1D"]`).
+ */
+export type UpdateVaultBody = BodyOf<typeof request.updateVaultBody>;
 
 /** `DELETE /v1/vaults/{id}`: `force` deletes a vault that still holds credentials. (Default: false) */
 export type DeleteVaultOptions = QueryOf<typeof request.deleteVaultQuery>;
@@ -179,6 +213,12 @@ export interface RotateBody<V extends CredentialValue = CredentialValue>
   /** The new value; absent, the credential's rotator makes one now. */
   value?: V;
 }
+
+/**
+ * `POST /v1/webhooks`: `url`, https (plain http and private addresses only where the server allows
+ * them); `events`, the event types to receive, e.g. `credential.rotated` (Default: all).
+ */
+export type CreateWebhookBody = BodyOf<typeof request.createWebhookBody>;
 
 /** Filters of the access log; every one optional, newest entries first; `from` inclusive, `to` exclusive. */
 export type AuditQuery = QueryOf<typeof request.auditQuery>;

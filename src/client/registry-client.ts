@@ -4,11 +4,13 @@ import type {
   ApiPage,
   AuditEventResource,
   AuditQuery,
+  CreatedWebhookResource,
   CreatePrincipalBody,
   CreateTenantAdminTokenBody,
   CreateTenantBody,
   CreateTokenBody,
   CreateVaultBody,
+  CreateWebhookBody,
   CredentialResource,
   CredentialValue,
   CredentialVersionList,
@@ -18,6 +20,7 @@ import type {
   ListCredentialsQuery,
   PageQuery,
   PrincipalResource,
+  ReplacedSigningSecret,
   RevealBody,
   RevealedCredentialResource,
   RewrapResult,
@@ -27,12 +30,17 @@ import type {
   RotateBody,
   RotationResult,
   StoreCredentialBody,
+  StoredCredentialResource,
   TenantResource,
   TokenResource,
   UpdateCredentialBody,
+  UpdateVaultBody,
   VaultKeyRotation,
   VaultKeyStatus,
   VaultResource,
+  WebhookDeliveryResource,
+  WebhookResource,
+  WebhookTestResult,
 } from './api-types.js';
 
 export interface RegistryClientOptions {
@@ -143,6 +151,11 @@ export class RegistryClient {
     return this.#call('GET', `/v1/vaults/${segment(id)}`);
   }
 
+  /** `PATCH /v1/vaults/{id}`: the default expiry alerts of its credentials (null: the system default). */
+  updateVault(id: string, body: UpdateVaultBody): Promise<VaultResource> {
+    return this.#call('PATCH', `/v1/vaults/${segment(id)}`, { body });
+  }
+
   /** `DELETE /v1/vaults/{id}`; `force` deletes a vault that still holds credentials. */
   async deleteVault(id: string, options: DeleteVaultOptions = {}): Promise<void> {
     await this.#call('DELETE', `/v1/vaults/${segment(id)}`, { query: { force: options.force || undefined } });
@@ -182,7 +195,7 @@ export class RegistryClient {
   storeCredential<T extends CredentialType>(
     vaultId: string,
     body: StoreCredentialBody<T>,
-  ): Promise<CredentialResource> {
+  ): Promise<StoredCredentialResource> {
     return this.#call('POST', `/v1/vaults/${segment(vaultId)}/credentials`, { body });
   }
 
@@ -196,9 +209,20 @@ export class RegistryClient {
     return this.#call('GET', `/v1/credentials/${segment(id)}`);
   }
 
-  /** `PATCH /v1/credentials/{id}`. */
-  updateCredential(id: string, body: UpdateCredentialBody): Promise<CredentialResource> {
+  /**
+   * `PATCH /v1/credentials/{id}`. Naming a `webhook` rotator answers its signing secret in
+   * `rotation.signingSecret`, this once.
+   */
+  updateCredential(id: string, body: UpdateCredentialBody): Promise<StoredCredentialResource> {
     return this.#call('PATCH', `/v1/credentials/${segment(id)}`, { body });
+  }
+
+  /**
+   * `POST /v1/credentials/{id}/rotation/signing-secret`: a new signing secret for the credential's
+   * `webhook` rotator, shown once; the old one is still signed with for 24 hours.
+   */
+  replaceSigningSecret(id: string): Promise<ReplacedSigningSecret> {
+    return this.#call('POST', `/v1/credentials/${segment(id)}/rotation/signing-secret`);
   }
 
   /** `DELETE /v1/credentials/{id}`: a soft delete, restorable during the recovery window. */
@@ -231,6 +255,36 @@ export class RegistryClient {
   /** `GET /v1/audit`: the tenant's access log, newest first. */
   listAudit(query: AuditQuery = {}): Promise<ApiPage<AuditEventResource>> {
     return this.#call('GET', '/v1/audit', { query: { ...query } });
+  }
+
+  /** `POST /v1/webhooks`: the answer holds the subscription's `whsec_…` secret, which is never returned again. */
+  createWebhook(body: CreateWebhookBody): Promise<CreatedWebhookResource> {
+    return this.#call('POST', '/v1/webhooks', { body });
+  }
+
+  /** `GET /v1/webhooks`: the tenant's subscriptions (never their secrets). */
+  listWebhooks(query: PageQuery = {}): Promise<ApiPage<WebhookResource>> {
+    return this.#call('GET', '/v1/webhooks', { query: { ...query } });
+  }
+
+  /** `DELETE /v1/webhooks/{id}`: unsubscribes; its pending deliveries and its secret go with it. */
+  async deleteWebhook(id: string): Promise<void> {
+    await this.#call('DELETE', `/v1/webhooks/${segment(id)}`);
+  }
+
+  /** `GET /v1/webhooks/{id}/deliveries`: the subscription's deliveries, newest first. */
+  listWebhookDeliveries(id: string, query: PageQuery = {}): Promise<ApiPage<WebhookDeliveryResource>> {
+    return this.#call('GET', `/v1/webhooks/${segment(id)}/deliveries`, { query: { ...query } });
+  }
+
+  /** `POST /v1/webhooks/{id}/test`: queues a `webhook.test` event for this subscription only. */
+  testWebhook(id: string): Promise<WebhookTestResult> {
+    return this.#call('POST', `/v1/webhooks/${segment(id)}/test`);
+  }
+
+  /** `POST /v1/webhooks/{id}/enable`: enables a subscription disabled after repeated failed deliveries. */
+  enableWebhook(id: string): Promise<WebhookResource> {
+    return this.#call('POST', `/v1/webhooks/${segment(id)}/enable`);
   }
 
   async #call<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

@@ -15,6 +15,7 @@ import type {
   WebhookGateway,
 } from './ports.js';
 import { keyContextName } from './ports.js';
+import type { RotationObserver } from './rotation-observer.js';
 import type { Rotator } from './rotator.js';
 import type { AccessAction, AccessOutcome, RequestContext } from './types.js';
 import { MAX_INT4, storableText } from './validation.js';
@@ -33,6 +34,8 @@ export interface RegistryDeps {
   webhooks?: WebhookGateway;
   /** The rotators credentials may name, by type. (Default: none) */
   rotators?: ReadonlyMap<string, Rotator>;
+  /** Told how each rotation run ended, for metrics (see rotation-observer.ts). (Default: none) */
+  rotationObserver?: RotationObserver;
 }
 
 /** What one access-log row will say about the attempt; filled in as the operation learns more. */
@@ -87,6 +90,19 @@ class KeyNotCached extends Error {
   }
 }
 
+/**
+ * Thrown inside a transaction when slow work must be done outside it first (an OAuth refresh before
+ * a reveal): the transaction is rolled back with no row, `work` runs, and the body runs again.
+ */
+class OutsideFirst extends Error {
+  constructor(
+    readonly key: string,
+    readonly work: () => Promise<void>,
+  ) {
+    super(`${key} must run outside the transaction first`);
+  }
+}
+
 /** The handle a use-case body gets: the transaction, its vault keys, and its access-log row. */
 export class Operation {
   #logged = false;
@@ -97,7 +113,18 @@ export class Operation {
     private readonly ctx: RequestContext,
     private readonly keys: (record: KeyContext) => VaultKey | undefined,
     private readonly clock: Clock,
+    private readonly doneOutside: ReadonlySet<string> = new Set(),
   ) {}
+
+  /**
+   * Has `work` done outside any transaction before the body goes on: the first time a call asks
+   * for `key`, the transaction is abandoned (no row), `work` runs, and the body runs again from
+   * the start; the second time, this returns and the body goes on whatever `work` achieved (a
+   * failing `work` records its own failure). So the body must not have written anything before.
+   */
+  outsideFirst(key: string, work: () => Promise<void>): void {
+    if (!this.doneOutside.has(key)) throw new OutsideFirst(key, work);
+  }
 
   /** Adds what the body learnt (the vault of a credential, the version revealed) to the log row. */
   note(extra: Partial<AuditSubject>): void {
@@ -229,14 +256,28 @@ export async function audited<T>(
     pinned.set(keyContextName(c), copy);
     return copy;
   };
+  const doneOutside = new Set<string>();
   try {
     for (let attempt = 0; ; attempt++) {
       let result: T | Refusal;
       try {
         result = await deps.store.withTenant(tenantId, (tx) =>
-          body(new Operation(tx, subject, ctx, keys, deps.clock)),
+          body(new Operation(tx, subject, ctx, keys, deps.clock, doneOutside)),
         );
       } catch (err) {
+        if (err instanceof OutsideFirst && !doneOutside.has(err.key)) {
+          doneOutside.add(err.key);
+          try {
+            await err.work();
+          } catch (workError) {
+            // The body runs again and decides without it; the work's own use-cases logged why.
+            deps.logger.warn(
+              { tenantId, work: err.key, error: describeError(workError) },
+              'work before an operation failed',
+            );
+          }
+          continue;
+        }
         if (err instanceof KeyNotCached && attempt < 3) {
           // A concurrent caller may have unwrapped it meanwhile: then there is nothing to load.
           if (keys(err.context)) continue;

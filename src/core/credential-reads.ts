@@ -1,10 +1,10 @@
 /** Metadata reads of credentials: never a value; their refusals are logged, their successes not. */
 import { z } from 'zod';
 import type { Refusal } from './audited-operation.js';
-import { credentialId, named, notFound, vaultNotFound } from './credential-rules.js';
+import { credentialId, named, notFound, stagesOf, vaultNotFound } from './credential-rules.js';
 import { decodeNameCursor, encodeNameCursor, pageOptions, toPage } from './pagination.js';
 import { nextRotationAt } from './rotation-settings.js';
-import type { Credential, CredentialVersion, Page } from './types.js';
+import { type Credential, type ListedVersion, type Page, VERSION_STAGES } from './types.js';
 import { defineUseCase } from './use-case.js';
 import { rotationSchedule, uuid } from './validation.js';
 
@@ -67,9 +67,16 @@ export const listVersions = defineUseCase({
   input: byId,
   logs: 'refusals',
   names: named,
-  async body(op, { id }): Promise<CredentialVersion[] | Refusal> {
-    const credential = await op.tx.credentials.find(id);
-    if (!credential) return op.refuse(notFound());
-    return (await op.outside(credential.vaultId, notFound)) ?? op.tx.versions.list(id);
+  async body(op, { id }): Promise<ListedVersion[] | Refusal> {
+    const found = await op.tx.credentials.findSealed(id);
+    if (!found) return op.refuse(notFound());
+    const { credential } = found;
+    const outside = await op.outside(credential.vaultId, notFound);
+    if (outside) return outside;
+    const staged = stagesOf(credential);
+    return (await op.tx.versions.list(id)).map((v) => ({
+      ...v,
+      stages: VERSION_STAGES.filter((stage) => staged[stage] === v.version),
+    }));
   },
 });

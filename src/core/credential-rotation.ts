@@ -17,12 +17,20 @@
  * `needs_reauthorization` when the target refuses for good) and, on a schedule, retries later.
  */
 import { z } from 'zod';
-import { describeError, type Operation, Refusal, type RegistryDeps } from './audited-operation.js';
-import { credentialId, lockForRotation, named, notFound, openValue, sealValue } from './credential-rules.js';
+import { describeError, Refusal, type RegistryDeps } from './audited-operation.js';
+import {
+  credentialId,
+  lockForRotation,
+  named,
+  notFound,
+  openVersion,
+  sealValue,
+} from './credential-rules.js';
 import { revealCredential } from './credential-values.js';
 import { RegistryError } from './errors.js';
 import { credentialEventData } from './events.js';
-import { nextRotationAt, type RotationSettings } from './rotation-settings.js';
+import { observeRotation, outcomeOfRun, type RunFacts } from './rotation-observer.js';
+import { earliest, nextRotationAt, type RotationSettings } from './rotation-settings.js';
 import { RotationError, type Rotator } from './rotator.js';
 import type { Credential, RequestContext } from './types.js';
 import { defineUseCase, runUseCase } from './use-case.js';
@@ -41,30 +49,25 @@ interface Begun {
   pending: { version: number; value: unknown } | null;
 }
 
-const byId = z.strictObject(credentialId);
-
-/** Opens one version of a credential inside a use-case (the key from the operation's pinned copies). */
-async function openVersion(
-  op: Operation,
-  deps: RegistryDeps,
-  tenantId: string,
-  c: Credential,
-  version: number,
-) {
-  const found = await op.tx.credentials.findSealed(c.id, version);
-  if (!found?.version?.ciphertext) return null;
-  const binding = { tenantId, vaultId: c.vaultId, credentialId: c.id, version };
-  return { value: openValue(deps, op, found.version.ciphertext, found.version.vaultKeyVersion, binding) };
-}
+const beginInput = z.strictObject({
+  ...credentialId,
+  /**
+   * Only if the credential is due now (a refresh before a reveal): a reveal that read it due just
+   * before another run promoted or failed (and set its retry) must not refresh it again.
+   */
+  onlyIfDue: z.boolean().optional(),
+  /** A scheduled run: refused if the credential was rotated after this (see `rotateDue`). */
+  notRotatedSince: z.date().optional(),
+});
 
 /** Step 1: takes the rotation lease and opens the current (and any pending) value. */
 export const beginRotation = defineUseCase({
   action: 'rotate',
   capability: 'credentials:write',
-  input: byId,
+  input: beginInput,
   logs: 'every attempt',
   names: named,
-  async body(op, { id }, { deps, tenantId }): Promise<Begun | Refusal> {
+  async body(op, { id, onlyIfDue, notRotatedSince }, { deps, tenantId }): Promise<Begun | Refusal> {
     const found = await lockForRotation(op, deps, id);
     if (found instanceof Refusal) return found;
     const { credential } = found;
@@ -80,6 +83,21 @@ export const beginRotation = defineUseCase({
     if (rotation.runningUntil && rotation.runningUntil > now) {
       return op.refuse(
         new RegistryError('CONFLICT', 'a rotation of this credential is already running; retry later'),
+      );
+    }
+    if (onlyIfDue && !(rotation.nextRotationAt && rotation.nextRotationAt <= now)) {
+      return op.refuse(
+        new RegistryError(
+          'VERSION_MISMATCH',
+          'the credential is not due any more: it was rotated or retried meanwhile',
+        ),
+      );
+    }
+    // A claim that waited past its lease behind the runs ahead of it in its batch was claimed again
+    // by another instance meanwhile: the rotation that instance made was this due time's one.
+    if (notRotatedSince && credential.lastRotatedAt && credential.lastRotatedAt > notRotatedSince) {
+      return op.refuse(
+        new RegistryError('CONFLICT', 'rotated since this scheduled run was claimed; nothing left to do'),
       );
     }
     const current = await openVersion(op, deps, tenantId, credential, credential.currentVersion);
@@ -147,10 +165,19 @@ export const stagePending = defineUseCase({
 export const promoteRotation = defineUseCase({
   action: 'rotate',
   capability: 'credentials:write',
-  input: z.strictObject({ ...credentialId, version: z.number().int() }),
+  input: z.strictObject({
+    ...credentialId,
+    version: z.number().int(),
+    /** When the new value is due by the rotator's own clock (`Rotator.dueAt`), if it has one. */
+    ownDueAt: z.date().nullable().optional(),
+  }),
   logs: 'every attempt',
   names: named,
-  async body(op, { id, version }, { deps }): Promise<{ credential: Credential; version: number } | Refusal> {
+  async body(
+    op,
+    { id, version, ownDueAt },
+    { deps },
+  ): Promise<{ credential: Credential; version: number } | Refusal> {
     const found = await op.tx.credentials.findForRotation(id);
     if (!found) return op.refuse(notFound());
     const { credential, maxVersions } = found;
@@ -161,14 +188,13 @@ export const promoteRotation = defineUseCase({
       );
     }
     const now = deps.clock.now();
-    const previous = credential.currentVersion;
-    // In this order, so each statement keeps pending > current > previous.
+    // In this order, so each statement keeps pending > current > previous (the current one becomes previous).
     await op.tx.credentials.update(id, { pendingVersion: null });
     await op.tx.credentials.setCurrentVersion(id, version, undefined);
     // The next due time first, so the last update's row is the whole new state.
-    await op.tx.credentials.setNextRotation(id, nextRotationAt(credential.rotation.schedule, now));
+    const scheduled = nextRotationAt(credential.rotation.schedule, now);
+    await op.tx.credentials.setNextRotation(id, earliest(scheduled, ownDueAt ?? null));
     const current = await op.tx.credentials.update(id, {
-      previousVersion: previous,
       rotationState: 'idle',
       rotationAttempts: 0,
       lastRotationError: null,
@@ -220,7 +246,9 @@ export const failRotation = defineUseCase({
     const retryAt = f.retryable
       ? new Date(now.getTime() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts - 1, 20)))
       : null;
-    if (credential.rotation.schedule || retryAt === null)
+    // (Not an on-demand rotator's: a failed run on request does not make it scheduled.)
+    const ownClock = deps.rotators?.get(credential.rotation.rotator.type)?.dueAt !== undefined;
+    if (credential.rotation.schedule || ownClock || retryAt === null)
       await op.tx.credentials.setNextRotation(f.id, retryAt);
     await op.emit(
       f.code === 'INVALID_GRANT' ? 'credential.needs_reauthorization' : 'credential.rotation_failed',
@@ -245,17 +273,51 @@ const ROTATION_ACTOR = 'system:rotation';
 /**
  * Runs a credential's rotator now (what `POST /v1/credentials/{id}/rotate` without a value and the
  * scheduler do). Resolves with the new current version; rejects with `ROTATION_FAILED` (the
- * failure recorded) or the refusal of a step.
+ * failure recorded) or the refusal of a step. Either way `deps.rotationObserver` hears how it
+ * ended (see rotation-observer.ts); `lagSeconds` is the scheduler's, for a run that was due.
  */
 export async function runRotation(
   deps: RegistryDeps,
   tenantId: string,
   id: string,
   ctx: RequestContext,
+  options: Parameters<typeof rotationSteps>[5] & { lagSeconds?: number } = {},
 ): Promise<{ credential: Credential; version: number }> {
-  const begun = await runUseCase(deps, tenantId, beginRotation, { id }, ctx);
+  const { lagSeconds, ...stepOptions } = options;
+  const facts: RunFacts = {};
+  try {
+    const promoted = await rotationSteps(facts, deps, tenantId, id, ctx, stepOptions);
+    observeRotation(deps, facts, 'rotated', lagSeconds);
+    return promoted;
+  } catch (err) {
+    observeRotation(deps, facts, outcomeOfRun(facts, err), lagSeconds);
+    throw err;
+  }
+}
+
+/** The run itself; it notes in `facts` what its observation needs (the rotator, a step's failure). */
+async function rotationSteps(
+  facts: RunFacts,
+  deps: RegistryDeps,
+  tenantId: string,
+  id: string,
+  ctx: RequestContext,
+  { onlyIfDue, notRotatedSince }: { onlyIfDue?: boolean; notRotatedSince?: Date } = {},
+): Promise<{ credential: Credential; version: number }> {
+  const begun = await runUseCase(
+    deps,
+    tenantId,
+    beginRotation,
+    {
+      id,
+      ...(onlyIfDue ? { onlyIfDue } : {}),
+      ...(notRotatedSince ? { notRotatedSince } : {}),
+    },
+    ctx,
+  );
   const rotator = deps.rotators?.get(begun.settings.rotator.type) as Rotator | undefined;
   const { type: rotatorType, ...settings } = begun.settings.rotator;
+  facts.rotator = rotatorType;
   const fail = async (step: string, err: unknown): Promise<never> => {
     const e =
       err instanceof RotationError
@@ -266,6 +328,7 @@ export async function runRotation(
               retryable: true,
               cause: err,
             });
+    facts.failedWith = e.code;
     if (!(err instanceof RotationError || err instanceof RegistryError)) {
       deps.logger.error({ tenantId, credentialId: id, step }, 'a rotator threw an unexpected error');
     }
@@ -340,7 +403,19 @@ export async function runRotation(
       return fail(step, err);
     }
   }
-  const promoted = await runUseCase(deps, tenantId, promoteRotation, { id, version: pending.version }, ctx);
+  let ownDueAt: Date | null = null;
+  try {
+    ownDueAt = rotator.dueAt?.(pending.value, rotationCtx.settings, deps.clock.now()) ?? null;
+  } catch {
+    // A value the rotator cannot date is due by its schedule alone.
+  }
+  const promoted = await runUseCase(
+    deps,
+    tenantId,
+    promoteRotation,
+    { id, version: pending.version, ownDueAt },
+    ctx,
+  );
   try {
     await rotator.finish(rotationCtx, pending.value);
   } catch (err) {
@@ -352,6 +427,51 @@ export async function runRotation(
   }
   return promoted;
 }
+
+/** Runs in flight to refresh a credential before its reveals, per registry: one serves them all. */
+const refreshing = new WeakMap<RegistryDeps, Map<string, Promise<void>>>();
+/** How long a reveal waits for a refresh another instance is running. */
+const REFRESH_WAIT_MS = 15_000;
+
+/**
+ * Refreshes a credential a reveal found due (`Rotator.refreshesOnReveal`), once for every
+ * concurrent reveal of it: in this process they share one run; across instances the rotation
+ * lease admits one, and a run starts only while the credential is still due, so a reveal that
+ * read it due before another run promoted (or failed, and set its retry) starts none. Resolves when the credential is refreshed or the attempt ended
+ * (a failure is recorded on the credential; the reveal then answers what is current).
+ */
+export function refreshBeforeReveal(deps: RegistryDeps, tenantId: string, id: string): Promise<void> {
+  const runs = refreshing.get(deps) ?? new Map<string, Promise<void>>();
+  refreshing.set(deps, runs);
+  const key = `${tenantId}/${id}`;
+  const running = runs.get(key);
+  if (running) return running;
+  const run = (async () => {
+    try {
+      await runRotation(deps, tenantId, id, REFRESHER, { onlyIfDue: true });
+    } catch (err) {
+      // Another instance holds the lease: wait for its run, so the reveal answers the new value.
+      if (err instanceof RegistryError && err.code === 'CONFLICT') await leaseReleased(deps, tenantId, id);
+      else if (!(err instanceof RegistryError && err.code === 'VERSION_MISMATCH')) throw err;
+    }
+  })().finally(() => runs.delete(key));
+  runs.set(key, run);
+  return run;
+}
+
+/** Resolves once no run holds the credential's rotation lease, or after REFRESH_WAIT_MS. */
+async function leaseReleased(deps: RegistryDeps, tenantId: string, id: string): Promise<void> {
+  const until = Date.now() + REFRESH_WAIT_MS;
+  for (let wait = 20; Date.now() < until; wait = Math.min(wait * 2, 500)) {
+    const c = await deps.store.withTenant(tenantId, (tx) => tx.credentials.find(id));
+    const lease = c?.rotation?.runningUntil;
+    if (!lease || lease <= deps.clock.now()) return;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/** Who refreshes a credential before a reveal, in the access log (the reveal's own row names the caller). */
+const REFRESHER: RequestContext = Object.freeze({ actor: 'system:refresh' });
 
 /** Who the scheduler is in the access log. */
 const SCHEDULER: RequestContext = Object.freeze({ actor: 'system:scheduler' });
@@ -373,11 +493,20 @@ export async function rotateDue(
   deps: RegistryDeps,
   { limit = 20 }: { limit?: number } = {},
 ): Promise<RotationRunReport> {
+  // Read before the claim, so any rotation after it reads as later (see `beginRotation`).
+  const notRotatedSince = deps.clock.now();
   const claimed = await deps.store.withPlatform((tx) => tx.claimDueRotations(limit, LEASE_MS));
+  // Lag by the database's clock up to the claim (the one due times are compared with), then by
+  // ours up to each run's start: a late run behind others in this batch counts as late.
+  const claimedHere = deps.clock.now().getTime();
   const report = { claimed: claimed.length, rotated: 0, failed: 0 };
-  for (const { tenantId, credentialId } of claimed) {
+  for (const { tenantId, credentialId, dueAt, claimedAt } of claimed) {
+    const lagMs = claimedAt.getTime() - dueAt.getTime() + (deps.clock.now().getTime() - claimedHere);
     try {
-      await runRotation(deps, tenantId, credentialId, SCHEDULER);
+      await runRotation(deps, tenantId, credentialId, SCHEDULER, {
+        lagSeconds: lagMs / 1000,
+        notRotatedSince,
+      });
       report.rotated++;
     } catch (err) {
       report.failed++;

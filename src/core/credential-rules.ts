@@ -1,8 +1,8 @@
 import type { AuditSubject, Operation, Refusal, RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
-import type { CredentialState, ValueBinding, VaultKeyRecord } from './ports.js';
-import type { Credential } from './types.js';
+import type { CredentialState, RevealState, ValueBinding, VaultKeyRecord } from './ports.js';
+import type { Credential, VersionStage } from './types.js';
 import { uuid } from './validation.js';
 
 export const DAY_MS = 86_400_000;
@@ -86,6 +86,32 @@ export function openValue(
   } finally {
     plaintext.fill(0);
   }
+}
+
+/**
+ * The version at each stage. `previous` is the one current before the current one; a credential
+ * rotated before stages were recorded has none recorded, and its previous is the version before.
+ */
+export function stagesOf(c: RevealState): Record<VersionStage, number | null> {
+  return {
+    current: c.currentVersion,
+    pending: c.pendingVersion,
+    previous: c.previousVersion ?? (c.currentVersion > 1 ? c.currentVersion - 1 : null),
+  };
+}
+
+/** Opens one stored version of a credential inside a use-case; null when it holds no value any more. */
+export async function openVersion(
+  op: Operation,
+  deps: RegistryDeps,
+  tenantId: string,
+  c: Pick<Credential, 'id' | 'vaultId'>,
+  version: number,
+): Promise<{ value: unknown } | null> {
+  const found = await op.tx.credentials.findSealed(c.id, version);
+  if (!found?.version?.ciphertext) return null;
+  const binding = { tenantId, vaultId: c.vaultId, credentialId: c.id, version };
+  return { value: openValue(deps, op, found.version.ciphertext, found.version.vaultKeyVersion, binding) };
 }
 
 /**

@@ -12,13 +12,19 @@ import { getCredential, listCredentials, listVersions } from './credential-reads
 import { runRotation } from './credential-rotation.js';
 import { revealCredential, rotateCredential, storeCredential } from './credential-values.js';
 import type { RotationSettings } from './rotation-settings.js';
+import {
+  type CredentialWithSigningSecret,
+  replaceSigningSecret,
+  type SigningSecretReplacement,
+} from './rotation-signing-secrets.js';
 import type {
   Credential,
   CredentialType,
-  CredentialVersion,
+  ListedVersion,
   Page,
   RequestContext,
   RevealedCredential,
+  VersionStage,
 } from './types.js';
 import { IN_PROCESS, runUseCase, type UseCase } from './use-case.js';
 
@@ -36,6 +42,11 @@ export interface StoreCredentialInput {
   rotationSchedule?: string;
   /** Rotation by a rotator: `{ schedule?: "P30D" | cron, rotator: { type, …its settings } }`. */
   rotation?: RotationSettings;
+  /**
+   * Windows before `expiresAt` at which `credential.expiring` is sent, once each (ISO 8601
+   * durations, at most 10, e.g. `["P30D", "P7D", "P1D"]`; `[]`: none). (Default: the vault's)
+   */
+  expiryAlerts?: string[];
 }
 
 export interface RevealOptions extends RequestContext {
@@ -43,6 +54,8 @@ export interface RevealOptions extends RequestContext {
   reason: string;
   /** A past version; the current one when absent. */
   version?: number;
+  /** A stage instead of a version: `pending` during a rotation, `previous` after one. */
+  stage?: VersionStage;
 }
 
 export interface RotateOptions extends RequestContext {
@@ -60,6 +73,8 @@ export interface CredentialUpdate {
   rotation?: RotationSettings | null;
   /** false deactivates (every reveal and rotation refused), true reactivates. */
   active?: boolean;
+  /** New expiry alert windows; null: inherit the vault's again. */
+  expiryAlerts?: string[] | null;
 }
 
 /**
@@ -78,14 +93,15 @@ export class CredentialService {
   }
 
   /**
-   * Stores a new credential as version 1.
+   * Stores a new credential as version 1. When its rotator signs its calls (`webhook`), the answer's
+   * `rotation.signingSecret` is the signing secret, shown this once.
    * @example
    * const c = await t.credentials.store(
    *   { vaultId, name: 'stripe', type: 'api_key', value: 'sk_live_…' },
    *   { actor: 'alice' },
    * );
    */
-  store(input: StoreCredentialInput, ctx: RequestContext): Promise<Credential> {
+  store(input: StoreCredentialInput, ctx: RequestContext): Promise<CredentialWithSigningSecret> {
     return this.#run(storeCredential, input, ctx);
   }
 
@@ -94,8 +110,17 @@ export class CredentialService {
    * @example const { value } = await t.credentials.reveal(id, { actor: 'billing-job', reason: 'nightly invoice run' });
    */
   reveal(id: string, options: RevealOptions): Promise<RevealedCredential> {
-    const { reason, version, ...ctx } = options ?? ({} as RevealOptions);
-    return this.#run(revealCredential, { id, reason, ...(version !== undefined ? { version } : {}) }, ctx);
+    const { reason, version, stage, ...ctx } = options ?? ({} as RevealOptions);
+    return this.#run(
+      revealCredential,
+      {
+        id,
+        reason,
+        ...(version !== undefined ? { version } : {}),
+        ...(stage !== undefined ? { stage } : {}),
+      },
+      ctx,
+    );
   }
 
   /** Adds a new version with a new value and makes it current. */
@@ -141,12 +166,26 @@ export class CredentialService {
     return this.#run(listCredentials, { ...options, vaultId }, ctx);
   }
 
-  listVersions(id: string, ctx: RequestContext = IN_PROCESS): Promise<CredentialVersion[]> {
+  listVersions(id: string, ctx: RequestContext = IN_PROCESS): Promise<ListedVersion[]> {
     return this.#run(listVersions, { id }, ctx);
   }
 
-  update(id: string, patch: CredentialUpdate, ctx: RequestContext): Promise<Credential> {
+  /**
+   * Changes what `patch` gives. Settings that name a rotator which signs its calls, where the
+   * credential had none of its own, answer its new signing secret in `rotation.signingSecret`,
+   * shown this once; removing or changing that rotator drops its secrets.
+   */
+  update(id: string, patch: CredentialUpdate, ctx: RequestContext): Promise<CredentialWithSigningSecret> {
     return this.#run(updateCredential, { ...patch, id }, ctx);
+  }
+
+  /**
+   * A new signing secret for the credential's rotator (`webhook`), shown this once; the one it
+   * replaces is still signed with for 24 hours (`SIGNING_SECRET_OVERLAP_MS`), then dropped.
+   * @example const { signingSecret } = await t.credentials.replaceSigningSecret(id, { actor: 'alice' });
+   */
+  replaceSigningSecret(id: string, ctx: RequestContext): Promise<SigningSecretReplacement> {
+    return this.#run(replaceSigningSecret, { id }, ctx);
   }
 
   deactivate(id: string, ctx: RequestContext): Promise<Credential> {

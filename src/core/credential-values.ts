@@ -1,6 +1,7 @@
 /** The use-cases that read or write a credential's value: store, reveal, rotate. */
 import { z } from 'zod';
-import { Refusal } from './audited-operation.js';
+import { Refusal, type RegistryDeps } from './audited-operation.js';
+import { refreshBeforeReveal } from './credential-rotation.js';
 import {
   credentialId,
   inThePast,
@@ -9,14 +10,24 @@ import {
   notFound,
   openValue,
   sealValue,
+  stagesOf,
   unusableNow,
   vaultNotFound,
 } from './credential-rules.js';
 import { RegistryError } from './errors.js';
 import { credentialEventData } from './events.js';
+import { expiryAlerts, followExpiry, scheduleExpiryNotices } from './expiry-alerts.js';
 import { newId } from './ids.js';
-import { checkRotation, nextRotationAt, rotationSettings } from './rotation-settings.js';
-import type { Credential, RevealedCredential } from './types.js';
+import type { RevealState } from './ports.js';
+import { checkRotation, nextDueAt, refreshesOnReveal, rotationSettings } from './rotation-settings.js';
+import {
+  forgetSigningKey,
+  issueSigningSecret,
+  prepareSigningKey,
+  signsRequests,
+  withSigningSecret,
+} from './rotation-signing-secrets.js';
+import { type Credential, type RevealedCredential, VERSION_STAGES } from './types.js';
 import { defineUseCase } from './use-case.js';
 import {
   credentialType,
@@ -39,12 +50,19 @@ const storeInput = z.strictObject({
   expiresAt: timestamp.optional(),
   rotationSchedule: rotationSchedule.optional(),
   rotation: rotationSettings.optional(),
+  expiryAlerts: expiryAlerts.optional(),
 });
-const revealInput = z.strictObject({
-  ...credentialId,
-  reason: text(1000).pipe(z.string().trim().min(1, 'a reason is required')),
-  version: versionNumber.optional(),
-});
+const revealInput = z
+  .strictObject({
+    ...credentialId,
+    reason: text(1000).pipe(z.string().trim().min(1, 'a reason is required')),
+    version: versionNumber.optional(),
+    stage: z.enum(VERSION_STAGES).optional(),
+  })
+  .refine((r) => r.version === undefined || r.stage === undefined, {
+    message: 'give a version or a stage, not both',
+    path: ['stage'],
+  });
 const rotateInput = z.strictObject({
   ...credentialId,
   value: z.unknown(),
@@ -61,7 +79,10 @@ export const storeCredential = defineUseCase({
   names: named,
   vault: (s) => s.vaultId,
   missing: vaultNotFound,
-  async body(op, s, { deps, tenantId, ctx }) {
+  // A rotator that signs its calls gets its signing secret with the credential, shown in this answer.
+  prepare: (s, env) => prepareSigningKey(env, signsRequests(env.deps, s.rotation?.rotator.type)),
+  abandon: forgetSigningKey,
+  async body(op, s, { deps, tenantId, ctx, prepared }) {
     const past = inThePast(deps, s.expiresAt);
     if (past) return op.refuse(past);
     let value: unknown;
@@ -72,7 +93,7 @@ export const storeCredential = defineUseCase({
     }
     let rotation: ReturnType<typeof checkRotation> | undefined;
     try {
-      rotation = s.rotation && checkRotation(deps, s.type, s.rotation);
+      rotation = s.rotation && checkRotation(deps, s.type, s.rotation, ctx);
     } catch (err) {
       return op.refuse(err as RegistryError);
     }
@@ -93,6 +114,7 @@ export const storeCredential = defineUseCase({
       metadata: s.metadata,
       expiresAt: s.expiresAt ?? null,
       rotationSchedule: s.rotationSchedule ?? null,
+      expiryAlerts: s.expiryAlerts ?? null,
       createdBy: ctx.actor,
     });
     await op.tx.versions.insert({
@@ -103,13 +125,22 @@ export const storeCredential = defineUseCase({
       ciphertext: blob,
       createdBy: ctx.actor,
     });
+    await scheduleExpiryNotices(op, deps, [credential]);
     await op.granted({ credentialId: id, version: 1 });
     await op.emit('credential.created', credentialEventData(credential));
     if (!rotation) return credential;
-    await op.tx.credentials.setNextRotation(id, nextRotationAt(rotation.schedule, deps.clock.now()));
-    return op.tx.credentials.update(id, { rotation });
+    await op.tx.credentials.setNextRotation(id, nextDueAt(deps, rotation, value, deps.clock.now()));
+    const stored = await op.tx.credentials.update(id, { rotation });
+    if (!prepared) return stored;
+    return withSigningSecret(stored, await issueSigningSecret(op, { deps, tenantId, ctx }, id, prepared));
   },
 });
+
+/** A credential whose rotator refreshes it before a reveal, and which is due now. */
+function dueForRefresh(deps: RegistryDeps, { rotator }: RevealState): boolean {
+  if (!rotator?.dueAt || rotator.dueAt > deps.clock.now()) return false;
+  return rotator.state !== 'needs_reauthorization' && refreshesOnReveal(deps, rotator.type);
+}
 
 /**
  * Returns a credential's value. The access-log row is written in the same transaction that reads
@@ -122,14 +153,24 @@ export const revealCredential = defineUseCase({
   logs: 'every attempt',
   names: named,
   async body(op, r, { deps, tenantId }): Promise<RevealedCredential | Refusal> {
-    const found = await op.tx.credentials.findSealed(r.id, r.version);
+    let found = await op.tx.credentials.findSealed(r.id, r.version);
     if (!found) return op.refuse(notFound());
-    const { credential, version } = found;
+    const { credential } = found;
     op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
     const outside = await op.outside(credential.vaultId, notFound);
     if (outside) return outside;
     const unusable = unusableNow(deps, credential, { forReveal: true });
     if (unusable) return op.refuse(unusable);
+    if (r.stage && r.stage !== 'current') {
+      const staged = stagesOf(credential)[r.stage];
+      if (!staged)
+        return op.refuse(new RegistryError('NOT_FOUND', `the credential has no ${r.stage} version`));
+      op.note({ version: staged });
+      found = await op.tx.credentials.findSealed(r.id, staged);
+    } else if (r.version === undefined && dueForRefresh(deps, credential)) {
+      op.outsideFirst('refresh', () => refreshBeforeReveal(deps, tenantId, r.id));
+    }
+    const version = found?.version;
     if (!version) return op.refuse(new RegistryError('NOT_FOUND', `version ${r.version} does not exist`));
     if (!version.ciphertext) {
       return op.refuse(
@@ -214,7 +255,22 @@ export const rotateCredential = defineUseCase({
       ciphertext: blob,
       createdBy: ctx.actor,
     });
-    const updated = await op.tx.credentials.setCurrentVersion(r.id, next, r.expiresAt);
+    let current = await op.tx.credentials.setCurrentVersion(r.id, next, r.expiresAt);
+    if (credential.rotation) {
+      // A value given by hand is a fresh start (a user who authorized again after invalid_grant):
+      // due by its schedule or its rotator's clock from now, with no failure left on it.
+      await op.tx.credentials.setNextRotation(
+        r.id,
+        nextDueAt(deps, credential.rotation, value, deps.clock.now()),
+      );
+      current = await op.tx.credentials.update(r.id, {
+        rotationState: 'idle',
+        rotationAttempts: 0,
+        lastRotationError: null,
+      });
+    }
+    // A new expiry replaces the credential's pending expiry notices.
+    const updated = await followExpiry(op, deps, credential, current);
     if (next > found.maxVersions) await op.tx.versions.destroyThrough(r.id, next - found.maxVersions);
     await op.granted({ version: next });
     await op.emit('credential.rotated', credentialEventData(updated));

@@ -12,17 +12,28 @@ import {
   type RegistryDeps,
 } from './audited-operation.js';
 import { RegistryError } from './errors.js';
-import type { VaultKeyRecord } from './ports.js';
+import type { TenantTx, VaultKeyRecord } from './ports.js';
 import type { MaintenanceOptions, Registry, RootKeyUsage, TenantRegistry } from './registry.js';
+import { dropRetiredSigningSecrets } from './rotation-signing-secrets.js';
+import { ownKeyRecord } from './sealed-secret.js';
 import type { TenantService } from './tenant-service.js';
 import type { Page, RequestContext, Tenant } from './types.js';
-import { subscriptionKeyRecord } from './webhook-service.js';
 
-/** A page of root-wrapped keys of one tenant: vault keys, or webhook subscriptions' keys. */
+/**
+ * The rows with a root-wrapped key of their own (`sealed-secret.ts`), by what a root rotation's
+ * access-log rows call them: webhook subscriptions, and the signing secrets of rotation endpoints.
+ */
+const OWN_KEYS = {
+  webhook: (tx: TenantTx) => tx.webhooks,
+  'signing secret': (tx: TenantTx) => tx.rotationSecrets,
+} as const;
+type OwnKeyOwner = keyof typeof OWN_KEYS;
+
+/** A page of root-wrapped keys of one tenant: vault keys, or the keys of rows with one of their own. */
 interface KeyPage {
   tenantId: string;
   records: VaultKeyRecord[];
-  subscriptions: boolean;
+  owner: 'vault' | OwnKeyOwner;
 }
 
 /** Tenants and vaults are listed this many at a time. */
@@ -58,32 +69,34 @@ export function crossTenantJobs(
   const everyTenant = () => everyItem<Tenant>((cursor) => tenants.list({ limit: LIST_PAGE, cursor }));
 
   /**
-   * Every tenant's vault keys, then its webhook subscriptions' keys (wrapped by the root key the
-   * same way, the subscription's id in the vault's place), a page at a time, each page read in its
-   * own tenant transaction. `subscriptions` marks the second kind, which `replace` writes back.
+   * Every tenant's webhook subscriptions' keys and signing secrets' keys (wrapped by the root key
+   * as vault keys are, the row's id in the vault's place), then its vault keys, a page at a time,
+   * each page read in its own tenant transaction. `owner` says which kind, which `replace` writes back.
    */
   async function* vaultKeyPages(): AsyncGenerator<KeyPage> {
     for await (const tenant of everyTenant()) {
-      yield* subscriptionKeyPages(tenant.id);
+      for (const owner of Object.keys(OWN_KEYS) as OwnKeyOwner[]) yield* ownKeyPages(tenant.id, owner);
       let after: VaultKeyRecord | undefined;
       for (;;) {
         const records = await deps.store.withTenant(tenant.id, (tx) =>
           tx.vaultKeys.list(VAULT_KEY_PAGE, after),
         );
         if (records.length === 0) break;
-        yield { tenantId: tenant.id, records, subscriptions: false };
+        yield { tenantId: tenant.id, records, owner: 'vault' };
         if (records.length < VAULT_KEY_PAGE) break; // a short page is the last: no empty query after it
         after = records.at(-1);
       }
     }
   }
 
-  async function* subscriptionKeyPages(tenantId: string): AsyncGenerator<KeyPage> {
+  async function* ownKeyPages(tenantId: string, owner: OwnKeyOwner): AsyncGenerator<KeyPage> {
     let after: string | undefined;
     for (;;) {
-      const keys = await deps.store.withTenant(tenantId, (tx) => tx.webhooks.listKeys(VAULT_KEY_PAGE, after));
+      const keys = await deps.store.withTenant(tenantId, (tx) =>
+        OWN_KEYS[owner](tx).listKeys(VAULT_KEY_PAGE, after),
+      );
       if (keys.length === 0) return;
-      yield { tenantId, records: keys.map((k) => subscriptionKeyRecord(tenantId, k)), subscriptions: true };
+      yield { tenantId, records: keys.map((k) => ownKeyRecord(tenantId, k)), owner };
       if (keys.length < VAULT_KEY_PAGE) return;
       after = keys.at(-1)!.id;
     }
@@ -94,13 +107,13 @@ export function crossTenantJobs(
     let rewrapped = 0;
     let failed = 0;
     let refusedInARow = 0;
-    for await (const { tenantId, records, subscriptions } of vaultKeyPages()) {
+    for await (const { tenantId, records, owner } of vaultKeyPages()) {
       for (const record of records) {
         if (isCurrent(record)) continue;
         const subject = {
           action: 'key_rotate' as const,
-          ...(subscriptions ? {} : { vaultId: record.vaultId, version: record.vaultKeyVersion }),
-          reason: `root key rotation${subscriptions ? ` (webhook ${record.vaultId})` : ''}: ${record.wrapped.providerKeyId}`,
+          ...(owner === 'vault' ? { vaultId: record.vaultId, version: record.vaultKeyVersion } : {}),
+          reason: `root key rotation${owner === 'vault' ? '' : ` (${owner} ${record.vaultId})`}: ${record.wrapped.providerKeyId}`,
         };
         let wrapped: VaultKeyRecord['wrapped'];
         try {
@@ -135,9 +148,10 @@ export function crossTenantJobs(
         subject.reason += ` -> ${wrapped.providerKeyId}`;
         rewrapped += await audited(deps, tenantId, ctx, subject, async (op) => {
           // Another rotation got there first: nothing to do, nothing to log.
-          const replaced = subscriptions
-            ? await op.tx.webhooks.replaceWrapping(record.vaultId, record.wrapped, wrapped)
-            : await op.tx.vaultKeys.replaceWrapping(record, wrapped);
+          const replaced =
+            owner === 'vault'
+              ? await op.tx.vaultKeys.replaceWrapping(record, wrapped)
+              : await OWN_KEYS[owner](op.tx).replaceWrapping(record.vaultId, record.wrapped, wrapped);
           if (!replaced) return 0;
           await op.granted();
           return 1;
@@ -204,6 +218,13 @@ export function crossTenantJobs(
           );
         }
       }
+      // Signing secrets past their overlap are never signed with again; their rows go too.
+      await dropRetiredSigningSecrets(deps, tenant.id).catch((err: unknown) =>
+        deps.logger.warn(
+          { tenantId: tenant.id, error: describeError(err) },
+          'dropping retired signing secrets failed',
+        ),
+      );
     }
     report.purged = await purgeDue();
     return report;

@@ -22,7 +22,16 @@ export const EVENT_TYPES = [
   'credential.rotation_failed',
   /** The target refused the rotator for good (an OAuth `invalid_grant`): a person must act. */
   'credential.needs_reauthorization',
+  /**
+   * The credential's expiry is one of its alert windows away (data: `expiresAt`, `window`, the ISO
+   * 8601 duration); sent once per window and expiry (see docs/rotation.md, "Expiry alerts").
+   */
+  'credential.expiring',
+  /** The credential reached its `expiresAt`: reveals are refused until it is rotated (data: `expiresAt`). */
+  'credential.expired',
   'vault.created',
+  /** A vault's settings changed (its default expiry alerts). */
+  'vault.updated',
   'vault.deleted',
   'key.rotated',
   /** Sent to one subscription on request (`POST /v1/webhooks/{id}/test`). */

@@ -5,7 +5,9 @@
 import type { AccessLogRepository } from './ports/access-log-repository.js';
 import type { CredentialRepository } from './ports/credential-repository.js';
 import type { EventRepository } from './ports/event-repository.js';
+import type { ExpiryNoticeQueue, ExpiryNoticeRepository } from './ports/expiry-notice-repository.js';
 import type { PrincipalRepository } from './ports/principal-repository.js';
+import type { RotationSecretRepository } from './ports/rotation-secret-repository.js';
 import type { TokenRepository } from './ports/token-repository.js';
 import type { VaultKeyRepository } from './ports/vault-key-repository.js';
 import type { VaultRepository } from './ports/vault-repository.js';
@@ -159,7 +161,9 @@ export interface Envelope {
 export type * from './ports/access-log-repository.js';
 export type * from './ports/credential-repository.js';
 export type * from './ports/event-repository.js';
+export type * from './ports/expiry-notice-repository.js';
 export type * from './ports/principal-repository.js';
+export type * from './ports/rotation-secret-repository.js';
 export type * from './ports/token-repository.js';
 export type * from './ports/vault-key-repository.js';
 export type * from './ports/vault-repository.js';
@@ -182,8 +186,10 @@ export interface TenantTx {
   readonly versions: VersionRepository;
   readonly accessLog: AccessLogRepository;
   readonly events: EventRepository;
+  readonly expiryNotices: ExpiryNoticeRepository;
   readonly webhooks: WebhookSubscriptionRepository;
   readonly deliveries: WebhookDeliveryRepository;
+  readonly rotationSecrets: RotationSecretRepository;
 }
 
 export interface PlatformToken {
@@ -201,7 +207,7 @@ export interface PlatformToken {
 export type ScheduledJob = 'maintenance';
 
 /** Platform-level unit of work: tenants, platform tokens and job leases only. It sees no tenant data. */
-export interface PlatformTx extends DeliveryQueue {
+export interface PlatformTx extends DeliveryQueue, ExpiryNoticeQueue {
   insertPlatformToken(t: { id: string; name: string; secretHash: Uint8Array }): Promise<void>;
   findPlatformToken(id: string): Promise<PlatformToken | null>;
   countPlatformTokens(): Promise<number>;
@@ -221,11 +227,22 @@ export interface PlatformTx extends DeliveryQueue {
    * Claims up to `limit` rotations due by the database's clock, across every tenant, oldest first:
    * each one's due time moves `leaseMs` ahead, so no other caller claims it meanwhile (a holder
    * that dies lets it come due again). Rows another transaction holds are skipped, not waited for.
+   * Each answers the due time it had and the claim's time, both by the database's clock (for the
+   * rotation-lag metric).
    */
-  claimDueRotations(
-    limit: number,
-    leaseMs: number,
-  ): Promise<Array<{ tenantId: string; credentialId: string }>>;
+  claimDueRotations(limit: number, leaseMs: number): Promise<ClaimedRotation[]>;
+  /** Rotations due now by the database's clock and not claimed, across every tenant (one indexed count). */
+  countDueRotations(): Promise<number>;
+}
+
+/** A due rotation claimed by `PlatformTx.claimDueRotations`. */
+export interface ClaimedRotation {
+  tenantId: string;
+  credentialId: string;
+  /** When it was due, before the claim moved it. */
+  dueAt: Date;
+  /** The database's `now()` at the claim. */
+  claimedAt: Date;
 }
 
 /** A pending webhook delivery claimed by `PlatformTx.claimDueDeliveries`. */

@@ -5,6 +5,7 @@ import { type RotationRunReport, rotateDue } from './credential-rotation.js';
 import { CredentialService } from './credential-service.js';
 import { crossTenantJobs } from './cross-tenant-jobs.js';
 import { RegistryError } from './errors.js';
+import { type ExpiryAlertReport, sendExpiryAlerts } from './expiry-notices.js';
 import { isUuid } from './ids.js';
 import type { ScheduledJob } from './ports.js';
 import { PrincipalService } from './principal-service.js';
@@ -135,8 +136,16 @@ export interface Registry {
    * many instances call this at the same time (see `rotateDue` in credential-rotation.ts).
    */
   rotateDue(options?: { limit?: number }): Promise<RotationRunReport>;
+  /**
+   * Sends up to `limit` (Default: 100) expiry notices that are due by the registry's clock, across
+   * every tenant: `credential.expiring` per alert window, `credential.expired` at expiry, each
+   * exactly once however many instances call this at the same time (see `expiry-notices.ts`).
+   */
+  sendExpiryAlerts(options?: { limit?: number }): Promise<ExpiryAlertReport>;
   /** Pending webhook deliveries across every tenant. */
   outboxDepth(): Promise<number>;
+  /** Rotations due now and not yet claimed by a scheduler, across every tenant. */
+  overdueRotations(): Promise<number>;
 }
 
 export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions = {}): Registry {
@@ -171,7 +180,9 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     ...crossTenantJobs(deps, tenants, forTenant),
     deliverWebhooks: (options?: WebhookDeliveryOptions) => deliverDueWebhooks(deps, options),
     rotateDue: (options?: { limit?: number }) => rotateDue(deps, options),
+    sendExpiryAlerts: (options?: { limit?: number }) => sendExpiryAlerts(deps, options),
     outboxDepth: () => deps.store.withPlatform((tx) => tx.countPendingDeliveries()),
+    overdueRotations: () => deps.store.withPlatform((tx) => tx.countDueRotations()),
     async claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number) {
       /* Precondition: the lease is a whole number of milliseconds, from 1 to a day. */
       if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {

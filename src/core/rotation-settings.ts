@@ -5,8 +5,9 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import type { RegistryDeps } from './audited-operation.js';
+import { refusal } from './authorization.js';
 import { RegistryError } from './errors.js';
-import type { CredentialType } from './types.js';
+import type { CredentialType, RequestContext } from './types.js';
 import { rotationSchedule } from './validation.js';
 
 const isCron = (s: string) => {
@@ -35,9 +36,21 @@ export type RotationSettings = z.output<typeof rotationSettings>;
  * Checks settings against the rotator they name (it exists, rotates this type, takes these
  * settings) and returns them as stored. Throws VALIDATION naming the field.
  */
-export function checkRotation(deps: RegistryDeps, type: CredentialType, settings: RotationSettings) {
+export function checkRotation(
+  deps: RegistryDeps,
+  type: CredentialType,
+  settings: RotationSettings,
+  caller: RequestContext,
+) {
   const { type: rotatorType, ...own } = settings.rotator;
   const rotator = deps.rotators?.get(rotatorType);
+  const denied = rotator?.sendsValues ? refusal(caller, 'credentials:reveal', 'update') : null;
+  if (denied) {
+    throw new RegistryError(
+      'FORBIDDEN',
+      `the ${rotatorType} rotator sends the credential's value out of the registry, so setting it takes the right to reveal as well (${denied.message})`,
+    );
+  }
   const invalid = (path: string, problem: string) =>
     new RegistryError('VALIDATION', `invalid input: ${path} ${problem}`, { issues: [{ path, problem }] });
   if (!rotator) {
@@ -69,6 +82,33 @@ export function checkRotation(deps: RegistryDeps, type: CredentialType, settings
     rotator: { type: rotatorType, ...(parsed.data as object) },
   };
 }
+
+/**
+ * When a credential with these settings and this current value (made at `from`) is next due: the
+ * earlier of its schedule's next time and its rotator's own clock (`Rotator.dueAt`); null: never
+ * by itself.
+ */
+export function nextDueAt(
+  deps: RegistryDeps,
+  settings: { schedule?: string | null; rotator: RotationSettings['rotator'] },
+  value: unknown,
+  from: Date,
+): Date | null {
+  const scheduled = nextRotationAt(settings.schedule, from);
+  const rotator = deps.rotators?.get(settings.rotator.type);
+  if (!rotator?.dueAt) return scheduled;
+  const { type: _, ...own } = settings.rotator;
+  const parsed = rotator.settings.safeParse(own);
+  const ownDue = parsed.success ? rotator.dueAt(value, parsed.data, from) : null;
+  return earliest(scheduled, ownDue && !Number.isNaN(ownDue.getTime()) ? ownDue : null);
+}
+
+/** The earlier of two due times, where null is never. */
+export const earliest = (a: Date | null, b: Date | null): Date | null => (!a ? b : !b || a <= b ? a : b);
+
+/** Whether a rotator wants a value it finds due refreshed before a reveal answers it. */
+export const refreshesOnReveal = (deps: RegistryDeps, rotatorType: string) =>
+  deps.rotators?.get(rotatorType)?.refreshesOnReveal === true;
 
 /** The next time a schedule is due after `from`; null without a schedule. */
 export function nextRotationAt(schedule: string | undefined | null, from: Date): Date | null {

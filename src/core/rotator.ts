@@ -56,6 +56,31 @@ export interface Rotator<Settings = unknown> {
   readonly credentialTypes: readonly CredentialType[];
   /** Its settings on a credential: ids and options only, never a secret (they are shown in metadata). */
   readonly settings: z.ZodType<Settings>;
+  /**
+   * The rotator's own clock, for a value with a lifetime of its own (an access token's
+   * `expires_at`): when this value, made at `issuedAt`, is due, or null. The credential is due at
+   * the earlier of this and its schedule.
+   */
+  dueAt?(value: unknown, settings: Settings, issuedAt: Date): Date | null;
+  /**
+   * A reveal that finds the credential due runs the rotator first and answers the new value, so a
+   * caller never gets a value past its refresh time (an access token about to expire). One run
+   * serves every concurrent reveal. Only for rotators as fast as a request (a token refresh).
+   */
+  readonly refreshesOnReveal?: boolean;
+  /**
+   * The rotator signs its calls to the target with a secret the registry holds for each credential
+   * (the `webhook` rotator): the core makes one when settings name the rotator, shows it once, and
+   * replaces it on request (`rotation-signing-secrets.ts`). (Default: false)
+   */
+  readonly signsRequests?: boolean;
+  /**
+   * Its steps send a value out of the registry to a place the settings, or a credential they
+   * name, decide (a tenant endpoint gets `current`; an OAuth token endpoint gets the refresh
+   * token). Naming it is then as good as a reveal, so it takes `credentials:reveal` as well as
+   * `credentials:write`: a writer who may not reveal may not point a value at a server of theirs.
+   */
+  readonly sendsValues?: boolean;
   /** Makes the pending value from the current one. Changes nothing at the target. */
   create(ctx: RotationContext<Settings>): Promise<unknown>;
   /** Puts the pending value into effect at the target. */

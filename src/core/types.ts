@@ -22,6 +22,9 @@
  * - **role**: what a token may do in its tenant: `admin`, `writer`, `reader` or `auditor`.
  */
 
+/** The expiry alert windows of a credential whose vault sets none: 30, 7 and 1 day before it expires. */
+export const DEFAULT_EXPIRY_ALERTS: readonly string[] = Object.freeze(['P30D', 'P7D', 'P1D']);
+
 export const CREDENTIAL_TYPES = [
   'api_key',
   'bearer_token',
@@ -66,6 +69,12 @@ export const ACCESS_ACTIONS = [
   'webhook_create',
   'webhook_delete',
   'webhook_test',
+  /** A disabled webhook subscription enabled again. */
+  'webhook_enable',
+  /** A vault's settings changed (its default expiry alerts). */
+  'vault_update',
+  /** The scheduler's attempt at sending a credential's expiry notice; only a failure is logged. */
+  'expiry_alert',
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 
@@ -126,6 +135,11 @@ export interface Vault {
   maxVersions: number;
   /** The vault-key version new credential versions are encrypted under. */
   currentKeyVersion: number;
+  /**
+   * The expiry alert windows of its credentials that set none of their own (ISO 8601 durations);
+   * null: {@link DEFAULT_EXPIRY_ALERTS}.
+   */
+  expiryAlerts: string[] | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -148,10 +162,23 @@ export interface Credential {
   lastRotatedAt: Date | null;
   /** Rotation by a rotator, when one is set (see `docs/rotation.md`); null otherwise. */
   rotation: CredentialRotation | null;
+  /**
+   * Its own expiry alert windows (ISO 8601 durations before `expiresAt`, each sent once as
+   * `credential.expiring`); `[]` turns them off; null: it inherits its vault's.
+   */
+  expiryAlerts: string[] | null;
+  /** The windows in effect: its own, else its vault's, else {@link DEFAULT_EXPIRY_ALERTS}. */
+  effectiveExpiryAlerts: string[];
+  /** The narrowest window already sent for the current `expiresAt` (`expired` once it expired); null: none. */
+  lastExpiryAlert: string | null;
   /** Set while soft-deleted; the credential can be restored until `purgeAfter`. */
   deletedAt: Date | null;
   purgeAfter: Date | null;
 }
+
+/** A version's stage: `current` is what a reveal answers; `pending` and `previous` surround a rotation. */
+export const VERSION_STAGES = ['current', 'pending', 'previous'] as const;
+export type VersionStage = (typeof VERSION_STAGES)[number];
 
 export const ROTATION_STATES = ['idle', 'rotating', 'failed', 'needs_reauthorization'] as const;
 export type RotationState = (typeof ROTATION_STATES)[number];
@@ -185,6 +212,11 @@ export interface CredentialVersion {
   createdAt: Date;
   /** Set once the version's ciphertext was removed by the retention policy. */
   destroyedAt: Date | null;
+}
+
+/** A version as listed: with the stages it is at (`current`, `pending`, `previous`); none when older. */
+export interface ListedVersion extends CredentialVersion {
+  stages: VersionStage[];
 }
 
 export interface RevealedCredential {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AuditSubject, Refusal, RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
+import { expiryAlerts, followVaultExpiryAlerts } from './expiry-alerts.js';
 import { isUuid, newId } from './ids.js';
 import { decodeNameCursor, encodeNameCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
 import type { Page, RequestContext, Vault } from './types.js';
@@ -12,13 +13,27 @@ const vaultInput = z.strictObject({
   name: resourceName,
   description: text(1000).optional(),
   maxVersions: z.number().int().min(1).max(100).default(10),
+  expiryAlerts: expiryAlerts.optional(),
 });
+const updateInput = z
+  .strictObject({ ...vaultId, expiryAlerts: expiryAlerts.nullable().optional() })
+  .refine(({ id: _, ...p }) => Object.values(p).some((v) => v !== undefined), 'give at least expiryAlerts');
 
 export interface CreateVaultInput {
   name: string;
   description?: string;
   /** Versions of each credential that keep their ciphertext. (Default: 10), 1–100. */
   maxVersions?: number;
+  /**
+   * The expiry alert windows of its credentials that set none (ISO 8601 durations, at most 10;
+   * `[]` turns them off). (Default: `["P30D","P7D","P1D"]`)
+   */
+  expiryAlerts?: string[];
+}
+
+export interface VaultUpdate {
+  /** New default expiry alert windows for its credentials; null: back to the system default. */
+  expiryAlerts?: string[] | null;
 }
 
 const notFound = () => new RegistryError('NOT_FOUND', 'vault not found');
@@ -60,6 +75,7 @@ export const createVault = defineUseCase({
       name: v.name,
       description: v.description ?? null,
       maxVersions: v.maxVersions,
+      expiryAlerts: v.expiryAlerts ?? null,
       createdBy: ctx.actor,
     });
     await op.tx.vaultKeys.insert(record);
@@ -78,6 +94,27 @@ export const getVault = defineUseCase({
   ...onVault,
   async body(op, { id }): Promise<Vault | Refusal> {
     return (await op.tx.vaults.find(id)) ?? op.refuse(notFound());
+  },
+});
+
+/**
+ * Changes a vault's settings: its default expiry alerts, which every credential in it that sets none
+ * of its own follows at once (their pending notices are replaced in the same transaction).
+ */
+export const updateVault = defineUseCase({
+  action: 'vault_update',
+  capability: 'vaults:write',
+  input: updateInput,
+  logs: 'every attempt',
+  ...onVault,
+  async body(op, { id, expiryAlerts }, { deps }): Promise<Vault | Refusal> {
+    const before = await op.tx.vaults.lock(id);
+    if (!before) return op.refuse(notFound());
+    const vault = (await op.tx.vaults.update(id, { expiryAlerts }))!;
+    await followVaultExpiryAlerts(op, deps, before, vault);
+    await op.granted();
+    await op.emit('vault.updated', { vaultId: id, name: vault.name });
+    return vault;
   },
 });
 
@@ -274,6 +311,11 @@ export class VaultService {
 
   list(options: PageOptions = {}, ctx: RequestContext = IN_PROCESS): Promise<Page<Vault>> {
     return this.#run(listVaults, options, ctx);
+  }
+
+  /** @example await t.vaults.update(id, { expiryAlerts: ['P14D', 'P1D'] }, { actor: 'alice' }); */
+  update(id: string, patch: VaultUpdate, ctx: RequestContext): Promise<Vault> {
+    return this.#run(updateVault, { ...patch, id }, ctx);
   }
 
   async delete(id: string, options: { force?: boolean } = {}, ctx: RequestContext): Promise<void> {

@@ -20,6 +20,7 @@ import type {
   WebhookDelivery,
   WebhookGateway,
 } from './ports.js';
+import { openSecret } from './sealed-secret.js';
 import { secretBinding, subscriptionKeyRecord } from './webhook-service.js';
 
 export interface WebhookDeliveryOptions {
@@ -113,7 +114,7 @@ async function attempt(
   }
   let result: WebhookAttempt;
   try {
-    const secret = await openSecret(deps, tenantId, subscription);
+    const secret = await openSubscriptionSecret(deps, tenantId, subscription);
     result = await gateway.deliver(
       { url: subscription.url, secrets: [secret] },
       { id: event.id, type: event.type, timestamp: event.createdAt, data: event.data },
@@ -173,25 +174,14 @@ async function attempt(
 }
 
 /** The subscription's secret: its key unwrapped (a provider call on a cache miss), outside any transaction. */
-async function openSecret(
+const openSubscriptionSecret = (
   deps: RegistryDeps,
   tenantId: string,
   subscription: SealedWebhookSubscription,
-): Promise<string> {
-  const record = subscriptionKeyRecord(tenantId, subscription);
-  const shared = deps.keyRing.cached(record);
-  // A private copy either way, zeroed below: the cache may zero its own at any await.
-  const key = shared
-    ? { ...shared, material: Buffer.from(shared.material) }
-    : await deps.keyRing.unwrap(record);
-  try {
-    const plaintext = Buffer.from(
-      deps.envelope.open(subscription.secretCiphertext, key, secretBinding(tenantId, subscription.id)),
-    );
-    const secret = plaintext.toString('utf8');
-    plaintext.fill(0);
-    return secret;
-  } finally {
-    (key.material as Buffer).fill(0);
-  }
-}
+) =>
+  openSecret(
+    deps,
+    subscriptionKeyRecord(tenantId, subscription),
+    subscription.secretCiphertext,
+    secretBinding(tenantId, subscription.id),
+  );

@@ -13,14 +13,8 @@ import { RegistryError } from './errors.js';
 import { EVENT_TYPES } from './events.js';
 import { isUuid, newId } from './ids.js';
 import { decodeIdCursor, encodeIdCursor, type PageOptions, pageOptions, toPage } from './pagination.js';
-import type {
-  KeyContext,
-  ValueBinding,
-  VaultKeyRecord,
-  WebhookDelivery,
-  WebhookGateway,
-  WebhookSubscription,
-} from './ports.js';
+import type { ValueBinding, WebhookDelivery, WebhookGateway, WebhookSubscription } from './ports.js';
+import { ownKeyContext, ownKeyRecord, sealSecret } from './sealed-secret.js';
 import type { Page, RequestContext } from './types.js';
 import { defineUseCase, IN_PROCESS, runUseCase, type UseCase } from './use-case.js';
 import { uuid } from './validation.js';
@@ -45,11 +39,7 @@ const named = (raw: Readonly<Record<string, unknown>>): Partial<AuditSubject> =>
   isUuid(raw.id) ? { reason: `webhook ${raw.id}` } : {};
 
 /** The key context of a subscription's own key: its id where a vault key's names the vault. */
-export const subscriptionKeyContext = (tenantId: string, subscriptionId: string): KeyContext => ({
-  tenantId,
-  vaultId: subscriptionId,
-  vaultKeyVersion: 1,
-});
+export const subscriptionKeyContext = ownKeyContext;
 
 /** What a subscription's sealed secret is bound to. */
 export const secretBinding = (tenantId: string, subscriptionId: string): ValueBinding => ({
@@ -91,13 +81,7 @@ export const createWebhook = defineUseCase({
   async body(op, w, { deps, tenantId, ctx, prepared: { id, record, gateway } }): Promise<CreatedWebhook> {
     op.note({ reason: `webhook ${id}` });
     const secret = gateway.generateSecret();
-    const plaintext = Buffer.from(secret, 'utf8');
-    let sealed: Uint8Array;
-    try {
-      sealed = deps.envelope.seal(plaintext, op.key(record), secretBinding(tenantId, id));
-    } finally {
-      plaintext.fill(0);
-    }
+    const sealed = sealSecret(deps, op, record, secret, secretBinding(tenantId, id));
     const subscription = await op.tx.webhooks.insert({
       id,
       url: w.url,
@@ -165,7 +149,10 @@ export const testWebhook = defineUseCase({
     if (!subscription) return op.refuse(notFound());
     if (subscription.disabledAt) {
       return op.refuse(
-        new RegistryError('CONFLICT', 'the subscription is disabled; delete it and subscribe again'),
+        new RegistryError(
+          'CONFLICT',
+          'the subscription is disabled; enable it again once its receiver is back',
+        ),
       );
     }
     const eventId = await op.emit('webhook.test', { subscriptionId: id }, { subscriptionId: id });
@@ -174,11 +161,40 @@ export const testWebhook = defineUseCase({
   },
 });
 
+/**
+ * Enables a subscription again after it was disabled (too many failed deliveries in a row), its run
+ * of failures reset: it receives events from now on, not those made while it was disabled (none was
+ * queued for it) nor the deliveries given up. Its URL is checked against the URL policy again, which
+ * may have changed since it subscribed. Enabling an enabled subscription changes nothing.
+ */
+export const enableWebhook = defineUseCase({
+  action: 'webhook_enable',
+  capability: 'webhooks:manage',
+  input: byId,
+  logs: 'every attempt',
+  names: named,
+  async body(op, { id }, { deps }): Promise<WebhookSubscription | Refusal> {
+    const subscription = await op.tx.webhooks.find(id);
+    if (!subscription) return op.refuse(notFound());
+    /* Precondition: the subscription's URL is one the server still allows. */
+    const refused = gatewayOf(deps).checkUrl(subscription.url);
+    if (refused) {
+      return op.refuse(
+        new RegistryError(
+          'CONFLICT',
+          `the subscription's url ${refused} now; delete it and subscribe a URL the server allows`,
+        ),
+      );
+    }
+    const enabled = await op.tx.webhooks.enable(id);
+    if (!enabled) return op.refuse(notFound());
+    await op.granted();
+    return enabled;
+  },
+});
+
 /** A wrapped subscription key, as the key ring unwraps it. */
-export const subscriptionKeyRecord = (
-  tenantId: string,
-  s: { id: string; wrappedKey: VaultKeyRecord['wrapped'] },
-): VaultKeyRecord => ({ ...subscriptionKeyContext(tenantId, s.id), wrapped: s.wrappedKey });
+export const subscriptionKeyRecord = ownKeyRecord;
 
 /** Webhook subscriptions of one tenant, as library calls; each runs one use-case above. */
 export class WebhookService {
@@ -214,5 +230,10 @@ export class WebhookService {
 
   test(id: string, ctx: RequestContext): Promise<{ eventId: string }> {
     return this.#run(testWebhook, { id }, ctx);
+  }
+
+  /** @example const subscription = await t.webhooks.enable(id, { actor: 'alice' }); // after a webhook.disabled */
+  enable(id: string, ctx: RequestContext): Promise<WebhookSubscription> {
+    return this.#run(enableWebhook, { id }, ctx);
   }
 }

@@ -13,9 +13,11 @@ export const TENANT_TABLES = [
   'credential_access_log',
   'api_tokens',
   'due_rotations',
+  'expiry_notices',
   'events',
   'webhook_subscriptions',
   'webhook_deliveries',
+  'rotation_endpoint_secrets',
 ] as const;
 
 /** Tables that belong to no tenant; only the platform role reaches them. */
@@ -31,6 +33,7 @@ const EXPECTED_POLICIES = new Set([
   'platform_tokens.platform_only',
   'job_leases.platform_only',
   'due_rotations.platform_claims',
+  'expiry_notices.platform_finds_due',
   'webhook_deliveries.platform_claims_due',
 ]);
 

@@ -1,4 +1,4 @@
-import type { CredentialState, VaultKeyRecord } from '../core/ports.js';
+import type { CredentialState, RevealState, VaultKeyRecord } from '../core/ports.js';
 import type {
   AccessLogEntry,
   ApiToken,
@@ -10,6 +10,7 @@ import type {
   Tenant,
   Vault,
 } from '../core/types.js';
+import { DEFAULT_EXPIRY_ALERTS } from '../core/types.js';
 
 /** Row shapes differ slightly between `pg` (bytea as Buffer) and PGlite (Uint8Array); these even them out. */
 type Row = Record<string, unknown>;
@@ -17,6 +18,8 @@ type Row = Record<string, unknown>;
 const date = (v: unknown) => v as Date;
 const maybeDate = (v: unknown) => (v == null ? null : (v as Date));
 const maybeString = (v: unknown) => (v == null ? null : String(v));
+/** A jsonb array of alert windows, or null. */
+const maybeWindows = (v: unknown): string[] | null => (Array.isArray(v) ? v.map(String) : null);
 export const bytes = (v: unknown): Buffer | null =>
   v == null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
 
@@ -41,6 +44,7 @@ export const toVault = (r: Row): Vault => ({
   description: maybeString(r.description),
   maxVersions: Number(r.max_versions),
   currentKeyVersion: Number(r.current_key_version),
+  expiryAlerts: maybeWindows(r.expiry_alerts),
   createdBy: String(r.created_by),
   createdAt: date(r.created_at),
   updatedAt: date(r.updated_at),
@@ -75,6 +79,20 @@ export const toCredentialState = (r: Row): CredentialState => ({
   purgeAfter: maybeDate(r.purge_after),
 });
 
+export const toRevealState = (r: Row): RevealState => ({
+  ...toCredentialState(r),
+  pendingVersion: r.pending_version == null ? null : Number(r.pending_version),
+  previousVersion: r.previous_version == null ? null : Number(r.previous_version),
+  rotator:
+    r.rotator_type == null
+      ? null
+      : {
+          type: String(r.rotator_type),
+          dueAt: maybeDate(r.next_rotation_at),
+          state: r.rotation_state as RotationState,
+        },
+});
+
 export const toCredential = (r: Row): Credential => ({
   ...toCredentialState(r),
   tenantId: String(r.tenant_id),
@@ -85,6 +103,10 @@ export const toCredential = (r: Row): Credential => ({
   updatedAt: date(r.updated_at),
   lastRotatedAt: maybeDate(r.last_rotated_at),
   rotation: toRotation(r),
+  expiryAlerts: maybeWindows(r.expiry_alerts),
+  effectiveExpiryAlerts: maybeWindows(r.expiry_alerts) ??
+    maybeWindows(r.vault_expiry_alerts) ?? [...DEFAULT_EXPIRY_ALERTS],
+  lastExpiryAlert: maybeString(r.last_expiry_alert),
 });
 
 const toRotation = (r: Row): CredentialRotation | null => {

@@ -4,9 +4,11 @@ import type {
   AccessLogRepository,
   CredentialRepository,
   EventRepository,
+  ExpiryNoticeRepository,
   PlatformTx,
   PrincipalRepository,
   RegistryStore,
+  RotationSecretRepository,
   TenantTx,
   TokenRepository,
   VaultKeyRepository,
@@ -19,8 +21,10 @@ import { translate } from './error-translation.js';
 import { SqlAccessLogRepository } from './repositories/access-log-repository.js';
 import { SqlCredentialRepository } from './repositories/credential-repository.js';
 import { SqlEventRepository } from './repositories/event-repository.js';
+import { SqlExpiryNoticeRepository } from './repositories/expiry-notice-repository.js';
 import { SqlPlatformTx } from './repositories/platform-tx.js';
 import { SqlPrincipalRepository } from './repositories/principal-repository.js';
+import { SqlRotationSecretRepository } from './repositories/rotation-secret-repository.js';
 import { SqlTokenRepository } from './repositories/token-repository.js';
 import { SqlVaultKeyRepository } from './repositories/vault-key-repository.js';
 import { SqlVaultRepository } from './repositories/vault-repository.js';
@@ -80,6 +84,8 @@ class SqlTenantTx implements TenantTx {
   #events?: EventRepository;
   #webhooks?: WebhookSubscriptionRepository;
   #deliveries?: WebhookDeliveryRepository;
+  #expiryNotices?: ExpiryNoticeRepository;
+  #rotationSecrets?: RotationSecretRepository;
 
   constructor(
     private readonly c: SqlClient,
@@ -134,5 +140,15 @@ class SqlTenantTx implements TenantTx {
   get deliveries() {
     this.#deliveries ??= new SqlWebhookDeliveryRepository(this.c, this.tenantId);
     return this.#deliveries;
+  }
+
+  get expiryNotices() {
+    this.#expiryNotices ??= new SqlExpiryNoticeRepository(this.c, this.tenantId);
+    return this.#expiryNotices;
+  }
+
+  get rotationSecrets() {
+    this.#rotationSecrets ??= new SqlRotationSecretRepository(this.c, this.tenantId);
+    return this.#rotationSecrets;
   }
 }

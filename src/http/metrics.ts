@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RotationObserver } from '../core/rotation-observer.js';
 
 /** Source of the key-ring counters, read at scrape time. */
 export interface KeyCacheStats {
@@ -7,7 +8,17 @@ export interface KeyCacheStats {
   webhookStats?(): Readonly<Record<string, number>>;
   /** Pending webhook deliveries across tenants (one indexed count per scrape). */
   outboxDepth?(): Promise<number>;
+  /** Subscribes to rotation runs as they end (see `RegistryHandle.onRotation`). */
+  onRotation?(observer: RotationObserver): unknown;
+  /** Rotations due and not yet claimed, across tenants (one indexed count per scrape). */
+  overdueRotations?(): Promise<number>;
 }
+
+/**
+ * Buckets of `credreg_rotation_lag_seconds`: from a scheduler tick (10 s by default) to a day
+ * (the longest retry backoff), so a lag that grows shows in which band it is.
+ */
+const ROTATION_LAG_BUCKETS = [1, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400];
 
 /**
  * Prometheus metrics of one service instance. Labels are route patterns and codes, never ids or
@@ -65,7 +76,7 @@ export class HttpMetrics {
     counted('credreg_vault_key_cache_hits_total', 'Vault-key cache hits', (s) => s.hits);
     counted('credreg_vault_key_cache_misses_total', 'Vault-key cache misses', (s) => s.misses);
     counted('credreg_root_key_calls_total', 'Root key provider calls', (s) => s.providerCalls);
-    const { webhookStats, outboxDepth } = keys;
+    const { webhookStats, outboxDepth, overdueRotations } = keys;
     if (webhookStats) {
       new Counter({
         name: 'credreg_webhook_deliveries_total',
@@ -88,6 +99,40 @@ export class HttpMetrics {
             this.set(await outboxDepth.call(keys));
           } catch {
             // A scrape must not fail because the database is away; readiness reports that.
+          }
+        },
+      });
+    }
+    if (keys.onRotation) {
+      // Observed as each run ends rather than read at scrape: a histogram needs each observation.
+      const rotations = new Counter({
+        name: 'credreg_rotations_total',
+        help: 'Rotation runs by rotator type and outcome (rotated, failed, needs_reauthorization, conflict, refused, error)',
+        labelNames: ['rotator', 'outcome'] as const,
+        registers: [this.registry],
+      });
+      const lag = new Histogram({
+        name: 'credreg_rotation_lag_seconds',
+        help: 'Scheduled rotations: seconds from the due time to the run start',
+        labelNames: ['rotator'] as const,
+        buckets: ROTATION_LAG_BUCKETS,
+        registers: [this.registry],
+      });
+      keys.onRotation(({ rotator, outcome, lagSeconds }) => {
+        rotations.inc({ rotator, outcome });
+        if (lagSeconds !== undefined) lag.observe({ rotator }, lagSeconds);
+      });
+    }
+    if (overdueRotations) {
+      new Gauge({
+        name: 'credreg_rotations_overdue',
+        help: 'Rotations due and not yet claimed by a scheduler, across every tenant',
+        registers: [this.registry],
+        async collect() {
+          try {
+            this.set(await overdueRotations.call(keys));
+          } catch {
+            // As for the outbox depth: readiness reports the database, not the scrape.
           }
         },
       });

@@ -7,7 +7,7 @@
  * failures are recorded in the access log: a rule added here would refuse before the log sees it.
  */
 import { z } from 'zod';
-import { ACCESS_ACTIONS, ACCESS_OUTCOMES, ROLES } from '../core/types.js';
+import { ACCESS_ACTIONS, ACCESS_OUTCOMES, ROLES, VERSION_STAGES } from '../core/types.js';
 import { id } from './schemas.js';
 
 /** Request dates: strict ISO 8601 with an offset (no expanded years); the core checks the range. */
@@ -45,15 +45,34 @@ export const createTokenBody = z.strictObject({
   expiresAt: dateInput.optional(),
 });
 
+/** Expiry alert windows on a credential or a vault. */
+const expiryAlertsBody = z
+  .array(z.string())
+  .describe(
+    'windows before expiresAt at which credential.expiring is sent once each: distinct ISO 8601 durations (e.g. ["P30D","P7D","P1D"]), at most 10; [] for none',
+  );
+
 /** `POST /v1/vaults`. */
 export const createVaultBody = z.strictObject({
   name: z.string(),
   description: z.string().optional(),
   maxVersions: z.number().optional().describe('versions kept per credential (Default: 10)'),
+  expiryAlerts: expiryAlertsBody.optional(),
+});
+
+/** `PATCH /v1/vaults/{id}`. */
+export const updateVaultBody = z.strictObject({
+  expiryAlerts: expiryAlertsBody.nullable().optional().describe('null: back to the system default'),
 });
 
 /** `DELETE /v1/vaults/{id}`. */
 export const deleteVaultQuery = z.strictObject({ force: flag });
+
+/**
+ * The body of an action that takes none (`POST …/restore`, `…/keys/rotate`, `…/enable`): left
+ * out, or `{}`; a field in it is refused like any unknown field, not ignored.
+ */
+export const noBody = z.strictObject({}).nullish();
 
 /** `POST /v1/vaults/{id}/keys/rewrap`; the body itself may be left out. */
 export const rewrapVaultKeysBody = z.strictObject({
@@ -87,6 +106,7 @@ export const storeCredentialBody = z.strictObject({
   expiresAt: dateInput.optional(),
   rotationSchedule: z.string().optional().describe('ISO 8601 duration, e.g. P90D'),
   rotation: rotationBody.optional(),
+  expiryAlerts: expiryAlertsBody.optional().describe("absent: the vault's"),
 });
 
 /** `GET /v1/vaults/{vaultId}/credentials`. */
@@ -106,6 +126,7 @@ export const updateCredentialBody = z.strictObject({
   rotationSchedule: z.string().nullable().optional(),
   rotation: rotationBody.nullable().optional().describe('null removes rotation'),
   active: z.boolean().optional().describe('false deactivates: every reveal and rotation is refused'),
+  expiryAlerts: expiryAlertsBody.nullable().optional().describe("null: inherit the vault's again"),
 });
 
 /** `DELETE /v1/credentials/{id}`. */
@@ -117,6 +138,10 @@ export const deleteCredentialQuery = z.strictObject({
 export const revealBody = z.strictObject({
   reason: z.string().describe('why the value is needed; recorded'),
   version: z.number().optional(),
+  stage: z
+    .enum(VERSION_STAGES)
+    .optional()
+    .describe('current (the default), pending (a rotation in progress) or previous; not with version'),
 });
 
 /** `POST /v1/credentials/{id}/rotate`. */

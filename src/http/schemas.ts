@@ -5,7 +5,14 @@
  * and the core's enums, never Fastify.
  */
 import { z } from 'zod';
-import { ACCESS_ACTIONS, ACCESS_OUTCOMES, CREDENTIAL_TYPES, ROLES, ROTATION_STATES } from '../core/types.js';
+import {
+  ACCESS_ACTIONS,
+  ACCESS_OUTCOMES,
+  CREDENTIAL_TYPES,
+  ROLES,
+  ROTATION_STATES,
+  VERSION_STAGES,
+} from '../core/types.js';
 
 /** ISO 8601 on the wire, `Date` in the code. */
 export const isoDate = z.codec(z.iso.datetime({ offset: true }), z.date(), {
@@ -69,6 +76,12 @@ export const vault = z.object({
   description: z.string().nullable(),
   maxVersions: z.number(),
   currentKeyVersion: z.number(),
+  expiryAlerts: z
+    .array(z.string())
+    .nullable()
+    .describe(
+      'default expiry alert windows of its credentials (ISO 8601 durations); null: ["P30D","P7D","P1D"]',
+    ),
   createdBy: z.string(),
   createdAt: isoDate,
   updatedAt: isoDate,
@@ -103,6 +116,37 @@ export const credential = z.object({
     .nullable(),
   deletedAt: nullableDate,
   purgeAfter: nullableDate,
+  expiryAlerts: z
+    .array(z.string())
+    .nullable()
+    .describe("its own expiry alert windows (ISO 8601 durations before expiresAt); null: its vault's"),
+  effectiveExpiryAlerts: z
+    .array(z.string())
+    .describe("the windows in effect: its own, else its vault's, else the system default"),
+  lastExpiryAlert: z
+    .string()
+    .nullable()
+    .describe('the narrowest window already sent for the current expiresAt (`expired` once it expired)'),
+});
+/** What a store or update answers: the credential, with its rotator's signing secret when it made one. */
+export const credentialWithSigningSecret = credential.extend({
+  rotation: credential.shape.rotation
+    .unwrap()
+    .extend({
+      signingSecret: z
+        .string()
+        .optional()
+        .describe(
+          '`whsec_…`: what the rotation endpoint verifies requests with (Standard Webhooks). Only in the answer of the call that made it: shown once, stored only sealed',
+        ),
+    })
+    .nullable(),
+});
+export const replacedSigningSecret = z.object({
+  signingSecret: z.string().describe('the new `whsec_…` signing secret, current from now: shown once'),
+  previousRetiresAt: nullableDate.describe(
+    'until when requests also carry a signature with the secret it replaced (24 hours); null when there was none',
+  ),
 });
 export const version = z.object({
   credentialId: id,
@@ -111,6 +155,9 @@ export const version = z.object({
   createdBy: z.string(),
   createdAt: isoDate,
   destroyedAt: nullableDate,
+  stages: z
+    .array(z.enum(VERSION_STAGES))
+    .describe('current, pending (made by a rotation, not yet tested and promoted) or previous'),
 });
 export const versionList = z.object({ items: z.array(version) });
 export const rotationResult = z.object({ version: z.number(), credential });

@@ -241,6 +241,18 @@ export function oauth2RefreshRotator(options: OAuth2RefreshOptions): Rotator<OAu
     type: 'oauth2_refresh',
     credentialTypes: ['oauth2_token'],
     settings: oauth2RefreshSettings,
+    // Ahead of expires_at, by the lead; a value without one is due by its schedule alone.
+    dueAt(value, settings, issuedAt) {
+      const expiresAt = (value as Partial<OAuth2Token> | null)?.expires_at;
+      if (typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt))) return null;
+      return refreshDueAt(
+        { expires_at: expiresAt },
+        { issuedAt, ...(settings.leadSeconds !== undefined ? { leadSeconds: settings.leadSeconds } : {}) },
+      );
+    },
+    refreshesOnReveal: true,
+    // The refresh token goes to the client credential's token_url.
+    sendsValues: true,
     async create(ctx) {
       const refreshToken = refreshTokenOf(ctx.current);
       const client = await clientOf(ctx);

@@ -8,7 +8,8 @@
  * holds for the credential, never one in the settings: whoever can sign a `create` gets a new
  * secret back, so the signing secret is worth as much as the credential itself, and settings are
  * shown to every reader. It is reached through `signingSecrets`, so the core decides where it
- * lives (write-only beside the rotation settings, shown once, as a webhook subscription's is).
+ * lives: sealed under a key of its own, shown once, as a webhook subscription's is (see
+ * `core/rotation-signing-secrets.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -218,6 +219,9 @@ export function webhookRotator(options: WebhookRotatorOptions): Rotator<WebhookS
     // The endpoint makes the value, so any type can be rotated; the core checks the value's shape.
     credentialTypes: CREDENTIAL_TYPES,
     settings: webhookSettings,
+    // The registry makes, keeps and shows once the secret `signingSecrets` answers.
+    signsRequests: true,
+    sendsValues: true,
     async create(ctx) {
       const res = await call(ctx, 'create', { current: ctx.current });
       const value = (jsonBody(res) as { value?: unknown } | undefined)?.value;

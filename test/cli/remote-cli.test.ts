@@ -212,10 +212,89 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     expect(show.stdout + rotated.stdout + set.stdout).not.toContain(get.stdout.trim());
   });
 
+  it('cred rotation set --rotator webhook prints the signing secret once; rotation signing-secret replaces it', async () => {
+    const put = await json<{ id: string }>(['cred', 'put', vaultId, 'hooked', '--type', 'api_key'], {
+      token: tenantToken,
+      stdin: 'sk_live_hooked\n',
+    });
+    const url = 'https://rotate.example.com/credreg';
+    const set = await credreg(['cred', 'rotation', 'set', put.id, '--rotator', 'webhook', '--url', url], {
+      token: tenantToken,
+    });
+    expect(set.code, set.stderr).toBe(0);
+    const secret = set.stdout.match(/^SIGNING SECRET\s+(whsec_\S+)$/m)?.[1];
+    expect(secret).toMatch(/^whsec_/);
+    expect(set.stdout).toContain(`ROTATOR\twebhook {"url":"${url}"}`);
+    const show = await credreg(['cred', 'rotation', 'show', put.id], { token: tenantToken });
+    expect(show.stdout).toMatch(/^ROTATOR\s+webhook/m);
+    expect(show.stdout).not.toContain('SIGNING SECRET');
+    const replaced = await json<{ signingSecret: string; previousRetiresAt: string }>(
+      ['cred', 'rotation', 'signing-secret', put.id],
+      { token: tenantToken },
+    );
+    expect(replaced.signingSecret).toMatch(/^whsec_/);
+    expect(replaced.signingSecret).not.toBe(secret);
+    expect(new Date(replaced.previousRetiresAt).getTime()).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+  });
+
+  it('cred store --expiry-alerts, cred update and vault update set the alerts; cred list shows expiry and next rotation', async () => {
+    const expires = new Date(Date.now() + 20 * 86_400_000).toISOString();
+    const stored = await credreg(
+      [
+        'cred',
+        'store',
+        vaultId,
+        'expiring',
+        '--type',
+        'api_key',
+        '--expires',
+        expires,
+        '--expiry-alerts',
+        'P14D,P1D',
+      ],
+      { token: tenantToken, stdin: 'soon-gone\n' },
+    );
+    expect(stored.code, stored.stderr).toBe(0);
+    expect(stored.stdout).toMatch(/^EXPIRY ALERTS\s+P14D,P1D$/m);
+    const id = stored.stdout.match(/^ID\s+(\S+)$/m)![1]!;
+    const inherit = await credreg(['cred', 'update', id, '--expiry-alerts', 'inherit'], {
+      token: tenantToken,
+    });
+    expect(inherit.code, inherit.stderr).toBe(0);
+    expect(inherit.stdout).toMatch(/^EXPIRY ALERTS\s+P30D,P7D,P1D \(the vault's\)$/m);
+    const vault = await credreg(['vault', 'update', vaultId, '--expiry-alerts', 'P3D,PT6H'], {
+      token: tenantToken,
+    });
+    expect(vault.code, vault.stderr).toBe(0);
+    expect(vault.stdout).toMatch(/^EXPIRY ALERTS\s+P3D,PT6H$/m);
+    const bad = await credreg(['cred', 'update', id, '--expiry-alerts', 'soon'], { token: tenantToken });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/expiryAlerts\.0/);
+
+    const list = await credreg(['cred', 'list', vaultId], { token: tenantToken });
+    expect(list.code, list.stderr).toBe(0);
+    const [header, ...rows] = list.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/\bEXPIRES\s+NEXT ROTATION\b/);
+    expect(rows.find((r) => /\bexpiring\b/.test(r))).toContain(expires);
+    // The credential that rotates every 30 days shows when it rotates next.
+    expect(rows.find((r) => /\brotating\b/.test(r))).toMatch(/\d{4}-\d\d-\d\dT[\d:.]+Z/);
+    const { items } = await json<{ items: { name: string; effectiveExpiryAlerts: string[] }[] }>(
+      ['cred', 'list', vaultId],
+      { token: tenantToken },
+    );
+    expect(items.find((c) => c.name === 'expiring')?.effectiveExpiryAlerts).toEqual(['P3D', 'PT6H']);
+    const reset = await credreg(['vault', 'update', vaultId, '--expiry-alerts', 'default'], {
+      token: tenantToken,
+    });
+    expect(reset.stdout).toMatch(/^EXPIRY ALERTS\s+P30D,P7D,P1D \(default\)$/m);
+  });
+
   it('cred versions lists both versions', async () => {
     const table = await credreg(['cred', 'versions', credentialId], { token: tenantToken });
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^VERSION\s+KEY VERSION\s+CREATED\s+CREATED BY\s+DESTROYED\n/);
+    expect(table.stdout).toMatch(/^VERSION\s+STAGES\s+KEY VERSION\s+CREATED\s+CREATED BY\s+DESTROYED\n/);
+    expect(table.stdout).toMatch(/\n2\s+current\s/);
+    expect(table.stdout).toMatch(/\n1\s+previous\s/);
     const { items } = await json<{ items: { version: number }[] }>(['cred', 'versions', credentialId], {
       token: tenantToken,
     });

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import type {
   ApiPage,
   AuditQuery,
+  CreatedWebhookResource,
   CreateTenantAdminTokenBody,
   CreateTokenBody,
+  CreateWebhookBody,
   CredentialResource,
   CredentialValue,
   DeleteVaultOptions,
@@ -19,6 +21,9 @@ import type {
   TenantResource,
   UpdateCredentialBody,
   VaultKeyStatus,
+  WebhookDeliveryResource,
+  WebhookResource,
+  WebhookTestResult,
 } from '../../src/client/api-types.js';
 import type { AccessAction, Role } from '../../src/core/types.js';
 import * as response from '../../src/http/schemas.js';
@@ -54,6 +59,26 @@ describe('client wire types', () => {
     const encoded = z.encode(response.tenant, { id: 't1', name: 'acme', createdAt });
     expectTypeOf(encoded).toEqualTypeOf<TenantResource>();
     expect(encoded).toEqual({ id: 't1', name: 'acme', createdAt: '2026-01-02T03:04:05.000Z' });
+  });
+
+  it('webhooks: a listed subscription has no secret, a created one has it; deliveries carry their last attempt', () => {
+    expectTypeOf<WebhookResource>().toEqualTypeOf<{
+      id: string;
+      tenantId: string;
+      url: string;
+      events: string[] | null;
+      consecutiveFailures: number;
+      disabledAt: string | null;
+      createdBy: string;
+      createdAt: string;
+    }>();
+    expectTypeOf<Omit<CreatedWebhookResource, 'secret'>>().toEqualTypeOf<WebhookResource>();
+    expectTypeOf<CreatedWebhookResource['secret']>().toEqualTypeOf<string>();
+    expectTypeOf<WebhookDeliveryResource['status']>().toEqualTypeOf<'pending' | 'delivered' | 'failed'>();
+    expectTypeOf<WebhookDeliveryResource['deliveredAt']>().toEqualTypeOf<string | null>();
+    expectTypeOf<WebhookDeliveryResource['lastStatus']>().toEqualTypeOf<number | null>();
+    expectTypeOf<WebhookTestResult>().toEqualTypeOf<{ eventId: string }>();
+    expectTypeOf<CreateWebhookBody>().toEqualTypeOf<{ url: string; events?: string[] }>();
   });
 
   it('credential values are typed by the credential type', () => {

@@ -103,6 +103,29 @@ describe('RegistryClient requests', () => {
     ]);
   });
 
+  it('webhook methods: one request each, ids as path segments, page options in the query', async () => {
+    handler = (req, res) => (req.method === 'DELETE' ? res.writeHead(204).end() : json(res, 200, {}));
+    const client = new RegistryClient({ addr, token: 't' });
+    await client.createWebhook({ url: 'https://hooks.example.com/in', events: ['credential.rotated'] });
+    await client.listWebhooks({ limit: 5 });
+    await client.listWebhookDeliveries('w/1', { cursor: 'c1' });
+    await client.testWebhook('w1');
+    await client.enableWebhook('w1');
+    await expect(client.deleteWebhook('w1')).resolves.toBeUndefined();
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'POST /v1/webhooks',
+      'GET /v1/webhooks?limit=5',
+      'GET /v1/webhooks/w%2F1/deliveries?cursor=c1',
+      'POST /v1/webhooks/w1/test',
+      'POST /v1/webhooks/w1/enable',
+      'DELETE /v1/webhooks/w1',
+    ]);
+    expect(JSON.parse(seen[0]!.body)).toEqual({
+      url: 'https://hooks.example.com/in',
+      events: ['credential.rotated'],
+    });
+  });
+
   it('paginate walks every page, passing each nextCursor back', async () => {
     handler = (req, res) => {
       const cursor = new URL(req.url, addr).searchParams.get('cursor');

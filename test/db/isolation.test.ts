@@ -40,19 +40,31 @@ describeEachBackend('tenant isolation', (backend) => {
     await ta.webhooks.create({ url: 'https://hooks.example.com/a' }, alice);
     await tb.webhooks.create({ url: 'https://hooks.example.com/b' }, alice);
     const aVault = (await ta.vaults.create({ name: 'shared-name' }, alice)).id;
-    // Rotating by itself, so each tenant has a row in the rotation queue too.
+    // Rotating by itself and expiring, so each tenant has rows in the rotation and expiry queues too.
     const rotation = { schedule: 'P30D', rotator: { type: 'random' } };
+    const expiresAt = new Date(t.clock.now().getTime() + 90 * 86_400_000);
     await ta.credentials.store(
-      { vaultId: aVault, name: 'a-key', type: 'api_key', value: 'a-secret', rotation },
+      { vaultId: aVault, name: 'a-key', type: 'api_key', value: 'a-secret', rotation, expiresAt },
       alice,
     );
     bVault = (await tb.vaults.create({ name: 'shared-name' }, alice)).id;
     bCredential = (
       await tb.credentials.store(
-        { vaultId: bVault, name: 'b-key', type: 'api_key', value: 'b-secret', rotation },
+        { vaultId: bVault, name: 'b-key', type: 'api_key', value: 'b-secret', rotation, expiresAt },
         alice,
       )
     ).id;
+    // A webhook rotator in each, so each tenant holds a rotation endpoint's signing secret too.
+    const webhook = { rotator: { type: 'webhook', url: 'https://rotate.example.com/credreg' } };
+    for (const [tenant, vaultId] of [
+      [ta, aVault],
+      [tb, bVault],
+    ] as const) {
+      await tenant.credentials.store(
+        { vaultId, name: 'hook', type: 'api_key', value: 'k', rotation: webhook },
+        alice,
+      );
+    }
     await tb.credentials.reveal(bCredential, { ...alice, reason: 'seed the access log' });
   });
   afterAll(() => t.close());
@@ -178,8 +190,9 @@ describeEachBackend('tenant isolation', (backend) => {
       );
     expect((await asPlatform('SELECT count(*)::int AS n FROM tenants'))[0]!.n).toBe(2);
     // The rotation queue is the one exception: ids and due times only, for claiming due work.
-    // The webhook delivery queue likewise (see test/events/webhooks.test.ts for what it sees there).
-    const claimable = ['tenants', 'due_rotations', 'webhook_deliveries'];
+    // The webhook delivery queue likewise (see test/events/webhooks.test.ts for what it sees there),
+    // and the expiry notices, which it may only read (see test/core/expiry-alerts.test.ts).
+    const claimable = ['tenants', 'due_rotations', 'webhook_deliveries', 'expiry_notices'];
     for (const table of TENANT_TABLES.filter((name) => !claimable.includes(name))) {
       await expect(asPlatform(`SELECT count(*)::int AS n FROM ${table}`), table).rejects.toThrow(
         /permission denied/,

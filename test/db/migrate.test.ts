@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ACCESS_ACTIONS } from '../../src/core/types.js';
 import { appliedVersion, latestVersion, migrate } from '../../src/db/migrate.js';
 import { openPglite } from '../../src/db/pglite-adapter.js';
 import { describeEachBackend, type TestDatabase } from '../helpers/backends.js';
@@ -16,6 +17,17 @@ describeEachBackend('migrations', (backend) => {
   it('are idempotent: a second run applies nothing', async () => {
     expect(await appliedVersion(t.db)).toBe(latestVersion());
     expect(await migrate(t.db, t.roles)).toEqual({ applied: [], current: latestVersion() });
+  });
+
+  it('allow exactly the access-log actions the code logs', async () => {
+    const [row] = await t.db.transaction((c) =>
+      c.query<{ def: string }>(
+        `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint
+          WHERE conrelid = 'credential_access_log'::regclass AND conname = 'credential_access_log_action_check'`,
+      ),
+    );
+    const allowed = [...row!.def.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]);
+    expect(new Set(allowed)).toEqual(new Set(ACCESS_ACTIONS));
   });
 
   it('refuse to go on when an applied migration was edited afterwards', async () => {

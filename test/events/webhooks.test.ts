@@ -203,6 +203,57 @@ describeEachBackend('events and webhooks', (backend) => {
     await acme.webhooks.delete(watcher.subscription.id, alice);
   });
 
+  it('a disabled subscription enabled again gets the events made from then on, its failures reset, logged', async () => {
+    let up = false;
+    const { rx, secret, subscription } = await subscribe(
+      (_req, res) => res.writeHead(up ? 204 : 500).end(),
+      ['vault.created'],
+    );
+    for (let i = 0; i < 5; i++) await acme.vaults.create({ name: `down-${i}` }, alice);
+    await drain();
+    const [sub] = (await acme.webhooks.list({}, alice)).items.filter((s) => s.id === subscription.id);
+    expect(sub).toMatchObject({ consecutiveFailures: 5, disabledAt: expect.any(Date) });
+    await acme.vaults.create({ name: 'while-disabled' }, alice);
+    up = true;
+
+    expect(await acme.webhooks.enable(subscription.id, alice)).toMatchObject({
+      id: subscription.id,
+      consecutiveFailures: 0,
+      disabledAt: null,
+    });
+    // Enabling an enabled subscription changes nothing.
+    expect(await acme.webhooks.enable(subscription.id, alice)).toMatchObject({ disabledAt: null });
+    const vault = await acme.vaults.create({ name: 'after-enable' }, alice);
+    const before = rx.received.length;
+    await drain();
+    expect(rx.received.slice(before).map((r) => verify(secret, r).data.vaultId)).toEqual([vault.id]);
+    const { eventId } = await acme.webhooks.test(subscription.id, alice);
+    expect(eventId).toBeTruthy();
+
+    const rows = await acme.audit.query({ action: 'webhook_enable' }, alice);
+    expect(rows.items.map((r) => [r.outcome, r.reason])).toEqual([
+      ['granted', `webhook ${subscription.id}`],
+      ['granted', `webhook ${subscription.id}`],
+    ]);
+    await expectCode(acme.webhooks.enable('0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', alice), 'NOT_FOUND');
+    await acme.webhooks.delete(subscription.id, alice);
+  });
+
+  it("the subscription's URL is one the server still allows: enabling one it now refuses is a CONFLICT", async () => {
+    const { subscription } = await subscribe();
+    const strict = await assemble(t.db, {
+      config: { ...testConfig(t.prefix, t.rootKey), webhooks: { intervalMs: 0, allowPrivateUrls: false } },
+      logger: silentLogger,
+    });
+    const err = await expectCode(
+      strict.forTenant(tenantId).webhooks.enable(subscription.id, alice),
+      'CONFLICT',
+    );
+    expect(err.message).toMatch(/^the subscription's url must use https now; delete it/);
+    expect(err.message).not.toContain('127.0.0.1');
+    await acme.webhooks.delete(subscription.id, alice);
+  });
+
   it('a test message goes to its subscription only', async () => {
     const one = await subscribe(answer(204), ['credential.created']);
     const two = await subscribe();

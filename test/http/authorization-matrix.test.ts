@@ -14,6 +14,8 @@ type Seed = Awaited<ReturnType<typeof seedTenant>>;
 interface Fixture {
   vault: string;
   credential: string;
+  /** A credential rotated by the webhook rotator, so it has a signing secret. */
+  hooked: string;
   deleted: string;
   token: string;
   principal: string;
@@ -140,6 +142,15 @@ const ROUTES: Route[] = [
     byId: true,
   },
   {
+    name: 'update vault',
+    method: 'PATCH',
+    path: (f) => `/v1/vaults/${f.vault}`,
+    body: () => ({ expiryAlerts: ['P14D', 'P1D'] }),
+    permission: 'vaults:write',
+    ok: 200,
+    byId: true,
+  },
+  {
     name: 'delete vault',
     method: 'DELETE',
     path: (f) => `/v1/vaults/${f.vault}?force=true`,
@@ -216,6 +227,14 @@ const ROUTES: Route[] = [
     byId: true,
   },
   {
+    name: 'replace the signing secret',
+    method: 'POST',
+    path: (f) => `/v1/credentials/${f.hooked}/rotation/signing-secret`,
+    permission: 'credentials:write',
+    ok: 200,
+    byId: true,
+  },
+  {
     name: 'list versions',
     method: 'GET',
     path: (f) => `/v1/credentials/${f.credential}/versions`,
@@ -282,6 +301,14 @@ const ROUTES: Route[] = [
     byId: true,
   },
   {
+    name: 'enable a webhook',
+    method: 'POST',
+    path: (f) => `/v1/webhooks/${f.webhook}/enable`,
+    permission: 'webhooks:manage',
+    ok: 200,
+    byId: true,
+  },
+  {
     name: 'unsubscribe a webhook',
     method: 'DELETE',
     path: (f) => `/v1/webhooks/${f.webhook}`,
@@ -330,6 +357,16 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
     const store = (name: string) =>
       seed.t.credentials.store({ vaultId: vault.id, name, type: 'api_key', value: 'secret' }, seed.ctx);
     const credential = await store('live');
+    const hooked = await seed.t.credentials.store(
+      {
+        vaultId: vault.id,
+        name: 'hooked',
+        type: 'api_key',
+        value: 'secret',
+        rotation: { rotator: { type: 'webhook', url: 'https://rotate.example.com/f' } },
+      },
+      seed.ctx,
+    );
     const deleted = await store('gone');
     await seed.t.credentials.delete(deleted.id, {}, seed.ctx);
     const token = await seed.t.tokens.create({ principalId: seed.principal.id, role: 'reader' }, seed.ctx);
@@ -338,6 +375,7 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
       webhook: webhook.subscription.id,
       vault: vault.id,
       credential: credential.id,
+      hooked: hooked.id,
       deleted: deleted.id,
       token: token.apiToken.id,
       principal: seed.principal.id,
@@ -407,6 +445,7 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
             ...theirs,
             vault: newId(),
             credential: newId(),
+            hooked: newId(),
             deleted: newId(),
             token: newId(),
             principal: newId(),

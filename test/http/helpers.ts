@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../src/config.js';
 import type { Logger } from '../../src/core/ports.js';
 import type { TenantRegistry } from '../../src/core/registry.js';
 import type { Role } from '../../src/core/types.js';
@@ -20,9 +21,18 @@ export interface TestServer extends TestRegistry {
 /** The real app on a loopback port, on a fresh database of the given backend. */
 export async function startServer(
   backend: TestBackend,
-  options: { rateLimitPerMinute?: number; logger?: Logger; metrics?: AppOptions['metrics'] } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    logger?: Logger;
+    metrics?: AppOptions['metrics'];
+    /** Configuration over the test defaults (e.g. `webhooks.allowPrivateUrls`). */
+    config?: Partial<Config>;
+  } = {},
 ): Promise<TestServer> {
-  const t = await openTestRegistry(backend, options.logger ? { logger: options.logger } : {});
+  const t = await openTestRegistry(backend, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.config ? { config: options.config } : {}),
+  });
   const app = await buildApp(t.registry, {
     ...(options.logger ? { logger: options.logger as never } : {}),
     http: {

@@ -25,6 +25,36 @@ describeEachBackend('HTTP edge cases', (backend) => {
   });
   afterAll(() => s.stop());
 
+  it('actions that take no body refuse a field in one (400 naming it) and still take none or {}', async () => {
+    const admin = seed.tokens.admin;
+    const webhookId = (
+      (await s.call('POST', '/v1/webhooks', { token: admin, body: { url: 'https://example.com/hook' } }))
+        .body as { id: string }
+    ).id;
+    const actions: [string, string][] = [
+      [`/v1/credentials/${credentialId}/restore`, admin],
+      [`/v1/credentials/${credentialId}/rotation/signing-secret`, admin],
+      [`/v1/vaults/${vaultId}/keys/rotate`, admin],
+      [`/v1/webhooks/${webhookId}/test`, admin],
+      [`/v1/webhooks/${webhookId}/enable`, admin],
+      ['/v1/keys/rotate-root', platform],
+    ];
+    for (const [path, token] of actions) {
+      const res = await s.call('POST', path, { token, body: { force: true } });
+      expect(res.status, `${path}: ${res.text}`).toBe(400);
+      expect(
+        (res.body as { issues: { path: string }[] }).issues.map((i) => i.path),
+        path,
+      ).toEqual(['force']);
+    }
+    // {} is no field at all: the action's own answer (here: not deleted, no signing secret, done).
+    expect(
+      (await s.call('POST', `/v1/credentials/${credentialId}/restore`, { token: admin, body: {} })).status,
+    ).toBe(409);
+    const rotated = await s.call('POST', `/v1/vaults/${vaultId}/keys/rotate`, { token: admin });
+    expect(rotated.status, rotated.text).toBe(200);
+  });
+
   it('dates outside ISO 8601 (years past 9999, bare numbers) are 400 everywhere, and nothing is written', async () => {
     const admin = seed.tokens.admin;
     const attempts = [
@@ -201,7 +231,7 @@ describeEachBackend('HTTP edge cases', (backend) => {
         admin,
         { name: 'n', type: 'api_key', value: 'x', rotator: { type: 'random' } },
       ],
-      ['PATCH', `/v1/credentials/${credentialId}`, admin, { expiryAlerts: [] }],
+      ['PATCH', `/v1/credentials/${credentialId}`, admin, { expiryAlert: [] }],
       ['POST', `/v1/credentials/${credentialId}/rotate`, admin, { value: 'y', expectedversion: 1 }],
       ['POST', `/v1/credentials/${credentialId}/reveal`, seed.tokens.reader, { reason: 'r', verison: 1 }],
     ];

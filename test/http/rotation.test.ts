@@ -54,6 +54,34 @@ describeEachBackend('rotation over HTTP', (backend) => {
       body: { reason: 'check' },
     });
     expect((revealed.body as { value: string }).value).toMatch(/^[A-Za-z0-9_-]{32}$/);
+
+    // Stages: the version listing labels them, and a reveal may ask for one instead of a version.
+    const versions = await s.call('GET', `/v1/credentials/${id}/versions`, { token: seed.tokens.reader });
+    expect(
+      (versions.body as { items: { version: number; stages: string[] }[] }).items.map((v) => [
+        v.version,
+        v.stages,
+      ]),
+    ).toEqual([
+      [2, ['current']],
+      [1, ['previous']],
+    ]);
+    const previous = await s.call('POST', `/v1/credentials/${id}/reveal`, {
+      token: seed.tokens.reader,
+      body: { reason: 'compare', stage: 'previous' },
+    });
+    expect(previous.body).toMatchObject({ version: 1, value: 'v1' });
+    const pending = await s.call('POST', `/v1/credentials/${id}/reveal`, {
+      token: seed.tokens.reader,
+      body: { reason: 'compare', stage: 'pending' },
+    });
+    expect(pending.status).toBe(404);
+    const both = await s.call('POST', `/v1/credentials/${id}/reveal`, {
+      token: seed.tokens.reader,
+      body: { reason: 'compare', stage: 'previous', version: 1 },
+    });
+    expect(both.status).toBe(400);
+    expect((both.body as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual(['stage']);
   });
 
   it('PATCH sets and removes rotation; a bad setting is a 400 naming it', async () => {

@@ -45,6 +45,10 @@ describeEachBackend('webhook routes', (backend) => {
     expect((deliveries.body as { items: unknown[] }).items).toEqual([
       expect.objectContaining({ eventType: 'webhook.test', status: 'pending', attempts: 0 }),
     ]);
+    const enabled = await s.call('POST', `/v1/webhooks/${body.id}/enable`, { token: seed.tokens.admin });
+    expect(enabled.status).toBe(200);
+    expect(enabled.body).toMatchObject({ id: body.id, disabledAt: null, consecutiveFailures: 0 });
+    expect(enabled.text).not.toContain(body.secret);
     expect((await s.call('DELETE', `/v1/webhooks/${body.id}`, { token: seed.tokens.admin })).status).toBe(
       204,
     );

@@ -28,6 +28,10 @@ export interface OAuthServer {
   readonly keeping: OAuthClientValue;
   /** Lifetime of the access tokens it issues, in seconds. */
   readonly accessTokenTtl: number;
+  /** Requests to the token endpoint so far (every refresh is one). */
+  readonly tokenRequests: number;
+  /** Holds the token endpoint's answers until the returned function is called. */
+  hold(): () => void;
   /** A refresh token of a new grant to `client`; `expired`: one whose lifetime is over. */
   mint(client: OAuthClientValue, options?: { expired?: boolean }): Promise<string>;
   /** What token introspection (RFC 7662) says of an access token: the server's own word on "works". */
@@ -79,7 +83,16 @@ export async function startOAuthServer(canary: string): Promise<OAuthServer> {
       devInteractions: { enabled: false },
     },
   });
-  server.on('request', provider.callback());
+  let tokenRequests = 0;
+  let held: Promise<void> | null = null;
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    if (req.method === 'POST' && req.url === '/token') {
+      tokenRequests++;
+      if (held) return void held.then(() => callback(req, res));
+    }
+    callback(req, res);
+  });
 
   const post = (client: OAuthClientValue, path: string, form: Record<string, string>) =>
     fetch(`${issuer}${path}`, {
@@ -93,6 +106,19 @@ export async function startOAuthServer(canary: string): Promise<OAuthServer> {
     rotating,
     keeping,
     accessTokenTtl: ACCESS_TOKEN_TTL,
+    get tokenRequests() {
+      return tokenRequests;
+    },
+    hold() {
+      let release!: () => void;
+      held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return () => {
+        held = null;
+        release();
+      };
+    },
     async mint(client, options = {}) {
       const registered = await provider.Client.find(client.client_id);
       if (!registered) throw new Error(`no client ${client.client_id}`);

@@ -10,6 +10,8 @@ export interface CredentialInsert {
   metadata: Record<string, unknown>;
   expiresAt: Date | null;
   rotationSchedule: string | null;
+  /** Its own expiry alert windows; null (Default) inherits its vault's. */
+  expiryAlerts?: string[] | null;
   createdBy: string;
 }
 
@@ -31,8 +33,18 @@ export type CredentialState = Pick<
  * A credential's state with the version asked for and its ciphertext. The wrapped vault key is not
  * joined: a warm reveal finds the key in the cache, and a cold one loads it with `vaultKeys.find`.
  */
+/** What a reveal reads of a credential: its state, its staged versions, and its rotator's clock. */
+export interface RevealState extends CredentialState {
+  /** The `pending` stage: a version a rotation made and has not promoted yet. */
+  pendingVersion: number | null;
+  /** The `previous` stage: the version that was current before the current one. */
+  previousVersion: number | null;
+  /** The rotator's type, when the credential is next due, and where its rotation stands. */
+  rotator: { type: string; dueAt: Date | null; state: RotationState } | null;
+}
+
 export interface SealedCredential {
-  credential: CredentialState;
+  credential: RevealState;
   version: { version: number; vaultKeyVersion: number; ciphertext: Uint8Array | null } | null;
 }
 
@@ -53,6 +65,8 @@ export interface CredentialPatch {
   previousVersion?: number | null;
   rotationLeaseUntil?: Date | null;
   lastRotatedAt?: Date | null;
+  /** Its own expiry alert windows; null inherits its vault's. */
+  expiryAlerts?: string[] | null;
 }
 
 /**
@@ -97,4 +111,11 @@ export interface CredentialRepository {
   purge(id: string): Promise<boolean>;
   /** Soft-deleted credentials whose recovery window ended at `now`, oldest first. */
   listPurgeDue(now: Date, limit: number): Promise<Credential[]>;
+  /** Records the narrowest expiry alert window sent for the current expiry (null: none); `updatedAt` stays. */
+  setLastExpiryAlert(id: string, window: string | null): Promise<void>;
+  /**
+   * Locks and returns the vault's live credentials that expire and set no expiry alerts of their
+   * own (those that inherit the vault's), in id order.
+   */
+  lockInheritingExpiryAlerts(vaultId: string): Promise<Credential[]>;
 }

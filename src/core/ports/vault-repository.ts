@@ -7,7 +7,15 @@ export interface VaultInsert {
   name: string;
   description: string | null;
   maxVersions: number;
+  /** The default expiry alert windows of its credentials; null (Default): the system default. */
+  expiryAlerts?: string[] | null;
   createdBy: string;
+}
+
+/** The fields `update` may change; those left undefined keep their value. */
+export interface VaultPatch {
+  /** null: the system default. */
+  expiryAlerts?: string[] | null;
 }
 
 /** The tenant's vaults (`credential_vaults`). Their keys are `VaultKeyRepository`'s. */
@@ -21,5 +29,7 @@ export interface VaultRepository {
   /** By name, after the one given: a keyset page. */
   list(limit: number, after?: { name: string; id: string }): Promise<Vault[]>;
   setCurrentKeyVersion(vaultId: string, version: number): Promise<void>;
+  /** Changes its settings; null when there is no such vault. */
+  update(id: string, patch: VaultPatch): Promise<Vault | null>;
   delete(id: string): Promise<boolean>;
 }

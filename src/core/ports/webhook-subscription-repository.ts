@@ -53,4 +53,6 @@ export interface WebhookSubscriptionRepository {
    * were given up in a row. Answers whether this call disabled it.
    */
   recordFailure(id: string, now: Date, disableAfter: number): Promise<boolean>;
+  /** Enabled again, its run of failures reset; null when there is no such subscription. */
+  enable(id: string): Promise<WebhookSubscription | null>;
 }

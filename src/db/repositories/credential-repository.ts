@@ -4,16 +4,19 @@ import type {
   CredentialRepository,
   SealedCredential,
 } from '../../core/ports.js';
-import { bytes, toCredential, toCredentialState, toVaultKeyRecord } from '../rows.js';
+import { bytes, toCredential, toRevealState, toVaultKeyRecord } from '../rows.js';
 import { TenantRepository } from './tenant-repository.js';
 
 const CREDENTIAL_COLUMNS = `c.tenant_id, c.id, c.vault_id, c.name, c.type, c.metadata, c.current_version, c.expires_at,
   c.rotation_schedule, c.is_active, c.created_by, c.created_at, c.updated_at, c.last_rotated_at, c.deleted_at, c.purge_after,
   c.rotation, c.next_rotation_at, c.rotation_state, c.rotation_attempts, c.last_rotation_error, c.pending_version,
-  c.previous_version, c.rotation_lease_until`;
+  c.previous_version, c.rotation_lease_until, c.expiry_alerts, c.last_expiry_alert,
+  (SELECT ev.expiry_alerts FROM credential_vaults ev WHERE ev.tenant_id = c.tenant_id AND ev.id = c.vault_id)
+    AS vault_expiry_alerts`;
 /** What a reveal needs of the credential: no more, since every column is parsed on every reveal. */
 const REVEAL_COLUMNS =
-  'c.id, c.vault_id, c.name, c.type, c.current_version, c.expires_at, c.is_active, c.deleted_at, c.purge_after';
+  'c.id, c.vault_id, c.name, c.type, c.current_version, c.expires_at, c.is_active, c.deleted_at, c.purge_after, ' +
+  "c.pending_version, c.previous_version, c.next_rotation_at, c.rotation_state, c.rotation->'rotator'->>'type' AS rotator_type";
 
 /** Patch fields and the columns they write; nothing else can be set through `update`. */
 const PATCH_COLUMNS: Record<keyof CredentialPatch, string> = {
@@ -31,14 +34,18 @@ const PATCH_COLUMNS: Record<keyof CredentialPatch, string> = {
   previousVersion: 'previous_version',
   rotationLeaseUntil: 'rotation_lease_until',
   lastRotatedAt: 'last_rotated_at',
+  expiryAlerts: 'expiry_alerts',
 };
+
+/** A jsonb array as a parameter: `pg` would send a JS array as a PostgreSQL array, not JSON. */
+const jsonArray = (v: unknown) => (Array.isArray(v) ? JSON.stringify(v) : v);
 
 export class SqlCredentialRepository extends TenantRepository implements CredentialRepository {
   async insert(c: CredentialInsert) {
     const [row] = await this.c.query(
       `INSERT INTO stored_credentials AS c (tenant_id, id, vault_id, name, type, metadata, current_version, expires_at,
-                                            rotation_schedule, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9) RETURNING ${CREDENTIAL_COLUMNS}`,
+                                            rotation_schedule, created_by, expiry_alerts)
+       VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10::jsonb) RETURNING ${CREDENTIAL_COLUMNS}`,
       [
         this.tenantId,
         c.id,
@@ -49,6 +56,7 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
         c.expiresAt,
         c.rotationSchedule,
         c.createdBy,
+        jsonArray(c.expiryAlerts ?? null),
       ],
     );
     return toCredential(row!);
@@ -72,7 +80,7 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
       [this.tenantId, id, version ?? null],
     );
     if (!row) return null;
-    const credential = toCredentialState(row);
+    const credential = toRevealState(row);
     if (row.version == null) return { credential, version: null };
     return {
       credential,
@@ -142,7 +150,7 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
   async setCurrentVersion(credentialId: string, version: number, expiresAt: Date | null | undefined) {
     const [row] = await this.c.query(
       `UPDATE stored_credentials c
-          SET current_version = $3, last_rotated_at = now(), updated_at = now(),
+          SET current_version = $3, previous_version = c.current_version, last_rotated_at = now(), updated_at = now(),
               expires_at = CASE WHEN $4::boolean THEN $5::timestamptz ELSE c.expires_at END
         WHERE c.tenant_id = $1 AND c.id = $2 RETURNING ${CREDENTIAL_COLUMNS}`,
       [this.tenantId, credentialId, version, expiresAt !== undefined, expiresAt ?? null],
@@ -155,7 +163,7 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
     const params: unknown[] = [this.tenantId, id];
     for (const [field, column] of Object.entries(PATCH_COLUMNS) as [keyof CredentialPatch, string][]) {
       if (patch[field] === undefined) continue;
-      params.push(patch[field]);
+      params.push(jsonArray(patch[field]));
       sets.push(`${column} = $${params.length}`);
     }
     const [row] = await this.c.query(
@@ -199,6 +207,24 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
         WHERE c.tenant_id = $1 AND c.purge_after IS NOT NULL AND c.purge_after <= $2
         ORDER BY c.purge_after LIMIT $3`,
       [this.tenantId, now, limit],
+    );
+    return rows.map(toCredential);
+  }
+
+  async setLastExpiryAlert(id: string, window: string | null) {
+    await this.c.query(
+      'UPDATE stored_credentials SET last_expiry_alert = $3 WHERE tenant_id = $1 AND id = $2',
+      [this.tenantId, id, window],
+    );
+  }
+
+  async lockInheritingExpiryAlerts(vaultId: string) {
+    const rows = await this.c.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c
+        WHERE c.tenant_id = $1 AND c.vault_id = $2 AND c.expiry_alerts IS NULL
+          AND c.expires_at IS NOT NULL AND c.deleted_at IS NULL
+        ORDER BY c.id FOR UPDATE`,
+      [this.tenantId, vaultId],
     );
     return rows.map(toCredential);
   }

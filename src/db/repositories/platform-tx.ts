@@ -75,15 +75,35 @@ export class SqlPlatformTx implements PlatformTx {
   }
 
   async claimDueRotations(limit: number, leaseMs: number) {
-    const rows = await this.c.query<{ tenant_id: string; credential_id: string }>(
-      `UPDATE due_rotations d SET due_at = now() + $2::integer * interval '1 millisecond'
-        WHERE (d.tenant_id, d.credential_id) IN (
-          SELECT tenant_id, credential_id FROM due_rotations WHERE due_at <= now()
+    // The CTE keeps each row's due time from before the claim; RETURNING sees only the new one.
+    const rows = await this.c.query<{
+      tenant_id: string;
+      credential_id: string;
+      was_due_at: Date;
+      claimed_at: Date;
+    }>(
+      `WITH due AS (
+          SELECT tenant_id, credential_id, due_at FROM due_rotations WHERE due_at <= now()
            ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING d.tenant_id, d.credential_id`,
+        UPDATE due_rotations d SET due_at = now() + $2::integer * interval '1 millisecond'
+          FROM due WHERE d.tenant_id = due.tenant_id AND d.credential_id = due.credential_id
+        RETURNING d.tenant_id, d.credential_id, due.due_at AS was_due_at, now() AS claimed_at`,
       [limit, leaseMs],
     );
-    return rows.map((r) => ({ tenantId: String(r.tenant_id), credentialId: String(r.credential_id) }));
+    return rows.map((r) => ({
+      tenantId: String(r.tenant_id),
+      credentialId: String(r.credential_id),
+      dueAt: r.was_due_at,
+      claimedAt: r.claimed_at,
+    }));
+  }
+
+  async countDueRotations() {
+    // By the due_rotations_by_time index; a claimed row is a lease ahead, so it is not counted.
+    const [r] = await this.c.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM due_rotations WHERE due_at <= now()',
+    );
+    return r?.n ?? 0;
   }
 
   async claimDueDeliveries(now: Date, leaseUntil: Date, limit: number) {
@@ -104,5 +124,25 @@ export class SqlPlatformTx implements PlatformTx {
       "SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'pending'",
     );
     return r?.n ?? 0;
+  }
+
+  async findDueExpiryNotices(now: Date, limit: number) {
+    // By the expiry_notices_by_time index; the platform role may read these four columns only.
+    const rows = await this.c.query<{
+      tenant_id: string;
+      credential_id: string;
+      alert_window: string;
+      due_at: Date;
+    }>(
+      `SELECT tenant_id, credential_id, alert_window, due_at FROM expiry_notices
+        WHERE due_at <= $1 ORDER BY due_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((r) => ({
+      tenantId: String(r.tenant_id),
+      credentialId: String(r.credential_id),
+      window: String(r.alert_window),
+      dueAt: r.due_at,
+    }));
   }
 }

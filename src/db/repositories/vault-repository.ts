@@ -1,16 +1,19 @@
-import type { VaultInsert, VaultRepository } from '../../core/ports.js';
+import type { VaultInsert, VaultPatch, VaultRepository } from '../../core/ports.js';
 import { toVault, toVaultKeyRecord } from '../rows.js';
 import { TenantRepository } from './tenant-repository.js';
 
 const VAULT_COLUMNS = `v.tenant_id, v.id, v.name, v.description, v.max_versions, v.current_key_version, v.created_by,
-  v.created_at, v.updated_at`;
+  v.created_at, v.updated_at, v.expiry_alerts`;
+
+/** A jsonb array as a parameter: `pg` would send a JS array as a PostgreSQL array, not JSON. */
+const jsonArray = (v: string[] | null | undefined) => (v ? JSON.stringify(v) : null);
 
 export class SqlVaultRepository extends TenantRepository implements VaultRepository {
   async insert(v: VaultInsert) {
     const [row] = await this.c.query(
-      `INSERT INTO credential_vaults AS v (tenant_id, id, name, description, max_versions, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${VAULT_COLUMNS}`,
-      [this.tenantId, v.id, v.name, v.description, v.maxVersions, v.createdBy],
+      `INSERT INTO credential_vaults AS v (tenant_id, id, name, description, max_versions, created_by, expiry_alerts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING ${VAULT_COLUMNS}`,
+      [this.tenantId, v.id, v.name, v.description, v.maxVersions, v.createdBy, jsonArray(v.expiryAlerts)],
     );
     return toVault(row!);
   }
@@ -59,6 +62,16 @@ export class SqlVaultRepository extends TenantRepository implements VaultReposit
       'UPDATE credential_vaults SET current_key_version = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2',
       [this.tenantId, vaultId, version],
     );
+  }
+
+  async update(id: string, patch: VaultPatch) {
+    const [row] = await this.c.query(
+      `UPDATE credential_vaults v
+          SET expiry_alerts = CASE WHEN $3::boolean THEN $4::jsonb ELSE v.expiry_alerts END, updated_at = now()
+        WHERE v.tenant_id = $1 AND v.id = $2 RETURNING ${VAULT_COLUMNS}`,
+      [this.tenantId, id, patch.expiryAlerts !== undefined, jsonArray(patch.expiryAlerts)],
+    );
+    return row ? toVault(row) : null;
   }
 
   async delete(id: string) {

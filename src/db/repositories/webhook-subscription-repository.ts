@@ -6,6 +6,13 @@ import type {
   WrappedKey,
 } from '../../core/ports.js';
 import { bytes } from '../rows.js';
+import {
+  listOwnKeys,
+  OWN_KEY_COLUMNS,
+  ownKeyParams,
+  replaceOwnKeyWrapping,
+  wrappedKeyOf,
+} from './own-key-columns.js';
 import { TenantRepository } from './tenant-repository.js';
 
 const COLUMNS = 'tenant_id, id, url, events, consecutive_failures, disabled_at, created_by, created_at';
@@ -37,9 +44,7 @@ export class SqlWebhookSubscriptionRepository
         s.id,
         s.url,
         s.events,
-        Buffer.from(s.wrappedKey.ciphertext),
-        s.wrappedKey.provider,
-        s.wrappedKey.providerKeyId,
+        ...ownKeyParams(s.wrappedKey),
         Buffer.from(s.secretCiphertext),
         s.createdBy,
       ],
@@ -49,18 +54,14 @@ export class SqlWebhookSubscriptionRepository
 
   async find(id: string): Promise<SealedWebhookSubscription | null> {
     const [r] = await this.c.query(
-      `SELECT ${COLUMNS}, wrapped_key, provider, provider_key_id, secret_ciphertext
+      `SELECT ${COLUMNS}, ${OWN_KEY_COLUMNS}, secret_ciphertext
          FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2`,
       [this.tenantId, id],
     );
     if (!r) return null;
     return {
       ...toSubscription(r),
-      wrappedKey: {
-        provider: String(r.provider),
-        providerKeyId: String(r.provider_key_id),
-        ciphertext: bytes(r.wrapped_key)!,
-      },
+      wrappedKey: wrappedKeyOf(r),
       secretCiphertext: bytes(r.secret_ciphertext)!,
     };
   }
@@ -82,36 +83,21 @@ export class SqlWebhookSubscriptionRepository
     return rows.length > 0;
   }
 
-  async listKeys(limit: number, afterId?: string) {
-    const rows = await this.c.query(
-      `SELECT id, wrapped_key, provider, provider_key_id FROM webhook_subscriptions
-        WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
-      [this.tenantId, afterId ?? null, limit],
-    );
-    return rows.map((r) => ({
-      id: String(r.id),
-      wrappedKey: {
-        provider: String(r.provider),
-        providerKeyId: String(r.provider_key_id),
-        ciphertext: bytes(r.wrapped_key)!,
-      },
-    }));
+  listKeys(limit: number, afterId?: string) {
+    return listOwnKeys(this.c, 'webhook_subscriptions', this.tenantId, limit, afterId);
   }
 
-  async replaceWrapping(id: string, from: WrappedKey, to: WrappedKey) {
-    const rows = await this.c.query(
-      `UPDATE webhook_subscriptions SET wrapped_key = $3, provider = $4, provider_key_id = $5
-        WHERE tenant_id = $1 AND id = $2 AND wrapped_key = $6 RETURNING id`,
-      [
-        this.tenantId,
-        id,
-        Buffer.from(to.ciphertext),
-        to.provider,
-        to.providerKeyId,
-        Buffer.from(from.ciphertext),
-      ],
+  replaceWrapping(id: string, from: WrappedKey, to: WrappedKey) {
+    return replaceOwnKeyWrapping(this.c, 'webhook_subscriptions', this.tenantId, id, from, to);
+  }
+
+  async enable(id: string) {
+    const [row] = await this.c.query(
+      `UPDATE webhook_subscriptions SET disabled_at = NULL, consecutive_failures = 0
+        WHERE tenant_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+      [this.tenantId, id],
     );
-    return rows.length > 0;
+    return row ? toSubscription(row) : null;
   }
 
   async resetFailures(id: string) {

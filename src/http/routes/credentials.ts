@@ -4,9 +4,25 @@ import { deleteCredential, restoreCredential, updateCredential } from '../../cor
 import { getCredential, listVersions } from '../../core/credential-reads.js';
 import { revealCredential, rotateCredential } from '../../core/credential-values.js';
 import type { Registry } from '../../core/registry.js';
+import { replaceSigningSecret } from '../../core/rotation-signing-secrets.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { deleteCredentialQuery, revealBody, rotateBody, updateCredentialBody } from '../request-schemas.js';
-import { credential, id, problem, revealed, rotationResult, versionList } from '../schemas.js';
+import {
+  deleteCredentialQuery,
+  noBody,
+  revealBody,
+  rotateBody,
+  updateCredentialBody,
+} from '../request-schemas.js';
+import {
+  credential,
+  credentialWithSigningSecret,
+  id,
+  problem,
+  replacedSigningSecret,
+  revealed,
+  rotationResult,
+  versionList,
+} from '../schemas.js';
 
 const byId = z.object({ id });
 
@@ -39,7 +55,7 @@ export const credentialRoutes =
           tags: ['credentials'],
           params: byId,
           body: updateCredentialBody,
-          response: { 200: credential, '4xx': problem },
+          response: { 200: credentialWithSigningSecret, '4xx': problem },
         },
       },
       async (req) => credentials(req).update(req.params.id, req.body, requestContext(req)),
@@ -69,6 +85,7 @@ export const credentialRoutes =
           operationId: 'restoreCredential',
           tags: ['credentials'],
           params: byId,
+          body: noBody,
           response: { 200: credential, '4xx': problem },
         },
       },
@@ -112,6 +129,23 @@ export const credentialRoutes =
           ...(expiresAt !== undefined ? { expiresAt } : {}),
         });
       },
+    );
+
+    app.post(
+      '/v1/credentials/:id/rotation/signing-secret',
+      {
+        config: tenantAccess(replaceSigningSecret),
+        schema: {
+          operationId: 'replaceSigningSecret',
+          tags: ['credentials'],
+          description:
+            "A new signing secret for the credential's webhook rotator, shown once. The one it replaces is still signed with, beside it, for 24 hours.",
+          params: byId,
+          body: noBody,
+          response: { 200: replacedSigningSecret, '4xx': problem },
+        },
+      },
+      async (req) => credentials(req).replaceSigningSecret(req.params.id, requestContext(req)),
     );
 
     app.get(

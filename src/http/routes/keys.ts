@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
 import { destroyVaultKey, getVaultKeyStatus, rewrapBatch, rotateVaultKey } from '../../core/vault-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { rewrapVaultKeysBody } from '../request-schemas.js';
+import { noBody, rewrapVaultKeysBody } from '../request-schemas.js';
 import { id, problem, rewrapResult, vaultKeyRotation, vaultKeyStatus } from '../schemas.js';
 
 /** Vault-key rotation: tenant admins. None of these decrypts a credential value. */
@@ -40,6 +40,7 @@ export const keyRoutes =
           description:
             'A new vault-key version, used by new writes at once. Existing data keys move with rewrap.',
           params: byVault,
+          body: noBody,
           response: { 200: vaultKeyRotation, '4xx': problem },
         },
       },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
 import { createPrincipalWithToken } from '../../core/token-service.js';
 import { requestContext } from '../request-context.js';
-import { createTenantAdminTokenBody, createTenantBody, pageQuery } from '../request-schemas.js';
+import { createTenantAdminTokenBody, createTenantBody, noBody, pageQuery } from '../request-schemas.js';
 import { createdToken, id, page, problem, rootKeyStatus, rootRotationResult, tenant } from '../schemas.js';
 import { tokenBody } from './tokens.js';
 
@@ -72,6 +72,7 @@ export const platformRoutes =
           tags: ['platform', 'keys'],
           description:
             'Re-wraps every vault key not under the current root key (one under a retired key configured with CREDREG_PREVIOUS_*, another provider, an older Transit key version, a KMS key the alias no longer names). Resumable; data keys and values are not touched.',
+          body: noBody,
           response: { 200: rootRotationResult, '4xx': problem },
         },
       },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { listCredentials } from '../../core/credential-reads.js';
 import { storeCredential } from '../../core/credential-values.js';
 import type { Registry } from '../../core/registry.js';
-import { createVault, deleteVault, getVault, listVaults } from '../../core/vault-service.js';
+import { createVault, deleteVault, getVault, listVaults, updateVault } from '../../core/vault-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import {
   createVaultBody,
@@ -11,8 +11,9 @@ import {
   listCredentialsQuery,
   pageQuery,
   storeCredentialBody,
+  updateVaultBody,
 } from '../request-schemas.js';
-import { credential, id, page, problem, vault } from '../schemas.js';
+import { credential, credentialWithSigningSecret, id, page, problem, vault } from '../schemas.js';
 
 export const vaultRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -63,6 +64,23 @@ export const vaultRoutes =
       async (req) => tenant(req).vaults.get(req.params.id, requestContext(req)),
     );
 
+    app.patch(
+      '/v1/vaults/:id',
+      {
+        config: tenantAccess(updateVault),
+        schema: {
+          operationId: 'updateVault',
+          tags: ['vaults'],
+          description:
+            "Changes the vault's default expiry alerts; its credentials that set none of their own follow at once.",
+          params: z.object({ id }),
+          body: updateVaultBody,
+          response: { 200: vault, '4xx': problem },
+        },
+      },
+      async (req) => tenant(req).vaults.update(req.params.id, req.body, requestContext(req)),
+    );
+
     app.delete(
       '/v1/vaults/:id',
       {
@@ -96,7 +114,7 @@ export const vaultRoutes =
           tags: ['credentials'],
           params: z.object({ vaultId: id }),
           body: storeCredentialBody,
-          response: { 201: credential, '4xx': problem },
+          response: { 201: credentialWithSigningSecret, '4xx': problem },
         },
       },
       async (req, reply) => {

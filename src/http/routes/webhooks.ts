@@ -4,12 +4,13 @@ import type { Registry } from '../../core/registry.js';
 import {
   createWebhook,
   deleteWebhook,
+  enableWebhook,
   listWebhookDeliveries,
   listWebhooks,
   testWebhook,
 } from '../../core/webhook-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { createWebhookBody, pageQuery } from '../request-schemas.js';
+import { createWebhookBody, noBody, pageQuery } from '../request-schemas.js';
 import {
   createdWebhook,
   id,
@@ -103,10 +104,28 @@ export const webhookRoutes =
           tags: ['webhooks'],
           description: 'Sends a `webhook.test` event to this subscription only.',
           params: byId,
+          body: noBody,
           response: { 202: webhookTest, '4xx': problem },
         },
       },
       async (req, reply) =>
         reply.code(202).send(await webhooks(req).test(req.params.id, requestContext(req))),
+    );
+
+    app.post(
+      '/v1/webhooks/:id/enable',
+      {
+        config: tenantAccess(enableWebhook),
+        schema: {
+          operationId: 'enableWebhook',
+          tags: ['webhooks'],
+          description:
+            'Enables a subscription disabled after repeated failed deliveries, its failures reset: it receives events from now on, not those it missed.',
+          params: byId,
+          body: noBody,
+          response: { 200: webhookSubscription, '4xx': problem },
+        },
+      },
+      async (req) => webhooks(req).enable(req.params.id, requestContext(req)),
     );
   };
