@@ -1,5 +1,6 @@
 /** The benchmark's two outputs: a table for people and a JSON array for scripts and CI. */
 import type { Backend } from '../src/db/sql.js';
+import type { CliStartupResult } from './cli-startup.js';
 import type { CellResult } from './load.js';
 import type { SchedulerResult } from './scheduler-workload.js';
 import type { WebhookResult } from './webhook-workload.js';
@@ -34,6 +35,8 @@ export interface RunInfo {
   credentials: number;
   /** Backends left out, with why. */
   skipped: string[];
+  /** The built CLI's wall time per call; the same whatever the backend (it runs its own server). */
+  cli?: CliStartupResult;
 }
 
 const round = (n: number, digits: number) => Number(n.toFixed(digits));
@@ -88,6 +91,13 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
     row.webhook_batch = r.webhooks.batch;
     row.webhook_drain_s = round(r.webhooks.seconds, 3);
     row.webhook_deliveries_s = round(r.webhooks.deliveriesPerSec, 1);
+    if (info.cli) {
+      row.cli_runs = info.cli.runs;
+      row.cli_version_p50_ms = round(info.cli.version.p50Ms, 1);
+      row.cli_version_max_ms = round(info.cli.version.maxMs, 1);
+      row.cli_cred_get_p50_ms = round(info.cli.credGet.p50Ms, 1);
+      row.cli_cred_get_max_ms = round(info.cli.credGet.maxMs, 1);
+    }
     return row;
   });
 }
@@ -178,6 +188,22 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
       `${r.backend}: idle tick with ${s.credentials} queued / with ${s.due} queued: ticks/s ` +
         `${fixed(s.idleFull.opsPerSec / s.idleSmall.opsPerSec, 3)}, p50 ${fixed(s.idleFull.p50Ms / s.idleSmall.p50Ms, 3)} ` +
         '(1.0: the tick does not grow with the queue)',
+    );
+  }
+  if (info.cli) {
+    const { runs, version, credGet } = info.cli;
+    lines.push(
+      '',
+      `cli: the built credreg (bin/credreg.js), a fresh process per call, ${runs} calls each; cred get against a local credreg serve (embedded store)`,
+      '',
+      columns('cli', 'command', '', 'p50 ms', 'min ms', 'max ms'),
+      ...[
+        ['--version', version],
+        ['cred get', credGet],
+      ].map(([name, t]) => {
+        const w = t as typeof version;
+        return columns('cli', name as string, '', fixed(w.p50Ms, 1), fixed(w.minMs, 1), fixed(w.maxMs, 1));
+      }),
     );
   }
   return lines.join('\n');

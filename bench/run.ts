@@ -12,6 +12,7 @@ import { fakeKms } from '../test/helpers/kms-fake.js';
 import { HAS_SOFTHSM, SOFTHSM_MODULE, softHsmToken } from '../test/helpers/softhsm.js';
 import { transitStandIn } from '../test/helpers/transit-stand-in.js';
 import { setUpBaseline } from './baseline.js';
+import { measureCliStartup } from './cli-startup.js';
 import { startHttpReveal } from './http-workload.js';
 import { type CellResult, drive } from './load.js';
 import {
@@ -38,6 +39,8 @@ const SCHEDULED_CREDENTIALS = 10_000;
 const DUE_CREDENTIALS = 100;
 /** The webhook cell: test events enqueued, then delivered to a local receiver. */
 const WEBHOOK_EVENTS = 1000;
+/** The CLI cell: fresh `credreg` processes per command. */
+const CLI_RUNS = 10;
 
 const progress = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -72,6 +75,11 @@ async function main(): Promise<void> {
     progress(note);
   }
   results.push(await onTarget(openPgliteTarget, info, abort.signal));
+  const cli = await measureCliStartup(CLI_RUNS, progress);
+  if ('skipped' in cli) {
+    info.skipped.push(cli.skipped);
+    progress(cli.skipped);
+  } else info.cli = cli;
 
   process.stdout.write(
     values.json ? `${JSON.stringify(toJson(results, info), null, 2)}\n` : `${toTable(results, info)}\n`,

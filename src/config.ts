@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { clientConfigPath, DEFAULT_PROFILE, readClientProfiles } from './client-config-file.js';
 import { RegistryError } from './core/errors.js';
 import { parse } from './core/validation.js';
 
@@ -393,28 +394,125 @@ function keyProviderFrom(
   }
 }
 
-/** Where the remote CLI commands find the server: `CREDREG_ADDR`, `CREDREG_TOKEN`. */
+/** Where the remote CLI commands find the server: flags, then `CREDREG_ADDR`, `CREDREG_TOKEN`, then a profile. */
 export interface ClientConfig {
   /** (Default: http://127.0.0.1:8200) */
   addr: string;
   token: string | undefined;
+  /** `--profile`, else `CREDREG_PROFILE`. (Default: `default`) */
+  profile: string;
+  /** The file `credreg login` writes profiles to; undefined without `$XDG_CONFIG_HOME` or `$HOME`. */
+  configFile: string | undefined;
 }
 
-export function loadClientConfig(source: NodeJS.ProcessEnv = process.env): Readonly<ClientConfig> {
+/** What the command line says, which wins over the environment and the config file. */
+export interface ClientFlags {
+  addr?: string;
+  token?: string;
+  profile?: string;
+}
+
+const serverAddr = z.url({ protocol: /^https?$/ });
+
+/** `CREDREG_ADDR`: an http(s) URL, or empty for none. */
+const envAddr = serverAddr.optional().or(z.literal('').transform(() => undefined));
+
+/** Refuses an `--addr` that is not an http(s) URL (CONFIG, naming the flag). */
+function checkAddrFlag(addr: string | undefined): void {
+  if (addr !== undefined && !serverAddr.safeParse(addr).success) {
+    throw new RegistryError(
+      'CONFIG',
+      `--addr must be an http(s) URL such as ${DEFAULT_CLIENT_ADDR}, not "${addr}"`,
+    );
+  }
+}
+
+/**
+ * The server and token of a remote command: each from its flag, else its environment variable
+ * (`CREDREG_ADDR`, `CREDREG_TOKEN`), else the profile `credreg login` stored (`--profile`, else
+ * `CREDREG_PROFILE`, else `default`). A stored token goes only to the address it was stored with:
+ * with `--addr` or `CREDREG_ADDR` pointing elsewhere, it is not sent. The config file is read
+ * only when the flags and the environment leave something to fill (see client-config-file.ts).
+ *
+ * @example
+ * loadClientConfig({ CREDREG_ADDR: 'https://registry.internal', CREDREG_TOKEN: 'crt.…' })
+ * // { addr: 'https://registry.internal', token: 'crt.…', profile: 'default', configFile: undefined }
+ */
+export function loadClientConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  flags: ClientFlags = {},
+): Readonly<ClientConfig> {
   const e = parse(
     z.object({
-      CREDREG_ADDR: z
-        .url({ protocol: /^https?$/ })
-        .optional()
-        .or(z.literal('').transform(() => undefined)),
+      CREDREG_ADDR: envAddr,
       CREDREG_TOKEN: z.string().optional(),
+      CREDREG_PROFILE: z.string().optional(),
     }),
     source,
   );
+  checkAddrFlag(flags.addr);
+  const named = flags.profile || e.CREDREG_PROFILE || undefined;
+  const profile = named ?? DEFAULT_PROFILE;
+  const configFile = clientConfigPath(source);
+  let addr = flags.addr ?? e.CREDREG_ADDR;
+  let token = flags.token || e.CREDREG_TOKEN || undefined;
+  if ((addr === undefined || token === undefined) && configFile) {
+    const stored = readClientProfiles(configFile).profiles[profile];
+    if (!stored && named) {
+      throw new RegistryError(
+        'CONFIG',
+        `no profile "${profile}" in ${configFile}: run \`credreg login --profile ${profile}\``,
+      );
+    }
+    if (stored) {
+      addr ??= stored.addr;
+      if (token === undefined && sameServer(addr, stored.addr)) token = stored.token;
+    }
+  }
+  return Object.freeze({ addr: addr ?? DEFAULT_CLIENT_ADDR, token, profile, configFile });
+}
+
+/** Where `credreg login` checks a token and which profile it stores it under. */
+export interface LoginConfig {
+  /** `--addr`, else `CREDREG_ADDR`. (Default: http://127.0.0.1:8200) */
+  addr: string;
+  /** `--profile`, else `CREDREG_PROFILE`. (Default: `default`) */
+  profile: string;
+  configFile: string;
+}
+
+/** What `credreg login` and `logout` need: like {@link loadClientConfig}, but no file is read. */
+export function loadLoginConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  flags: Omit<ClientFlags, 'token'> = {},
+): Readonly<LoginConfig> {
+  const e = parse(
+    z.object({
+      CREDREG_ADDR: envAddr,
+      CREDREG_PROFILE: z.string().optional(),
+    }),
+    source,
+  );
+  checkAddrFlag(flags.addr);
+  const configFile = clientConfigPath(source);
+  if (!configFile) throw new RegistryError('CONFIG', 'set HOME or XDG_CONFIG_HOME: the profiles live there');
   return Object.freeze({
-    addr: e.CREDREG_ADDR ?? DEFAULT_CLIENT_ADDR,
-    token: e.CREDREG_TOKEN || undefined,
+    addr: flags.addr ?? e.CREDREG_ADDR ?? DEFAULT_CLIENT_ADDR,
+    profile: flags.profile || e.CREDREG_PROFILE || DEFAULT_PROFILE,
+    configFile,
   });
+}
+
+/** Whether two addresses name the same server, trailing slashes and letter case aside. */
+function sameServer(a: string, b: string): boolean {
+  const norm = (addr: string) => {
+    try {
+      return new URL(addr).href.replace(/\/+$/, '');
+    } catch {
+      return addr;
+    }
+  };
+  return norm(a) === norm(b);
 }
 
 /** What `credreg webhook listen` reads from the environment. */

@@ -5,6 +5,7 @@
 export * from './client/index.js';
 export { type Config, loadConfig } from './config.js';
 export type { AccessLogFilter } from './core/audit-service.js';
+export type { CredentialPath, CredentialRef } from './core/credential-rules.js';
 export type {
   CredentialUpdate,
   RevealOptions,

@@ -16,6 +16,7 @@ import { createRegistry, type Registry } from './core/registry.js';
 import type { RotationObserver } from './core/rotation-observer.js';
 import { signingSecretsReader } from './core/rotation-signing-secrets.js';
 import type { Rotator } from './core/rotator.js';
+import type { RequestContext } from './core/types.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
 import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
 import { appliedVersion, latestVersion, type MigrationResult, migrate } from './db/migrate.js';
@@ -67,6 +68,12 @@ export interface RegistryHandle extends Registry {
    * now on; returns what stops it. Observations, not totals: a lag histogram needs each one.
    */
   onRotation(observer: RotationObserver): () => void;
+  /**
+   * A consistent snapshot of the embedded store (a gzipped tarball of its data directory, for
+   * `credreg restore`), logged with who asked. The root key is not in it. On PostgreSQL, a
+   * CONFLICT that says to use pg_dump.
+   */
+  backup(ctx: RequestContext): Promise<Uint8Array>;
   /** Closes the database (releasing the embedded store's lock) and zeroes cached keys. */
   close(): Promise<void>;
 }
@@ -230,6 +237,17 @@ export async function assemble(
       return report;
     },
     webhookStats: () => ({ ...deliveries }),
+    async backup(ctx: RequestContext) {
+      if (!db.snapshot) {
+        throw new RegistryError(
+          'CONFLICT',
+          'the store is PostgreSQL: back it up with pg_dump (and the roles with pg_dumpall --roles-only), and keep the root key; see docs/operations.md, "Backup and restore"',
+        );
+      }
+      const archive = await db.snapshot();
+      logger.info({ actor: ctx.actor, requestId: ctx.requestId, bytes: archive.length }, 'backup taken');
+      return archive;
+    },
     onRotation(observer: RotationObserver) {
       rotationObservers.add(observer);
       return () => {

@@ -1,226 +1,77 @@
-import { hostname } from 'node:os';
-import { Command } from 'commander';
-import { type Config, loadConfig, loadMigrationConfig } from '../config.js';
-import { isRegistryError, RegistryError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
-import { buildApp, closeGracefully } from '../http/app.js';
-import { HttpMetrics } from '../http/metrics.js';
-import { buildMetricsApp } from '../http/metrics-routes.js';
-import { createLogger } from '../logger.js';
-import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
+import { Command, CommanderError } from 'commander';
+import { registerBackupCommands } from './backup-commands.js';
+import { registerCompletionCommand } from './completion.js';
+import { exitCodeOf, exitCodesHelp } from './exit-codes.js';
+import { registerLoginCommands } from './login-commands.js';
 import { registerRemoteCommands } from './remote-commands.js';
+import { errorDocument, errorLine, wantsJson } from './report-error.js';
+import { packageVersion } from './version.js';
 import { registerWebhookCommands } from './webhook-commands.js';
 
-/** `credreg …`: local administration commands. Exit code 1 with a one-line message on errors. */
+/**
+ * `credreg …`. A failure exits with the code {@link exitCodeOf} gives it (see exit-codes.ts) after one
+ * line on stderr, or with `--json` one JSON object there (see report-error.ts).
+ *
+ * The commands that open the store or start the server (`migrate`, `init`, `serve`) import
+ * server-commands.ts only when they run: the remote commands and `--version` never load Fastify,
+ * PGlite or a key provider's SDK.
+ */
 export async function run(argv: string[]): Promise<void> {
+  const json = wantsJson(argv);
+  // Whether commander has already said what was wrong (a usage error), so it is not said twice.
+  let reported = false;
   const program = new Command()
     .name('credreg')
     .description('Multi-tenant credential registry: encrypted, versioned, audited secrets')
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      // With --json the JSON object is the whole of stderr: commander's text and help stay out.
+      writeErr: (text) => {
+        if (!json) process.stderr.write(text);
+      },
+      outputError: (text, write) => {
+        reported = true;
+        write(text);
+      },
+    })
+    .addHelpText('after', exitCodesHelp());
 
   program
     .command('migrate')
     .description(
       'apply pending database migrations (embedded store, or DATABASE_URL / CREDREG_MIGRATION_DATABASE_URL)',
     )
-    .action(async () => {
-      const config = loadMigrationConfig(); // no root key: migrating touches no secret
-      const logger = createLogger(config.logLevel);
-      await runMigrations(config, logger);
-    });
+    .action(async () => (await import('./server-commands.js')).migrate());
 
   program
     .command('init')
     .description('migrate the store and, if it has none yet, create the platform-admin token (printed once)')
-    .action(async () => {
-      const config = loadConfig();
-      const logger = createLogger(config.logLevel);
-      const registry = await openRegistry({ config, logger, migrate: true });
-      try {
-        if (!(await printBootstrapToken(registry))) process.stderr.write('credreg: already initialised\n');
-      } finally {
-        await registry.close();
-      }
-    });
+    .action(async () => (await import('./server-commands.js')).init());
 
   program
     .command('serve')
     .description('run the HTTP service (embedded store in ./data unless DATABASE_URL is set)')
     .option('--migrate', 'apply pending migrations before starting (always done on the embedded store)')
-    .action(async (opts: { migrate?: boolean }) => {
-      const config = loadConfig();
-      const logger = createLogger(config.logLevel);
-      // The embedded store is private to this process, so it is migrated as it opens; a shared
-      // PostgreSQL schema changes only when asked (`--migrate`, or `credreg migrate` as its owner).
-      const migrate = opts.migrate === true || config.storage.kind === 'pglite';
-      const registry = await openRegistry({ config, logger, migrate });
-      await printBootstrapToken(registry);
-      // One collector: a separate metrics listener reports the main app's requests.
-      const metrics = new HttpMetrics(registry);
-      const app = await buildApp(registry, {
-        logger,
-        http: config.http,
-        metrics: { token: config.metrics.token, collector: metrics },
-      });
-      const metricsApp = config.metrics.listen ? await buildMetricsApp(metrics, { logger }) : undefined;
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return; // a second signal must not close twice
-        stopping = true;
-        logger.info({ signal }, 'shutting down');
-        await maintenance.stop();
-        await webhookDelivery.stop();
-        await rotations.stop();
-        await expiryAlerts.stop();
-        await closeGracefully(app); // answers new requests 503, lets in-flight ones finish, stops listening
-        await metricsApp?.close(); // after the main app, so its last requests can still be scraped
-        await registry.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
-      const maintenance = startMaintenance(registry, config, logger);
-      const webhookDelivery = startBatchLoop(
-        'webhook delivery',
-        config.webhooks.intervalMs,
-        20,
-        (batchSize) => registry.deliverWebhooks({ batchSize }),
-        logger,
-      );
-      const rotations = startBatchLoop(
-        'rotation',
-        config.rotation.intervalMs,
-        10,
-        (limit) => registry.rotateDue({ limit }),
-        logger,
-      );
-      // The same scheduler's other half, on its interval: notices before and at credentials' expiry.
-      const expiryAlerts = startBatchLoop(
-        'expiry alert',
-        config.rotation.intervalMs,
-        50,
-        async (limit) => ({ claimed: (await registry.sendExpiryAlerts({ limit })).found }),
-        logger,
-      );
-      if (metricsApp && config.metrics.listen) {
-        // Before the main listener: an address that cannot be bound stops the start-up before any traffic.
-        const { host, port } = config.metrics.listen;
-        const metricsAddress = await metricsApp.listen({ host, port }).catch((err: Error) => {
-          throw new RegistryError('CONFIG', `CREDREG_METRICS_LISTEN=${host}:${port}: ${err.message}`);
-        });
-        logger.info(
-          { address: metricsAddress },
-          `metrics served without a token on ${metricsAddress}/metrics`,
-        );
-      }
-      const address = await app.listen({ host: config.listen.host, port: config.listen.port });
-      const where =
-        config.storage.kind === 'pglite' ? `embedded store in ${config.storage.dataDir}` : 'PostgreSQL';
-      logger.info({ backend: registry.backend, address }, `credreg listening on ${address} (${where})`);
-    });
+    .action(async (opts: { migrate?: boolean }) => (await import('./server-commands.js')).serve(opts));
 
   registerRemoteCommands(program);
   registerWebhookCommands(program);
+  registerLoginCommands(program);
+  registerCompletionCommand(program); // its script is made when it runs: it covers every command
+  registerBackupCommands(program);
 
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    process.stderr.write(`credreg: ${isRegistryError(err) ? err.message : (err as Error).message}\n`);
-    process.exit(1);
+    const code = exitCodeOf(err);
+    // --help, `help` and --version end in a CommanderError with exit code 0: nothing went wrong.
+    if (err instanceof CommanderError && err.exitCode === 0) process.exit(0);
+    // `credreg` or `credreg cred` alone: the help that commander has printed says what to type.
+    const printed = reported || (err instanceof CommanderError && err.code === 'commander.help');
+    if (json) process.stderr.write(`${JSON.stringify(errorDocument(err))}\n`);
+    else if (!printed) process.stderr.write(`${errorLine(err)}\n`);
+    process.exit(code);
   }
-}
-
-/**
- * On an empty store, creates the platform-admin token and prints it on stderr, once: only its hash
- * is kept, so this is the one time anyone sees it.
- */
-async function printBootstrapToken(registry: RegistryHandle): Promise<boolean> {
-  const token = await registry.authenticator.bootstrap();
-  if (!token) return false;
-  process.stderr.write(
-    `credreg: created the platform admin token (shown once, store it now; only its hash is kept): ${token}\n`,
-  );
-  return true;
-}
-
-/**
- * Background upkeep on a timer: vault-key rotation on schedule, re-wrap in bounded batches, purge.
- * Every instance ticks, but only the one that claims the interval's lease in the database runs the
- * pass: instances sharing a database run it once per interval between them, not once each. One
- * pass at a time per instance; a pass that outlasts its lease may overlap the next one elsewhere,
- * which upkeep tolerates (rotation is compare-and-set, re-wrap skips rows another holds).
- */
-function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, logger: Logger) {
-  const { intervalMs } = config.maintenance;
-  // The lease is the interval less a little slack. The instance that ran the last pass ticks again
-  // one interval later; a few ms of timer or network jitter must not let that tick find its own
-  // lease still held and so skip a whole interval when it is the only instance.
-  const leaseMs = intervalMs - Math.min(1000, Math.floor(intervalMs / 10));
-  // Who ran a pass, for operators; cut to what the lease keeps, or every claim would be refused.
-  const holder = `${hostname()}:${process.pid}`.slice(0, 200);
-  let running: Promise<unknown> | undefined;
-  const tick = () => {
-    if (running) return;
-    running = registry
-      .claimScheduledRun('maintenance', holder, leaseMs)
-      .then(async (claimed) => {
-        if (claimed === null) return; // another instance has this interval: the usual case, nothing to say
-        const report = await registry.runMaintenance({
-          rotateAfterDays: config.maintenance.rotateVaultKeysAfterDays,
-        });
-        if (report.rotated || report.rewrapped || report.purged)
-          logger.info({ ...report }, 'maintenance pass');
-      })
-      .catch((err: unknown) => logger.warn({ error: (err as Error).message }, 'maintenance pass failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = intervalMs > 0 ? setInterval(tick, intervalMs) : undefined;
-  timer?.unref();
-  return {
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
-}
-
-/**
- * Runs `batch` every `intervalMs` (0: never): webhook deliveries, due rotations, expiry alerts. No
- * lease is needed: each batch claims (or takes) its own rows, so instances share the work. A batch that came back full runs
- * again at once (up to 50 in a row), so a backlog drains faster than one batch per interval.
- */
-function startBatchLoop(
-  what: string,
-  intervalMs: number,
-  batchSize: number,
-  batch: (batchSize: number) => Promise<{ claimed: number }>,
-  logger: Logger,
-) {
-  let running: Promise<unknown> | undefined;
-  let stopping = false;
-  const drain = async () => {
-    for (let rounds = 0; rounds < 50 && !stopping; rounds++) {
-      const report = await batch(batchSize);
-      if (report.claimed < batchSize) return;
-    }
-  };
-  const tick = () => {
-    if (running || stopping) return;
-    running = drain()
-      .catch((err: unknown) => logger.warn({ error: (err as Error).message }, `${what} tick failed`))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = intervalMs > 0 ? setInterval(tick, intervalMs) : undefined;
-  timer?.unref();
-  return {
-    async stop() {
-      stopping = true;
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
 }

@@ -27,8 +27,17 @@ import {
   VERSION_STAGES,
   type VersionStage,
 } from '../core/types.js';
+import {
+  credentialIdOf,
+  credentialOf,
+  parseCredentialRef,
+  vaultIdOf,
+  wholeCredential,
+} from './credential-ref.js';
+import { CliError } from './exit-codes.js';
 import { readCredentialValue } from './secret-input.js';
 import { type Column, csvRow, formatRecord, formatTable } from './text-format.js';
+import { valueShapesHelp } from './value-shapes-help.js';
 
 /** Where `--addr` points when neither it nor `CREDREG_ADDR` is given. */
 
@@ -36,6 +45,7 @@ import { type Column, csvRow, formatRecord, formatTable } from './text-format.js
 export interface RemoteOptions {
   addr?: string;
   token?: string;
+  profile?: string;
   json?: boolean;
 }
 
@@ -57,11 +67,18 @@ interface AuditFilterOptions {
 }
 
 /** The server and token to use: flags first, then `CREDREG_ADDR` and `CREDREG_TOKEN` (see config.ts). */
-function resolveConnection(options: Pick<RemoteOptions, 'addr' | 'token'>): { addr: string; token: string } {
-  const env = loadClientConfig();
-  const addr = options.addr ?? env.addr;
-  const token = options.token ?? env.token;
-  if (!token) throw new Error('no API token: set CREDREG_TOKEN (or pass --token)');
+function resolveConnection(options: Pick<RemoteOptions, 'addr' | 'token' | 'profile'>): {
+  addr: string;
+  token: string;
+} {
+  const { addr, token } = loadClientConfig(process.env, options);
+  if (!token) {
+    throw new CliError(
+      'unauthenticated',
+      'UNAUTHENTICATED',
+      `no API token for ${addr}: run \`credreg login --addr ${addr}\`, set CREDREG_TOKEN, or pass --token`,
+    );
+  }
   return { addr, token };
 }
 
@@ -137,7 +154,7 @@ function registerTokenCommands(program: Command): Command {
     .description('create a token for a principal of your tenant; prints its secret, shown only once')
     .requiredOption('--principal <id>', 'principal the token acts as')
     .addOption(new Option('--role <role>', 'what the token may do').choices(ROLES).makeOptionMandatory())
-    .option('--vault <id>', 'limit the token to one vault')
+    .option('--vault <vault>', 'limit the token to one vault (its id or name)')
     .option('--expires <time>', 'expiry, ISO 8601 (e.g. 2026-12-31T00:00:00Z)', instant)
     .action(
       async (
@@ -148,10 +165,11 @@ function registerTokenCommands(program: Command): Command {
           expires?: string;
         },
       ) => {
-        const issued = await connect(opts).createToken({
+        const client = connect(opts);
+        const issued = await client.createToken({
           principalId: opts.principal,
           role: opts.role,
-          vaultId: opts.vault,
+          vaultId: opts.vault === undefined ? undefined : await vaultIdOf(client, opts.vault),
           expiresAt: opts.expires,
         });
         printIssuedToken(opts, issued);
@@ -250,44 +268,73 @@ function registerVaultCommands(program: Command): Command {
 
   vault
     .command('update')
-    .argument('<id>', 'vault id')
+    .argument('<vault>', 'vault id or name')
     .description("change a vault's settings; its credentials that set no expiry alerts follow at once")
     .requiredOption(
       '--expiry-alerts <windows>',
       'default expiry alerts of its credentials, e.g. P30D,P7D,P1D; "off" for none; "default" for P30D,P7D,P1D',
       alertWindows,
     )
-    .action(async (id: string, opts: RemoteOptions & { expiryAlerts: Setting<string[]> }) => {
-      const updated = await connect(opts).updateVault(id, { expiryAlerts: opts.expiryAlerts.value });
+    .action(async (vault: string, opts: RemoteOptions & { expiryAlerts: Setting<string[]> }) => {
+      const client = connect(opts);
+      const updated = await client.updateVault(await vaultIdOf(client, vault), {
+        expiryAlerts: opts.expiryAlerts.value,
+      });
       print(opts, updated, () => formatRecord(vaultFields(updated)));
+    });
+
+  vault
+    .command('get')
+    .argument('<vault>', 'vault id or name')
+    .description("a vault's settings")
+    .action(async (vault: string, opts: RemoteOptions) => {
+      const client = connect(opts);
+      const found = await client.getVault(await vaultIdOf(client, vault));
+      print(opts, found, () => formatRecord(vaultFields(found)));
     });
 
   listing(vault.command('list'))
     .description('list vaults')
-    .action(async (opts: ListOptions) => {
+    .option('--name <name>', 'only the vault of this exact name')
+    .option('--prefix <text>', 'only the vaults whose name starts with this')
+    .action(async (opts: ListOptions & { name?: string; prefix?: string }) => {
       const client = connect(opts);
-      await printPage(opts, (q) => client.listVaults(q), VAULT_COLUMNS);
+      await printPage(
+        opts,
+        (q) => client.listVaults({ ...q, name: opts.name, prefix: opts.prefix }),
+        VAULT_COLUMNS,
+      );
     });
 
   vault
     .command('rm')
-    .argument('<id>', 'vault id')
+    .argument('<vault>', 'vault id or name')
     .description('delete a vault')
     .option('--force', 'delete it even if it still holds credentials')
-    .action(async (id: string, opts: RemoteOptions & { force?: boolean }) => {
-      await connect(opts).deleteVault(id, { force: opts.force === true });
+    .action(async (vault: string, opts: RemoteOptions & { force?: boolean }) => {
+      const client = connect(opts);
+      const id = await vaultIdOf(client, vault);
+      await client.deleteVault(id, { force: opts.force === true });
       print(opts, { id, deleted: true }, () => `deleted vault ${id}`);
     });
   return vault;
 }
 
-/** The vault a `keys` command acts on: `credreg keys rotate <id>` or `credreg keys rotate --vault <id>`. */
-function vaultOf(arg: string | undefined, opts: { vault?: string }): string {
+/**
+ * The id of the vault a `keys` command acts on: `credreg keys rotate <vault>` or
+ * `credreg keys rotate --vault <vault>`, by id or name.
+ */
+async function vaultOf(
+  client: RegistryClient,
+  arg: string | undefined,
+  opts: { vault?: string },
+): Promise<string> {
   if (arg && opts.vault && arg !== opts.vault)
     throw new InvalidArgumentError('give the vault once: as an argument or with --vault');
-  const id = arg ?? opts.vault;
-  if (!id) throw new InvalidArgumentError('which vault? give its id, as an argument or with --vault');
-  return id;
+  const given = arg ?? opts.vault;
+  if (!given)
+    throw new InvalidArgumentError('which vault? give its id or name, as an argument or with --vault');
+  return vaultIdOf(client, given);
 }
 
 function registerKeyCommands(program: Command): Command {
@@ -334,12 +381,12 @@ function registerKeyCommands(program: Command): Command {
 
   keys
     .command('status')
-    .argument('[vault]', 'vault id')
-    .option('--vault <id>', 'vault id')
+    .argument('[vault]', 'vault id or name')
+    .option('--vault <vault>', 'vault id or name')
     .description('each vault-key version and how many data keys still use it')
     .action(async (arg: string | undefined, opts: RemoteOptions & { vault?: string }) => {
-      const vaultId = vaultOf(arg, opts);
-      const status = await connect(opts).vaultKeyStatus(vaultId);
+      const client = connect(opts);
+      const status = await client.vaultKeyStatus(await vaultOf(client, arg, opts));
       print(opts, status, () =>
         formatTable(
           [
@@ -355,12 +402,13 @@ function registerKeyCommands(program: Command): Command {
 
   keys
     .command('rotate')
-    .argument('[vault]', 'vault id')
-    .option('--vault <id>', 'vault id')
+    .argument('[vault]', 'vault id or name')
+    .option('--vault <vault>', 'vault id or name')
     .description('make a new vault-key version current; new writes use it at once')
     .action(async (arg: string | undefined, opts: RemoteOptions & { vault?: string }) => {
-      const vaultId = vaultOf(arg, opts);
-      const r = await connect(opts).rotateVaultKey(vaultId);
+      const client = connect(opts);
+      const vaultId = await vaultOf(client, arg, opts);
+      const r = await client.rotateVaultKey(vaultId);
       print(
         opts,
         r,
@@ -370,8 +418,8 @@ function registerKeyCommands(program: Command): Command {
 
   keys
     .command('rewrap')
-    .argument('[vault]', 'vault id')
-    .option('--vault <id>', 'vault id')
+    .argument('[vault]', 'vault id or name')
+    .option('--vault <vault>', 'vault id or name')
     .description('move data keys to the current vault-key version (resumable)')
     .option('--batch-size <n>', 'data keys per transaction (Default: 500)', positiveInt)
     .option('--max-batches <n>', 'stop after this many batches (Default: until done)', positiveInt)
@@ -380,8 +428,8 @@ function registerKeyCommands(program: Command): Command {
         arg: string | undefined,
         opts: RemoteOptions & { vault?: string; batchSize?: number; maxBatches?: number },
       ) => {
-        const vaultId = vaultOf(arg, opts);
-        const r = await connect(opts).rewrapVaultKeys(vaultId, {
+        const client = connect(opts);
+        const r = await client.rewrapVaultKeys(await vaultOf(client, arg, opts), {
           batchSize: opts.batchSize,
           maxBatches: opts.maxBatches,
         });
@@ -395,11 +443,13 @@ function registerKeyCommands(program: Command): Command {
 
   keys
     .command('destroy')
-    .argument('<vault>', 'vault id')
+    .argument('<vault>', 'vault id or name')
     .argument('<version>', 'vault-key version', positiveInt)
     .description('destroy an old vault-key version once no data key uses it')
-    .action(async (vaultId: string, version: number, opts: RemoteOptions) => {
-      await connect(opts).destroyVaultKeyVersion(vaultId, version);
+    .action(async (vault: string, version: number, opts: RemoteOptions) => {
+      const client = connect(opts);
+      const vaultId = await vaultIdOf(client, vault);
+      await client.destroyVaultKeyVersion(vaultId, version);
       print(
         opts,
         { vaultId, version, destroyed: true },
@@ -419,7 +469,7 @@ function registerCredentialCommands(program: Command): Command {
   cred
     .command('put')
     .alias('store')
-    .argument('<vault>', 'vault id')
+    .argument('<vault>', 'vault id or name')
     .argument('<name>', 'credential name')
     .description(
       'store a new credential; its value comes from stdin, or a prompt that does not echo. ' +
@@ -434,6 +484,7 @@ function registerCredentialCommands(program: Command): Command {
       'alerts before --expires, e.g. P30D,P7D; "off" for none (Default: the vault\'s)',
       alertWindows,
     )
+    .addHelpText('after', () => valueShapesHelp())
     .action(
       async (
         vaultId: string,
@@ -447,8 +498,10 @@ function registerCredentialCommands(program: Command): Command {
         },
       ) => {
         const client = connect(opts);
+        // The vault first: a wrong one is reported before a value is asked for.
+        const id = await vaultIdOf(client, vaultId);
         const value = (await readCredentialValue(opts.type, name)) as CredentialValue;
-        const stored = await client.storeCredential(vaultId, {
+        const stored = await client.storeCredential(id, {
           name,
           type: opts.type,
           value,
@@ -463,7 +516,7 @@ function registerCredentialCommands(program: Command): Command {
 
   cred
     .command('update')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .description(
       "change a credential's metadata, expiry or expiry alerts (never its value: see `cred rotate`)",
     )
@@ -483,7 +536,8 @@ function registerCredentialCommands(program: Command): Command {
           expiryAlerts?: Setting<string[]>;
         },
       ) => {
-        const updated = await connect(opts).updateCredential(id, {
+        const client = connect(opts);
+        const updated = await client.updateCredential(await credentialIdOf(client, id), {
           metadata: opts.metadata,
           expiresAt: opts.expires?.value,
           expiryAlerts: opts.expiryAlerts?.value,
@@ -494,7 +548,7 @@ function registerCredentialCommands(program: Command): Command {
 
   cred
     .command('get')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name, e.g. payments/stripe)')
     .description(
       'reveal a value (logged with your reason); prints the value alone, JSON for structured types',
     )
@@ -511,11 +565,13 @@ function registerCredentialCommands(program: Command): Command {
         id: string,
         opts: RemoteOptions & { reason: string; atVersion?: number; stage?: VersionStage },
       ) => {
-        const revealed = await connect(opts).revealCredential(id, {
-          reason: opts.reason,
-          version: opts.atVersion,
-          stage: opts.stage,
-        });
+        const ref = wholeCredential(parseCredentialRef(id), id);
+        const body = { reason: opts.reason, version: opts.atVersion, stage: opts.stage };
+        const client = connect(opts);
+        const revealed =
+          'id' in ref
+            ? await client.revealCredential(ref.id, body)
+            : await client.revealSecret(ref.vault, ref.name, body);
         const value = revealed.value;
         print(opts, revealed, () => (typeof value === 'string' ? value : JSON.stringify(value, null, 2)));
       },
@@ -523,7 +579,7 @@ function registerCredentialCommands(program: Command): Command {
 
   cred
     .command('rotate')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .description(
       "store a new version and make it current; the value is read like `cred put`, or made by the credential's rotator when it has one and nothing is piped in",
     )
@@ -536,10 +592,16 @@ function registerCredentialCommands(program: Command): Command {
         opts: RemoteOptions & { expectedVersion?: number; expires?: string; rotator?: boolean },
       ) => {
         const client = connect(opts);
+        const ref = wholeCredential(parseCredentialRef(id), id);
         // The value's format depends on the type, which the server knows.
-        const current = await client.getCredential(id);
+        const current =
+          'id' in ref ? await client.getCredential(ref.id) : await client.getSecret(ref.vault, ref.name);
+        const rotate = (body: Parameters<RegistryClient['rotateCredential']>[1]) =>
+          'id' in ref
+            ? client.rotateCredential(ref.id, body)
+            : client.rotateSecret(ref.vault, ref.name, body);
         if (current.rotation && (opts.rotator || process.stdin.isTTY)) {
-          const rotated = await client.rotateCredential(id, {});
+          const rotated = await rotate({});
           print(
             opts,
             rotated,
@@ -549,7 +611,7 @@ function registerCredentialCommands(program: Command): Command {
           return;
         }
         const value = (await readCredentialValue(current.type, current.name)) as CredentialValue;
-        const rotated = await client.rotateCredential(id, {
+        const rotated = await rotate({
           value,
           expectedVersion: opts.expectedVersion,
           expiresAt: opts.expires,
@@ -561,7 +623,7 @@ function registerCredentialCommands(program: Command): Command {
   const rotation = cred.command('rotation').description("a credential's rotator and schedule");
   rotation
     .command('set')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .requiredOption('--rotator <type>', 'random, postgresql, mysql, oauth2_refresh, webhook')
     .option('--schedule <when>', 'ISO 8601 duration (P30D) or cron expression; absent: on demand only')
     .option(
@@ -578,7 +640,8 @@ function registerCredentialCommands(program: Command): Command {
         id: string,
         opts: RemoteOptions & { rotator: string; schedule?: string; settings?: object; url?: string },
       ) => {
-        const updated = await connect(opts).updateCredential(id, {
+        const client = connect(opts);
+        const updated = await client.updateCredential(await credentialIdOf(client, id), {
           rotation: {
             ...(opts.schedule ? { schedule: opts.schedule } : {}),
             rotator: { ...(opts.settings ?? {}), ...(opts.url ? { url: opts.url } : {}), type: opts.rotator },
@@ -589,12 +652,13 @@ function registerCredentialCommands(program: Command): Command {
     );
   rotation
     .command('signing-secret')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .description(
       "replace the webhook rotator's signing secret: prints the new one, this once; the old one stays valid for 24 hours",
     )
     .action(async (id: string, opts: RemoteOptions) => {
-      const replaced = await connect(opts).replaceSigningSecret(id);
+      const client = connect(opts);
+      const replaced = await client.replaceSigningSecret(await credentialIdOf(client, id));
       print(opts, replaced, () =>
         [
           signingSecretText(replaced.signingSecret),
@@ -606,39 +670,59 @@ function registerCredentialCommands(program: Command): Command {
     });
   rotation
     .command('show')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .description("the credential's rotation settings and state (never a value)")
     .action(async (id: string, opts: RemoteOptions) => {
-      const c = await connect(opts).getCredential(id);
+      const c = await credentialOf(connect(opts), id);
       print(opts, c.rotation, () => rotationText(c.rotation));
     });
   rotation
     .command('clear')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .description('stop rotating the credential by itself')
     .action(async (id: string, opts: RemoteOptions) => {
-      const updated = await connect(opts).updateCredential(id, { rotation: null });
+      const client = connect(opts);
+      const updated = await client.updateCredential(await credentialIdOf(client, id), { rotation: null });
       print(opts, updated.rotation, () => rotationText(updated.rotation));
     });
 
-  listing(cred.command('list').argument('<vault>', 'vault id'))
+  listing(cred.command('list').argument('<vault>', 'vault id or name'))
     .description("list a vault's credentials (metadata only)")
     .option('--include-deleted', 'include soft-deleted credentials')
-    .action(async (vaultId: string, opts: ListOptions & { includeDeleted?: boolean }) => {
-      const client = connect(opts);
-      await printPage(
-        opts,
-        (q) => client.listCredentials(vaultId, { ...q, includeDeleted: opts.includeDeleted || undefined }),
-        CREDENTIAL_COLUMNS,
-      );
-    });
+    .option('--name <name>', 'only the credential of this exact name')
+    .option('--prefix <text>', 'only the credentials whose name starts with this')
+    .action(
+      async (
+        vault: string,
+        opts: ListOptions & { includeDeleted?: boolean; name?: string; prefix?: string },
+      ) => {
+        const client = connect(opts);
+        const vaultId = await vaultIdOf(client, vault);
+        await printPage(
+          opts,
+          (q) =>
+            client.listCredentials(vaultId, {
+              ...q,
+              includeDeleted: opts.includeDeleted || undefined,
+              name: opts.name,
+              prefix: opts.prefix,
+            }),
+          CREDENTIAL_COLUMNS,
+        );
+      },
+    );
 
   cred
     .command('versions')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .description("list a credential's versions")
     .action(async (id: string, opts: RemoteOptions) => {
-      const versions = await connect(opts).listVersions(id);
+      const client = connect(opts);
+      const ref = wholeCredential(parseCredentialRef(id), id);
+      const versions =
+        'id' in ref
+          ? await client.listVersions(ref.id)
+          : await client.listSecretVersions(ref.vault, ref.name);
       print(opts, versions, () =>
         formatTable(
           [
@@ -656,20 +740,24 @@ function registerCredentialCommands(program: Command): Command {
 
   cred
     .command('rm')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name)')
     .description('soft-delete a credential; `cred restore` brings it back within the recovery window')
     .option('--recovery-window <days>', 'days it stays restorable, 1 to 30 (Default: 7)', positiveInt)
     .action(async (id: string, opts: RemoteOptions & { recoveryWindow?: number }) => {
-      const deleted = await connect(opts).deleteCredential(id, { recoveryWindowDays: opts.recoveryWindow });
+      const client = connect(opts);
+      const deleted = await client.deleteCredential(await credentialIdOf(client, id), {
+        recoveryWindowDays: opts.recoveryWindow,
+      });
       print(opts, deleted, () => `deleted ${deleted.name}; restorable until ${deleted.purgeAfter ?? '-'}`);
     });
 
   cred
     .command('restore')
-    .argument('<id>', 'credential id')
+    .argument('<credential>', 'credential id or path (vault/name: its one deleted credential of that name)')
     .description('restore a soft-deleted credential')
     .action(async (id: string, opts: RemoteOptions) => {
-      const restored = await connect(opts).restoreCredential(id);
+      const client = connect(opts);
+      const restored = await client.restoreCredential(await credentialIdOf(client, id, { deleted: true }));
       print(opts, restored, () => formatRecord(credentialFields(restored)));
     });
   return cred;
@@ -704,8 +792,15 @@ function registerAuditCommands(program: Command): Command {
 
 function addConnectionOptions(command: Command): void {
   command
-    .option('--addr <url>', `server address (Default: $CREDREG_ADDR, else ${DEFAULT_CLIENT_ADDR})`)
-    .option('--token <token>', 'API token (Default: $CREDREG_TOKEN; prefer it: flags show in process lists)');
+    .option(
+      '--addr <url>',
+      `server address (Default: $CREDREG_ADDR, else the profile's, else ${DEFAULT_CLIENT_ADDR})`,
+    )
+    .option('--token <token>', 'API token (Default: $CREDREG_TOKEN; prefer it: flags show in process lists)')
+    .option(
+      '--profile <name>',
+      'profile stored by `credreg login`, used for what --addr/--token and the environment leave unset (Default: $CREDREG_PROFILE, else default)',
+    );
 }
 
 /** Adds `--limit`, `--cursor` and `--all` to a listing command (see {@link printPage}). */

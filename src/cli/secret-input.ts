@@ -83,3 +83,15 @@ function promptHidden(question: string, stdin: SecretSource, sink: PromptSink): 
     stdin.resume();
   });
 }
+
+/**
+ * Reads one secret that is not a credential value (the token `credreg login` stores): from a
+ * prompt that does not echo on a terminal, else all of stdin, minus surrounding whitespace.
+ */
+export async function readSecretLine(
+  question: string,
+  io: { stdin: SecretSource; prompt: PromptSink } = { stdin: process.stdin, prompt: process.stderr },
+): Promise<string> {
+  const text = io.stdin.isTTY ? await promptHidden(question, io.stdin, io.prompt) : await readAll(io.stdin);
+  return text.trim();
+}

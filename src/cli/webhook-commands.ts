@@ -16,7 +16,6 @@ import {
   type RemoteOptions,
 } from './remote-commands.js';
 import { type Column, formatRecord } from './text-format.js';
-import { startWebhookListener } from './webhook-listen.js';
 
 /**
  * Adds `credreg webhook …`. Every subcommand but `listen` takes `--addr`, `--token` and `--json`,
@@ -122,6 +121,8 @@ export function registerWebhookCommands(program: Command): Command {
           'no webhook secret: set CREDREG_WEBHOOK_SECRET (or pass --secret) to the whsec_… that `credreg webhook create` printed',
         );
       }
+      // Imported here: the receiver's HTTP server and verifier are not needed by any other command.
+      const { startWebhookListener } = await import('./webhook-listen.js');
       const listener = await startWebhookListener({
         host: opts.host,
         port: opts.port,

@@ -15,6 +15,8 @@ export interface ApiErrorInit {
   issues?: readonly ApiIssue[];
   /** The server's request id, to quote when asking an operator to look at its logs. */
   requestId?: string | null;
+  /** The server's problem document as it was sent, when the answer was one. */
+  problem?: Readonly<Record<string, unknown>> | null;
   cause?: unknown;
 }
 
@@ -39,6 +41,11 @@ export class ApiError extends Error {
   readonly detail: string;
   readonly issues: readonly ApiIssue[];
   readonly requestId: string | null;
+  /**
+   * The server's RFC 9457 problem document (`type`, `title`, `status`, `detail`, `code`, `issues`,
+   * `requestId`) as it was sent; null when no problem document arrived (unreachable, a proxy's page).
+   */
+  readonly problem: Readonly<Record<string, unknown>> | null;
 
   constructor(init: ApiErrorInit) {
     const issues = init.issues ?? [];
@@ -56,6 +63,7 @@ export class ApiError extends Error {
     this.detail = init.detail;
     this.issues = Object.freeze([...issues]);
     this.requestId = init.requestId ?? null;
+    this.problem = init.problem ? Object.freeze({ ...init.problem }) : null;
   }
 }
 

@@ -9,11 +9,12 @@
  * - Queries are what the server reads once parsed, as the client passes them: it turns numbers,
  *   booleans and `Date`s into query-string text.
  *
- * Only credential values are typed here by hand ({@link CredentialValues}): the server takes any
- * JSON there and the core checks it against the credential's type.
+ * Credential values ({@link CredentialValues}) come from the core's value schemas: the server takes
+ * any JSON there and the core checks it against the credential's type.
  */
 import type { z } from 'zod';
 import type { CredentialType } from '../core/types.js';
+import type { VALUE_SCHEMAS } from '../core/validation.js';
 import type * as request from '../http/request-schemas.js';
 import type * as response from '../http/schemas.js';
 
@@ -40,6 +41,9 @@ export interface ApiPage<T> extends Omit<z.input<ReturnType<typeof response.page
 
 /** Page options of every listing: `limit` (Default: 100, at most 1000) and the previous page's `nextCursor`. */
 export type PageQuery = QueryOf<typeof request.pageQuery>;
+
+/** `GET /v1/vaults`: page options, and `name` (exact) or `prefix` to list only the vaults so named. */
+export type ListVaultsQuery = QueryOf<typeof request.listVaultsQuery>;
 
 export type TenantResource = z.input<typeof response.tenant>;
 
@@ -77,18 +81,13 @@ export type CredentialVersionResource = z.input<typeof response.version>;
 /** The answer of `GET /v1/credentials/{id}/versions`. */
 export type CredentialVersionList = z.input<typeof response.versionList>;
 
-/** Each credential type's value, as the server validates it on write. */
-export interface CredentialValues {
-  api_key: string;
-  bearer_token: string;
-  ssh_key: string;
-  connection_string: string;
-  basic_auth: { username: string; password: string };
-  oauth2_client: { client_id: string; client_secret: string; token_url?: string; scopes?: string[] };
-  oauth2_token: { access_token: string; refresh_token?: string; expires_at?: string };
-  certificate: { cert_pem: string; key_pem: string; chain_pem?: string };
-  generic: Record<string, unknown>;
-}
+/**
+ * Each credential type's value, as the server validates it on write: derived from the core's
+ * schemas (`VALUE_SCHEMAS`), except `generic`, any JSON object (the core bounds it before its shape).
+ */
+export type CredentialValues = {
+  [T in Exclude<CredentialType, 'generic'>]: z.input<(typeof VALUE_SCHEMAS)[T]>;
+} & { generic: Record<string, unknown> };
 
 /** Any credential's value. */
 export type CredentialValue = CredentialValues[CredentialType];
@@ -189,7 +188,10 @@ export interface StoreCredentialBody<T extends CredentialType = CredentialType>
   value: CredentialValues[T];
 }
 
-/** `includeDeleted`: include soft-deleted credentials. (Default: false) */
+/**
+ * `includeDeleted`: include soft-deleted credentials (Default: false); `name` (exact) or `prefix`:
+ * only the credentials so named.
+ */
 export type ListCredentialsQuery = QueryOf<typeof request.listCredentialsQuery>;
 
 /**

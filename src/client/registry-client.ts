@@ -18,6 +18,7 @@ import type {
   DeleteVaultOptions,
   IssuedToken,
   ListCredentialsQuery,
+  ListVaultsQuery,
   PageQuery,
   PrincipalResource,
   ReplacedSigningSecret,
@@ -141,14 +142,19 @@ export class RegistryClient {
     return this.#call('POST', '/v1/vaults', { body });
   }
 
-  /** `GET /v1/vaults`. */
-  listVaults(query: PageQuery = {}): Promise<ApiPage<VaultResource>> {
+  /** `GET /v1/vaults`; `name` (exact) or `prefix` lists only the vaults so named. */
+  listVaults(query: ListVaultsQuery = {}): Promise<ApiPage<VaultResource>> {
     return this.#call('GET', '/v1/vaults', { query: { ...query } });
   }
 
   /** `GET /v1/vaults/{id}`. */
   getVault(id: string): Promise<VaultResource> {
     return this.#call('GET', `/v1/vaults/${segment(id)}`);
+  }
+
+  /** `GET /v1/vaults/by-name/{name}`: the vault of this name in the tenant (404 as for a missing id). */
+  getVaultByName(name: string): Promise<VaultResource> {
+    return this.#call('GET', `/v1/vaults/by-name/${segment(name)}`);
   }
 
   /** `PATCH /v1/vaults/{id}`: the default expiry alerts of its credentials (null: the system default). */
@@ -159,6 +165,27 @@ export class RegistryClient {
   /** `DELETE /v1/vaults/{id}`; `force` deletes a vault that still holds credentials. */
   async deleteVault(id: string, options: DeleteVaultOptions = {}): Promise<void> {
     await this.#call('DELETE', `/v1/vaults/${segment(id)}`, { query: { force: options.force || undefined } });
+  }
+
+  /**
+   * `POST /v1/backup` (platform admin): a snapshot of the embedded store, a gzipped tarball for
+   * `credreg restore`. On PostgreSQL an ApiError (409) that says to use pg_dump.
+   */
+  async backup(): Promise<Uint8Array> {
+    const headers: Record<string, string> = { accept: 'application/gzip, application/problem+json' };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(new URL(`${this.addr}/v1/backup`), { method: 'POST', headers });
+    } catch (cause) {
+      throw this.#unreachable(cause);
+    }
+    if (!response.ok) throw await this.#problem(response);
+    try {
+      return new Uint8Array(await response.arrayBuffer());
+    } catch (cause) {
+      throw this.#unreachable(cause);
+    }
   }
 
   /** `POST /v1/keys/rotate-root` (platform admin): re-wraps vault keys not under the current root key. */
@@ -250,6 +277,33 @@ export class RegistryClient {
   /** `GET /v1/credentials/{id}/versions`. */
   listVersions(id: string): Promise<CredentialVersionList> {
     return this.#call('GET', `/v1/credentials/${segment(id)}/versions`);
+  }
+
+  /**
+   * `GET /v1/secrets/{vault}/{name}`: the metadata of the live credential `name` in the vault
+   * named `vault` (each path segment is URL-encoded, so a `/` in either is never a separator).
+   */
+  getSecret(vault: string, name: string): Promise<CredentialResource> {
+    return this.#call('GET', secretPath(vault, name));
+  }
+
+  /** `POST /v1/secrets/{vault}/{name}/reveal`: as {@link revealCredential}, by path. */
+  revealSecret(vault: string, name: string, body: RevealBody): Promise<RevealedCredentialResource> {
+    return this.#call('POST', `${secretPath(vault, name)}/reveal`, { body });
+  }
+
+  /** `POST /v1/secrets/{vault}/{name}/rotate`: as {@link rotateCredential}, by path. */
+  rotateSecret<V extends CredentialValue>(
+    vault: string,
+    name: string,
+    body: RotateBody<V>,
+  ): Promise<RotationResult> {
+    return this.#call('POST', `${secretPath(vault, name)}/rotate`, { body });
+  }
+
+  /** `GET /v1/secrets/{vault}/{name}/versions`: as {@link listVersions}, by path. */
+  listSecretVersions(vault: string, name: string): Promise<CredentialVersionList> {
+    return this.#call('GET', `${secretPath(vault, name)}/versions`);
   }
 
   /** `GET /v1/audit`: the tenant's access log, newest first. */
@@ -361,6 +415,8 @@ export class RegistryClient {
       detail: text(doc.detail) ?? text(doc.message) ?? text(doc.title) ?? fallback,
       issues: issuesOf(doc.issues),
       requestId: text(doc.requestId) ?? headerRequestId,
+      // Only a document that says what it is counts as a problem document; any other JSON does not.
+      problem: text(doc.code) !== undefined || text(doc.type) !== undefined ? doc : null,
     });
   }
 }
@@ -368,6 +424,8 @@ export class RegistryClient {
 function segment(id: string): string {
   return encodeURIComponent(id);
 }
+
+const secretPath = (vault: string, name: string) => `/v1/secrets/${segment(vault)}/${segment(name)}`;
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;

@@ -19,11 +19,16 @@
 import { z } from 'zod';
 import { describeError, Refusal, type RegistryDeps } from './audited-operation.js';
 import {
+  type CredentialRef,
   credentialId,
+  credentialRef,
   lockForRotation,
   named,
   notFound,
+  oneRef,
   openVersion,
+  refInput,
+  resolveRef,
   sealValue,
 } from './credential-rules.js';
 import { revealCredential } from './credential-values.js';
@@ -49,16 +54,18 @@ interface Begun {
   pending: { version: number; value: unknown } | null;
 }
 
-const beginInput = z.strictObject({
-  ...credentialId,
-  /**
-   * Only if the credential is due now (a refresh before a reveal): a reveal that read it due just
-   * before another run promoted or failed (and set its retry) must not refresh it again.
-   */
-  onlyIfDue: z.boolean().optional(),
-  /** A scheduled run: refused if the credential was rotated after this (see `rotateDue`). */
-  notRotatedSince: z.date().optional(),
-});
+const beginInput = oneRef(
+  z.strictObject({
+    ...credentialRef,
+    /**
+     * Only if the credential is due now (a refresh before a reveal): a reveal that read it due just
+     * before another run promoted or failed (and set its retry) must not refresh it again.
+     */
+    onlyIfDue: z.boolean().optional(),
+    /** A scheduled run: refused if the credential was rotated after this (see `rotateDue`). */
+    notRotatedSince: z.date().optional(),
+  }),
+);
 
 /** Step 1: takes the rotation lease and opens the current (and any pending) value. */
 export const beginRotation = defineUseCase({
@@ -67,7 +74,10 @@ export const beginRotation = defineUseCase({
   input: beginInput,
   logs: 'every attempt',
   names: named,
-  async body(op, { id, onlyIfDue, notRotatedSince }, { deps, tenantId }): Promise<Begun | Refusal> {
+  async body(op, input, { deps, tenantId }): Promise<Begun | Refusal> {
+    const { onlyIfDue, notRotatedSince } = input;
+    const id = await resolveRef(op, input);
+    if (typeof id !== 'string') return id;
     const found = await lockForRotation(op, deps, id);
     if (found instanceof Refusal) return found;
     const { credential } = found;
@@ -279,14 +289,14 @@ const ROTATION_ACTOR = 'system:rotation';
 export async function runRotation(
   deps: RegistryDeps,
   tenantId: string,
-  id: string,
+  ref: CredentialRef,
   ctx: RequestContext,
   options: Parameters<typeof rotationSteps>[5] & { lagSeconds?: number } = {},
 ): Promise<{ credential: Credential; version: number }> {
   const { lagSeconds, ...stepOptions } = options;
   const facts: RunFacts = {};
   try {
-    const promoted = await rotationSteps(facts, deps, tenantId, id, ctx, stepOptions);
+    const promoted = await rotationSteps(facts, deps, tenantId, ref, ctx, stepOptions);
     observeRotation(deps, facts, 'rotated', lagSeconds);
     return promoted;
   } catch (err) {
@@ -300,7 +310,7 @@ async function rotationSteps(
   facts: RunFacts,
   deps: RegistryDeps,
   tenantId: string,
-  id: string,
+  ref: CredentialRef,
   ctx: RequestContext,
   { onlyIfDue, notRotatedSince }: { onlyIfDue?: boolean; notRotatedSince?: Date } = {},
 ): Promise<{ credential: Credential; version: number }> {
@@ -309,12 +319,14 @@ async function rotationSteps(
     tenantId,
     beginRotation,
     {
-      id,
+      ...refInput(ref),
       ...(onlyIfDue ? { onlyIfDue } : {}),
       ...(notRotatedSince ? { notRotatedSince } : {}),
     },
     ctx,
   );
+  // Named by path or not, every later step names the credential begun with by its id.
+  const id = begun.credential.id;
   const rotator = deps.rotators?.get(begun.settings.rotator.type) as Rotator | undefined;
   const { type: rotatorType, ...settings } = begun.settings.rotator;
   facts.rotator = rotatorType;

@@ -1,14 +1,70 @@
+import type { z } from 'zod';
 import type { AuditSubject, Operation, Refusal, RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
 import type { CredentialState, RevealState, ValueBinding, VaultKeyRecord } from './ports.js';
 import type { Credential, VersionStage } from './types.js';
-import { uuid } from './validation.js';
+import { resourceName, uuid } from './validation.js';
 
 export const DAY_MS = 86_400_000;
 
 /** The id field every use-case on one credential takes. */
 export const credentialId = { id: uuid };
+
+/**
+ * The fields of a use-case on one credential that may also be named by its path: its `id`, or its
+ * vault's name (`vault`) and its own (`name`), resolved in the use-case's transaction (`resolveRef`).
+ */
+export const credentialRef = {
+  id: uuid.optional(),
+  vault: resourceName.optional(),
+  name: resourceName.optional(),
+};
+
+/** A credential as the library's callers name it: its id, or its path. */
+export type CredentialRef = string | CredentialPath;
+/** A credential's path: its vault's name and its own, each unique among live objects. */
+export interface CredentialPath {
+  vault: string;
+  name: string;
+}
+
+/** The input fields a `CredentialRef` stands for. */
+export const refInput = (ref: CredentialRef): { id: string } | CredentialPath =>
+  typeof ref === 'string' ? { id: ref } : { vault: ref.vault, name: ref.name };
+
+/** Checks an input made with `credentialRef` names its credential one way, and wholly. */
+export const oneRef = <S extends z.ZodObject>(schema: S) =>
+  schema.superRefine((raw, ctx) => {
+    const r = raw as { id?: unknown; vault?: unknown; name?: unknown };
+    const byPath = r.vault !== undefined || r.name !== undefined;
+    if (r.id !== undefined && byPath)
+      ctx.addIssue({ code: 'custom', path: ['id'], message: 'give an id or a vault and a name, not both' });
+    else if (!byPath && r.id === undefined)
+      ctx.addIssue({ code: 'custom', path: ['id'], message: 'is required (or a vault and a name)' });
+    else if (byPath && (r.vault === undefined || r.name === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [r.vault === undefined ? 'vault' : 'name'],
+        message: 'is required with a path',
+      });
+  });
+
+/**
+ * The id of the credential an input names. A path is looked up among live credentials of the
+ * tenant (RLS and the query both say so); a missing one is refused exactly as a missing id is, and
+ * a found one is named on the row, so scope is then checked by `op.outside` as for an id.
+ */
+export async function resolveRef(
+  op: Operation,
+  ref: { id?: string | undefined; vault?: string | undefined; name?: string | undefined },
+): Promise<string | Refusal> {
+  if (ref.id !== undefined) return ref.id;
+  const found = await op.tx.credentials.findByPath(ref.vault!, ref.name!);
+  if (!found) return op.refuse(notFound());
+  op.note({ credentialId: found.id, vaultId: found.vaultId });
+  return found.id;
+}
 
 export const notFound = () => new RegistryError('NOT_FOUND', 'credential not found');
 export const vaultNotFound = () => new RegistryError('NOT_FOUND', 'vault not found');

@@ -10,6 +10,7 @@ import {
 } from './credential-changes.js';
 import { getCredential, listCredentials, listVersions } from './credential-reads.js';
 import { runRotation } from './credential-rotation.js';
+import { type CredentialRef, refInput } from './credential-rules.js';
 import { revealCredential, rotateCredential, storeCredential } from './credential-values.js';
 import type { RotationSettings } from './rotation-settings.js';
 import {
@@ -106,15 +107,17 @@ export class CredentialService {
   }
 
   /**
-   * Returns a credential's value, once its access-log row is committed.
+   * Returns a credential's value, once its access-log row is committed. `ref` is its id or its
+   * path (`{ vault, name }`: names, looked up in the same transaction, among live credentials).
    * @example const { value } = await t.credentials.reveal(id, { actor: 'billing-job', reason: 'nightly invoice run' });
+   * @example await t.credentials.reveal({ vault: 'payments', name: 'stripe' }, { actor: 'ci', reason: 'deploy' });
    */
-  reveal(id: string, options: RevealOptions): Promise<RevealedCredential> {
+  reveal(ref: CredentialRef, options: RevealOptions): Promise<RevealedCredential> {
     const { reason, version, stage, ...ctx } = options ?? ({} as RevealOptions);
     return this.#run(
       revealCredential,
       {
-        id,
+        ...refInput(ref),
         reason,
         ...(version !== undefined ? { version } : {}),
         ...(stage !== undefined ? { stage } : {}),
@@ -123,20 +126,20 @@ export class CredentialService {
     );
   }
 
-  /** Adds a new version with a new value and makes it current. */
+  /** Adds a new version with a new value and makes it current. `ref`: its id or its path. */
   rotate(
-    id: string,
+    ref: CredentialRef,
     newValue: unknown,
     options: RotateOptions,
   ): Promise<{ credential: Credential; version: number }> {
     const { expectedVersion, expiresAt, ...ctx } = options ?? ({} as RotateOptions);
     // No value: the credential's rotator makes one (see credential-rotation.ts).
     if (newValue === undefined && expectedVersion === undefined && expiresAt === undefined)
-      return runRotation(this.deps, this.tenantId, id, ctx);
+      return runRotation(this.deps, this.tenantId, ref, ctx);
     return this.#run(
       rotateCredential,
       {
-        id,
+        ...refInput(ref),
         value: newValue,
         ...(expectedVersion !== undefined ? { expectedVersion } : {}),
         ...(expiresAt !== undefined ? { expiresAt } : {}),
@@ -145,9 +148,12 @@ export class CredentialService {
     );
   }
 
-  /** Metadata only. A vault-scoped caller is refused (and logged) outside its vault. */
-  get(id: string, ctx: RequestContext = IN_PROCESS): Promise<Credential> {
-    return this.#run(getCredential, { id }, ctx);
+  /**
+   * Metadata only. A vault-scoped caller is refused (and logged) outside its vault. `ref`: its id,
+   * or its path (a live credential's).
+   */
+  get(ref: CredentialRef, ctx: RequestContext = IN_PROCESS): Promise<Credential> {
+    return this.#run(getCredential, refInput(ref), ctx);
   }
 
   list(
@@ -160,14 +166,19 @@ export class CredentialService {
       expiringWithin?: string;
       /** Only those due (or overdue) to rotate. */
       rotationDue?: boolean;
+      /** Only the one of this exact name. */
+      name?: string;
+      /** Only those whose name starts with this. */
+      prefix?: string;
     } = {},
     ctx: RequestContext = IN_PROCESS,
   ): Promise<Page<Credential>> {
     return this.#run(listCredentials, { ...options, vaultId }, ctx);
   }
 
-  listVersions(id: string, ctx: RequestContext = IN_PROCESS): Promise<ListedVersion[]> {
-    return this.#run(listVersions, { id }, ctx);
+  /** `ref`: its id or its path. */
+  listVersions(ref: CredentialRef, ctx: RequestContext = IN_PROCESS): Promise<ListedVersion[]> {
+    return this.#run(listVersions, refInput(ref), ctx);
   }
 
   /**

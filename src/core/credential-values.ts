@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { Refusal, type RegistryDeps } from './audited-operation.js';
 import { refreshBeforeReveal } from './credential-rotation.js';
 import {
-  credentialId,
+  credentialRef,
   inThePast,
   lockForRotation,
   named,
   notFound,
+  oneRef,
   openValue,
+  resolveRef,
   sealValue,
   stagesOf,
   unusableNow,
@@ -52,23 +54,25 @@ const storeInput = z.strictObject({
   rotation: rotationSettings.optional(),
   expiryAlerts: expiryAlerts.optional(),
 });
-const revealInput = z
-  .strictObject({
-    ...credentialId,
+const revealInput = oneRef(
+  z.strictObject({
+    ...credentialRef,
     reason: text(1000).pipe(z.string().trim().min(1, 'a reason is required')),
     version: versionNumber.optional(),
     stage: z.enum(VERSION_STAGES).optional(),
-  })
-  .refine((r) => r.version === undefined || r.stage === undefined, {
-    message: 'give a version or a stage, not both',
-    path: ['stage'],
-  });
-const rotateInput = z.strictObject({
-  ...credentialId,
-  value: z.unknown(),
-  expectedVersion: versionNumber.optional(),
-  expiresAt: timestamp.nullable().optional(),
+  }),
+).refine((r) => r.version === undefined || r.stage === undefined, {
+  message: 'give a version or a stage, not both',
+  path: ['stage'],
 });
+const rotateInput = oneRef(
+  z.strictObject({
+    ...credentialRef,
+    value: z.unknown(),
+    expectedVersion: versionNumber.optional(),
+    expiresAt: timestamp.nullable().optional(),
+  }),
+);
 
 /** Stores a new credential as version 1. */
 export const storeCredential = defineUseCase({
@@ -153,7 +157,9 @@ export const revealCredential = defineUseCase({
   logs: 'every attempt',
   names: named,
   async body(op, r, { deps, tenantId }): Promise<RevealedCredential | Refusal> {
-    let found = await op.tx.credentials.findSealed(r.id, r.version);
+    const id = await resolveRef(op, r);
+    if (typeof id !== 'string') return id;
+    let found = await op.tx.credentials.findSealed(id, r.version);
     if (!found) return op.refuse(notFound());
     const { credential } = found;
     op.note({ vaultId: credential.vaultId, version: r.version ?? credential.currentVersion });
@@ -166,9 +172,9 @@ export const revealCredential = defineUseCase({
       if (!staged)
         return op.refuse(new RegistryError('NOT_FOUND', `the credential has no ${r.stage} version`));
       op.note({ version: staged });
-      found = await op.tx.credentials.findSealed(r.id, staged);
+      found = await op.tx.credentials.findSealed(id, staged);
     } else if (r.version === undefined && dueForRefresh(deps, credential)) {
-      op.outsideFirst('refresh', () => refreshBeforeReveal(deps, tenantId, r.id));
+      op.outsideFirst('refresh', () => refreshBeforeReveal(deps, tenantId, id));
     }
     const version = found?.version;
     if (!version) return op.refuse(new RegistryError('NOT_FOUND', `version ${r.version} does not exist`));
@@ -182,7 +188,7 @@ export const revealCredential = defineUseCase({
       value = openValue(deps, op, version.ciphertext, version.vaultKeyVersion, {
         tenantId,
         vaultId: credential.vaultId,
-        credentialId: r.id,
+        credentialId: id,
         version: version.version,
       });
     } catch (err) {
@@ -191,7 +197,7 @@ export const revealCredential = defineUseCase({
     }
     await op.granted();
     return {
-      credentialId: r.id,
+      credentialId: id,
       name: credential.name,
       type: credential.type,
       version: version.version,
@@ -214,7 +220,9 @@ export const rotateCredential = defineUseCase({
   async body(op, r, { deps, tenantId, ctx }): Promise<{ credential: Credential; version: number } | Refusal> {
     const past = inThePast(deps, r.expiresAt);
     if (past) return op.refuse(past);
-    const found = await lockForRotation(op, deps, r.id);
+    const id = await resolveRef(op, r);
+    if (typeof id !== 'string') return id;
+    const found = await lockForRotation(op, deps, id);
     if (found instanceof Refusal) return found;
     const { credential } = found;
     if (credential.rotation?.pendingVersion) {
@@ -244,26 +252,26 @@ export const rotateCredential = defineUseCase({
     const blob = sealValue(deps, op, found.key, value, {
       tenantId,
       vaultId: credential.vaultId,
-      credentialId: r.id,
+      credentialId: id,
       version: next,
     });
     await op.tx.versions.insert({
-      credentialId: r.id,
+      credentialId: id,
       vaultId: credential.vaultId,
       version: next,
       vaultKeyVersion: found.key.vaultKeyVersion,
       ciphertext: blob,
       createdBy: ctx.actor,
     });
-    let current = await op.tx.credentials.setCurrentVersion(r.id, next, r.expiresAt);
+    let current = await op.tx.credentials.setCurrentVersion(id, next, r.expiresAt);
     if (credential.rotation) {
       // A value given by hand is a fresh start (a user who authorized again after invalid_grant):
       // due by its schedule or its rotator's clock from now, with no failure left on it.
       await op.tx.credentials.setNextRotation(
-        r.id,
+        id,
         nextDueAt(deps, credential.rotation, value, deps.clock.now()),
       );
-      current = await op.tx.credentials.update(r.id, {
+      current = await op.tx.credentials.update(id, {
         rotationState: 'idle',
         rotationAttempts: 0,
         lastRotationError: null,
@@ -271,7 +279,7 @@ export const rotateCredential = defineUseCase({
     }
     // A new expiry replaces the credential's pending expiry notices.
     const updated = await followExpiry(op, deps, credential, current);
-    if (next > found.maxVersions) await op.tx.versions.destroyThrough(r.id, next - found.maxVersions);
+    if (next > found.maxVersions) await op.tx.versions.destroyThrough(id, next - found.maxVersions);
     await op.granted({ version: next });
     await op.emit('credential.rotated', credentialEventData(updated));
     return { credential: updated, version: next };

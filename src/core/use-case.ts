@@ -48,8 +48,11 @@ export interface UseCase<S extends z.ZodType, P, O> {
    * even when the input is refused. Each field must be checked here (a well-formed id or nothing).
    */
   readonly names?: (raw: Readonly<Record<string, unknown>>) => Partial<AuditSubject>;
-  /** The vault the parsed input names, checked against a vault-scoped caller's vault before the work. */
-  readonly vault?: (input: z.output<S>) => string;
+  /**
+   * The vault the parsed input names, checked against a vault-scoped caller's vault before the work;
+   * undefined when the input names it by name, which the body resolves and checks (`op.outside`).
+   */
+  readonly vault?: (input: z.output<S>) => string | undefined;
   /** What a missing id answers; a vault outside the caller's scope answers exactly the same. */
   readonly missing?: () => RegistryError;
   readonly prepare?: (input: z.output<S>, env: UseCaseEnv) => Promise<P>;

@@ -112,31 +112,49 @@ const pem = (label: string) =>
     .max(MAX_VALUE_BYTES)
     .regex(/-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/, `must be PEM (${label})`);
 
-/** Each credential type's value shape. Unknown fields are refused so typos surface at write time. */
-export const VALUE_SCHEMAS: Record<CredentialType, z.ZodType> = {
-  api_key: nonEmpty(MAX_VALUE_BYTES),
-  bearer_token: nonEmpty(MAX_VALUE_BYTES),
-  ssh_key: nonEmpty(MAX_VALUE_BYTES),
-  connection_string: nonEmpty(MAX_VALUE_BYTES),
-  basic_auth: z.strictObject({ username: nonEmpty(1024), password: nonEmpty(MAX_VALUE_BYTES) }),
-  oauth2_client: z.strictObject({
-    client_id: nonEmpty(1024),
-    client_secret: nonEmpty(MAX_VALUE_BYTES),
-    token_url: z.url({ protocol: /^https?$/ }).optional(),
-    scopes: z.array(nonEmpty(256)).max(100).optional(),
-  }),
-  oauth2_token: z.strictObject({
-    access_token: nonEmpty(MAX_VALUE_BYTES),
-    refresh_token: nonEmpty(MAX_VALUE_BYTES).optional(),
-    expires_at: z.iso.datetime({ offset: true }).optional(),
-  }),
-  certificate: z.strictObject({
-    cert_pem: pem('certificate'),
-    key_pem: pem('private key'),
-    chain_pem: pem('chain').optional(),
-  }),
-  generic: jsonObject,
-};
+/**
+ * Each credential type's value shape. Unknown fields are refused so typos surface at write time.
+ * The descriptions are what the OpenAPI document, the README's table and `credreg cred put --help`
+ * show (see `value-shapes.ts`).
+ */
+export const VALUE_SCHEMAS = {
+  api_key: nonEmpty(MAX_VALUE_BYTES).describe('the API key'),
+  bearer_token: nonEmpty(MAX_VALUE_BYTES).describe('the token'),
+  ssh_key: nonEmpty(MAX_VALUE_BYTES).describe('the private key (OpenSSH or PEM)'),
+  connection_string: nonEmpty(MAX_VALUE_BYTES).describe('the connection string or URL'),
+  basic_auth: z
+    .strictObject({
+      username: nonEmpty(1024).describe('the user name'),
+      password: nonEmpty(MAX_VALUE_BYTES).describe('the password'),
+    })
+    .describe('a user name and password'),
+  oauth2_client: z
+    .strictObject({
+      client_id: nonEmpty(1024).describe('the client id'),
+      client_secret: nonEmpty(MAX_VALUE_BYTES).describe('the client secret'),
+      token_url: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe("the authorization server's token endpoint (http or https)"),
+      scopes: z.array(nonEmpty(256)).max(100).optional().describe('scopes to request, at most 100'),
+    })
+    .describe('OAuth 2.0 client credentials'),
+  oauth2_token: z
+    .strictObject({
+      access_token: nonEmpty(MAX_VALUE_BYTES).describe('the access token'),
+      refresh_token: nonEmpty(MAX_VALUE_BYTES).optional().describe('the refresh token'),
+      expires_at: z.iso.datetime({ offset: true }).optional().describe("the access token's expiry, ISO 8601"),
+    })
+    .describe('an OAuth 2.0 access token, and its refresh token'),
+  certificate: z
+    .strictObject({
+      cert_pem: pem('certificate').describe('the certificate, PEM'),
+      key_pem: pem('private key').describe('its private key, PEM'),
+      chain_pem: pem('chain').optional().describe('the intermediate certificates, PEM'),
+    })
+    .describe('an X.509 certificate and its private key'),
+  generic: jsonObject.describe('any JSON object (at most 32 deep and 10,000 items)'),
+} satisfies Record<CredentialType, z.ZodType>;
 
 export const credentialType = z.enum(CREDENTIAL_TYPES);
 export const accessAction = z.enum(ACCESS_ACTIONS);
@@ -192,7 +210,8 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown, root = '')
   const issues: FieldIssue[] = result.error.issues.flatMap((issue) => {
     const path = [root, ...issue.path.map(String)].filter(Boolean).join('.') || '(input)';
     const secretPath = path === 'value' || path.startsWith('value.');
-    if (secretPath) return [{ path, problem: describeCode(issue.code) }];
+    if (secretPath)
+      return [{ path, problem: isMissing(input, issue) ? 'is missing' : describeCode(issue.code) }];
     // A field this version does not know is named, each on its own (a name the caller chose:
     // printable and cut short; a value's own field names are never quoted, see above).
     if (issue.code === 'unrecognized_keys') {
@@ -208,6 +227,18 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown, root = '')
 export function fieldName(key: unknown): string {
   const name = String(key).replace(/[^\x21-\x7e]/g, '?');
   return name.length > 64 ? `${name.slice(0, 64)}…` : name;
+}
+
+/** Whether an issue is about a field the input leaves out (zod reports it as `invalid_type`). */
+function isMissing(input: unknown, issue: z.core.$ZodIssue): boolean {
+  if (issue.code !== 'invalid_type' || issue.path.length === 0) return false;
+  let parent: unknown = input;
+  for (const key of issue.path.slice(0, -1)) {
+    if (parent === null || typeof parent !== 'object') return false;
+    parent = (parent as Record<PropertyKey, unknown>)[key];
+  }
+  const last = issue.path[issue.path.length - 1] as PropertyKey;
+  return parent !== null && typeof parent === 'object' && !Object.hasOwn(parent, last);
 }
 
 function describeCode(code: string): string {

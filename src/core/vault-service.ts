@@ -45,7 +45,21 @@ const rewrapInput = z.strictObject({
   maxBatches: z.number().int().min(1).optional(),
 });
 const destroyKeyInput = z.strictObject({ ...vaultId, version: versionNumber });
-const listInput = pageOptions.strict();
+const listInput = pageOptions
+  .extend({
+    /** Only the vault of this exact name. */
+    name: resourceName.optional(),
+    /** Only those whose name starts with this. */
+    prefix: resourceName.optional(),
+  })
+  .strict();
+/** One vault, by id or by its name (unique in the tenant). */
+const byIdOrName = z
+  .strictObject({ id: uuid.optional(), name: resourceName.optional() })
+  .refine((v) => (v.id === undefined) !== (v.name === undefined), {
+    message: 'give an id or a name, not both',
+    path: ['id'],
+  });
 
 /** The vault and key version a raw input names, for the row of an attempt however it ends. */
 const named = (raw: Readonly<Record<string, unknown>>): Partial<AuditSubject> => ({
@@ -54,7 +68,7 @@ const named = (raw: Readonly<Record<string, unknown>>): Partial<AuditSubject> =>
 });
 
 /** A use-case on one vault named by `id`, refused as missing outside the caller's vault scope. */
-const onVault = { names: named, vault: (i: { id: string }) => i.id, missing: notFound } as const;
+const onVault = { names: named, vault: (i: { id?: string | undefined }) => i.id, missing: notFound } as const;
 
 /** Creates a vault and its first vault key (wrapped by the root key before the transaction opens). */
 export const createVault = defineUseCase({
@@ -86,14 +100,22 @@ export const createVault = defineUseCase({
   },
 });
 
+/**
+ * One vault, by id or by name. A name is looked up in the tenant only, and a vault outside the
+ * caller's vault scope answers as a missing one, whichever way it is named.
+ */
 export const getVault = defineUseCase({
   action: 'read',
   capability: 'vaults:read',
-  input: byId,
+  input: byIdOrName,
   logs: 'refusals',
   ...onVault,
-  async body(op, { id }): Promise<Vault | Refusal> {
-    return (await op.tx.vaults.find(id)) ?? op.refuse(notFound());
+  async body(op, { id, name }): Promise<Vault | Refusal> {
+    if (id !== undefined) return (await op.tx.vaults.find(id)) ?? op.refuse(notFound());
+    const vault = await op.tx.vaults.findByName(name!);
+    if (!vault) return op.refuse(notFound());
+    op.note({ vaultId: vault.id });
+    return (await op.outside(vault.id, notFound)) ?? vault;
   },
 });
 
@@ -124,12 +146,21 @@ export const listVaults = defineUseCase({
   capability: 'vaults:read',
   input: listInput,
   logs: 'refusals',
-  async body(op, { limit, cursor }, { ctx }): Promise<Page<Vault>> {
+  async body(op, { limit, cursor, name, prefix }, { ctx }): Promise<Page<Vault>> {
+    const filters = { ...(name !== undefined ? { name } : {}), ...(prefix !== undefined ? { prefix } : {}) };
     if (ctx.vaultScope) {
       const vault = cursor ? null : await op.tx.vaults.find(ctx.vaultScope);
-      return { items: vault ? [vault] : [], nextCursor: null };
+      const kept =
+        vault &&
+        (name === undefined || vault.name === name) &&
+        (prefix === undefined || vault.name.startsWith(prefix));
+      return { items: kept ? [vault] : [], nextCursor: null };
     }
-    return toPage(await op.tx.vaults.list(limit + 1, decodeNameCursor(cursor)), limit, encodeNameCursor);
+    return toPage(
+      await op.tx.vaults.list(limit + 1, decodeNameCursor(cursor), filters),
+      limit,
+      encodeNameCursor,
+    );
   },
 });
 
@@ -309,7 +340,19 @@ export class VaultService {
     return this.#run(getVault, { id }, ctx);
   }
 
-  list(options: PageOptions = {}, ctx: RequestContext = IN_PROCESS): Promise<Page<Vault>> {
+  /**
+   * By its name in the tenant; answers exactly as `get` does (a vault outside the caller's scope
+   * is missing). @example const v = await t.vaults.getByName('payments', { actor: 'alice' });
+   */
+  getByName(name: string, ctx: RequestContext = IN_PROCESS): Promise<Vault> {
+    return this.#run(getVault, { name }, ctx);
+  }
+
+  /** By name; only the one of `name`, or those starting with `prefix`, when given. */
+  list(
+    options: PageOptions & { name?: string; prefix?: string } = {},
+    ctx: RequestContext = IN_PROCESS,
+  ): Promise<Page<Vault>> {
     return this.#run(listVaults, options, ctx);
   }
 

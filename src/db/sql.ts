@@ -23,5 +23,11 @@ export interface SqlDatabase {
    */
   transaction<T>(fn: (client: SqlClient) => Promise<T>, prelude?: string): Promise<T>;
   session<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * A consistent copy of the whole store, taken between transactions: the embedded store's data
+   * directory as a gzipped tarball (`credreg restore` opens it). Absent on PostgreSQL, whose own
+   * tools (pg_dump) do this.
+   */
+  snapshot?(): Promise<Uint8Array>;
   close(): Promise<void>;
 }

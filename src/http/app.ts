@@ -1,6 +1,5 @@
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
   type FastifyBaseLogger,
@@ -10,7 +9,6 @@ import Fastify, {
 } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -22,12 +20,15 @@ import { fieldName, PRINTABLE_ID } from '../core/validation.js';
 import type { RegistryHandle } from '../main.js';
 import { HttpMetrics } from './metrics.js';
 import { addMetricsRoute, type MetricsAccess } from './metrics-routes.js';
+import { registerOpenApi } from './openapi.js';
 import { rawProblem, sendProblem, sendRegistryError } from './problem.js';
 import { rawInput, requestContext } from './request-context.js';
 import { auditRoutes } from './routes/audit.js';
+import { backupRoutes } from './routes/backup.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
 import { platformRoutes } from './routes/platform.js';
+import { secretRoutes } from './routes/secrets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { vaultRoutes } from './routes/vaults.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -116,19 +117,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       },
     );
   };
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'credential-registry',
-        version: '1',
-        description: 'Multi-tenant credential registry: encrypted, versioned, audited secrets.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await registerOpenApi(app);
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -284,9 +273,11 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   app.get('/openapi.json', publicRoute, async () => app.swagger());
 
   await app.register(platformRoutes(registry));
+  await app.register(backupRoutes(registry));
   await app.register(tokenRoutes(registry));
   await app.register(vaultRoutes(registry));
   await app.register(credentialRoutes(registry));
+  await app.register(secretRoutes(registry));
   await app.register(auditRoutes(registry));
   await app.register(keyRoutes(registry));
   await app.register(webhookRoutes(registry));

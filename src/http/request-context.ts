@@ -61,9 +61,15 @@ export function requestContext(request: FastifyRequest): RequestContext {
 
 /**
  * What a request gives its use-case, raw: the query and the body as sent, and the path's params,
- * last, so a body cannot make a refusal's row name another resource than the path does.
+ * last, so a body cannot make a refusal's row name another resource than the path does. A path
+ * that names its resource by name (`/v1/vaults/by-name/{name}`, `/v1/secrets/{vault}/{name}`)
+ * names it wholly: an `id` in the body or query is dropped, or the row would name another one.
  */
 export function rawInput(request: FastifyRequest): Record<string, unknown> {
-  const asObject = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {});
-  return { ...asObject(request.query), ...asObject(request.body), ...asObject(request.params) };
+  const asObject = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const params = asObject(request.params);
+  const given: Record<string, unknown> = { ...asObject(request.query), ...asObject(request.body) };
+  if ('name' in params) delete given.id;
+  return { ...given, ...params };
 }

@@ -25,6 +25,15 @@ export const pageQuery = z.strictObject({
 /** A query flag: query strings carry text, so `true` is the string 'true'. */
 const flag = z.enum(['true', 'false']).optional();
 
+/** The name filters of a listing by name. */
+const nameFilters = {
+  name: z.string().optional().describe('only the one of this exact name'),
+  prefix: z.string().optional().describe('only those whose name starts with this'),
+};
+
+/** `GET /v1/vaults`. */
+export const listVaultsQuery = pageQuery.extend(nameFilters);
+
 /** `POST /v1/tenants`. */
 export const createTenantBody = z.strictObject({ name: z.string() });
 
@@ -56,7 +65,7 @@ const expiryAlertsBody = z
 export const createVaultBody = z.strictObject({
   name: z.string(),
   description: z.string().optional(),
-  maxVersions: z.number().optional().describe('versions kept per credential (Default: 10)'),
+  maxVersions: z.number().int().optional().describe('versions kept per credential (Default: 10)'),
   expiryAlerts: expiryAlertsBody.optional(),
 });
 
@@ -76,8 +85,8 @@ export const noBody = z.strictObject({}).nullish();
 
 /** `POST /v1/vaults/{id}/keys/rewrap`; the body itself may be left out. */
 export const rewrapVaultKeysBody = z.strictObject({
-  batchSize: z.number().optional().describe('data keys per transaction (Default: 500)'),
-  maxBatches: z.number().optional().describe('stop after this many batches (Default: until done)'),
+  batchSize: z.number().int().optional().describe('data keys per transaction (Default: 500)'),
+  maxBatches: z.number().int().optional().describe('stop after this many batches (Default: until done)'),
 });
 
 /** Rotation settings on store and update: ids and options only, never a secret. */
@@ -117,6 +126,7 @@ export const listCredentialsQuery = pageQuery.extend({
     .optional()
     .describe('only those expiring within this ISO 8601 duration, e.g. P7D'),
   rotationDue: flag.describe('only those whose rotation is due now'),
+  ...nameFilters,
 });
 
 /** `PATCH /v1/credentials/{id}`. */
@@ -131,13 +141,13 @@ export const updateCredentialBody = z.strictObject({
 
 /** `DELETE /v1/credentials/{id}`. */
 export const deleteCredentialQuery = z.strictObject({
-  recoveryWindowDays: z.coerce.number().optional().describe('1–30 (Default: 7)'),
+  recoveryWindowDays: z.coerce.number().int().optional().describe('1–30 (Default: 7)'),
 });
 
 /** `POST /v1/credentials/{id}/reveal`. */
 export const revealBody = z.strictObject({
   reason: z.string().describe('why the value is needed; recorded'),
-  version: z.number().optional(),
+  version: z.number().int().optional(),
   stage: z
     .enum(VERSION_STAGES)
     .optional()
@@ -147,7 +157,11 @@ export const revealBody = z.strictObject({
 /** `POST /v1/credentials/{id}/rotate`. */
 export const rotateBody = z.strictObject({
   value: z.unknown().optional().describe("the new value; absent: the credential's rotator makes one now"),
-  expectedVersion: z.number().optional().describe('check-and-set: refused with 412 unless still current'),
+  expectedVersion: z
+    .number()
+    .int()
+    .optional()
+    .describe('check-and-set: refused with 412 unless still current'),
   expiresAt: dateInput.nullable().optional(),
 });
 

@@ -32,7 +32,7 @@ export const problem = z
   .object({
     type: z.string(),
     title: z.string(),
-    status: z.number(),
+    status: z.number().int(),
     detail: z.string(),
     code: z.string().describe('stable error code, e.g. NOT_FOUND'),
     issues: z.array(z.object({ path: z.string(), problem: z.string() })).optional(),
@@ -74,8 +74,8 @@ export const vault = z.object({
   tenantId: id,
   name: z.string(),
   description: z.string().nullable(),
-  maxVersions: z.number(),
-  currentKeyVersion: z.number(),
+  maxVersions: z.number().int(),
+  currentKeyVersion: z.number().int(),
   expiryAlerts: z
     .array(z.string())
     .nullable()
@@ -93,7 +93,7 @@ export const credential = z.object({
   name: z.string(),
   type: z.enum(CREDENTIAL_TYPES),
   metadata: z.record(z.string(), z.unknown()),
-  currentVersion: z.number(),
+  currentVersion: z.number().int(),
   expiresAt: nullableDate,
   rotationSchedule: z.string().nullable(),
   isActive: z.boolean(),
@@ -108,9 +108,9 @@ export const credential = z.object({
       nextRotationAt: nullableDate,
       state: z.enum(ROTATION_STATES),
       lastError: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(),
-      attempts: z.number(),
-      pendingVersion: z.number().nullable(),
-      previousVersion: z.number().nullable(),
+      attempts: z.number().int(),
+      pendingVersion: z.number().int().nullable(),
+      previousVersion: z.number().int().nullable(),
       runningUntil: nullableDate,
     })
     .nullable(),
@@ -150,8 +150,8 @@ export const replacedSigningSecret = z.object({
 });
 export const version = z.object({
   credentialId: id,
-  version: z.number(),
-  vaultKeyVersion: z.number(),
+  version: z.number().int(),
+  vaultKeyVersion: z.number().int(),
   createdBy: z.string(),
   createdAt: isoDate,
   destroyedAt: nullableDate,
@@ -160,12 +160,12 @@ export const version = z.object({
     .describe('current, pending (made by a rotation, not yet tested and promoted) or previous'),
 });
 export const versionList = z.object({ items: z.array(version) });
-export const rotationResult = z.object({ version: z.number(), credential });
+export const rotationResult = z.object({ version: z.number().int(), credential });
 export const revealed = z.object({
   credentialId: id,
   name: z.string(),
   type: z.enum(CREDENTIAL_TYPES),
-  version: z.number(),
+  version: z.number().int(),
   value: z.unknown().describe("the secret value, shaped by the credential's type"),
   expiresAt: nullableDate,
 });
@@ -183,20 +183,21 @@ export const accessLogEntry = z.object({
   userAgent: z.string().nullable(),
   requestId: z.string().nullable(),
   clientRequestId: z.string().nullable(),
-  version: z.number().nullable(),
+  version: z.number().int().nullable(),
   errorCode: z.string().nullable(),
 });
 
 export const vaultKeyStatus = z.object({
-  currentVersion: z.number(),
-  versions: z.array(z.object({ version: z.number(), createdAt: isoDate, dataKeys: z.number() })),
+  currentVersion: z.number().int(),
+  versions: z.array(z.object({ version: z.number().int(), createdAt: isoDate, dataKeys: z.number().int() })),
 });
-export const vaultKeyRotation = z.object({ version: z.number() });
-export const rewrapResult = z.object({ rewrapped: z.number(), remaining: z.number() });
+export const vaultKeyRotation = z.object({ version: z.number().int() });
+export const rewrapResult = z.object({ rewrapped: z.number().int(), remaining: z.number().int() });
 export const rootRotationResult = z.object({
-  rewrapped: z.number(),
+  rewrapped: z.number().int(),
   failed: z
     .number()
+    .int()
     .describe('vault keys no configured root key could unwrap (CRYPTO), each in its tenant access log'),
 });
 export const rootKeyStatus = z.object({
@@ -205,10 +206,10 @@ export const rootKeyStatus = z.object({
       provider: z.string(),
       providerKeyId: z.string(),
       current: z.boolean(),
-      vaultKeys: z.number(),
+      vaultKeys: z.number().int(),
     }),
   ),
-  remaining: z.number(),
+  remaining: z.number().int(),
 });
 
 export const webhookSubscription = z.object({
@@ -216,7 +217,7 @@ export const webhookSubscription = z.object({
   tenantId: id,
   url: z.string(),
   events: z.array(z.string()).nullable().describe('the event types it receives; null for all'),
-  consecutiveFailures: z.number(),
+  consecutiveFailures: z.number().int(),
   disabledAt: nullableDate.describe('set once it was disabled after repeated failed deliveries'),
   createdBy: z.string(),
   createdAt: isoDate,
@@ -232,11 +233,13 @@ export const webhookDelivery = z.object({
   eventId: id.describe('sent as `webhook-id`: the same on every attempt'),
   eventType: z.string(),
   status: z.enum(['pending', 'delivered', 'failed']),
-  attempts: z.number(),
+  attempts: z.number().int(),
   nextAttemptAt: isoDate,
-  lastStatus: z.number().nullable(),
+  lastStatus: z.number().int().nullable(),
   lastError: z.string().nullable(),
   deliveredAt: nullableDate,
   createdAt: isoDate,
 });
 export const webhookTest = z.object({ eventId: id });
+/** The answer of a DELETE that returns nothing (204). */
+export const noContent = z.null().describe('No Content');

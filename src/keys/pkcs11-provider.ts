@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pkcs11js from 'pkcs11js';
+import { createRequire } from 'node:module';
+import type * as Pkcs11js from 'pkcs11js';
 import { RegistryError } from '../core/errors.js';
 import type { CurrentRootKeyTest, KeyContext, RootKeyProvider, WrappedKey } from '../core/ports.js';
 import { vaultKeyAad } from '../core/ports.js';
@@ -18,6 +19,35 @@ export interface Pkcs11Options {
   createMissingKey?: boolean;
 }
 
+/**
+ * `pkcs11js`, a native module and an optional dependency: loaded when a PKCS#11 provider is opened,
+ * so a host where it could not be built runs every other provider.
+ */
+let pkcs11js!: typeof Pkcs11js;
+
+/**
+ * Loads `pkcs11js` with `load` (Default: this module's `require`), or says what to install.
+ *
+ * @example
+ * const pkcs11 = loadPkcs11js(); // RegistryError CONFIG when the package is not installed
+ */
+export function loadPkcs11js(
+  load: (id: string) => unknown = createRequire(import.meta.url),
+): typeof Pkcs11js {
+  try {
+    return load('pkcs11js') as typeof Pkcs11js;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw new RegistryError(
+      'CONFIG',
+      missing
+        ? 'CREDREG_KEY_PROVIDER=pkcs11 needs the optional package pkcs11js, which is not installed (npm skips it where its native module cannot be built): install it with `npm install pkcs11js` (it needs python3, make and a C++ compiler), or choose another CREDREG_KEY_PROVIDER'
+        : 'the optional package pkcs11js is installed but could not be loaded (a native module built for another Node.js version? run `npm rebuild pkcs11js`)',
+      { cause: err },
+    );
+  }
+}
+
 const NONCE = 12;
 const TAG_BITS = 128;
 
@@ -30,13 +60,13 @@ const TAG_BITS = 128;
 export class Pkcs11KeyProvider implements RootKeyProvider {
   readonly name = 'pkcs11';
   readonly keyId: string;
-  #lib: pkcs11js.PKCS11 | null;
+  #lib: Pkcs11js.PKCS11 | null;
   readonly #session: Buffer;
   readonly #key: Buffer;
 
   readonly #ownsInitialisation: boolean;
 
-  private constructor(lib: pkcs11js.PKCS11, session: Buffer, key: Buffer, keyId: string, ownsInit: boolean) {
+  private constructor(lib: Pkcs11js.PKCS11, session: Buffer, key: Buffer, keyId: string, ownsInit: boolean) {
     this.#lib = lib;
     this.#session = session;
     this.#key = key;
@@ -46,6 +76,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
 
   /** Opens the token, logs in, and finds (or creates) the key. */
   static open(o: Pkcs11Options): Pkcs11KeyProvider {
+    pkcs11js ??= loadPkcs11js();
     const lib = new pkcs11js.PKCS11();
     let initialised = false;
     try {
@@ -150,13 +181,13 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     }
   }
 
-  #open(): pkcs11js.PKCS11 {
+  #open(): Pkcs11js.PKCS11 {
     if (!this.#lib) throw new RegistryError('UNAVAILABLE', 'the PKCS#11 session is closed');
     return this.#lib;
   }
 
-  #mechanism(iv: Buffer, context: KeyContext): pkcs11js.Mechanism {
-    const parameter: pkcs11js.AesGCM = {
+  #mechanism(iv: Buffer, context: KeyContext): Pkcs11js.Mechanism {
+    const parameter: Pkcs11js.AesGCM = {
       type: pkcs11js.CK_PARAMS_AES_GCM,
       iv,
       aad: vaultKeyAad(context),
@@ -168,7 +199,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
 }
 
 /** Return codes that mean the HSM or the session is gone (retry after reconnecting), not a refusal. */
-const UNREACHABLE = new Set([
+const unreachable = () => [
   pkcs11js.CKR_DEVICE_ERROR,
   pkcs11js.CKR_DEVICE_REMOVED,
   pkcs11js.CKR_DEVICE_MEMORY,
@@ -177,11 +208,11 @@ const UNREACHABLE = new Set([
   pkcs11js.CKR_SESSION_HANDLE_INVALID,
   pkcs11js.CKR_USER_NOT_LOGGED_IN,
   pkcs11js.CKR_CRYPTOKI_NOT_INITIALIZED,
-]);
+];
 
 function hsmError(err: unknown, op: 'wrap' | 'unwrap'): RegistryError {
   const code = (err as { code?: number }).code;
-  return code !== undefined && UNREACHABLE.has(code)
+  return code !== undefined && unreachable().includes(code)
     ? new RegistryError(
         'UNAVAILABLE',
         `the HSM could not ${op} a key (device or session unavailable); retry`,
@@ -200,7 +231,7 @@ function hsmError(err: unknown, op: 'wrap' | 'unwrap'): RegistryError {
  * Initialises the module with OS locking. A module is initialised once per process: if another
  * user in this process did it already, share it (and leave finalising to them).
  */
-function initialise(lib: pkcs11js.PKCS11): boolean {
+function initialise(lib: Pkcs11js.PKCS11): boolean {
   try {
     lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
     return true;
@@ -210,7 +241,7 @@ function initialise(lib: pkcs11js.PKCS11): boolean {
   }
 }
 
-function findKey(lib: pkcs11js.PKCS11, session: Buffer, label: string): Buffer | null {
+function findKey(lib: Pkcs11js.PKCS11, session: Buffer, label: string): Buffer | null {
   lib.C_FindObjectsInit(session, [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_LABEL, value: label },
@@ -222,7 +253,7 @@ function findKey(lib: pkcs11js.PKCS11, session: Buffer, label: string): Buffer |
   }
 }
 
-function createKey(lib: pkcs11js.PKCS11, session: Buffer, label: string): Buffer {
+function createKey(lib: Pkcs11js.PKCS11, session: Buffer, label: string): Buffer {
   return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },

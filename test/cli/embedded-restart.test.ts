@@ -78,5 +78,6 @@ describe('credreg serve restarted right after SIGKILL (embedded store)', () => {
       expect(r.status).toBe(200);
       expect(r.body.value).toBe(value);
     }
-  });
+    // Four cold starts of the embedded store: about a minute on a busy 2-core machine.
+  }, 300_000);
 });

@@ -31,7 +31,7 @@ const DATABASE_URL = process.env.DATABASE_URL;
     // Before: a shared schema is never migrated behind the operator's back.
     const early = credreg(['serve'], { ...env, CREDREG_ROOT_KEY: randomBytes(32).toString('base64') });
     const earlyOut = collect(early);
-    expect(await exited(early)).toBe(1);
+    expect(await exited(early)).toBe(2); // a configuration error: see exit-codes.ts
     expect(earlyOut.out()).toMatch(/schema is at version 0, \d+ is needed: run `credreg migrate`/);
     const migrate = credreg(['migrate'], env);
     const out = collect(migrate);
@@ -39,7 +39,7 @@ const DATABASE_URL = process.env.DATABASE_URL;
     expect(out.out()).toMatch(/migrations applied/);
     const serve = credreg(['serve'], env);
     const serveOut = collect(serve);
-    expect(await exited(serve)).toBe(1);
+    expect(await exited(serve)).toBe(2);
     expect(serveOut.out()).toMatch(/DATABASE_URL is set but no root key is/);
   });
 });

@@ -142,9 +142,9 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     });
   });
 
-  it('cred get without --reason exits 1 and reveals nothing', async () => {
+  it('cred get without --reason exits 2 (usage) and reveals nothing', async () => {
     const get = await credreg(['cred', 'get', credentialId], { token: tenantToken });
-    expect(get.code).toBe(1);
+    expect(get.code).toBe(2);
     expect(get.stderr).toMatch(/required option '--reason <text>' not specified/);
     expect(get.stdout).toBe('');
   });
@@ -160,7 +160,7 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
       token: tenantToken,
       stdin: 'sk_live_third\n',
     });
-    expect(stale.code).toBe(1);
+    expect(stale.code).toBe(5);
     expect(stale.stderr).toMatch(/^credreg: VERSION_MISMATCH: [^\n]+\n$/);
     expect(stale.stderr).not.toContain('sk_live_third');
 
@@ -320,12 +320,79 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     );
   });
 
+  it('names and paths instead of ids: cred get payments/stripe, cred versions, cred list and vault get by name', async () => {
+    const [byPath, byId, db] = await Promise.all([
+      credreg(['cred', 'get', 'payments/stripe', '--reason', 'x'], { token: tenantToken }),
+      credreg(['cred', 'get', credentialId, '--reason', 'x'], { token: tenantToken }),
+      credreg(['cred', 'get', 'payments/db', '--reason', 'x'], { token: tenantToken }),
+    ]);
+    expect(byPath.code, byPath.stderr).toBe(0);
+    expect(byPath.stdout).toBe(byId.stdout);
+    expect(JSON.parse(db.stdout)).toEqual({ username: 'app', password: 'hunter2-db' });
+
+    const [versions, listed, vault, vaults] = await Promise.all([
+      json<{ items: { version: number }[] }>(['cred', 'versions', 'payments/stripe'], { token: tenantToken }),
+      json<{ items: { name: string }[] }>(['cred', 'list', 'payments', '--prefix', 'str'], {
+        token: tenantToken,
+      }),
+      json<{ id: string }>(['vault', 'get', 'payments'], { token: tenantToken }),
+      json<{ items: { id: string }[] }>(['vault', 'list', '--name', 'payments'], { token: tenantToken }),
+    ]);
+    expect(versions.items.map((v) => v.version).sort()).toEqual([1, 2]);
+    expect(listed.items.map((c) => c.name)).toEqual(['stripe']);
+    expect(vault.id).toBe(vaultId);
+    expect(vaults.items.map((v) => v.id)).toEqual([vaultId]);
+  }, 120_000);
+
+  it('a path that names nothing, or no path at all, fails with a message and reveals nothing', async () => {
+    const [missing, noVault, bare, field] = await Promise.all([
+      credreg(['cred', 'get', 'payments/nope', '--reason', 'x'], { token: tenantToken }),
+      credreg(['cred', 'get', 'nowhere/stripe', '--reason', 'x'], { token: tenantToken }),
+      credreg(['cred', 'get', 'stripe', '--reason', 'x'], { token: tenantToken }),
+      credreg(['cred', 'versions', 'payments/stripe#password'], { token: tenantToken }),
+    ]);
+    for (const r of [missing, noVault, bare, field]) {
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).not.toContain('sk_live');
+    }
+    expect(missing.stderr).toMatch(/NOT_FOUND: credential not found/);
+    expect(noVault.stderr).toBe(missing.stderr);
+    expect(bare.stderr).toMatch(/vault\/name \(e\.g\. payments\/stripe\)/);
+    expect(field.stderr).toMatch(/takes no #field/);
+  }, 120_000);
+
+  it('cred put into a vault by name, then rotate, rm and restore by path', async () => {
+    const put = await json<{ id: string }>(['cred', 'put', 'payments', 'by-path', '--type', 'api_key'], {
+      token: tenantToken,
+      stdin: 'path-v1\n',
+    });
+    const rotated = await json<{ version: number }>(['cred', 'rotate', 'payments/by-path'], {
+      token: tenantToken,
+      stdin: 'path-v2\n',
+    });
+    expect(rotated.version).toBe(2);
+    const rm = await json<{ id: string; deletedAt: string }>(['cred', 'rm', 'payments/by-path'], {
+      token: tenantToken,
+    });
+    expect(rm.id).toBe(put.id);
+    const gone = await credreg(['cred', 'get', 'payments/by-path', '--reason', 'x'], { token: tenantToken });
+    expect(gone.stderr).toMatch(/NOT_FOUND/);
+    const restored = await json<{ id: string; deletedAt: string | null }>(
+      ['cred', 'restore', 'payments/by-path'],
+      { token: tenantToken },
+    );
+    expect(restored).toMatchObject({ id: put.id, deletedAt: null });
+    const get = await credreg(['cred', 'get', 'payments/by-path', '--reason', 'x'], { token: tenantToken });
+    expect(get).toEqual({ code: 0, stdout: 'path-v2\n', stderr: '' });
+  }, 120_000);
+
   it('keys rotate, status, rewrap and destroy move a vault to a new key; values still reveal', async () => {
     expect(
       await json<{ version: number }>(['keys', 'rotate', '--vault', vaultId], { token: tenantToken }),
     ).toEqual({ version: 2 });
     const refused = await credreg(['keys', 'destroy', vaultId, '1'], { token: tenantToken });
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(5);
     expect(refused.stderr.trim()).toMatch(/^credreg: CONFLICT: \d+ data keys still use vault key version 1/);
     const moved = await json<{ rewrapped: number; remaining: number }>(
       ['keys', 'rewrap', vaultId, '--batch-size', '1'],
@@ -340,8 +407,8 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     expect(status.stdout).toMatch(/^VERSION\s+CURRENT\s+DATA KEYS/);
     const which = await credreg(['keys', 'rotate'], { token: tenantToken });
     expect([which.code, which.stderr]).toEqual([
-      1,
-      'credreg: which vault? give its id, as an argument or with --vault\n',
+      2, // a usage error: see exit-codes.ts
+      'credreg: which vault? give its id or name, as an argument or with --vault\n',
     ]);
     const got = await credreg(['cred', 'get', credentialId, '--reason', 'after key rotation'], {
       token: tenantToken,
@@ -362,7 +429,7 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
       failed: 0,
     });
     const tenant = await credreg(['keys', 'root-status'], { token: tenantToken });
-    expect(tenant.code).toBe(1);
+    expect(tenant.code).toBe(3);
     expect(tenant.stderr).toMatch(/^credreg: FORBIDDEN/);
   });
 
@@ -399,30 +466,30 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     expect(lines).toHaveLength(mine.length + 1);
   });
 
-  it('a wrong token exits 1 with a one-line message', async () => {
+  it('a wrong token exits 3 with a one-line message', async () => {
     const r = await credreg(['vault', 'list'], { token: 'crp.not-a-real-token' });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^credreg: [A-Z_]+: [^\n]+\n$/);
   });
 
   it('a tenant token cannot manage tenants', async () => {
     const r = await credreg(['tenant', 'create', 'other'], { token: tenantToken });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^credreg: FORBIDDEN: [^\n]+\n$/);
   });
 
-  it('no token, or no server, exits 1 with a one-line message', async () => {
+  it('no token (3), or no server (6), with a one-line message', async () => {
     const noToken = await credreg(['vault', 'list']);
     expect(noToken).toMatchObject({
-      code: 1,
-      stderr: 'credreg: no API token: set CREDREG_TOKEN (or pass --token)\n',
+      code: 3,
+      stderr: `credreg: no API token for ${addr}: run \`credreg login --addr ${addr}\`, set CREDREG_TOKEN, or pass --token\n`,
     });
 
     const dead = `http://127.0.0.1:${await freePort()}`;
     const noServer = await credreg(['vault', 'list', '--addr', dead], { token: tenantToken });
     expect(noServer).toMatchObject({
-      code: 1,
+      code: 6,
       stderr: `credreg: UNAVAILABLE: the server at ${dead} could not be reached (ECONNREFUSED)\n`,
     });
   });

@@ -47,7 +47,7 @@ describe('credreg serve on the embedded store', () => {
   it('a second process on the same data directory fails fast with a clear message', async () => {
     const second = credreg(['serve'], env);
     const out = collect(second);
-    expect(await exited(second)).toBe(1);
+    expect(await exited(second)).toBe(6); // the store is unavailable while the other holds it
     expect(out.out()).toMatch(/in use by another credreg process/);
   });
 
@@ -76,7 +76,7 @@ describe('credreg serve on the embedded store', () => {
     try {
       const child = credreg(['serve'], env);
       const out = collect(child);
-      expect(await exited(child)).toBe(1);
+      expect(await exited(child)).toBe(2); // a configuration error: see exit-codes.ts
       expect(out.out()).toMatch(
         /root key file .* does not exist; if this store already holds data, restore the file/,
       );
@@ -88,7 +88,7 @@ describe('credreg serve on the embedded store', () => {
   it('refuses to start on PostgreSQL without a root key, with a one-line message', async () => {
     const child = credreg(['serve'], { ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
     const out = collect(child);
-    expect(await exited(child)).toBe(1);
+    expect(await exited(child)).toBe(2);
     expect(out.out().trim()).toMatch(/^credreg: DATABASE_URL is set but no root key is/);
   });
 });

@@ -226,7 +226,7 @@ describe('credreg webhook commands end to end (a real `credreg serve`, its deliv
       expect(deleted).toMatchObject({ code: 0, stdout: `deleted webhook ${webhookId}\n` });
       expect((await json<{ items: unknown[] }>(['webhook', 'list'])).items).toEqual([]);
       const again = await credreg(['webhook', 'delete', webhookId]);
-      expect([again.code, again.stderr]).toEqual([1, 'credreg: NOT_FOUND: webhook subscription not found\n']);
+      expect([again.code, again.stderr]).toEqual([4, 'credreg: NOT_FOUND: webhook subscription not found\n']);
     },
     SLOW,
   );
@@ -326,7 +326,7 @@ describe('credreg webhook commands end to end (a real `credreg serve`, its deliv
   );
 
   it(
-    "bad input exits 1 with the problem's message: a URL that is not http(s), an unknown event type, no secret",
+    "bad input exits 1 (or 2 for a malformed flag) with the problem's message: a URL that is not http(s), an unknown event type, no secret",
     async () => {
       const ftp = await credreg(['webhook', 'create', '--url', 'ftp://files.example.com/in']);
       expect([ftp.code, ftp.stdout, ftp.stderr]).toEqual([
@@ -355,7 +355,7 @@ describe('credreg webhook commands end to end (a real `credreg serve`, its deliv
         '--events',
         ',',
       ]);
-      expect(none.code).toBe(1);
+      expect(none.code).toBe(2); // a malformed flag: a usage error
       expect(none.stderr).toMatch(/--events <types>.* is invalid\. must name at least one event type/);
       expect((await json<{ items: unknown[] }>(['webhook', 'list'])).items).toEqual([]);
 

@@ -13,6 +13,7 @@ import type {
   Instant,
   IssuedToken,
   ListCredentialsQuery,
+  ListVaultsQuery,
   PageQuery,
   RevealedCredentialResource,
   RotateBody,
@@ -110,6 +111,14 @@ describe('client wire types', () => {
       includeDeleted?: boolean;
       expiringWithin?: string;
       rotationDue?: boolean;
+      name?: string;
+      prefix?: string;
+    }>();
+    expectTypeOf<ListVaultsQuery>().toEqualTypeOf<{
+      limit?: number;
+      cursor?: string;
+      name?: string;
+      prefix?: string;
     }>();
     expectTypeOf<DeleteVaultOptions>().toEqualTypeOf<{ force?: boolean }>();
     expectTypeOf<AuditQuery['from']>().toEqualTypeOf<Instant | undefined>();

@@ -13,6 +13,9 @@ type Seed = Awaited<ReturnType<typeof seedTenant>>;
 /** Fresh resources of one tenant for one request, so destructive routes never disturb each other. */
 interface Fixture {
   vault: string;
+  /** The vault's name, and the path name of `credential` in it. */
+  vaultName: string;
+  credentialName: string;
   credential: string;
   /** A credential rotated by the webhook rotator, so it has a signing secret. */
   hooked: string;
@@ -31,7 +34,7 @@ interface Route {
   /** null: platform-admin route. */
   permission: Capability | null;
   ok: number;
-  /** Names a resource by id: another tenant's, or a missing one, must answer 404. */
+  /** Names a resource by id or by name: another tenant's, or a missing one, must answer 404. */
   byId: boolean;
 }
 
@@ -243,6 +246,48 @@ const ROUTES: Route[] = [
     byId: true,
   },
   {
+    name: 'get vault by name',
+    method: 'GET',
+    path: (f) => `/v1/vaults/by-name/${f.vaultName}`,
+    permission: 'vaults:read',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'get credential by path',
+    method: 'GET',
+    path: (f) => `/v1/secrets/${f.vaultName}/${f.credentialName}`,
+    permission: 'credentials:read',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'reveal by path',
+    method: 'POST',
+    path: (f) => `/v1/secrets/${f.vaultName}/${f.credentialName}/reveal`,
+    body: () => ({ reason: 'matrix' }),
+    permission: 'credentials:reveal',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'rotate by path',
+    method: 'POST',
+    path: (f) => `/v1/secrets/${f.vaultName}/${f.credentialName}/rotate`,
+    body: () => ({ value: 'rotated' }),
+    permission: 'credentials:write',
+    ok: 200,
+    byId: true,
+  },
+  {
+    name: 'list versions by path',
+    method: 'GET',
+    path: (f) => `/v1/secrets/${f.vaultName}/${f.credentialName}/versions`,
+    permission: 'credentials:read',
+    ok: 200,
+    byId: true,
+  },
+  {
     name: 'vault key status',
     method: 'GET',
     path: (f) => `/v1/vaults/${f.vault}/keys`,
@@ -374,6 +419,8 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
     return {
       webhook: webhook.subscription.id,
       vault: vault.id,
+      vaultName: vault.name,
+      credentialName: credential.name,
       credential: credential.id,
       hooked: hooked.id,
       deleted: deleted.id,
@@ -444,6 +491,8 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
           const missing: Fixture = {
             ...theirs,
             vault: newId(),
+            vaultName: unique('missing'),
+            credentialName: unique('missing'),
             credential: newId(),
             hooked: newId(),
             deleted: newId(),

@@ -683,6 +683,23 @@ const body = (name: string, hostile: fc.Arbitrary<Input>, valid?: string | numbe
   ...(valid !== undefined ? { valid } : {}),
 });
 const page = [query('limit', numberText), query('cursor', hostileCursor)];
+/** A lone surrogate: sent as its WTF-8 bytes, which no router decodes (the URL test's case). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * A name in a path (`/v1/vaults/by-name/:name`, `/v1/secrets/:vault/:name`): hostile, another
+ * tenant's, a deleted credential's, a missing one, or a name with an escaped "/" in it.
+ */
+const hostilePathName = fc
+  .oneof(
+    { weight: 3, arbitrary: hostileResourceName },
+    { weight: 2, arbitrary: hostileUrlAny },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('⟦OTHER_VAULT_NAME⟧', 'gone', 'missing', 'a/b').map((s) => str(s)),
+    },
+  )
+  .filter((i) => !LONE_SURROGATE.test(i.text));
+const nameFilters = [query('name', hostileUrlAny), query('prefix', hostileUrlAny)];
 
 const ROUTES: Route[] = [
   // platform
@@ -746,7 +763,13 @@ const ROUTES: Route[] = [
       body('maxVersions', fc.oneof(hostileNumber, hostileAny)),
     ],
   },
-  { method: 'GET', path: '/v1/vaults', access: 'tenant', fields: page },
+  { method: 'GET', path: '/v1/vaults', access: 'tenant', fields: [...page, ...nameFilters] },
+  {
+    method: 'GET',
+    path: '/v1/vaults/by-name/:name',
+    access: 'tenant',
+    fields: [path('name', '⟦VAULT_NAME⟧', hostilePathName)],
+  },
   { method: 'GET', path: '/v1/vaults/:id', access: 'tenant', fields: [path('id', '⟦VAULT⟧')] },
   {
     method: 'DELETE',
@@ -774,7 +797,7 @@ const ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/vaults/:vaultId/credentials',
     access: 'tenant',
-    fields: [path('vaultId', '⟦VAULT⟧'), ...page, query('includeDeleted', hostileFlag)],
+    fields: [path('vaultId', '⟦VAULT⟧'), ...page, query('includeDeleted', hostileFlag), ...nameFilters],
   },
   { method: 'GET', path: '/v1/credentials/:id', access: 'tenant', fields: [path('id', '⟦CRED⟧')] },
   {
@@ -827,6 +850,37 @@ const ROUTES: Route[] = [
     ],
   },
   { method: 'GET', path: '/v1/credentials/:id/versions', access: 'tenant', fields: [path('id', '⟦CRED⟧')] },
+  // credentials by path
+  ...(['', '/versions'] as const).map(
+    (tail): Route => ({
+      method: 'GET',
+      path: `/v1/secrets/:vault/:name${tail}`,
+      access: 'tenant',
+      fields: [path('vault', '⟦VAULT_NAME⟧', hostilePathName), path('name', '⟦CRED_NAME⟧', hostilePathName)],
+    }),
+  ),
+  {
+    method: 'POST',
+    path: '/v1/secrets/:vault/:name/reveal',
+    access: 'tenant',
+    fields: [
+      path('vault', '⟦VAULT_NAME⟧', hostilePathName),
+      path('name', '⟦CRED_NAME⟧', hostilePathName),
+      body('reason', fc.oneof(hostileString(), hostileAny), 'incident 42'),
+      body('version', fc.oneof(hostileNumber, hostileAny)),
+    ],
+  },
+  {
+    method: 'POST',
+    path: '/v1/secrets/:vault/:name/rotate',
+    access: 'tenant',
+    fields: [
+      path('vault', '⟦VAULT_NAME⟧', hostilePathName),
+      path('name', '⟦CRED_NAME⟧', hostilePathName),
+      body('value', hostileValue, 'rotated'),
+      body('expectedVersion', fc.oneof(hostileNumber, hostileAny)),
+    ],
+  },
   // audit
   {
     method: 'GET',
@@ -1119,6 +1173,9 @@ describeEachBackend('hostile input on every field of every /v1 route', (backend)
       OTHER_TENANT: other.tenant.id,
       OTHER_VAULT: otherVault.id,
       OTHER_CRED: otherCred.id,
+      VAULT_NAME: vault.name,
+      CRED_NAME: 'c-api_key',
+      OTHER_VAULT_NAME: otherVault.name,
     });
   }, TIMEOUT);
   afterAll(async () => {

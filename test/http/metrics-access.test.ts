@@ -401,7 +401,8 @@ describe('credreg serve with CREDREG_METRICS_LISTEN', () => {
       const child = credreg(['serve'], { ...env(), CREDREG_METRICS_LISTEN: `127.0.0.1:${port}` });
       children.push(child);
       const log = collect(child);
-      expect(await exited(child)).toBe(1);
+      // A setting the service cannot use is a configuration error: exit 2 (see the exit codes in the README).
+      expect(await exited(child)).toBe(2);
       expect(log.out()).toMatch(
         new RegExp(`credreg: CREDREG_METRICS_LISTEN=127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
       );

@@ -48,6 +48,18 @@ export interface SealedCredential {
   version: { version: number; vaultKeyVersion: number; ciphertext: Uint8Array | null } | null;
 }
 
+/** What a listing of a vault's credentials may be narrowed to; every filter given applies. */
+export interface CredentialFilters {
+  /** Only those expiring by this time. */
+  expiresBefore?: Date;
+  /** Only those due to rotate by this time. */
+  rotationDueBy?: Date;
+  /** Only the one of this exact name (with `includeDeleted`, soft-deleted ones of it too). */
+  name?: string;
+  /** Only those whose name starts with this. */
+  prefix?: string;
+}
+
 /** The fields `update` may change; those left undefined keep their value. */
 export interface CredentialPatch {
   metadata?: Record<string, unknown>;
@@ -82,14 +94,18 @@ export interface CredentialRepository {
   findForRotation(
     id: string,
   ): Promise<{ credential: Credential; maxVersions: number; key: VaultKeyRecord } | null>;
+  /**
+   * The live credential at a path (its vault's name, its own name), with its vault: one indexed
+   * lookup, both names being unique among live objects. Null when either is missing.
+   */
+  findByPath(vaultName: string, name: string): Promise<{ id: string; vaultId: string } | null>;
   /** A vault's credentials by name, after the one given: a keyset page. */
   list(
     vaultId: string,
     limit: number,
     after?: { name: string; id: string },
     includeDeleted?: boolean,
-    /** Only those expiring by `expiresBefore`; only those due to rotate by `rotationDueBy`. */
-    filters?: { expiresBefore?: Date; rotationDueBy?: Date },
+    filters?: CredentialFilters,
   ): Promise<Credential[]>;
   /** Ids of every credential in the vault, soft-deleted ones included. */
   idsInVault(vaultId: string): Promise<string[]>;

@@ -26,8 +26,14 @@ export interface VaultRepository {
   lock(id: string): Promise<Vault | null>;
   /** The vault and the wrapped key that new versions use. */
   findWithCurrentKey(id: string): Promise<{ vault: Vault; key: VaultKeyRecord } | null>;
-  /** By name, after the one given: a keyset page. */
-  list(limit: number, after?: { name: string; id: string }): Promise<Vault[]>;
+  /** By its name, unique in the tenant. */
+  findByName(name: string): Promise<Vault | null>;
+  /** By name, after the one given: a keyset page; only the one of `name`, or those starting with `prefix`. */
+  list(
+    limit: number,
+    after?: { name: string; id: string },
+    filters?: { name?: string; prefix?: string },
+  ): Promise<Vault[]>;
   setCurrentKeyVersion(vaultId: string, version: number): Promise<void>;
   /** Changes its settings; null when there is no such vault. */
   update(id: string, patch: VaultPatch): Promise<Vault | null>;

@@ -1,4 +1,5 @@
 import type {
+  CredentialFilters,
   CredentialInsert,
   CredentialPatch,
   CredentialRepository,
@@ -111,19 +112,35 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
     };
   }
 
+  async findByPath(vaultName: string, name: string) {
+    // Both unique indexes in one lookup: the vault by (tenant_id, name), its live credential by
+    // (tenant_id, vault_id, name) where deleted_at IS NULL.
+    const [row] = await this.c.query<{ id: string; vault_id: string }>(
+      `SELECT c.id, c.vault_id FROM credential_vaults v
+         JOIN stored_credentials c
+           ON c.tenant_id = v.tenant_id AND c.vault_id = v.id AND c.name = $3 AND c.deleted_at IS NULL
+        WHERE v.tenant_id = $1 AND v.name = $2`,
+      [this.tenantId, vaultName, name],
+    );
+    return row ? { id: row.id, vaultId: row.vault_id } : null;
+  }
+
   async list(
     vaultId: string,
     limit: number,
     after?: { name: string; id: string },
     includeDeleted = false,
-    filters: { expiresBefore?: Date; rotationDueBy?: Date } = {},
+    filters: CredentialFilters = {},
   ) {
+    // starts_with, not LIKE: "_" is a wildcard there and a legal character in names.
     const rows = await this.c.query(
       `SELECT ${CREDENTIAL_COLUMNS} FROM stored_credentials c
         WHERE c.tenant_id = $1 AND c.vault_id = $2 AND ($3::boolean OR c.deleted_at IS NULL)
           AND ($4::text IS NULL OR (c.name, c.id) > ($4, $5::uuid))
           AND ($7::timestamptz IS NULL OR c.expires_at <= $7)
           AND ($8::timestamptz IS NULL OR c.next_rotation_at <= $8)
+          AND ($9::text IS NULL OR c.name = $9)
+          AND ($10::text IS NULL OR starts_with(c.name, $10))
         ORDER BY c.name, c.id LIMIT $6`,
       [
         this.tenantId,
@@ -134,6 +151,8 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
         limit,
         filters.expiresBefore ?? null,
         filters.rotationDueBy ?? null,
+        filters.name ?? null,
+        filters.prefix ?? null,
       ],
     );
     return rows.map(toCredential);

@@ -47,12 +47,33 @@ export class SqlVaultRepository extends TenantRepository implements VaultReposit
     return { vault, key: toVaultKeyRecord(this.tenantId, vault.id, vault.currentKeyVersion, row) };
   }
 
-  async list(limit: number, after?: { name: string; id: string }) {
+  async findByName(name: string) {
+    const [row] = await this.c.query(
+      `SELECT ${VAULT_COLUMNS} FROM credential_vaults v WHERE v.tenant_id = $1 AND v.name = $2`,
+      [this.tenantId, name],
+    );
+    return row ? toVault(row) : null;
+  }
+
+  async list(
+    limit: number,
+    after?: { name: string; id: string },
+    filters: { name?: string; prefix?: string } = {},
+  ) {
+    // starts_with, not LIKE: "_" is a wildcard there and a legal character in names.
     const rows = await this.c.query(
       `SELECT ${VAULT_COLUMNS} FROM credential_vaults v
         WHERE v.tenant_id = $1 AND ($2::text IS NULL OR (v.name, v.id) > ($2, $3::uuid))
+          AND ($5::text IS NULL OR v.name = $5) AND ($6::text IS NULL OR starts_with(v.name, $6))
         ORDER BY name, id LIMIT $4`,
-      [this.tenantId, after?.name ?? null, after?.id ?? null, limit],
+      [
+        this.tenantId,
+        after?.name ?? null,
+        after?.id ?? null,
+        limit,
+        filters.name ?? null,
+        filters.prefix ?? null,
+      ],
     );
     return rows.map(toVault);
   }

@@ -4,7 +4,7 @@ import type { Registry } from '../../core/registry.js';
 import { destroyVaultKey, getVaultKeyStatus, rewrapBatch, rotateVaultKey } from '../../core/vault-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import { noBody, rewrapVaultKeysBody } from '../request-schemas.js';
-import { id, problem, rewrapResult, vaultKeyRotation, vaultKeyStatus } from '../schemas.js';
+import { id, noContent, problem, rewrapResult, vaultKeyRotation, vaultKeyStatus } from '../schemas.js';
 
 /** Vault-key rotation: tenant admins. None of these decrypts a credential value. */
 export const keyRoutes =
@@ -72,8 +72,8 @@ export const keyRoutes =
           operationId: 'destroyVaultKeyVersion',
           tags: ['keys'],
           description: 'Destroys an old vault-key version once no data key uses it (409 until then).',
-          params: z.object({ id, version: z.coerce.number() }),
-          response: { '4xx': problem },
+          params: z.object({ id, version: z.coerce.number().int() }),
+          response: { 204: noContent, '4xx': problem },
         },
       },
       async (req, reply) => {

@@ -5,7 +5,7 @@ import type { Registry } from '../../core/registry.js';
 import { type CreatedToken, createToken, listTokens, revokeToken } from '../../core/token-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
 import { createPrincipalBody, createTokenBody, pageQuery } from '../request-schemas.js';
-import { apiToken, createdToken, id, page, principal, problem } from '../schemas.js';
+import { apiToken, createdToken, id, noContent, page, principal, problem } from '../schemas.js';
 
 export const tokenBody = ({ token, apiToken: t }: CreatedToken) => ({
   token,
@@ -90,7 +90,7 @@ export const tokenRoutes =
           operationId: 'revokeToken',
           tags: ['access'],
           params: z.object({ id }),
-          response: { '4xx': problem },
+          response: { 204: noContent, '4xx': problem },
         },
       },
       async (req, reply) => {

@@ -9,11 +9,11 @@ import {
   createVaultBody,
   deleteVaultQuery,
   listCredentialsQuery,
-  pageQuery,
+  listVaultsQuery,
   storeCredentialBody,
   updateVaultBody,
 } from '../request-schemas.js';
-import { credential, credentialWithSigningSecret, id, page, problem, vault } from '../schemas.js';
+import { credential, credentialWithSigningSecret, id, noContent, page, problem, vault } from '../schemas.js';
 
 export const vaultRoutes =
   (registry: Registry): FastifyPluginAsyncZod =>
@@ -43,7 +43,7 @@ export const vaultRoutes =
         schema: {
           operationId: 'listVaults',
           tags: ['vaults'],
-          querystring: pageQuery,
+          querystring: listVaultsQuery,
           response: { 200: page(vault) },
         },
       },
@@ -92,7 +92,7 @@ export const vaultRoutes =
             'Deletes the vault and its keys (crypto-shredding). Refused while it holds credentials, unless force=true.',
           params: z.object({ id }),
           querystring: deleteVaultQuery,
-          response: { '4xx': problem },
+          response: { 204: noContent, '4xx': problem },
         },
       },
       async (req, reply) => {

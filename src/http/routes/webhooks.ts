@@ -14,6 +14,7 @@ import { createWebhookBody, noBody, pageQuery } from '../request-schemas.js';
 import {
   createdWebhook,
   id,
+  noContent,
   page,
   problem,
   webhookDelivery,
@@ -70,7 +71,7 @@ export const webhookRoutes =
           tags: ['webhooks'],
           description: 'Unsubscribes: its pending deliveries, its key and its secret are deleted.',
           params: byId,
-          response: { '4xx': problem },
+          response: { 204: noContent, '4xx': problem },
         },
       },
       async (req, reply) => {
