@@ -5,6 +5,7 @@ import { exitCodeOf, exitCodesHelp } from './exit-codes.js';
 import { registerLoginCommands } from './login-commands.js';
 import { registerRemoteCommands } from './remote-commands.js';
 import { errorDocument, errorLine, wantsJson } from './report-error.js';
+import { registerRunCommands } from './run-commands.js';
 import { packageVersion } from './version.js';
 import { registerWebhookCommands } from './webhook-commands.js';
 
@@ -61,6 +62,7 @@ export async function run(argv: string[]): Promise<void> {
   registerLoginCommands(program);
   registerCompletionCommand(program); // its script is made when it runs: it covers every command
   registerBackupCommands(program);
+  registerRunCommands(program);
 
   try {
     await program.parseAsync(argv);
