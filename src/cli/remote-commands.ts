@@ -547,6 +547,30 @@ function registerCredentialCommands(program: Command): Command {
     );
 
   cred
+    .command('show')
+    .argument('<credential>', 'credential id or path (vault/name)')
+    .description("a credential's metadata: type, version, expiry, rotation (never its value: see `cred get`)")
+    .action(async (ref: string, opts: RemoteOptions) => {
+      const c = await credentialOf(connect(opts), ref);
+      print(opts, c, () => formatRecord(credentialFields(c)));
+    });
+
+  for (const [name, active, what] of [
+    ['deactivate', false, 'refuse every reveal and rotation of a credential until it is activated again'],
+    ['activate', true, 'allow reveals and rotations of a deactivated credential again'],
+  ] as const) {
+    cred
+      .command(name)
+      .argument('<credential>', 'credential id or path (vault/name)')
+      .description(what)
+      .action(async (ref: string, opts: RemoteOptions) => {
+        const client = connect(opts);
+        const updated = await client.updateCredential(await credentialIdOf(client, ref), { active });
+        print(opts, updated, () => `${updated.name} is ${active ? 'active' : 'deactivated'}`);
+      });
+  }
+
+  cred
     .command('get')
     .argument('<credential>', 'credential id or path (vault/name, e.g. payments/stripe)')
     .description(

@@ -142,6 +142,27 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
     });
   });
 
+  it('cred show prints metadata, never the value; cred deactivate refuses reveals until cred activate', async () => {
+    const show = await credreg(['cred', 'show', 'payments/stripe'], { token: tenantToken });
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/^NAME\s+stripe$/m);
+    expect(show.stdout).toMatch(/^ACTIVE\s+true$/m);
+    expect(show.stdout).not.toContain('sk_live');
+    const off = await credreg(['cred', 'deactivate', 'payments/stripe'], { token: tenantToken });
+    expect(off).toMatchObject({ code: 0, stdout: 'stripe is deactivated\n' });
+    const refused = await credreg(['cred', 'get', 'payments/stripe', '--reason', 'while off'], {
+      token: tenantToken,
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/deactivated/);
+    expect(refused.stdout).toBe('');
+    const on = await credreg(['cred', 'activate', credentialId], { token: tenantToken });
+    expect(on).toMatchObject({ code: 0, stdout: 'stripe is active\n' });
+    expect(
+      (await credreg(['cred', 'get', credentialId, '--reason', 'back on'], { token: tenantToken })).code,
+    ).toBe(0);
+  });
+
   it('cred get without --reason exits 2 (usage) and reveals nothing', async () => {
     const get = await credreg(['cred', 'get', credentialId], { token: tenantToken });
     expect(get.code).toBe(2);
