@@ -8,13 +8,14 @@
  * full set, so the report shows whether it grew. Ticks are `rotateDue` calls one after another
  * (one instance's scheduler loop), claiming in batches of `credreg serve`'s size.
  */
+import { SERVE_BATCHES } from '../src/cli/server-commands.js';
 import { newId } from '../src/core/ids.js';
 import type { RegistryHandle } from '../src/main.js';
 import { type CellResult, drive } from './load.js';
 import type { BenchTarget } from './targets.js';
 
-/** `credreg serve`'s rotation batch (src/cli/main.ts). */
-const BATCH = 10;
+/** `credreg serve`'s rotation batch. */
+const BATCH = SERVE_BATCHES.rotation;
 const ctx = { actor: 'bench' };
 
 export interface SchedulerResult {

@@ -6,14 +6,16 @@
  * which answers 204 at once: so this is the registry's share (claim, two tenant transactions, the
  * subscription key, signing, one HTTP round trip), not a receiver's.
  */
+
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SERVE_BATCHES } from '../src/cli/server-commands.js';
 import { inParallel } from './scheduler-workload.js';
 import type { BenchTarget } from './targets.js';
 
-/** `credreg serve`'s delivery batch (src/cli/main.ts), attempted concurrently within a tick. */
-const BATCH = 20;
+/** `credreg serve`'s delivery batch, attempted concurrently within a tick. */
+const BATCH = SERVE_BATCHES.webhookDelivery;
 const ctx = { actor: 'bench' };
 
 export interface WebhookResult {

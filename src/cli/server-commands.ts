@@ -14,6 +14,9 @@ import { createLogger } from '../logger.js';
 import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
 
 /** `credreg migrate`: no root key is read, since migrating touches no secret. */
+/** How much each of `credreg serve`'s background loops takes per tick; `npm run bench` measures these. */
+export const SERVE_BATCHES = { webhookDelivery: 20, rotation: 10, expiryAlert: 50 } as const;
+
 export async function migrate(): Promise<void> {
   const config = loadMigrationConfig();
   const logger = createLogger(config.logLevel);
@@ -69,14 +72,14 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
   const webhookDelivery = startBatchLoop(
     'webhook delivery',
     config.webhooks.intervalMs,
-    20,
+    SERVE_BATCHES.webhookDelivery,
     (batchSize) => registry.deliverWebhooks({ batchSize }),
     logger,
   );
   const rotations = startBatchLoop(
     'rotation',
     config.rotation.intervalMs,
-    10,
+    SERVE_BATCHES.rotation,
     (limit) => registry.rotateDue({ limit }),
     logger,
   );
@@ -84,7 +87,7 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
   const expiryAlerts = startBatchLoop(
     'expiry alert',
     config.rotation.intervalMs,
-    50,
+    SERVE_BATCHES.expiryAlert,
     async (limit) => ({ claimed: (await registry.sendExpiryAlerts({ limit })).found }),
     logger,
   );
