@@ -41,7 +41,13 @@ function benchConfig(prefix: string, storage: StorageConfig): Config {
     rotation: { intervalMs: 0 },
     // The webhook cell's receiver is on loopback; nothing else here calls out.
     webhooks: { intervalMs: 0, allowPrivateUrls: true },
-    http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 1_000_000, tokenCacheTtlMs: 5000 },
+    http: {
+      trustedProxies: [],
+      bodyLimit: 256 * 1024,
+      rateLimitPerMinute: 1_000_000,
+      tokenCacheTtlMs: 5000,
+      consoleDir: null,
+    },
     metrics: { token: undefined, listen: undefined },
     logLevel: 'silent',
   };

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { clientConfigPath, DEFAULT_PROFILE, readClientProfiles } from './client-config-file.js';
 import { RegistryError } from './core/errors.js';
@@ -97,6 +98,11 @@ export interface Config {
     rateLimitPerMinute: number;
     /** How long a verified token is trusted before it is looked up again, in ms. (Default: 5000) */
     tokenCacheTtlMs: number;
+    /**
+     * The built web console that `/ui` serves (`npm run build` writes it), or null to serve none.
+     * (Default: `dist/ui` of this package; `CREDREG_CONSOLE_DIR=off` for none)
+     */
+    consoleDir: string | null;
   };
   /**
    * Who may read the Prometheus metrics. With neither setting, nobody: `/metrics` on the main
@@ -191,6 +197,7 @@ const env = z.object({
     .default(256 * 1024),
   CREDREG_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1200),
   CREDREG_TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(1000).max(300_000).default(5000),
+  CREDREG_CONSOLE_DIR: z.string().min(1).optional(),
   CREDREG_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   CREDREG_VAULT_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(3650).default(90),
   CREDREG_ROTATION_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
@@ -261,6 +268,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       bodyLimit: e.CREDREG_BODY_LIMIT,
       rateLimitPerMinute: e.CREDREG_RATE_LIMIT,
       tokenCacheTtlMs: e.CREDREG_TOKEN_CACHE_TTL_MS,
+      consoleDir:
+        e.CREDREG_CONSOLE_DIR === 'off'
+          ? null
+          : resolve(e.CREDREG_CONSOLE_DIR ?? fileURLToPath(new URL('../dist/ui/', import.meta.url))),
     },
     metrics: { token: e.CREDREG_METRICS_TOKEN, listen: metricsListen },
     logLevel: e.CREDREG_LOG_LEVEL,

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, loadMigrationConfig } from '../src/config.js';
 
@@ -11,6 +13,17 @@ describe('configuration', () => {
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 8200 });
     expect(c.dbRolePrefix).toBe('credreg');
     expect(Object.isFrozen(c) && Object.isFrozen(c.storage)).toBe(true);
+  });
+
+  it("serves the package's built console by default, another build by CREDREG_CONSOLE_DIR, or none", () => {
+    expect(loadConfig({}).http.consoleDir).toBe(
+      resolve(fileURLToPath(new URL('../dist/ui', import.meta.url))),
+    );
+    expect(loadConfig({ CREDREG_CONSOLE_DIR: 'build/console' }).http.consoleDir).toBe(
+      resolve('build/console'),
+    );
+    expect(loadConfig({ CREDREG_CONSOLE_DIR: 'off' }).http.consoleDir).toBeNull();
+    expect(() => loadConfig({ CREDREG_CONSOLE_DIR: '' })).toThrow(/CREDREG_CONSOLE_DIR/);
   });
 
   it('selects PostgreSQL by DATABASE_URL and then requires a root key (no default for secrets)', () => {

@@ -65,6 +65,9 @@ export function parseCredentialRef(text: string): CredentialRef {
   return { vault, name, ...withField };
 }
 
+/** Whether text is in the form of a UUID (any case), so read as an id rather than a name. */
+export const isUuidText = (text: string): boolean => UUID.test(text);
+
 /**
  * Parses a vault reference: a UUID or a name.
  * @example parseVaultRef('payments'); // { name: 'payments' }

@@ -30,6 +30,7 @@ import {
 import {
   credentialIdOf,
   credentialOf,
+  isUuidText,
   parseCredentialRef,
   vaultIdOf,
   wholeCredential,
@@ -37,6 +38,13 @@ import {
 import { CliError } from './exit-codes.js';
 import { readCredentialValue } from './secret-input.js';
 import { type Column, csvRow, formatRecord, formatTable } from './text-format.js';
+import {
+  addValueFlags,
+  hasValueFlags,
+  planValueFlags,
+  type ValueFlagOptions,
+  valueFromFlags,
+} from './value-flags.js';
 import { valueShapesHelp } from './value-shapes-help.js';
 
 /** Where `--addr` points when neither it nor `CREDREG_ADDR` is given. */
@@ -139,9 +147,20 @@ function registerTenantCommands(program: Command): Command {
 
   listing(tenant.command('list'))
     .description('list tenants')
-    .action(async (opts: ListOptions) => {
+    .option('--name <name>', 'only the tenant of this exact name')
+    .action(async (opts: ListOptions & { name?: string }) => {
       const client = connect(opts);
-      await printPage(opts, (q) => client.listTenants(q), TENANT_COLUMNS);
+      await printPage(opts, (q) => client.listTenants({ ...q, name: opts.name }), TENANT_COLUMNS);
+    });
+
+  tenant
+    .command('get')
+    .argument('<tenant>', 'tenant id or exact name')
+    .description('show one tenant; `--json` for scripts: credreg tenant get acme --json | jq -r .id')
+    .action(async (ref: string, opts: RemoteOptions) => {
+      const client = connect(opts);
+      const found = await tenantOf(client, ref);
+      print(opts, found, () => formatRecord(tenantFields(found)));
     });
   return tenant;
 }
@@ -181,10 +200,15 @@ function registerTokenCommands(program: Command): Command {
     .description(
       "create a tenant's first administrator and its token (platform token); prints the secret once",
     )
-    .requiredOption('--tenant <id>', 'tenant id')
+    .requiredOption('--tenant <tenant>', 'tenant id or exact name')
     .requiredOption('--name <name>', 'name of the principal to create')
     .action(async (opts: RemoteOptions & { tenant: string; name: string }) => {
-      const issued = await connect(opts).createTenantAdminToken(opts.tenant, {
+      const client = connect(opts);
+      // A UUID goes as it is (the server answers 404 for an unknown one); a name is looked up.
+      const tenantId = isUuidText(opts.tenant)
+        ? opts.tenant.toLowerCase()
+        : (await tenantOf(client, opts.tenant)).id;
+      const issued = await client.createTenantAdminToken(tenantId, {
         name: opts.name,
         role: 'admin',
       });
@@ -463,18 +487,21 @@ function registerCredentialCommands(program: Command): Command {
   const cred = program
     .command('cred')
     .description(
-      'store, reveal and rotate credentials; values are read from stdin or a prompt, never from flags',
+      'store, reveal and rotate credentials; values are read from stdin, a prompt that does not echo, or the files --field name=@path and --cert-file name',
     );
 
-  cred
-    .command('put')
-    .alias('store')
-    .argument('<vault>', 'vault id or name')
-    .argument('<name>', 'credential name')
-    .description(
-      'store a new credential; its value comes from stdin, or a prompt that does not echo. ' +
-        'String types take the raw text (one trailing newline dropped); others take JSON',
-    )
+  addValueFlags(
+    cred
+      .command('put')
+      .alias('store')
+      .argument('<vault>', 'vault id or name')
+      .argument('<name>', 'credential name')
+      .description(
+        'store a new credential; its value comes from stdin, or a prompt that does not echo. ' +
+          'String types take the raw text (one trailing newline dropped); others take JSON, or ' +
+          '--field (and --cert-file, --key-file, --chain-file for a certificate) instead',
+      ),
+  )
     .addOption(new Option('--type <type>', 'credential type').choices(CREDENTIAL_TYPES).makeOptionMandatory())
     .option('--metadata <json>', 'JSON object stored in clear: never secrets', jsonObject)
     .option('--expires <time>', 'expiry, ISO 8601', instant)
@@ -489,18 +516,22 @@ function registerCredentialCommands(program: Command): Command {
       async (
         vaultId: string,
         name: string,
-        opts: RemoteOptions & {
-          type: CredentialType;
-          metadata?: Record<string, unknown>;
-          expires?: string;
-          rotation?: string;
-          expiryAlerts?: Setting<string[]>;
-        },
+        opts: RemoteOptions &
+          ValueFlagOptions & {
+            type: CredentialType;
+            metadata?: Record<string, unknown>;
+            expires?: string;
+            rotation?: string;
+            expiryAlerts?: Setting<string[]>;
+          },
       ) => {
+        // The flags first: a usage error is reported before the server is asked anything.
+        const fields = planValueFlags(opts.type, opts);
         const client = connect(opts);
-        // The vault first: a wrong one is reported before a value is asked for.
+        // The vault next: a wrong one is reported before a value is asked for.
         const id = await vaultIdOf(client, vaultId);
-        const value = (await readCredentialValue(opts.type, name)) as CredentialValue;
+        const value = ((await valueFromFlags(fields)) ??
+          (await readCredentialValue(opts.type, name))) as CredentialValue;
         const stored = await client.storeCredential(id, {
           name,
           type: opts.type,
@@ -601,20 +632,30 @@ function registerCredentialCommands(program: Command): Command {
       },
     );
 
-  cred
-    .command('rotate')
-    .argument('<credential>', 'credential id or path (vault/name)')
-    .description(
-      "store a new version and make it current; the value is read like `cred put`, or made by the credential's rotator when it has one and nothing is piped in",
-    )
-    .option('--expected-version <n>', 'refuse unless this is still the current version', positiveInt)
-    .option('--expires <time>', 'new expiry, ISO 8601', instant)
-    .option('--rotator', "run the credential's rotator, even with something on stdin")
+  addValueFlags(
+    cred
+      .command('rotate')
+      .argument('<credential>', 'credential id or path (vault/name)')
+      .description(
+        "store a new version and make it current; the value is read like `cred put` (stdin, a prompt, or --field and the certificate's file flags), or made by the credential's rotator when it has one and neither a value is piped in nor a value flag given",
+      )
+      .option('--expected-version <n>', 'refuse unless this is still the current version', positiveInt)
+      .option('--expires <time>', 'new expiry, ISO 8601', instant)
+      .option('--rotator', "run the credential's rotator, even with something on stdin"),
+  )
+    .addHelpText('after', () => valueShapesHelp())
     .action(
       async (
         id: string,
-        opts: RemoteOptions & { expectedVersion?: number; expires?: string; rotator?: boolean },
+        opts: RemoteOptions &
+          ValueFlagOptions & { expectedVersion?: number; expires?: string; rotator?: boolean },
       ) => {
+        if (opts.rotator && hasValueFlags(opts))
+          throw new CliError(
+            'usage',
+            'USAGE',
+            '--rotator makes the value itself: leave out --field, --cert-file, --key-file and --chain-file',
+          );
         const client = connect(opts);
         const ref = wholeCredential(parseCredentialRef(id), id);
         // The value's format depends on the type, which the server knows.
@@ -624,7 +665,9 @@ function registerCredentialCommands(program: Command): Command {
           'id' in ref
             ? client.rotateCredential(ref.id, body)
             : client.rotateSecret(ref.vault, ref.name, body);
-        if (current.rotation && (opts.rotator || process.stdin.isTTY)) {
+        // The flags against the type, before anything is sent.
+        const fields = planValueFlags(current.type, opts);
+        if (current.rotation && (opts.rotator || (process.stdin.isTTY && fields.length === 0))) {
           const rotated = await rotate({});
           print(
             opts,
@@ -634,7 +677,8 @@ function registerCredentialCommands(program: Command): Command {
           );
           return;
         }
-        const value = (await readCredentialValue(current.type, current.name)) as CredentialValue;
+        const value = ((await valueFromFlags(fields)) ??
+          (await readCredentialValue(current.type, current.name))) as CredentialValue;
         const rotated = await rotate({
           value,
           expectedVersion: opts.expectedVersion,
@@ -754,7 +798,8 @@ function registerCredentialCommands(program: Command): Command {
             { header: 'STAGES', cell: (v) => v.stages.join(',') || '-' },
             { header: 'KEY VERSION', cell: (v) => v.vaultKeyVersion },
             { header: 'CREATED', cell: (v) => v.createdAt },
-            { header: 'CREATED BY', cell: (v) => v.createdBy },
+            // The principal's name where there is one (`--json` carries both).
+            { header: 'CREATED BY', cell: (v) => v.createdByName ?? v.createdBy },
             { header: 'DESTROYED', cell: (v) => v.destroyedAt },
           ],
           versions.items,
@@ -942,6 +987,14 @@ function printIssuedToken(opts: RemoteOptions, issued: IssuedToken): void {
   }
 }
 
+/** A tenant by id (text in the form of a UUID) or by its exact name; a missing one is NOT_FOUND (exit 4). */
+async function tenantOf(client: RegistryClient, ref: string): Promise<TenantResource> {
+  if (isUuidText(ref)) return client.getTenant(ref.toLowerCase());
+  const [found] = (await client.listTenants({ name: ref, limit: 1 })).items;
+  if (!found) throw new CliError('not_found', 'NOT_FOUND', `no tenant is named ${JSON.stringify(ref)}`);
+  return found;
+}
+
 function tenantFields(t: TenantResource): [string, unknown][] {
   return TENANT_COLUMNS.map((c) => [c.header, c.cell(t)]);
 }
@@ -1029,7 +1082,8 @@ const AUDIT_COLUMNS: Column<AuditEventResource>[] = [
   { header: 'TIME', cell: (e) => e.occurredAt },
   { header: 'ACTION', cell: (e) => e.action },
   { header: 'OUTCOME', cell: (e) => e.outcome },
-  { header: 'ACTOR', cell: (e) => e.actor },
+  // The principal's name where there is one, else the actor as recorded (`--json` carries both).
+  { header: 'ACTOR', cell: (e) => e.actorName ?? e.actor },
   { header: 'CREDENTIAL', cell: (e) => e.credentialId },
   { header: 'VERSION', cell: (e) => e.version },
   { header: 'ERROR', cell: (e) => e.errorCode },

@@ -50,7 +50,8 @@ export async function readCredentialValue(
   }
 }
 
-async function readAll(stdin: SecretSource): Promise<string> {
+/** All of stdin, as UTF-8 text. */
+export async function readAll(stdin: SecretSource): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');

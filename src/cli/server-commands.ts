@@ -3,7 +3,9 @@
  * providers or start Fastify. `main.ts` imports this file only when one of them runs, so that
  * `credreg --version` and the remote commands never pay for those modules.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { type Config, loadConfig, loadMigrationConfig } from '../config.js';
 import { RegistryError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
@@ -50,6 +52,7 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
     logger,
     http: config.http,
     metrics: { token: config.metrics.token, collector: metrics },
+    consoleDir: config.http.consoleDir,
   });
   const metricsApp = config.metrics.listen ? await buildMetricsApp(metrics, { logger }) : undefined;
   let stopping = false;
@@ -103,6 +106,12 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
   const where =
     config.storage.kind === 'pglite' ? `embedded store in ${config.storage.dataDir}` : 'PostgreSQL';
   logger.info({ backend: registry.backend, address }, `credreg listening on ${address} (${where})`);
+  const consoleDir = config.http.consoleDir;
+  if (consoleDir && existsSync(join(consoleDir, 'index.html'))) {
+    logger.info({ address: `${address}/ui/` }, `web console at ${address}/ui/`);
+  } else if (consoleDir) {
+    logger.warn({ consoleDir }, `no web console: ${consoleDir} holds no build (run \`npm run build\`)`);
+  }
 }
 
 /**

@@ -21,6 +21,13 @@ export function valueShapesHelp(): string {
     'Value shapes (`?`: optional; text is read as is, one trailing newline dropped):',
     ...lines,
     '',
+    'Or field by field, without JSON: --field name=value, or --field name=@path to read a file as it',
+    'is (a trailing newline kept; best for secrets, which after = show in process lists and shell',
+    'history); a certificate takes --cert-file, --key-file and --chain-file. Each field once, never',
+    'with a value on stdin as well; a list field (scopes) needs JSON.',
+    '',
     'e.g. echo \'{"username":"app","password":"…"}\' | credreg cred put <vault> db --type basic_auth',
+    '     credreg cred put <vault> db --type basic_auth --field username=app --field password=@pw.txt',
+    '     credreg cred put <vault> tls --type certificate --cert-file tls.pem --key-file tls.key',
   ].join('\n');
 }

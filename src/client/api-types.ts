@@ -42,10 +42,19 @@ export interface ApiPage<T> extends Omit<z.input<ReturnType<typeof response.page
 /** Page options of every listing: `limit` (Default: 100, at most 1000) and the previous page's `nextCursor`. */
 export type PageQuery = QueryOf<typeof request.pageQuery>;
 
+/** `GET /v1/tenants`: page options, and `name` to find the one tenant of that exact name. */
+export type ListTenantsQuery = QueryOf<typeof request.listTenantsQuery>;
+
 /** `GET /v1/vaults`: page options, and `name` (exact) or `prefix` to list only the vaults so named. */
 export type ListVaultsQuery = QueryOf<typeof request.listVaultsQuery>;
 
 export type TenantResource = z.input<typeof response.tenant>;
+
+/**
+ * What the calling token is (`GET /v1/whoami`): a platform token, or a tenant token with its role,
+ * its vault scope and what it may do (`capabilities`, e.g. `credentials:reveal`).
+ */
+export type WhoamiResource = z.input<typeof response.whoami>;
 
 export type PrincipalResource = z.input<typeof response.principal>;
 

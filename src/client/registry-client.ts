@@ -18,6 +18,7 @@ import type {
   DeleteVaultOptions,
   IssuedToken,
   ListCredentialsQuery,
+  ListTenantsQuery,
   ListVaultsQuery,
   PageQuery,
   PrincipalResource,
@@ -42,6 +43,7 @@ import type {
   WebhookDeliveryResource,
   WebhookResource,
   WebhookTestResult,
+  WhoamiResource,
 } from './api-types.js';
 
 export interface RegistryClientOptions {
@@ -86,7 +88,8 @@ export class RegistryClient {
     }
     this.addr = options.addr.replace(/\/+$/, '');
     this.#token = options.token;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    // Called as a method of this object, a browser's own fetch throws "Illegal invocation".
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   /** `GET /healthz`: whether the process is up. */
@@ -94,13 +97,23 @@ export class RegistryClient {
     return this.#call('GET', '/healthz');
   }
 
+  /** `GET /v1/whoami`: what this client's token is, its role, vault scope and capabilities. */
+  whoami(): Promise<WhoamiResource> {
+    return this.#call('GET', '/v1/whoami');
+  }
+
   /** `POST /v1/tenants` (platform token). */
   createTenant(body: CreateTenantBody): Promise<TenantResource> {
     return this.#call('POST', '/v1/tenants', { body });
   }
 
-  /** `GET /v1/tenants` (platform token). */
-  listTenants(query: PageQuery = {}): Promise<ApiPage<TenantResource>> {
+  /** `GET /v1/tenants/{tenantId}` (platform token). */
+  getTenant(tenantId: string): Promise<TenantResource> {
+    return this.#call('GET', `/v1/tenants/${segment(tenantId)}`);
+  }
+
+  /** `GET /v1/tenants` (platform token); `name` finds the one tenant of that exact name. */
+  listTenants(query: ListTenantsQuery = {}): Promise<ApiPage<TenantResource>> {
     return this.#call('GET', '/v1/tenants', { query: { ...query } });
   }
 
@@ -322,6 +335,10 @@ export class RegistryClient {
   }
 
   /** `DELETE /v1/webhooks/{id}`: unsubscribes; its pending deliveries and its secret go with it. */
+  getWebhook(id: string): Promise<WebhookResource> {
+    return this.#call('GET', `/v1/webhooks/${segment(id)}`);
+  }
+
   async deleteWebhook(id: string): Promise<void> {
     await this.#call('DELETE', `/v1/webhooks/${segment(id)}`);
   }

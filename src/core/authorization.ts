@@ -56,6 +56,17 @@ const UNSCOPED_ONLY: ReadonlySet<Capability> = new Set<Capability>([
   'webhooks:manage',
 ]);
 
+/** Every capability, in the order the role matrix lists them. */
+export const CAPABILITIES: readonly Capability[] = Object.freeze([...GRANTS.admin]);
+
+/**
+ * What a token with `role` may do, limited to one vault or not: what a client shows its user (the
+ * server checks each call anyway).
+ */
+export function capabilitiesOf(role: Role, vaultScoped: boolean): Capability[] {
+  return CAPABILITIES.filter((c) => roleAllows(role, c) && !(vaultScoped && UNSCOPED_ONLY.has(c)));
+}
+
 export function roleAllows(role: Role, capability: Capability): boolean {
   return GRANTS[role].has(capability);
 }

@@ -215,7 +215,8 @@ export interface PlatformTx extends DeliveryQueue, ExpiryNoticeQueue {
   lockPlatformTokens(): Promise<void>;
   insertTenant(t: { id: string; name: string }): Promise<Tenant>;
   findTenant(id: string): Promise<Tenant | null>;
-  listTenants(limit: number, after?: { name: string; id: string }): Promise<Tenant[]>;
+  /** By name, then id; only the tenant named exactly `name` when it is given. */
+  listTenants(limit: number, after?: { name: string; id: string }, name?: string): Promise<Tenant[]>;
   /**
    * Claims the next run of `job` for `holder` if it is due, and holds it for `leaseMs` by the
    * database's clock: answers the lease's end to exactly one caller until then, whichever instance

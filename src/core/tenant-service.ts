@@ -8,6 +8,8 @@ import { displayName, parse, uuid } from './validation.js';
 
 /** Tenant names are free text for people, but never control characters (they end up in logs and tables). */
 const tenantInput = z.object({ name: displayName });
+/** A listing's exact-name filter: any text (a name no tenant has finds none), but bounded. */
+const tenantFilter = z.object({ name: z.string().max(1000).optional() });
 
 /** Platform-level: tenants themselves. Runs as the platform role, which sees no tenant data. */
 export class TenantService {
@@ -28,10 +30,16 @@ export class TenantService {
     return tenant;
   }
 
-  async list(options: PageOptions = {}): Promise<Page<Tenant>> {
+  /**
+   * By name; only the tenant named exactly `name` when it is given (names are unique).
+   *
+   * @example const [acme] = (await registry.tenants.list({ name: 'acme' })).items;
+   */
+  async list(options: PageOptions & { name?: string } = {}): Promise<Page<Tenant>> {
     const { limit, cursor } = parse(pageOptions, options);
+    const { name } = parse(tenantFilter, { name: options.name });
     const rows = await this.deps.store.withPlatform((tx) =>
-      tx.listTenants(limit + 1, decodeNameCursor(cursor)),
+      tx.listTenants(limit + 1, decodeNameCursor(cursor), name),
     );
     return toPage(rows, limit, encodeNameCursor);
   }

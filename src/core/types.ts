@@ -216,6 +216,8 @@ export interface CredentialVersion {
 
 /** A version as listed: with the stages it is at (`current`, `pending`, `previous`); none when older. */
 export interface ListedVersion extends CredentialVersion {
+  /** The name of the principal whose id is `createdBy`; null when `createdBy` is no principal's id. */
+  createdByName: string | null;
   stages: VersionStage[];
 }
 
@@ -237,6 +239,11 @@ export interface AccessLogEntry {
   action: AccessAction;
   outcome: AccessOutcome;
   actor: string;
+  /**
+   * The name of the principal whose id is `actor`, as it is now; null when `actor` is no principal's
+   * id (`platform:…`, `(anonymous)`, an in-process caller's own name).
+   */
+  actorName: string | null;
   reason: string | null;
   sourceIp: string | null;
   userAgent: string | null;

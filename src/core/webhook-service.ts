@@ -107,6 +107,21 @@ export const listWebhooks = defineUseCase({
   },
 });
 
+/** One subscription, never its secret or key. */
+export const getWebhook = defineUseCase({
+  action: 'read',
+  capability: 'webhooks:manage',
+  input: byId,
+  logs: 'refusals',
+  names: named,
+  async body(op, { id }): Promise<WebhookSubscription | Refusal> {
+    const found = await op.tx.webhooks.find(id);
+    if (!found) return op.refuse(notFound());
+    const { wrappedKey: _key, secretCiphertext: _secret, ...subscription } = found;
+    return subscription;
+  },
+});
+
 /** Unsubscribes: the subscription, its pending deliveries, its key and its secret are deleted. */
 export const deleteWebhook = defineUseCase({
   action: 'webhook_delete',
@@ -214,6 +229,10 @@ export class WebhookService {
 
   list(options: PageOptions = {}, ctx: RequestContext = IN_PROCESS): Promise<Page<WebhookSubscription>> {
     return this.#run(listWebhooks, options, ctx);
+  }
+
+  get(id: string, ctx: RequestContext = IN_PROCESS): Promise<WebhookSubscription> {
+    return this.#run(getWebhook, { id }, ctx);
   }
 
   async delete(id: string, ctx: RequestContext): Promise<void> {

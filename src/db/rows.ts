@@ -143,6 +143,7 @@ export const toAccessLogEntry = (r: Row): AccessLogEntry => ({
   action: r.action as AccessLogEntry['action'],
   outcome: r.outcome as AccessLogEntry['outcome'],
   actor: String(r.actor),
+  actorName: maybeString(r.actor_name),
   reason: maybeString(r.reason),
   sourceIp: maybeString(r.source_ip),
   userAgent: maybeString(r.user_agent),

@@ -18,6 +18,7 @@ import { type ErrorCode, isRegistryError, RegistryError } from '../core/errors.j
 import { isUuid, newId } from '../core/ids.js';
 import { fieldName, PRINTABLE_ID } from '../core/validation.js';
 import type { RegistryHandle } from '../main.js';
+import { consoleRoutes } from './console-routes.js';
 import { HttpMetrics } from './metrics.js';
 import { addMetricsRoute, type MetricsAccess } from './metrics-routes.js';
 import { registerOpenApi } from './openapi.js';
@@ -32,6 +33,7 @@ import { secretRoutes } from './routes/secrets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { vaultRoutes } from './routes/vaults.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { whoamiRoutes } from './routes/whoami.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
@@ -42,6 +44,8 @@ export interface AppOptions {
    * separate metrics listener must report this app's requests too. (Default: the app's own)
    */
   metrics?: MetricsAccess & { collector?: HttpMetrics };
+  /** The built web console served at `/ui` (see `Config['http']['consoleDir']`). (Default: none) */
+  consoleDir?: string | null;
 }
 
 const clientRequestIdOf = (given: unknown) =>
@@ -53,7 +57,7 @@ const bearer = (req: FastifyRequest) => /^bearer\s+(\S+)\s*$/i.exec(req.headers.
 
 /**
  * The HTTP service: `/v1` (JSON, bearer tokens, RFC 9457 errors), `/openapi.json`, `/docs`,
- * `/healthz`, `/readyz` and `/metrics`.
+ * `/healthz`, `/readyz`, `/metrics` and the web console at `/ui`.
  */
 export async function buildApp(registry: RegistryHandle, options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -142,6 +146,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     await limit(byIp, req, reply);
     req.caller = await registry.authenticator.authenticate(bearer(req));
     await limit(byToken, req, reply);
+    if (access.kind === 'caller') return;
     if (access.kind === 'platform') {
       if (req.caller.kind === 'platform') return;
       // Refused before any tenant work, but the attempt is the token's tenant's: it is logged there.
@@ -281,6 +286,8 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(auditRoutes(registry));
   await app.register(keyRoutes(registry));
   await app.register(webhookRoutes(registry));
+  await app.register(whoamiRoutes);
+  await app.register(consoleRoutes(options.consoleDir ?? null));
   app.addHook('onSend', async (req, reply, payload) => {
     // While closing, every answer ends its connection (see closeGracefully).
     if (closing.has(app)) reply.header('connection', 'close');

@@ -6,6 +6,8 @@ import type { AnyUseCase } from '../core/use-case.js';
 /** What a route requires of its caller; set as the route's `config.access`. */
 export type RouteAccess =
   | { kind: 'public' }
+  /** Any valid token, platform or tenant: the route answers only what the token itself says. */
+  | { kind: 'caller' }
   | {
       kind: 'platform';
       /** The use-case the route runs in the tenant its `:tenantId` names, which logs its refusals. */

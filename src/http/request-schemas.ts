@@ -34,6 +34,11 @@ const nameFilters = {
 /** `GET /v1/vaults`. */
 export const listVaultsQuery = pageQuery.extend(nameFilters);
 
+/** `GET /v1/tenants`: page options, and `name` to find the one tenant of that exact name. */
+export const listTenantsQuery = pageQuery.extend({
+  name: z.string().optional().describe('only the tenant of this exact name'),
+});
+
 /** `POST /v1/tenants`. */
 export const createTenantBody = z.strictObject({ name: z.string() });
 
@@ -82,6 +87,9 @@ export const deleteVaultQuery = z.strictObject({ force: flag });
  * out, or `{}`; a field in it is refused like any unknown field, not ignored.
  */
 export const noBody = z.strictObject({}).nullish();
+
+/** The query of a route that takes none: a parameter in it is refused, not ignored. */
+export const noQuery = z.strictObject({});
 
 /** `POST /v1/vaults/{id}/keys/rewrap`; the body itself may be left out. */
 export const rewrapVaultKeysBody = z.strictObject({

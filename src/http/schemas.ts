@@ -5,6 +5,7 @@
  * and the core's enums, never Fastify.
  */
 import { z } from 'zod';
+import { CAPABILITIES, type Capability } from '../core/authorization.js';
 import {
   ACCESS_ACTIONS,
   ACCESS_OUTCOMES,
@@ -153,6 +154,10 @@ export const version = z.object({
   version: z.number().int(),
   vaultKeyVersion: z.number().int(),
   createdBy: z.string(),
+  createdByName: z
+    .string()
+    .nullable()
+    .describe('the name of the principal whose id is `createdBy`; null when it is no principal (a rotator)'),
   createdAt: isoDate,
   destroyedAt: nullableDate,
   stages: z
@@ -178,6 +183,12 @@ export const accessLogEntry = z.object({
   action: z.enum(ACCESS_ACTIONS),
   outcome: z.enum(ACCESS_OUTCOMES),
   actor: z.string(),
+  actorName: z
+    .string()
+    .nullable()
+    .describe(
+      'the name of the principal whose id is `actor`; null when the actor is no principal (`platform:…`, `(anonymous)`)',
+    ),
   reason: z.string().nullable(),
   sourceIp: z.string().nullable(),
   userAgent: z.string().nullable(),
@@ -242,4 +253,24 @@ export const webhookDelivery = z.object({
 });
 export const webhookTest = z.object({ eventId: id });
 /** The answer of a DELETE that returns nothing (204). */
+/** `GET /v1/whoami`: what the presented token is, and what it may do; never its secret. */
+export const whoami = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('platform'),
+    tokenId: id,
+    name: z.string().describe("the platform token's name"),
+  }),
+  z.object({
+    kind: z.literal('tenant'),
+    tenantId: id,
+    tokenId: id,
+    principalId: id,
+    role: z.enum(ROLES),
+    vaultId: id.nullable().describe('the one vault the token is limited to, or null'),
+    capabilities: z
+      .array(z.enum(CAPABILITIES as [Capability, ...Capability[]]))
+      .describe('what the token may do, e.g. `credentials:reveal`; each call is still checked'),
+  }),
+]);
+
 export const noContent = z.null().describe('No Content');

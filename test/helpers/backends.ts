@@ -103,7 +103,13 @@ export function testConfig(prefix: string, rootKey = randomBytes(32).toString('b
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     rotation: { intervalMs: 0 },
     webhooks: { intervalMs: 0, allowPrivateUrls: false },
-    http: { trustedProxies: [], bodyLimit: 256 * 1024, rateLimitPerMinute: 100_000, tokenCacheTtlMs: 5000 },
+    http: {
+      trustedProxies: [],
+      bodyLimit: 256 * 1024,
+      rateLimitPerMinute: 100_000,
+      tokenCacheTtlMs: 5000,
+      consoleDir: null,
+    },
     metrics: { token: undefined, listen: undefined },
     logLevel: 'silent',
   };

@@ -50,8 +50,11 @@ export interface ServeHandle {
   stop(): void;
 }
 
-/** Starts `credreg serve` on a fresh embedded store and waits for its address and bootstrap token. */
-export async function startServe(): Promise<ServeHandle> {
+/**
+ * Starts `credreg serve` on a fresh embedded store and waits for its address and bootstrap token;
+ * `env` adds to (or overrides) its environment.
+ */
+export async function startServe(env: NodeJS.ProcessEnv = {}): Promise<ServeHandle> {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'credreg-cli-')), 'data');
   const server: ChildProcess = spawn(process.execPath, [...CLI_ENTRY, 'serve'], {
     env: {
@@ -59,6 +62,7 @@ export async function startServe(): Promise<ServeHandle> {
       CREDREG_DATA_DIR: dataDir,
       CREDREG_LISTEN: '127.0.0.1:0',
       CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -53,6 +53,14 @@ const ROUTES: Route[] = [
   },
   { name: 'list tenants', method: 'GET', path: () => '/v1/tenants', permission: null, ok: 200, byId: false },
   {
+    name: 'get a tenant',
+    method: 'GET',
+    path: (f) => `/v1/tenants/${f.tenant}`,
+    permission: null,
+    ok: 200,
+    byId: false,
+  },
+  {
     name: 'first admin of a tenant',
     method: 'POST',
     path: (f) => `/v1/tenants/${f.tenant}/tokens`,
@@ -328,6 +336,14 @@ const ROUTES: Route[] = [
     permission: 'webhooks:manage',
     ok: 200,
     byId: false,
+  },
+  {
+    name: 'get a webhook',
+    method: 'GET',
+    path: (f) => `/v1/webhooks/${f.webhook}`,
+    permission: 'webhooks:manage',
+    ok: 200,
+    byId: true,
   },
   {
     name: "a webhook's deliveries",

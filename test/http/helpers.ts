@@ -27,6 +27,8 @@ export async function startServer(
     metrics?: AppOptions['metrics'];
     /** Configuration over the test defaults (e.g. `webhooks.allowPrivateUrls`). */
     config?: Partial<Config>;
+    /** The built console to serve at /ui. (Default: none) */
+    consoleDir?: string;
   } = {},
 ): Promise<TestServer> {
   const t = await openTestRegistry(backend, {
@@ -41,6 +43,7 @@ export async function startServer(
       rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000,
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
   });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

@@ -709,7 +709,18 @@ const ROUTES: Route[] = [
     access: 'platform',
     fields: [body('name', hostileDisplayName, '⟦UNIQUE⟧')],
   },
-  { method: 'GET', path: '/v1/tenants', access: 'platform', fields: page },
+  {
+    method: 'GET',
+    path: '/v1/tenants',
+    access: 'platform',
+    fields: [...page, query('name', hostileUrlAny)],
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/:tenantId',
+    access: 'platform',
+    fields: [path('tenantId', '⟦TENANT⟧')],
+  },
   {
     method: 'POST',
     path: '/v1/tenants/:tenantId/tokens',

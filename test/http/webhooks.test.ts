@@ -36,6 +36,11 @@ describeEachBackend('webhook routes', (backend) => {
     expect(list.status).toBe(200);
     expect(list.text).not.toContain(body.secret);
     expect((list.body as { items: Array<{ id: string }> }).items.map((i) => i.id)).toEqual([body.id]);
+    const one = await s.call('GET', `/v1/webhooks/${body.id}`, { token: seed.tokens.admin });
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual((list.body as { items: unknown[] }).items[0]);
+    expect(one.text).not.toContain(body.secret);
+    expect(Object.keys(one.body as object)).not.toContain('secretCiphertext');
     const test = await s.call('POST', `/v1/webhooks/${body.id}/test`, { token: seed.tokens.admin });
     expect(test.status).toBe(202);
     const deliveries = await s.call('GET', `/v1/webhooks/${body.id}/deliveries`, {
@@ -55,6 +60,7 @@ describeEachBackend('webhook routes', (backend) => {
     expect((await s.call('DELETE', `/v1/webhooks/${body.id}`, { token: seed.tokens.admin })).status).toBe(
       404,
     );
+    expect((await s.call('GET', `/v1/webhooks/${body.id}`, { token: seed.tokens.admin })).status).toBe(404);
   });
 
   it('writers, readers, auditors and vault-scoped tokens are refused, and logged', async () => {

@@ -1,7 +1,7 @@
 import type { AccessAction, AccessLogEntry, AccessOutcome } from '../types.js';
 
-/** A row to append; the store adds its id, tenant and time. */
-export type AccessLogInsert = Omit<AccessLogEntry, 'id' | 'tenantId' | 'occurredAt'>;
+/** A row to append; the store adds its id, tenant and time (and, when read, the actor's name). */
+export type AccessLogInsert = Omit<AccessLogEntry, 'id' | 'tenantId' | 'occurredAt' | 'actorName'>;
 
 export interface AccessLogQuery {
   credentialId?: string;
@@ -25,6 +25,6 @@ export interface AccessLogRepository {
    * UNAVAILABLE when it is away): the core acts on the difference.
    */
   append(entry: AccessLogInsert): Promise<void>;
-  /** Newest first. */
+  /** Newest first, each with the name of the principal it names as its actor, if any. */
   query(q: AccessLogQuery): Promise<AccessLogEntry[]>;
 }

@@ -1,4 +1,4 @@
-import type { CredentialVersion } from '../types.js';
+import type { CredentialVersion, ListedVersion } from '../types.js';
 
 /** A sealed version to add; the store adds the tenant and the time. */
 export interface VersionInsert {
@@ -13,8 +13,8 @@ export interface VersionInsert {
 /** The tenant's credential versions (`credential_versions`), each with its sealed value. */
 export interface VersionRepository {
   insert(v: VersionInsert): Promise<CredentialVersion>;
-  /** A credential's versions, newest first; never their ciphertexts. */
-  list(credentialId: string): Promise<CredentialVersion[]>;
+  /** A credential's versions, newest first, with their creators' names; never their ciphertexts. */
+  list(credentialId: string): Promise<Omit<ListedVersion, 'stages'>[]>;
   /** Removes the ciphertext of every version up to `version` (retention); returns how many. */
   destroyThrough(credentialId: string, version: number): Promise<number>;
   /** Live ciphertexts still under an older vault-key version, locked; rows other re-wraps hold are skipped. */

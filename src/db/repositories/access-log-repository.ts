@@ -54,8 +54,14 @@ export class SqlAccessLogRepository extends TenantRepository implements AccessLo
     if (q.to) add('occurred_at < ?', q.to);
     if (q.beforeId) add('id < ?', q.beforeId);
     params.push(q.limit);
+    // The page first, then its actors' names: only the rows returned are joined. A principal's id
+    // is a UUID and `actor` text, so other actors (`platform:…`, `(anonymous)`) match no one.
     const rows = await this.c.query(
-      `SELECT ${ACCESS_LOG_COLUMNS} FROM credential_access_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+      `SELECT l.*, p.name AS actor_name
+         FROM (SELECT ${ACCESS_LOG_COLUMNS} FROM credential_access_log
+                WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}) l
+         LEFT JOIN principals p ON p.tenant_id = l.tenant_id AND p.id::text = l.actor
+        ORDER BY l.id DESC`,
       params,
     );
     return rows.map(toAccessLogEntry);

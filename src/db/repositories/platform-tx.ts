@@ -53,11 +53,12 @@ export class SqlPlatformTx implements PlatformTx {
     return row ? toTenant(row) : null;
   }
 
-  async listTenants(limit: number, after?: { name: string; id: string }) {
+  async listTenants(limit: number, after?: { name: string; id: string }, name?: string) {
     const rows = await this.c.query(
       `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR (name, tenant_id) > ($1, $2::uuid))
+          AND ($4::text IS NULL OR name = $4)
         ORDER BY name, tenant_id LIMIT $3`,
-      [after?.name ?? null, after?.id ?? null, limit],
+      [after?.name ?? null, after?.id ?? null, limit, name ?? null],
     );
     return rows.map(toTenant);
   }

@@ -22,12 +22,19 @@ export class SqlVersionRepository extends TenantRepository implements VersionRep
   }
 
   async list(credentialId: string) {
+    // `created_by` is text and a principal's id a UUID: a rotator or platform caller matches no one.
     const rows = await this.c.query(
-      `SELECT credential_id, version, vault_key_version, created_by, created_at, destroyed_at
-         FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 ORDER BY version DESC`,
+      `SELECT v.credential_id, v.version, v.vault_key_version, v.created_by, v.created_at, v.destroyed_at,
+              p.name AS created_by_name
+         FROM credential_versions v
+         LEFT JOIN principals p ON p.tenant_id = v.tenant_id AND p.id::text = v.created_by
+        WHERE v.tenant_id = $1 AND v.credential_id = $2 ORDER BY v.version DESC`,
       [this.tenantId, credentialId],
     );
-    return rows.map(toVersion);
+    return rows.map((r) => ({
+      ...toVersion(r),
+      createdByName: r.created_by_name == null ? null : String(r.created_by_name),
+    }));
   }
 
   async destroyThrough(credentialId: string, version: number) {

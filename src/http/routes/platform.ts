@@ -3,7 +3,12 @@ import { z } from 'zod';
 import type { Registry } from '../../core/registry.js';
 import { createPrincipalWithToken } from '../../core/token-service.js';
 import { requestContext } from '../request-context.js';
-import { createTenantAdminTokenBody, createTenantBody, noBody, pageQuery } from '../request-schemas.js';
+import {
+  createTenantAdminTokenBody,
+  createTenantBody,
+  listTenantsQuery,
+  noBody,
+} from '../request-schemas.js';
 import { createdToken, id, page, problem, rootKeyStatus, rootRotationResult, tenant } from '../schemas.js';
 import { tokenBody } from './tokens.js';
 
@@ -34,11 +39,25 @@ export const platformRoutes =
         schema: {
           operationId: 'listTenants',
           tags: ['platform'],
-          querystring: pageQuery,
+          querystring: listTenantsQuery,
           response: { 200: page(tenant) },
         },
       },
       async (req) => registry.tenants.list(req.query),
+    );
+
+    app.get(
+      '/v1/tenants/:tenantId',
+      {
+        config: platform,
+        schema: {
+          operationId: 'getTenant',
+          tags: ['platform'],
+          params: z.object({ tenantId: id }),
+          response: { 200: tenant, '4xx': problem },
+        },
+      },
+      async (req) => registry.tenants.get(req.params.tenantId),
     );
 
     app.post(

@@ -5,12 +5,13 @@ import {
   createWebhook,
   deleteWebhook,
   enableWebhook,
+  getWebhook,
   listWebhookDeliveries,
   listWebhooks,
   testWebhook,
 } from '../../core/webhook-service.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
-import { createWebhookBody, noBody, pageQuery } from '../request-schemas.js';
+import { createWebhookBody, noBody, noQuery, pageQuery } from '../request-schemas.js';
 import {
   createdWebhook,
   id,
@@ -78,6 +79,22 @@ export const webhookRoutes =
         await webhooks(req).delete(req.params.id, requestContext(req));
         return reply.code(204).send(undefined as never);
       },
+    );
+
+    app.get(
+      '/v1/webhooks/:id',
+      {
+        config: tenantAccess(getWebhook),
+        schema: {
+          operationId: 'getWebhook',
+          tags: ['webhooks'],
+          description: 'One subscription (never its signing secret).',
+          params: byId,
+          querystring: noQuery,
+          response: { 200: webhookSubscription, '4xx': problem },
+        },
+      },
+      async (req) => webhooks(req).get(req.params.id, requestContext(req)),
     );
 
     app.get(
