@@ -10,7 +10,6 @@ import { STRING_VALUE_TYPES } from '../client/api-types.js';
 import type { CredentialType } from '../core/types.js';
 import { valueShape } from '../core/value-shapes.js';
 import { CliError } from './exit-codes.js';
-import { readAll, type SecretSource } from './secret-input.js';
 
 /** The flags as commander parses them (`--field` repeatable). */
 export interface ValueFlagOptions {
@@ -115,24 +114,15 @@ export function planValueFlags(type: CredentialType, opts: ValueFlagOptions): Fi
 
 /**
  * Builds the value the flags describe, reading each `@path` and file flag as it is (a PEM keeps
- * its trailing newline); undefined when no value flag was given. When one was, nothing may be
- * piped to stdin as well: a value has one source. So stdin, unless a terminal, is read to its end
- * first, as `cred put` without flags would (`< /dev/null` for a caller that leaves it open).
+ * its trailing newline); undefined when no value flag was given. With flags, stdin is not read at
+ * all: waiting for its end would hang a command run from cron or a CI step that leaves it open.
  *
- * @throws CliError (usage): a file that cannot be read (by its path, never its contents), or a
- * value on stdin too
+ * @throws CliError (usage): a file that cannot be read (by its path, never its contents)
  */
 export async function valueFromFlags(
   sources: readonly FieldSource[],
-  stdin: SecretSource = process.stdin,
 ): Promise<Record<string, string> | undefined> {
   if (sources.length === 0) return undefined;
-  // A terminal is no value; a pipe or file is, when it holds anything.
-  if (!stdin.isTTY && (await readAll(stdin)) !== '') {
-    throw usage(
-      `a value on stdin and ${sources[0]!.flag} as well: give the value one way (the flags, or JSON on stdin)`,
-    );
-  }
   const entries: [string, string][] = [];
   for (const { flag, field, file, text } of sources) {
     if (file === undefined) {

@@ -334,11 +334,12 @@ export class RegistryClient {
     return this.#call('GET', '/v1/webhooks', { query: { ...query } });
   }
 
-  /** `DELETE /v1/webhooks/{id}`: unsubscribes; its pending deliveries and its secret go with it. */
+  /** `GET /v1/webhooks/{id}`: one subscription (never its secret). */
   getWebhook(id: string): Promise<WebhookResource> {
     return this.#call('GET', `/v1/webhooks/${segment(id)}`);
   }
 
+  /** `DELETE /v1/webhooks/{id}`: unsubscribes; its pending deliveries and its secret go with it. */
   async deleteWebhook(id: string): Promise<void> {
     await this.#call('DELETE', `/v1/webhooks/${segment(id)}`);
   }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { sendProblem } from './problem.js';
@@ -26,8 +26,9 @@ const ASSET_CACHE = 'public, max-age=31536000, immutable';
 
 /**
  * The web console at `/ui`: the files `npm run build` writes (`dir`), same origin as the API.
- * Hashed assets are cached for good; the HTML never, so a new build is picked up at once. Every
- * other path under `/ui/` answers the HTML too: the console routes in the browser.
+ * Hashed assets are cached for good; the HTML never. The files are listed at start-up, so a new
+ * build is served after a restart. Every other path under `/ui/` answers the HTML too: the console
+ * routes in the browser.
  */
 export const consoleRoutes =
   (dir: string | null): FastifyPluginAsync =>
@@ -54,7 +55,8 @@ export const consoleRoutes =
       index: false,
       cacheControl: false,
       setHeaders: (reply, path) => {
-        reply.header('cache-control', path.includes('/assets/') ? ASSET_CACHE : 'no-store');
+        const inAssets = relative(dir, path).startsWith(`assets${sep}`);
+        reply.header('cache-control', inAssets ? ASSET_CACHE : 'no-store');
       },
     });
     const sendPage = (_req: unknown, reply: FastifyReply) =>

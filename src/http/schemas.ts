@@ -252,7 +252,6 @@ export const webhookDelivery = z.object({
   createdAt: isoDate,
 });
 export const webhookTest = z.object({ eventId: id });
-/** The answer of a DELETE that returns nothing (204). */
 /** `GET /v1/whoami`: what the presented token is, and what it may do; never its secret. */
 export const whoami = z.discriminatedUnion('kind', [
   z.object({
@@ -273,4 +272,5 @@ export const whoami = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** The answer of a DELETE that returns nothing (204). */
 export const noContent = z.null().describe('No Content');

@@ -183,23 +183,6 @@ describe('credreg cred put/rotate --field, --cert-file, --key-file (a real `cred
       /the field cert_pem is given twice \(--cert-file\)/,
     ],
     [
-      'the flags and a value on stdin',
-      [
-        'cred',
-        'put',
-        'payments',
-        'u5',
-        '--type',
-        'basic_auth',
-        '--field',
-        'username=a',
-        '--field',
-        'password=b',
-      ],
-      JSON.stringify({ username: 'a', password: SECRET }),
-      /a value on stdin and --field as well/,
-    ],
-    [
       'a field the type does not have',
       ['cred', 'put', 'payments', 'u6', '--type', 'basic_auth', '--field', `user=${SECRET}`],
       '',

@@ -82,15 +82,32 @@ describeEachBackend('principal names beside ids, tenants by name', (backend) => 
     for (const e of items) expect(e.actorName === null).toBe(e.actor !== own.principal.id);
   });
 
-  it("a name comes from the entry's own tenant only: the other tenant's log names its own principal", async () => {
-    await s.call('GET', '/v1/vaults', { token: other.tokens.admin });
-    const r = await s.call('GET', '/v1/audit?limit=100', { token: other.tokens.auditor });
-    const items = (r.body as { items: LogEntry[] }).items;
-    expect(items.length).toBeGreaterThan(0);
-    for (const e of items) {
-      expect(e.actor).not.toBe(own.principal.id);
-      if (e.actor === other.principal.id) expect(e.actorName).toBe('ops');
-    }
+  it("a name comes from the entry's own tenant only: another tenant's principal id is no name here", async () => {
+    // A principal of a distinct name in this tenant, then rows in the *other* tenant whose actor and
+    // creator are that principal's id: a join that crossed tenants would name them.
+    const named = await own.t.principals.create({ name: 'only-in-acme', kind: 'user' }, own.ctx);
+    const foreignActor = { actor: named.id };
+    const vault = await other.t.vaults.create({ name: 'theirs' }, foreignActor);
+    const cred = await other.t.credentials.store(
+      { vaultId: vault.id, name: 'k', type: 'api_key', value: 'sk_other' },
+      foreignActor,
+    );
+    const log = await s.call('GET', '/v1/audit?limit=100', { token: other.tokens.auditor });
+    const mine = (log.body as { items: LogEntry[] }).items.filter((e) => e.actor === named.id);
+    expect(mine.length).toBeGreaterThan(0);
+    for (const e of mine) expect(e.actorName).toBeNull();
+    const versions = await s.call('GET', `/v1/credentials/${cred.id}/versions`, {
+      token: other.tokens.auditor,
+    });
+    expect((versions.body as { items: Version[] }).items).toEqual([
+      expect.objectContaining({ createdBy: named.id, createdByName: null }),
+    ]);
+    // In its own tenant the same id is named.
+    await own.t.vaults.create({ name: 'mine-too' }, foreignActor);
+    const ownLog = await s.call('GET', '/v1/audit?limit=100', { token: own.tokens.auditor });
+    expect((ownLog.body as { items: LogEntry[] }).items.find((e) => e.actor === named.id)).toMatchObject({
+      actorName: 'only-in-acme',
+    });
   });
 
   it('GET /v1/tenants?name= answers the one tenant of that exact name, or none', async () => {

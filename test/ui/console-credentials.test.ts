@@ -176,6 +176,22 @@ describe('vaults and credentials in the console', () => {
     expect(await findSecret(page, seeded.password)).toEqual([]);
   });
 
+  it('sends one reveal for a double click: the button is disabled while its call runs', async () => {
+    const { page } = await openPage(browser, server.addr);
+    await signIn(page, server.addr, adminToken);
+    await page.goto(`${server.addr}/ui/credentials/${seeded.credentialId}`);
+    await heading(page, 'seeded-db').waitFor();
+    const reason = `double ${Math.random().toString(36).slice(2)}`;
+    await page.getByLabel('Reason', { exact: true }).fill(reason);
+    await page.getByRole('button', { name: 'Reveal', exact: true }).dblclick();
+    await page.getByRole('button', { name: 'Show', exact: true }).waitFor();
+    const rows = async () =>
+      (await admin.listAudit({ credentialId: seeded.credentialId, action: 'reveal' })).items.filter(
+        (e) => e.reason === reason,
+      ).length;
+    expect(await rows()).toBe(1);
+  });
+
   it('deactivates, activates, deletes and restores a credential', async () => {
     const vault = await admin.createVault({ name: 'lifecycle' });
     const c = await admin.storeCredential(vault.id, {
@@ -256,7 +272,7 @@ describe('vaults and credentials in the console', () => {
     await page.getByLabel('Rotator', { exact: true }).selectOption('webhook');
     await page.getByLabel('Rotation endpoint URL').fill('https://rotator.example/rotate');
     await page.getByRole('button', { name: 'Create credential' }).click();
-    const notice = page.getByRole('status').filter({ hasText: 'signing secret, shown this once' });
+    const notice = page.getByRole('region', { name: 'Signing secret' });
     await notice.waitFor();
     expect(await notice.locator('code').textContent()).toMatch(/^whsec_/);
     await notice.getByRole('button', { name: 'Done' }).click();

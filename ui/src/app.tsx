@@ -1,7 +1,8 @@
 import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { Layout } from './components/layout.js';
-import { Loading } from './components/ui.js';
+import { Problem } from './components/problem.js';
+import { Button, Loading } from './components/ui.js';
 import { match, navigate, useLocation } from './router.js';
 import { type Session, SessionProvider, useSessionState } from './session.js';
 import { AccessView } from './views/access.js';
@@ -62,8 +63,18 @@ function Routed({ session }: { session: Session }) {
 }
 
 function Root() {
-  const { session, restoring } = useSessionState();
+  const { session, restoring, restoreError, retryRestore } = useSessionState();
   if (restoring) return <Loading what="Signing in" />;
+  if (restoreError !== undefined && !session) {
+    return (
+      <main id="main" class="sign-in">
+        <Problem error={restoreError} />
+        <Button kind="primary" onClick={retryRestore}>
+          Try again
+        </Button>
+      </main>
+    );
+  }
   if (!session) return <SignInView />;
   return <Routed session={session} />;
 }

@@ -4,7 +4,8 @@
  */
 import { type ComponentChildren, createContext } from 'preact';
 import { useContext, useEffect, useMemo, useState } from 'preact/hooks';
-import { RegistryClient, type WhoamiResource } from '../../src/client/index.js';
+import { isApiError, RegistryClient, type WhoamiResource } from '../../src/client/index.js';
+import type { Capability } from '../../src/core/authorization.js';
 
 const STORAGE_KEY = 'credreg.token';
 
@@ -12,7 +13,7 @@ export interface Session {
   client: RegistryClient;
   who: WhoamiResource;
   /** Whether the token may do this (`credentials:reveal`, …); the server checks every call anyway. */
-  can(capability: string): boolean;
+  can(capability: Capability): boolean;
   signOut(): void;
 }
 
@@ -20,6 +21,9 @@ interface SessionState {
   session: Session | null;
   /** True while a token kept in this tab is being checked. */
   restoring: boolean;
+  /** Why the kept token could not be checked (the server unreachable, say); it is kept, to retry. */
+  restoreError: unknown;
+  retryRestore(): void;
   signIn(token: string): Promise<void>;
 }
 
@@ -39,7 +43,7 @@ export function SessionProvider({ children }: { children: ComponentChildren }) {
     setSession({
       client,
       who,
-      can: (c) => capabilities.has(c as never),
+      can: (c) => capabilities.has(c),
       signOut: () => {
         sessionStorage.removeItem(STORAGE_KEY);
         setSession(null);
@@ -47,15 +51,26 @@ export function SessionProvider({ children }: { children: ComponentChildren }) {
     });
   };
 
-  useEffect(() => {
+  const [restoreError, setRestoreError] = useState<unknown>(undefined);
+  const restore = () => {
     const kept = sessionStorage.getItem(STORAGE_KEY);
     if (!kept) return;
+    setRestoring(true);
+    setRestoreError(undefined);
     open(kept)
-      .catch(() => sessionStorage.removeItem(STORAGE_KEY))
+      .catch((err) => {
+        // Only a token the server refuses is forgotten; an unreachable server is retried.
+        if (isApiError(err, 'UNAUTHENTICATED')) sessionStorage.removeItem(STORAGE_KEY);
+        else setRestoreError(err);
+      })
       .finally(() => setRestoring(false));
-  }, []);
+  };
+  useEffect(restore, []);
 
-  const state = useMemo(() => ({ session, restoring, signIn: open }), [session, restoring]);
+  const state = useMemo(
+    () => ({ session, restoring, restoreError, retryRestore: restore, signIn: open }),
+    [session, restoring, restoreError],
+  );
   return <SessionContext.Provider value={state}>{children}</SessionContext.Provider>;
 }
 

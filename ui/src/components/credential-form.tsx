@@ -252,7 +252,8 @@ export function CreateCredentialForm({
 /** A webhook rotator's signing secret, shown this once with a copy button. */
 export function SigningSecretNotice({ secret, onDismiss }: { secret: string; onDismiss(): void }) {
   return (
-    <div class="notice" role="status">
+    // A labelled region, not a live one: a screen reader must not read the secret out unasked.
+    <section class="notice" aria-label="Signing secret">
       <p>
         <strong>The rotation endpoint's signing secret, shown this once.</strong> Give it to the endpoint: it
         verifies the registry's requests with it (Standard Webhooks).
@@ -262,6 +263,6 @@ export function SigningSecretNotice({ secret, onDismiss }: { secret: string; onD
         <CopyButton text={() => secret} label="Copy signing secret" />
         <Button onClick={onDismiss}>Done</Button>
       </div>
-    </div>
+    </section>
   );
 }

@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import type { Capability } from '../../../src/core/authorization.js';
 import { Link, useLocation } from '../router.js';
 import { useSession } from '../session.js';
 import { Button } from './ui.js';
@@ -7,7 +8,7 @@ interface NavItem {
   href: string;
   label: string;
   /** Shown only when the token may do this. */
-  needs?: string;
+  needs?: Capability;
   /** Other paths that belong to this item (a credential is in a vault). */
   also?: string[];
 }

@@ -161,6 +161,7 @@ export function FileField({
 export function Button({
   kind = 'secondary',
   pending = false,
+  disabled = false,
   children,
   ...rest
 }: {
@@ -172,9 +173,11 @@ export function Button({
     <button
       type="button"
       class={`btn btn-${kind}`}
-      disabled={pending || rest.disabled}
       aria-busy={pending}
       {...rest}
+      // After the spread: a running action keeps its button disabled whatever the caller passed,
+      // so a double click cannot send it (a reveal, a delete) twice.
+      disabled={pending || Boolean(disabled)}
     >
       {children}
     </button>

@@ -149,7 +149,7 @@ function FilterForm({ applied }: { applied: Filters }) {
           value={f.actor ?? ''}
           onValue={set('actor')}
           spellcheck={false}
-          hint="A principal id, as in the Actor column"
+          hint="A principal id (the id under each name in the Actor column)"
         />
         <SelectField
           label="Action"

@@ -42,7 +42,9 @@ export function VaultView({ vaultId }: { vaultId: string }) {
         <Link href="/vaults">Vaults</Link> /
       </p>
       <PageHeader title={vault.data ? vault.data.name : 'Vault'}>
-        <Link href={`/vaults/${encodeURIComponent(vaultId)}/keys`}>Vault keys</Link>
+        {can('keys:manage') ? (
+          <Link href={`/vaults/${encodeURIComponent(vaultId)}/keys`}>Vault keys</Link>
+        ) : null}
         {can('credentials:write') && !creating ? (
           <Button kind="primary" onClick={() => setCreating(true)}>
             New credential

@@ -82,12 +82,14 @@ export function VaultsView() {
                   </td>
                   <td>
                     <div class="actions row-actions">
-                      <Link
-                        href={`/vaults/${encodeURIComponent(v.id)}/keys`}
-                        aria-label={`Keys of ${v.name}`}
-                      >
-                        Keys
-                      </Link>
+                      {can('keys:manage') ? (
+                        <Link
+                          href={`/vaults/${encodeURIComponent(v.id)}/keys`}
+                          aria-label={`Keys of ${v.name}`}
+                        >
+                          Keys
+                        </Link>
+                      ) : null}
                       {can('vaults:write') ? (
                         <Button kind="danger" onClick={() => setDeleting(v)} aria-label={`Delete ${v.name}`}>
                           Delete
