@@ -157,6 +157,12 @@ describe('vaults and credentials in the console', () => {
     expect(await findSecret(page, rotated)).toEqual([]);
     expect(await findSecret(page, password)).toEqual([]);
 
+    // The access log shows the reveals made here, with their reasons, and never the values.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Access log' }).click();
+    await page.getByTestId('audit-row').filter({ hasText: 'checking the console' }).waitFor();
+    await page.getByTestId('audit-row').filter({ hasText: 'after the rotation' }).waitFor();
+    expect(await findSecret(page, rotated)).toEqual([]);
+
     expect(foreign).toEqual([]);
     expect(errors).toEqual([]);
   });
