@@ -43,6 +43,33 @@ interface InputProps {
   name?: string;
 }
 
+/**
+ * A field's frame: its label, its control (given the id to carry and the hint's id, when there is
+ * a hint, for `aria-describedby`) and the hint, read out with the control.
+ */
+function Field({
+  label,
+  hint,
+  control,
+}: {
+  label: string;
+  hint?: string | undefined;
+  control(id: string, describedBy: string | undefined): ComponentChildren;
+}) {
+  const id = useId();
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      {control(id, hint ? `${id}-hint` : undefined)}
+      {hint ? (
+        <small id={`${id}-hint`} class="muted">
+          {hint}
+        </small>
+      ) : null}
+    </div>
+  );
+}
+
 /** A labelled text input; `hint` is read out with it. */
 export function TextField({
   label,
@@ -51,24 +78,21 @@ export function TextField({
   hint,
   ...rest
 }: { label: string; value: string; onValue(v: string): void; hint?: string } & InputProps) {
-  const id = useId();
   return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      <input
-        id={id}
-        value={value}
-        onInput={(e) => onValue(e.currentTarget.value)}
-        aria-describedby={hint ? `${id}-hint` : undefined}
-        // Preact types each input `type` apart; these props hold for every type the field takes.
-        {...(rest as InputHTMLAttributes<HTMLInputElement>)}
-      />
-      {hint ? (
-        <small id={`${id}-hint`} class="muted">
-          {hint}
-        </small>
-      ) : null}
-    </div>
+    <Field
+      label={label}
+      hint={hint}
+      control={(id, describedBy) => (
+        <input
+          id={id}
+          value={value}
+          onInput={(e) => onValue(e.currentTarget.value)}
+          aria-describedby={describedBy}
+          // Preact types each input `type` apart; these props hold for every type the field takes.
+          {...(rest as InputHTMLAttributes<HTMLInputElement>)}
+        />
+      )}
+    />
   );
 }
 
@@ -82,23 +106,20 @@ export function TextArea({
   TextareaHTMLAttributes<HTMLTextAreaElement>,
   'value' | 'onInput'
 >) {
-  const id = useId();
   return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      <textarea
-        id={id}
-        value={value}
-        onInput={(e) => onValue(e.currentTarget.value)}
-        aria-describedby={hint ? `${id}-hint` : undefined}
-        {...rest}
-      />
-      {hint ? (
-        <small id={`${id}-hint`} class="muted">
-          {hint}
-        </small>
-      ) : null}
-    </div>
+    <Field
+      label={label}
+      hint={hint}
+      control={(id, describedBy) => (
+        <textarea
+          id={id}
+          value={value}
+          onInput={(e) => onValue(e.currentTarget.value)}
+          aria-describedby={describedBy}
+          {...rest}
+        />
+      )}
+    />
   );
 }
 
