@@ -25,6 +25,7 @@ import { openPglite } from './db/pglite-adapter.js';
 import { assertRlsEnforced } from './db/role-check.js';
 import { rolesFromPrefix } from './db/roles.js';
 import type { Backend, SqlDatabase } from './db/sql.js';
+import type { GroupCommitStats } from './db/group-commit.js';
 import { SqlRegistryStore } from './db/tenant-store.js';
 import { nextAttemptAt } from './events/retry-schedule.js';
 import { SafeHttpClient } from './events/safe-http.js';
@@ -61,6 +62,8 @@ export interface RegistryHandle extends Registry {
   /** Database reachable and migrations current, and the root key provider reachable. */
   readiness(): Promise<Readiness>;
   keyRingStats(): Readonly<KeyRingStats>;
+  /** Group-committed reveal batches since start-up, and how many had each size (docs/architecture.md). */
+  groupCommitStats(): Readonly<GroupCommitStats>;
   /** Webhook deliveries by outcome since start-up, counted by `deliverWebhooks`. */
   webhookStats(): Readonly<Record<'delivered' | 'retried' | 'failed' | 'disabled', number>>;
   /**
@@ -280,6 +283,7 @@ export async function assemble(
       };
     },
     keyRingStats: () => keyRing.stats(),
+    groupCommitStats: () => store.groupCommitStats(),
     async close() {
       webhookHttp.close();
       keyRing.clear();

@@ -235,6 +235,8 @@ async function append(
  * - If the body needs a vault key that is not cached, the transaction is rolled back, the key is
  *   unwrapped outside any transaction, and the body runs again.
  * - If anything else throws, the transaction rolls back and a failure row is written in a new one.
+ * - `shared`: the body only reads and writes its row, so it may share its transaction with other
+ *   callers of the tenant (`RegistryStore.withTenantShared`, group commit).
  */
 export async function audited<T>(
   deps: RegistryDeps,
@@ -242,7 +244,13 @@ export async function audited<T>(
   ctx: RequestContext,
   subject: AuditSubject,
   body: (op: Operation) => Promise<T | Refusal>,
+  options: { shared?: boolean } = {},
 ): Promise<T> {
+  const store = deps.store;
+  const inTenant =
+    options.shared && store.withTenantShared
+      ? <R>(fn: (tx: TenantTx) => Promise<R>) => store.withTenantShared!(tenantId, fn)
+      : <R>(fn: (tx: TenantTx) => Promise<R>) => store.withTenant(tenantId, fn);
   // Every key this call uses is a private copy pinned here, zeroed when the call ends: the shared
   // cache zeroes its own copy whenever it lets go of it (eviction, expiry, a concurrent rotation),
   // which may happen at any await of the body.
@@ -261,9 +269,7 @@ export async function audited<T>(
     for (let attempt = 0; ; attempt++) {
       let result: T | Refusal;
       try {
-        result = await deps.store.withTenant(tenantId, (tx) =>
-          body(new Operation(tx, subject, ctx, keys, deps.clock, doneOutside)),
-        );
+        result = await inTenant((tx) => body(new Operation(tx, subject, ctx, keys, deps.clock, doneOutside)));
       } catch (err) {
         if (err instanceof OutsideFirst && !doneOutside.has(err.key)) {
           doneOutside.add(err.key);

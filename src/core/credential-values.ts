@@ -156,6 +156,8 @@ export const revealCredential = defineUseCase({
   input: revealInput,
   logs: 'every attempt',
   names: named,
+  // The hot path: reads, then one row. Concurrent reveals of a tenant commit their rows together.
+  groupCommit: true,
   async body(op, r, { deps, tenantId }): Promise<RevealedCredential | Refusal> {
     const id = await resolveRef(op, r);
     if (typeof id !== 'string') return id;

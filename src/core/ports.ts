@@ -272,6 +272,14 @@ export interface RegistryStore {
    * network) inside `fn`: the embedded store has one connection.
    */
   withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T>;
+  /**
+   * `withTenant` for work that only reads and appends access-log rows (a reveal): concurrent
+   * callers of one tenant may share one transaction (group commit). Each caller is answered only
+   * once the transaction holding its rows has committed; a caller whose `fn` throws leaves no row.
+   * If the shared transaction fails, every caller fails, or `fn` runs again alone. Any other
+   * write is refused. Optional: without it, `withTenant` is used.
+   */
+  withTenantShared?<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T>;
   withPlatform<T>(fn: (tx: PlatformTx) => Promise<T>): Promise<T>;
 }
 

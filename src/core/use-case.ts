@@ -55,6 +55,12 @@ export interface UseCase<S extends z.ZodType, P, O> {
   readonly vault?: (input: z.output<S>) => string | undefined;
   /** What a missing id answers; a vault outside the caller's scope answers exactly the same. */
   readonly missing?: () => RegistryError;
+  /**
+   * The body only reads and writes its own access-log rows (a reveal), so concurrent calls of one
+   * tenant may share a transaction (group commit, see `RegistryStore.withTenantShared`). Its
+   * result still waits for the commit of its row.
+   */
+  readonly groupCommit?: boolean;
   readonly prepare?: (input: z.output<S>, env: UseCaseEnv) => Promise<P>;
   readonly body: (
     op: Operation,
@@ -165,14 +171,24 @@ export async function runUseCase<S extends z.ZodType, P, O>(
   }
   let output: O;
   try {
-    output = await audited(deps, tenantId, ctx, subject, async (op) => {
-      const result = await useCase.body(op, input, { ...env, prepared });
-      /* Precondition: a use-case that logs every attempt has written its success row. */
-      if (useCase.logs === 'every attempt' && !(result instanceof Refusal) && !op.logged) {
-        throw new RegistryError('INTERNAL', `use-case ${useCase.action} returned without its access-log row`);
-      }
-      return result;
-    });
+    output = await audited(
+      deps,
+      tenantId,
+      ctx,
+      subject,
+      async (op) => {
+        const result = await useCase.body(op, input, { ...env, prepared });
+        /* Precondition: a use-case that logs every attempt has written its success row. */
+        if (useCase.logs === 'every attempt' && !(result instanceof Refusal) && !op.logged) {
+          throw new RegistryError(
+            'INTERNAL',
+            `use-case ${useCase.action} returned without its access-log row`,
+          );
+        }
+        return result;
+      },
+      { shared: useCase.groupCommit === true },
+    );
   } catch (err) {
     if (useCase.prepare) useCase.abandon?.(prepared, env);
     throw err;

@@ -32,6 +32,10 @@ export function openPg(options: PgOptions): SqlDatabase {
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     // A peer that vanished without a FIN (host down, network cut) is noticed by TCP keep-alive.
     keepAlive: true,
+    // Statements are written without waiting for the answer to the one before (each still has its
+    // own Sync, so its own result or error): a transaction's BEGIN goes out with its first
+    // statement, and its last statement with its COMMIT (see `transaction`).
+    pipeline: true,
   });
   const broken = new WeakSet<pg.PoolClient>();
   // `pg` emits `error` on a client whose connection dies. The pool listens only while a client is
@@ -86,35 +90,51 @@ class PgDatabase implements SqlDatabase {
 
   async transaction<T>(fn: (client: SqlClient) => Promise<T>, prelude?: string): Promise<T> {
     // A connection that died while idle in the pool may be handed out before its error arrives:
-    // BEGIN then fails with nothing sent, so one more try on a fresh connection is safe.
+    // BEGIN then fails, and nothing behind it ran, so one more try on a fresh connection is safe.
     for (let attempt = 0; ; attempt++) {
       const client = await this.#connect();
-      let begun = false;
       let broken: Error | undefined;
+      // One round trip for BEGIN and the prelude (role and tenant), simple protocol, no parameters;
+      // not awaited, so it shares the round trip of the first statement too. Should it fail, every
+      // statement behind it fails: they are in its transaction block, or on a dead connection.
+      const begin = client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
+      const begun = begin.then(
+        () => true,
+        () => false,
+      );
+      let commit: Promise<unknown> | undefined;
       try {
-        // One round trip for BEGIN and the prelude (role and tenant): simple protocol, no parameters.
-        await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
-        begun = true;
-        const result = await fn(this.#asClient(client));
-        await client.query('COMMIT');
+        const result = await fn(this.#asClient(client, (sent) => (commit = sent)));
+        if (!(await begun)) await begin; // its own error, when `fn` sent nothing
+        await (commit ?? this.#commit(client));
         return result;
       } catch (err) {
-        if (this.#broken.has(client)) {
-          broken = err as Error;
-          if (!begun && attempt === 0) continue;
-          // A COMMIT cut off midway may or may not have committed: the caller is told to retry,
-          // and nothing it was given depended on it (a value is returned only after COMMIT answers).
-          throw err instanceof RegistryError ? err : lost(err);
+        if (!this.#broken.has(client)) {
+          try {
+            await client.query('ROLLBACK');
+            throw err;
+          } catch (rollbackError) {
+            if (rollbackError === err) throw err;
+            // A connection that cannot roll back is dead, whether or not `pg` has said so yet.
+          }
         }
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackError) {
-          broken = rollbackError as Error; // a connection that cannot roll back is not returned to the pool
-        }
-        throw err;
+        broken = err as Error; // not returned to the pool
+        if (!(await begun) && attempt === 0) continue;
+        // A COMMIT cut off midway may or may not have committed: the caller is told to retry,
+        // and nothing it was given depended on it (a value is returned only after COMMIT answers).
+        throw err instanceof RegistryError ? err : lost(err);
       } finally {
         client.release(broken ?? this.#broken.has(client));
       }
+    }
+  }
+
+  async #commit(client: pg.PoolClient): Promise<void> {
+    const done = await this.#guard(client, () => client.query('COMMIT'));
+    // COMMIT in a transaction a failed statement aborted answers ROLLBACK, not an error: work that
+    // caught that statement's error must not pass for committed.
+    if (done.command === 'ROLLBACK') {
+      throw new RegistryError('INTERNAL', 'the transaction had failed, so it was rolled back');
     }
   }
 
@@ -145,16 +165,28 @@ class PgDatabase implements SqlDatabase {
     }
   }
 
-  #asClient(client: pg.PoolClient): SqlClient {
+  /** `committing` is told of the COMMIT a `finalQuery` sent, for `transaction` to await. */
+  #asClient(client: pg.PoolClient, committing?: (commit: Promise<unknown>) => void): SqlClient {
+    const query = async (text: string, params?: unknown[]) =>
+      (
+        await this.#guard(client, () =>
+          client.query(
+            this.#named ? { name: statementName(text), text, values: params } : { text, values: params },
+          ),
+        )
+      ).rows;
     return {
-      query: async (text, params) =>
-        (
-          await this.#guard(client, () =>
-            client.query(
-              this.#named ? { name: statementName(text), text, values: params } : { text, values: params },
-            ),
-          )
-        ).rows,
+      query,
+      finalQuery: committing
+        ? async (text, params) => {
+            const rows = query(text, params);
+            const commit = this.#commit(client);
+            // Awaited by `transaction`; here only so that a failed statement's COMMIT (ROLLBACK) is not unhandled.
+            commit.catch(() => {});
+            committing(commit);
+            return (await rows) as never;
+          }
+        : undefined,
     };
   }
 

@@ -5,6 +5,12 @@
  */
 export interface SqlClient {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * A transaction's last statement, sent together with its COMMIT where the driver pipelines
+   * (`pg`), to save a round trip: nothing may be sent after it, and the transaction has committed
+   * only when `transaction` resolves. Absent where it would save nothing (PGlite, sessions).
+   */
+  finalQuery?<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
 }
 
 /** One connection held for a while: for migrations, which take a session-level lock. */

@@ -1,36 +1,10 @@
 import { RegistryError } from '../core/errors.js';
 import { isUuid } from '../core/ids.js';
-import type {
-  AccessLogRepository,
-  CredentialRepository,
-  EventRepository,
-  ExpiryNoticeRepository,
-  PlatformTx,
-  PrincipalRepository,
-  RegistryStore,
-  RotationSecretRepository,
-  TenantTx,
-  TokenRepository,
-  VaultKeyRepository,
-  VaultRepository,
-  VersionRepository,
-  WebhookDeliveryRepository,
-  WebhookSubscriptionRepository,
-} from '../core/ports.js';
+import type { PlatformTx, RegistryStore, TenantTx } from '../core/ports.js';
 import { translate } from './error-translation.js';
-import { SqlAccessLogRepository } from './repositories/access-log-repository.js';
-import { SqlCredentialRepository } from './repositories/credential-repository.js';
-import { SqlEventRepository } from './repositories/event-repository.js';
-import { SqlExpiryNoticeRepository } from './repositories/expiry-notice-repository.js';
+import { GroupCommit, type GroupCommitOptions, type GroupCommitStats } from './group-commit.js';
 import { SqlPlatformTx } from './repositories/platform-tx.js';
-import { SqlPrincipalRepository } from './repositories/principal-repository.js';
-import { SqlRotationSecretRepository } from './repositories/rotation-secret-repository.js';
-import { SqlTokenRepository } from './repositories/token-repository.js';
-import { SqlVaultKeyRepository } from './repositories/vault-key-repository.js';
-import { SqlVaultRepository } from './repositories/vault-repository.js';
-import { SqlVersionRepository } from './repositories/version-repository.js';
-import { SqlWebhookDeliveryRepository } from './repositories/webhook-delivery-repository.js';
-import { SqlWebhookSubscriptionRepository } from './repositories/webhook-subscription-repository.js';
+import { SqlTenantTx } from './repositories/tenant-tx.js';
 import type { DbRoles } from './roles.js';
 import type { SqlClient, SqlDatabase } from './sql.js';
 
@@ -42,18 +16,44 @@ import type { SqlClient, SqlDatabase } from './sql.js';
 export class SqlRegistryStore implements RegistryStore {
   readonly #db: SqlDatabase;
   readonly #roles: DbRoles;
+  readonly #group: GroupCommit | undefined;
 
-  constructor(db: SqlDatabase, roles: DbRoles) {
+  /** `groupCommit: false` gives every shared caller a transaction of its own. */
+  constructor(db: SqlDatabase, roles: DbRoles, options: { groupCommit?: GroupCommitOptions | false } = {}) {
     this.#db = db;
     this.#roles = roles;
+    this.#group =
+      options.groupCommit === false
+        ? undefined
+        : new GroupCommit(
+            {
+              transaction: (tenantId, fn) => this.#inTenant(tenantId, fn),
+              alone: (tenantId, work) => this.withTenant(tenantId, work),
+            },
+            options.groupCommit,
+          );
   }
 
   async withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+    return this.#inTenant(tenantId, (c) => fn(new SqlTenantTx(c, tenantId)));
+  }
+
+  async withTenantShared<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+    if (!this.#group || !isUuid(tenantId)) return this.withTenant(tenantId, fn);
+    return this.#group.submit(tenantId, fn);
+  }
+
+  /** Batches and their sizes since start-up; all zero with group commit off. */
+  groupCommitStats(): Readonly<GroupCommitStats> {
+    return this.#group?.stats() ?? { batches: 0, members: 0, sizes: {} };
+  }
+
+  async #inTenant<T>(tenantId: string, fn: (c: SqlClient) => Promise<T>): Promise<T> {
     /* Precondition: the tenant id is a UUID (it is written into the prelude, so this also guards injection). */
     if (!isUuid(tenantId)) throw new RegistryError('TENANT_REQUIRED', 'a valid tenant id is required');
     // SET LOCAL (not SELECT set_config): same effect, and no result rows to send and parse.
     const prelude = `SET LOCAL ROLE "${this.#roles.runtime}"; SET LOCAL app.current_tenant_id = '${tenantId}'`;
-    return this.#run((c) => fn(new SqlTenantTx(c, tenantId)), prelude);
+    return this.#run(fn, prelude);
   }
 
   async withPlatform<T>(fn: (tx: PlatformTx) => Promise<T>): Promise<T> {
@@ -66,89 +66,5 @@ export class SqlRegistryStore implements RegistryStore {
     } catch (err) {
       throw translate(err);
     }
-  }
-}
-
-/**
- * One transaction's repositories, each made on first use: a reveal, the hot path, touches two of
- * the seven, so it pays for two small objects rather than seven.
- */
-class SqlTenantTx implements TenantTx {
-  #principals?: PrincipalRepository;
-  #tokens?: TokenRepository;
-  #vaults?: VaultRepository;
-  #vaultKeys?: VaultKeyRepository;
-  #credentials?: CredentialRepository;
-  #versions?: VersionRepository;
-  #accessLog?: AccessLogRepository;
-  #events?: EventRepository;
-  #webhooks?: WebhookSubscriptionRepository;
-  #deliveries?: WebhookDeliveryRepository;
-  #expiryNotices?: ExpiryNoticeRepository;
-  #rotationSecrets?: RotationSecretRepository;
-
-  constructor(
-    private readonly c: SqlClient,
-    readonly tenantId: string,
-  ) {}
-
-  get principals() {
-    this.#principals ??= new SqlPrincipalRepository(this.c, this.tenantId);
-    return this.#principals;
-  }
-
-  get tokens() {
-    this.#tokens ??= new SqlTokenRepository(this.c, this.tenantId);
-    return this.#tokens;
-  }
-
-  get vaults() {
-    this.#vaults ??= new SqlVaultRepository(this.c, this.tenantId);
-    return this.#vaults;
-  }
-
-  get vaultKeys() {
-    this.#vaultKeys ??= new SqlVaultKeyRepository(this.c, this.tenantId);
-    return this.#vaultKeys;
-  }
-
-  get credentials() {
-    this.#credentials ??= new SqlCredentialRepository(this.c, this.tenantId);
-    return this.#credentials;
-  }
-
-  get versions() {
-    this.#versions ??= new SqlVersionRepository(this.c, this.tenantId);
-    return this.#versions;
-  }
-
-  get accessLog() {
-    this.#accessLog ??= new SqlAccessLogRepository(this.c, this.tenantId);
-    return this.#accessLog;
-  }
-
-  get events() {
-    this.#events ??= new SqlEventRepository(this.c, this.tenantId);
-    return this.#events;
-  }
-
-  get webhooks() {
-    this.#webhooks ??= new SqlWebhookSubscriptionRepository(this.c, this.tenantId);
-    return this.#webhooks;
-  }
-
-  get deliveries() {
-    this.#deliveries ??= new SqlWebhookDeliveryRepository(this.c, this.tenantId);
-    return this.#deliveries;
-  }
-
-  get expiryNotices() {
-    this.#expiryNotices ??= new SqlExpiryNoticeRepository(this.c, this.tenantId);
-    return this.#expiryNotices;
-  }
-
-  get rotationSecrets() {
-    this.#rotationSecrets ??= new SqlRotationSecretRepository(this.c, this.tenantId);
-    return this.#rotationSecrets;
   }
 }

@@ -38,6 +38,40 @@ export class SqlAccessLogRepository extends TenantRepository implements AccessLo
     }
   }
 
+  /**
+   * Many rows in one statement (one text whatever their number, so it is prepared once): the rows
+   * of a group-committed batch (see group-commit.ts). Fails as `append` does. Not on the port.
+   */
+  async appendMany(rows: readonly AccessLogInsert[]) {
+    const column = <K extends keyof AccessLogInsert>(k: K) => rows.map((r) => r[k]);
+    try {
+      await this.c.query(
+        `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
+                                            source_ip, user_agent, request_id, client_request_id, version, error_code)
+         SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                  $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[])`,
+        [
+          this.tenantId,
+          rows.map(() => newId()),
+          column('credentialId'),
+          column('vaultId'),
+          column('action'),
+          column('outcome'),
+          column('actor'),
+          column('reason'),
+          column('sourceIp'),
+          column('userAgent'),
+          column('requestId'),
+          column('clientRequestId'),
+          column('version'),
+          column('errorCode'),
+        ],
+      );
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
   async query(q: AccessLogQuery) {
     const where = ['tenant_id = $1'];
     const params: unknown[] = [this.tenantId];

@@ -19,6 +19,19 @@ const REVEAL_COLUMNS =
   'c.id, c.vault_id, c.name, c.type, c.current_version, c.expires_at, c.is_active, c.deleted_at, c.purge_after, ' +
   "c.pending_version, c.previous_version, c.next_rotation_at, c.rotation_state, c.rotation->'rotator'->>'type' AS rotator_type";
 
+function toSealed(row: Record<string, unknown>): SealedCredential {
+  const credential = toRevealState(row);
+  if (row.version == null) return { credential, version: null };
+  return {
+    credential,
+    version: {
+      version: Number(row.version),
+      vaultKeyVersion: Number(row.vault_key_version),
+      ciphertext: bytes(row.ciphertext),
+    },
+  };
+}
+
 /** Patch fields and the columns they write; nothing else can be set through `update`. */
 const PATCH_COLUMNS: Record<keyof CredentialPatch, string> = {
   metadata: 'metadata',
@@ -80,17 +93,27 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
         WHERE c.tenant_id = $1 AND c.id = $2`,
       [this.tenantId, id, version ?? null],
     );
-    if (!row) return null;
-    const credential = toRevealState(row);
-    if (row.version == null) return { credential, version: null };
-    return {
-      credential,
-      version: {
-        version: Number(row.version),
-        vaultKeyVersion: Number(row.vault_key_version),
-        ciphertext: bytes(row.ciphertext),
-      },
-    };
+    return row ? toSealed(row) : null;
+  }
+
+  /**
+   * `findSealed` for many (id, version) pairs in one statement, answered in the order asked: what
+   * a group-committed batch of reveals reads (see group-commit.ts). Not on the port.
+   */
+  async findSealedMany(
+    keys: readonly { id: string; version?: number | undefined }[],
+  ): Promise<(SealedCredential | null)[]> {
+    const rows = await this.c.query(
+      `SELECT k.ord, ${REVEAL_COLUMNS}, v.version, v.vault_key_version, v.ciphertext
+         FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS k(id, version, ord)
+         JOIN stored_credentials c ON c.tenant_id = $1 AND c.id = k.id
+         LEFT JOIN credential_versions v
+           ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = coalesce(k.version, c.current_version)`,
+      [this.tenantId, keys.map((k) => k.id), keys.map((k) => k.version ?? null)],
+    );
+    const found: (SealedCredential | null)[] = keys.map(() => null);
+    for (const row of rows) found[Number(row.ord) - 1] = toSealed(row);
+    return found;
   }
 
   async findForRotation(id: string) {
