@@ -1,14 +1,16 @@
 /** The benchmark's two outputs: a table for people and a JSON array for scripts and CI. */
 import type { Backend } from '../src/db/sql.js';
 import type { CliStartupResult } from './cli-startup.js';
+import type { BatchSizes } from './group-commit.js';
 import type { CellResult } from './load.js';
 import type { SchedulerResult } from './scheduler-workload.js';
 import type { WebhookResult } from './webhook-workload.js';
 
-export const OPERATIONS = ['reveal', 'http_reveal', 'store', 'baseline'] as const;
-export const CONCURRENCIES = [1, 32] as const;
+export const OPERATIONS = ['reveal', 'reveal_multi', 'http_reveal', 'store', 'baseline'] as const;
+/** 128 is four callers per pool connection: how the registry queues when callers outnumber them. */
+export const CONCURRENCIES = [1, 32, 128] as const;
 /** The concurrency the unsuffixed JSON fields (`reveal_ops_s`, `ratio`, ...) report. */
-const HEADLINE = 32;
+export const HEADLINE = 32;
 
 export type Operation = (typeof OPERATIONS)[number];
 export type Concurrency = (typeof CONCURRENCIES)[number];
@@ -18,6 +20,8 @@ export interface BackendResult {
   /** Connections in the registry's pool and the baseline's; absent for PGlite. */
   poolSize?: number;
   cells: Record<Operation, Record<Concurrency, CellResult>>;
+  /** Group-commit batches during the timed c32 reveal cells; null when not measured. */
+  batchSizes: Record<'reveal' | 'reveal_multi', BatchSizes | null>;
   rootKeyCallsPerReveal: number;
   /** Data keys moved to a new vault-key version per second (one re-wrap of the whole vault). */
   rewrapKeysPerSec: number;
@@ -33,6 +37,9 @@ export interface RunInfo {
   secondsPerCell: number;
   warmupSeconds: number;
   credentials: number;
+  /** The reveal_multi cell: tenants, each with one vault of this many credentials. */
+  tenants: number;
+  credentialsPerTenant: number;
   /** Backends left out, with why. */
   skipped: string[];
   /** The built CLI's wall time per call; the same whatever the backend (it runs its own server). */
@@ -42,8 +49,17 @@ export interface RunInfo {
 const round = (n: number, digits: number) => Number(n.toFixed(digits));
 const providerRatio = (r: BackendResult, name: string) =>
   r.providerReveals[name]!.opsPerSec / r.providerReveals.local!.opsPerSec;
-const ratio = (r: BackendResult, c: Concurrency) =>
-  r.cells.reveal[c].opsPerSec / r.cells.baseline[c].opsPerSec;
+/** `op`'s throughput over the baseline's, at the same concurrency in the same run. */
+const ratio = (r: BackendResult, c: Concurrency, op: Operation = 'reveal') =>
+  r.cells[op][c].opsPerSec / r.cells.baseline[c].opsPerSec;
+const batchJson = (b: BatchSizes | null) =>
+  b && {
+    mean: b.mean === null ? null : round(b.mean, 2),
+    p50: b.p50,
+    p99: b.p99,
+    max: b.max,
+    batches: b.batches,
+  };
 
 export function toJson(results: BackendResult[], info: RunInfo): Record<string, unknown>[] {
   return results.map((r) => {
@@ -63,7 +79,11 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
     }
     row.ratio = round(ratio(r, HEADLINE), 3);
     row.ratio_c1 = round(ratio(r, 1), 3);
-    row.http_ratio = round(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3);
+    row.ratio_c128 = round(ratio(r, 128), 3);
+    row.http_ratio = round(ratio(r, HEADLINE, 'http_reveal'), 3);
+    row.multi_tenant_ratio = round(ratio(r, HEADLINE, 'reveal_multi'), 3);
+    row.reveal_batch_sizes = batchJson(r.batchSizes.reveal);
+    row.reveal_multi_batch_sizes = batchJson(r.batchSizes.reveal_multi);
     row.root_key_calls_per_reveal = r.rootKeyCallsPerReveal;
     row.rewrap_keys_s = round(r.rewrapKeysPerSec, 1);
     for (const [name, cell] of Object.entries(r.providerReveals)) {
@@ -105,7 +125,9 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
 export function toTable(results: BackendResult[], info: RunInfo): string {
   const lines = [
     `credential-registry bench: closed loop, ${info.secondsPerCell} s per cell after a ${info.warmupSeconds} s warm-up, ` +
-      `reveals pick one of ${info.credentials} api_key credentials at random`,
+      `reveals pick one of ${info.credentials} api_key credentials at random; reveal_multi picks one of ` +
+      `${info.tenants} tenants, then one of its ${info.credentialsPerTenant} credentials`,
+    'http_reveal: the load comes from a separate client process, the server runs in the bench process',
     'baseline: primary-key select + audit-row insert in one transaction, raw SQL as the owner (no crypto, no RLS)',
   ];
   for (const r of results) {
@@ -118,7 +140,7 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
   lines.push(...info.skipped, '');
 
   const columns = (...cells: (string | number)[]) =>
-    cells.map((c, i) => (i < 2 ? String(c).padEnd(10) : String(c).padStart(10))).join('');
+    cells.map((c, i) => (i < 2 ? String(c).padEnd(i === 1 ? 14 : 10) : String(c).padStart(10))).join('');
   const fixed = (n: number, digits: number) => n.toFixed(digits);
   lines.push(columns('backend', 'operation', 'conc', 'ops/s', 'p50 ms', 'p99 ms'));
   for (const r of results) {
@@ -135,9 +157,19 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
   for (const r of results) {
     lines.push(
       `${r.backend}: reveal_c32 / baseline_c32 = ${fixed(ratio(r, HEADLINE), 3)} ` +
-        `(c1: ${fixed(ratio(r, 1), 3)}), http_reveal_c32 / baseline_c32 = ` +
-        `${fixed(r.cells.http_reveal[HEADLINE].opsPerSec / r.cells.baseline[HEADLINE].opsPerSec, 3)}, ` +
+        `(c1: ${fixed(ratio(r, 1), 3)}, c128: ${fixed(ratio(r, 128), 3)}), http_reveal_c32 / baseline_c32 = ` +
+        `${fixed(ratio(r, HEADLINE, 'http_reveal'), 3)}, reveal_multi_c32 / baseline_c32 = ` +
+        `${fixed(ratio(r, HEADLINE, 'reveal_multi'), 3)}, ` +
         `root_key_calls_per_reveal = ${r.rootKeyCallsPerReveal}, rewrap = ${fixed(r.rewrapKeysPerSec, 1)} data keys/s`,
+    );
+    const batches = (op: keyof BackendResult['batchSizes']) => {
+      const b = r.batchSizes[op];
+      if (!b) return `${op} not measured`;
+      if (b.mean === null) return `${op} no batches`;
+      return `${op} mean ${fixed(b.mean, 2)}, p50 ${b.p50}, p99 ${b.p99}, max ${b.max} (${b.batches} batches)`;
+    };
+    lines.push(
+      `${r.backend}: group-commit batch sizes in the c32 cells: ${batches('reveal')}; ${batches('reveal_multi')}`,
     );
     const others = Object.keys(r.providerReveals).filter((n) => n !== 'local');
     lines.push(

@@ -13,12 +13,15 @@ import { HAS_SOFTHSM, SOFTHSM_MODULE, softHsmToken } from '../test/helpers/softh
 import { transitStandIn } from '../test/helpers/transit-stand-in.js';
 import { setUpBaseline } from './baseline.js';
 import { measureCliStartup } from './cli-startup.js';
+import { batchSizesBetween, groupCommitSnapshot } from './group-commit.js';
 import { startHttpReveal } from './http-workload.js';
 import { type CellResult, drive } from './load.js';
+import { seedMultiTenant } from './multi-tenant-workload.js';
 import {
   type BackendResult,
   CONCURRENCIES,
   type Concurrency,
+  HEADLINE,
   OPERATIONS,
   type Operation,
   type RunInfo,
@@ -30,9 +33,13 @@ import { type BenchTarget, openPgliteTarget, openPostgresTarget } from './target
 import { measureWebhookDelivery } from './webhook-workload.js';
 import { seedWorkload } from './workload.js';
 
-/** The same size for the registry's pool and the baseline's, and equal to the top concurrency. */
+/** The same size for the registry's pool and the baseline's, and equal to the headline concurrency. */
 const POOL_SIZE = 32;
 const CREDENTIALS = 200;
+/** The reveal_multi cell's tenants, each with one vault of a few credentials, seeded this many at a time. */
+const TENANTS = 1000;
+const CREDENTIALS_PER_TENANT = 2;
+const SEED_PARALLEL = 16;
 const WARMUP_SECONDS = 1;
 /** The scheduler cell: credentials that rotate by themselves, of which 1% come due. */
 const SCHEDULED_CREDENTIALS = 10_000;
@@ -63,6 +70,8 @@ async function main(): Promise<void> {
     secondsPerCell,
     warmupSeconds: WARMUP_SECONDS,
     credentials: CREDENTIALS,
+    tenants: TENANTS,
+    credentialsPerTenant: CREDENTIALS_PER_TENANT,
     skipped: [],
   };
   const results: BackendResult[] = [];
@@ -92,17 +101,31 @@ async function onTarget(
   info: RunInfo,
   signal: AbortSignal,
 ): Promise<BackendResult> {
-  const target = await open();
-  let result: BackendResult | undefined;
-  try {
-    result = await measure(target, info, signal);
-  } finally {
-    const closing = target.close();
-    // A failed close must not hide the error that ended the measurement.
-    await (result ? closing : closing.catch(() => {}));
-  }
-  return result;
+  return closing(await open(), (target) => measure(target, info, signal));
 }
+
+/** `fn(resource)`, then `resource.close()` whatever happened; a failed close does not hide `fn`'s error. */
+async function closing<R extends { close(): Promise<void> }, T>(
+  resource: R,
+  fn: (resource: R) => Promise<T>,
+): Promise<T> {
+  let done = false;
+  try {
+    const result = await fn(resource);
+    done = true;
+    return result;
+  } finally {
+    const closed = resource.close();
+    await (done ? closed : closed.catch(() => {}));
+  }
+}
+
+/** One closed-loop run of an operation: load.ts's `drive`, here or in another process. */
+type Driver = (concurrency: number, durationMs: number, signal: AbortSignal) => Promise<CellResult>;
+const inProcess =
+  (op: () => Promise<unknown>): Driver =>
+  (concurrency, durationMs, signal) =>
+    drive(op, concurrency, durationMs, signal);
 
 async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal): Promise<BackendResult> {
   const { backend, registry } = target;
@@ -113,35 +136,49 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
     vaultId: workload.vaultId,
     rows: info.credentials,
   });
-  const http = await startHttpReveal(registry, workload);
-  const ops: Record<Operation, () => Promise<unknown>> = {
-    reveal: workload.reveal,
-    http_reveal: http.reveal,
-    store: workload.store,
-    baseline,
-  };
+  progress(`${backend}: seeding ${info.tenants} tenants of ${info.credentialsPerTenant} credentials each`);
+  const multi = await seedMultiTenant(
+    registry,
+    { tenants: info.tenants, credentialsPerTenant: info.credentialsPerTenant, parallel: SEED_PARALLEL },
+    (message) => progress(`${backend}: ${message}`),
+  );
 
   const cells = {} as BackendResult['cells'];
+  const batchSizes: BackendResult['batchSizes'] = { reveal: null, reveal_multi: null };
   let revealed = 0;
   let providerCalls = 0;
-  for (const op of OPERATIONS) {
-    cells[op] = {} as Record<Concurrency, CellResult>;
-    for (const c of CONCURRENCIES) {
-      await drive(ops[op], c, info.warmupSeconds * 1000, signal);
-      const before = registry.keyRingStats().providerCalls;
-      const cell = await drive(ops[op], c, info.secondsPerCell * 1000, signal);
-      if (op === 'reveal') {
-        revealed += cell.ops;
-        providerCalls += registry.keyRingStats().providerCalls - before;
+  await closing(await startHttpReveal(registry, workload), async (http) => {
+    const drivers: Record<Operation, Driver> = {
+      reveal: inProcess(workload.reveal),
+      reveal_multi: inProcess(multi.reveal),
+      http_reveal: http.drive,
+      store: inProcess(workload.store),
+      baseline: inProcess(baseline),
+    };
+    for (const op of OPERATIONS) {
+      cells[op] = {} as Record<Concurrency, CellResult>;
+      for (const c of CONCURRENCIES) {
+        await drivers[op](c, info.warmupSeconds * 1000, signal);
+        const before = {
+          providerCalls: registry.keyRingStats().providerCalls,
+          batches: groupCommitSnapshot(registry),
+        };
+        const cell = await drivers[op](c, info.secondsPerCell * 1000, signal);
+        if (op === 'reveal') {
+          revealed += cell.ops;
+          providerCalls += registry.keyRingStats().providerCalls - before.providerCalls;
+        }
+        if ((op === 'reveal' || op === 'reveal_multi') && c === HEADLINE) {
+          batchSizes[op] = batchSizesBetween(before.batches, groupCommitSnapshot(registry));
+        }
+        cells[op][c] = cell;
+        progress(
+          `${backend}: ${op} c${c}: ${cell.opsPerSec.toFixed(1)} ops/s, ` +
+            `p50 ${cell.p50Ms.toFixed(2)} ms, p99 ${cell.p99Ms.toFixed(2)} ms`,
+        );
       }
-      cells[op][c] = cell;
-      progress(
-        `${backend}: ${op} c${c}: ${cell.opsPerSec.toFixed(1)} ops/s, ` +
-          `p50 ${cell.p50Ms.toFixed(2)} ms, p99 ${cell.p99Ms.toFixed(2)} ms`,
-      );
     }
-  }
-  await http.close();
+  });
   const providerReveals = await revealPerProvider(target, info, signal);
   // Each in a tenant of its own; before the re-wrap, which is about the reveal workload's vault.
   const scheduler = await measureScheduler(
@@ -171,6 +208,7 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
     backend,
     poolSize: target.poolSize,
     cells,
+    batchSizes,
     rootKeyCallsPerReveal: revealed ? providerCalls / revealed : Number.NaN,
   };
 }
