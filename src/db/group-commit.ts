@@ -254,22 +254,40 @@ class SharedTenantTx extends SqlTenantTx {
   }
 
   override get credentials() {
-    const reads = this.#reads;
-    this.#credentials ??= new (class extends SqlCredentialRepository {
-      override findSealed(id: string, version?: number) {
-        return reads.find(id, version);
-      }
-    })(this.c, this.tenantId);
+    this.#credentials ??= new BatchedCredentials(this.c, this.tenantId, this.#reads);
     return this.#credentials;
   }
 
   override get accessLog() {
-    const rows = this.rows;
-    this.#accessLog ??= new (class extends SqlAccessLogRepository {
-      override async append(entry: AccessLogInsert) {
-        rows.push(entry);
-      }
-    })(this.c, this.tenantId);
+    this.#accessLog ??= new BufferedAccessLog(this.c, this.tenantId, this.rows);
     return this.#accessLog;
+  }
+}
+
+class BatchedCredentials extends SqlCredentialRepository {
+  constructor(
+    c: SqlClient,
+    tenantId: string,
+    private readonly reads: SealedReads,
+  ) {
+    super(c, tenantId);
+  }
+
+  override findSealed(id: string, version?: number) {
+    return this.reads.find(id, version);
+  }
+}
+
+class BufferedAccessLog extends SqlAccessLogRepository {
+  constructor(
+    c: SqlClient,
+    tenantId: string,
+    private readonly rows: AccessLogInsert[],
+  ) {
+    super(c, tenantId);
+  }
+
+  override async append(entry: AccessLogInsert) {
+    this.rows.push(entry);
   }
 }
