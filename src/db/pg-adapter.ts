@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import pg from 'pg';
 import { RegistryError } from '../core/errors.js';
 import type { SqlClient, SqlDatabase, SqlSession } from './sql.js';
@@ -71,6 +72,18 @@ function statementName(text: string): string {
   return name;
 }
 
+/**
+ * The socket under a `pg` client, so that statements sent in one go leave in one write
+ * (`Writable.cork`, as `pg` itself does around the messages of one statement); undefined where
+ * the client has none to hold (then each statement is written on its own, as before).
+ */
+function socketOf(client: pg.PoolClient): Writable | undefined {
+  const stream = (client as unknown as { connection?: { stream?: Partial<Writable> } }).connection?.stream;
+  return typeof stream?.cork === 'function' && typeof stream.uncork === 'function'
+    ? (stream as Writable)
+    : undefined;
+}
+
 /** The server's errors carry a SQLSTATE; an error without one, on a dead connection, is `pg`'s own. */
 const lost = (cause: unknown) =>
   new RegistryError('UNAVAILABLE', 'the database connection was lost; retry', { cause });
@@ -94,17 +107,26 @@ class PgDatabase implements SqlDatabase {
     for (let attempt = 0; ; attempt++) {
       const client = await this.#connect();
       let broken: Error | undefined;
-      // One round trip for BEGIN and the prelude (role and tenant), simple protocol, no parameters;
-      // not awaited, so it shares the round trip of the first statement too. Should it fail, every
-      // statement behind it fails: they are in its transaction block, or on a dead connection.
+      // BEGIN and the prelude (role and tenant) in one simple-protocol query, not awaited: it shares
+      // the round trip of the body's first statement, and is held until that statement is sent so
+      // that both leave in one write (on loopback a write costs about as much as a statement); at
+      // the latest, at the next turn. Should it fail, every statement behind it fails: they are in
+      // its transaction block, or on a dead connection.
+      let held = socketOf(client);
+      held?.cork();
+      const release = () => {
+        held?.uncork();
+        held = undefined;
+      };
       const begin = client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
+      setImmediate(release);
       const begun = begin.then(
         () => true,
         () => false,
       );
       let commit: Promise<unknown> | undefined;
       try {
-        const result = await fn(this.#asClient(client, (sent) => (commit = sent)));
+        const result = await fn(this.#asClient(client, { release, committing: (sent) => (commit = sent) }));
         if (!(await begun)) await begin; // its own error, when `fn` sent nothing
         await (commit ?? this.#commit(client));
         return result;
@@ -165,25 +187,36 @@ class PgDatabase implements SqlDatabase {
     }
   }
 
-  /** `committing` is told of the COMMIT a `finalQuery` sent, for `transaction` to await. */
-  #asClient(client: pg.PoolClient, committing?: (commit: Promise<unknown>) => void): SqlClient {
-    const query = async (text: string, params?: unknown[]) =>
-      (
-        await this.#guard(client, () =>
-          client.query(
-            this.#named ? { name: statementName(text), text, values: params } : { text, values: params },
-          ),
-        )
-      ).rows;
+  /**
+   * In a transaction: `release` lets its held BEGIN go with the first statement, and `committing`
+   * is told of the COMMIT a `finalQuery` sent, for `transaction` to await.
+   */
+  #asClient(
+    client: pg.PoolClient,
+    tx?: { release: () => void; committing: (commit: Promise<unknown>) => void },
+  ): SqlClient {
+    const query = async (text: string, params?: unknown[]) => {
+      const sent = this.#guard(client, () =>
+        client.query(
+          this.#named ? { name: statementName(text), text, values: params } : { text, values: params },
+        ),
+      );
+      tx?.release(); // the statement is in the socket's buffer by now, behind BEGIN
+      return (await sent).rows;
+    };
     return {
       query,
-      finalQuery: committing
+      finalQuery: tx
         ? async (text, params) => {
+            // Both in one write (see `socketOf`): each call writes synchronously, before its first await.
+            const socket = socketOf(client);
+            socket?.cork();
             const rows = query(text, params);
             const commit = this.#commit(client);
+            socket?.uncork();
             // Awaited by `transaction`; here only so that a failed statement's COMMIT (ROLLBACK) is not unhandled.
             commit.catch(() => {});
-            committing(commit);
+            tx.committing(commit);
             return (await rows) as never;
           }
         : undefined,

@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -34,6 +33,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { vaultRoutes } from './routes/vaults.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { whoamiRoutes } from './routes/whoami.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
@@ -68,10 +68,13 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
     // own X-Request-Id (printable and short) is kept beside it, in the logs, the access log and the reply.
     genReqId: () => newId(),
     requestIdHeader: false,
-    childLoggerFactory: (logger, bindings, opts, raw) => {
-      const client = clientRequestIdOf(raw.headers['x-request-id']);
-      return logger.child(client ? { ...bindings, clientRequestId: client } : bindings, opts);
-    },
+    // Without a logger there is nothing to bind: Fastify then skips the per-request child logger.
+    ...(options.logger && {
+      childLoggerFactory: (logger, bindings, opts, raw) => {
+        const client = clientRequestIdOf(raw.headers['x-request-id']);
+        return logger.child(client ? { ...bindings, clientRequestId: client } : bindings, opts);
+      },
+    }),
     // Fastify's own 503 while closing is not a problem document; the first hook below answers instead.
     return503OnClosing: false,
     // URLs refused before routing answer as problem documents too (never quoting the URL).
@@ -94,8 +97,6 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  // The API serves JSON only; the docs page sets its own CSP (staticCSP below).
-  await app.register(helmet, { contentSecurityPolicy: false });
   // Two budgets, both checked in the auth hook below: per client IP before the token is looked at
   // (so floods of bad or random tokens are bounded too), then per verified token.
   await app.register(rateLimit, { global: false });
@@ -125,6 +126,8 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   app.addHook('onRequest', async (req, reply) => {
+    // First, so that every answer carries them, refusals included (see security-headers.ts).
+    reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', req.id);
     const client = clientRequestIdOf(req.headers['x-request-id']);
     if (client) {
@@ -136,10 +139,12 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       // restarted) will answer; the onSend hook closes the connection after the reply.
       throw new RegistryError('UNAVAILABLE', 'the service is shutting down; retry');
     }
-    const access = req.routeOptions.config.access;
+    // `routeOptions` is a getter that builds a new object on every read: read it once.
+    const route = req.routeOptions;
+    const access = route.config.access;
     // A /v1 route that forgot to declare its access is refused, not served openly.
-    if (!access && req.routeOptions.url?.startsWith('/v1/')) {
-      throw new RegistryError('INTERNAL', `route ${req.routeOptions.url} declares no access rule`);
+    if (!access && route.url?.startsWith('/v1/')) {
+      throw new RegistryError('INTERNAL', `route ${route.url} declares no access rule`);
     }
     if (!access || access.kind === 'public') return;
     if (req.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
@@ -152,19 +157,21 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
       // Refused before any tenant work, but the attempt is the token's tenant's: it is logged there.
       throw await registry
         .forTenant(req.caller.tenantId)
-        .refusePlatformAccess(`${req.method} ${req.routeOptions.url}`, requestContext(req));
+        .refusePlatformAccess(`${req.method} ${route.url}`, requestContext(req));
     }
     // What a tenant caller may do is its use-case's to decide (role, vault scope, input), not ours.
     if (req.caller.kind !== 'tenant')
       throw new RegistryError('FORBIDDEN', 'platform tokens manage tenants only');
   });
 
-  app.addHook('onResponse', async (req, reply) => {
+  // Synchronous hooks (`done`) where nothing is awaited: an async one costs a promise per request.
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: req.method, status: reply.statusCode });
     metrics.duration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
     if (reply.statusCode === 401 || reply.statusCode === 403)
       metrics.denials.inc({ status: reply.statusCode });
+    done();
   });
 
   /** The use-case a route runs, and in which tenant: the caller's, or the one a platform route names. */
@@ -288,11 +295,11 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(webhookRoutes(registry));
   await app.register(whoamiRoutes);
   await app.register(consoleRoutes(options.consoleDir ?? null));
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     // While closing, every answer ends its connection (see closeGracefully).
     if (closing.has(app)) reply.header('connection', 'close');
     if (isReveal(req) && reply.statusCode === 200) metrics.reveals.inc({ outcome: 'granted' });
-    return payload;
+    done(null, payload);
   });
   return app;
 }
