@@ -103,12 +103,15 @@ export class SqlCredentialRepository extends TenantRepository implements Credent
   async findSealedMany(
     keys: readonly { id: string; version?: number | undefined }[],
   ): Promise<(SealedCredential | null)[]> {
+    // One primary-key lookup per id (LATERAL ... LIMIT 1 is not flattened into a join): a plan
+    // that scanned the tenant's credentials and hashed them would grow with the tenant.
     const rows = await this.c.query(
-      `SELECT k.ord, ${REVEAL_COLUMNS}, v.version, v.vault_key_version, v.ciphertext
+      `SELECT k.ord, c.*, v.version, v.vault_key_version, v.ciphertext
          FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS k(id, version, ord)
-         JOIN stored_credentials c ON c.tenant_id = $1 AND c.id = k.id
+         CROSS JOIN LATERAL (SELECT ${REVEAL_COLUMNS} FROM stored_credentials c
+                              WHERE c.tenant_id = $1 AND c.id = k.id LIMIT 1) c
          LEFT JOIN credential_versions v
-           ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = coalesce(k.version, c.current_version)`,
+           ON v.tenant_id = $1 AND v.credential_id = c.id AND v.version = coalesce(k.version, c.current_version)`,
       [this.tenantId, keys.map((k) => k.id), keys.map((k) => k.version ?? null)],
     );
     const found: (SealedCredential | null)[] = keys.map(() => null);
