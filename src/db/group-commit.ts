@@ -8,7 +8,8 @@
  *   the runtime role, exactly as `withTenant` does.
  * - A caller whose work fails leaves nothing in the batch (its rows were only buffered). When the
  *   batch itself fails, every caller in it fails if the database is away (no value leaves), and
- *   otherwise each runs again alone, so one caller's bad row cannot fail the others.
+ *   otherwise each runs again alone, so one caller's bad row (or failed statement, which aborts
+ *   the transaction for all) cannot fail the others.
  * - Latency alone does not grow: a batch starts at the next turn of the event loop, and while
  *   fewer than `maxInFlight` batches of the tenant are running, nobody waits for anybody.
  */
@@ -158,19 +159,31 @@ export class GroupCommit {
       await Promise.all(
         members.map((m) => {
           const outcome = done.get(m);
-          if (outcome && 'error' in outcome) return m.reject(translate(outcome.error));
-          return this.#runner.alone(tenantId, m.work).then(m.resolve, m.reject);
+          if (outcome && 'error' in outcome && !fromDatabase(outcome.error)) return m.reject(outcome.error);
+          return this.#alone(tenantId, m);
         }),
       );
       return;
     }
-    // Committed: now, and only now, the values may leave.
-    for (const [m, outcome] of done) {
-      if ('error' in outcome) m.reject(translate(outcome.error));
-      else m.resolve(outcome.value);
-    }
+    // Committed: now, and only now, the values may leave. A member that met a database error may
+    // have met another member's (a failed statement aborts the transaction for all): alone, it
+    // meets only its own.
+    await Promise.all(
+      [...done].map(([m, outcome]) => {
+        if (!('error' in outcome)) return m.resolve(outcome.value);
+        if (fromDatabase(outcome.error)) return this.#alone(tenantId, m);
+        return m.reject(outcome.error);
+      }),
+    );
+  }
+
+  #alone(tenantId: string, m: Member): Promise<void> {
+    return this.#runner.alone(tenantId, m.work).then(m.resolve, m.reject);
   }
 }
+
+/** A database's error, not one the body made (a refusal, a key to unwrap first): `translate` knows it. */
+const fromDatabase = (err: unknown) => translate(err) !== err;
 
 /** The batch's rows in one insert, failing as one `append` would (see `audited-operation.ts`). */
 async function appendRows(log: SqlAccessLogRepository, rows: AccessLogInsert[]): Promise<void> {

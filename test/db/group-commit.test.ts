@@ -155,6 +155,20 @@ describeEachBackend('group commit', (backend: TestBackend) => {
     expect(rows.find((r) => r.request_id === 'poison-bad')).toMatchObject({ outcome: 'error' });
   });
 
+  it("one member's failed statement does not fail the others that read after it: they run again alone", async () => {
+    const store = new SqlRegistryStore(t.db, t.roles);
+    const [bad, good] = await Promise.allSettled([
+      // U+0000 is refused by the server (22021), which aborts the shared transaction.
+      store.withTenantShared(acmeId, (tx) => tx.credentials.findByPath('v', 'bad\u0000name')),
+      store.withTenantShared(acmeId, async (tx) => {
+        await tx.credentials.findByPath('v', 'c0');
+        return tx.credentials.findSealed(acmeCreds[0]!.id);
+      }),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect(good).toMatchObject({ status: 'fulfilled', value: { credential: { id: acmeCreds[0]!.id } } });
+  });
+
   it('when the database is away at the batch insert, every caller in the batch fails and none gets a value', async () => {
     // What a server shutting down answers (57P01): the store reports it as unavailable.
     await owner(`CREATE FUNCTION away() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECURITY_HEADERS } from '../../src/http/security-headers.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { captureLogs } from '../helpers/logs.js';
 import { seedTenant, startServer, type TestServer } from './helpers.js';
@@ -82,10 +83,21 @@ describe('the HTTP service', () => {
     expect(r.headers.get('x-client-request-id')).toBeNull();
   });
 
-  it('sends security headers', async () => {
-    const r = await s.call('GET', '/healthz');
-    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+  it('sends every security header, on answers and refusals alike', async () => {
+    for (const [path, status] of [
+      ['/healthz', 200],
+      ['/v2/nothing', 404],
+      ['/v1/whoami', 401],
+    ] as const) {
+      const r = await s.call('GET', path);
+      expect(r.status).toBe(status);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS))
+        expect(r.headers.get(name), name).toBe(value);
+    }
+    expect(SECURITY_HEADERS).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'SAMEORIGIN',
+    });
   });
 
   it('answers unknown routes and methods with a problem document', async () => {
