@@ -112,7 +112,8 @@ class PgDatabase implements SqlDatabase {
       // that both leave in one write (on loopback a write costs about as much as a statement); at
       // the latest, at the next turn. Should it fail, every statement behind it fails: they are in
       // its transaction block, or on a dead connection.
-      let held = socketOf(client);
+      const socket = socketOf(client);
+      let held = socket;
       held?.cork();
       const release = () => {
         held?.uncork();
@@ -126,7 +127,9 @@ class PgDatabase implements SqlDatabase {
       );
       let commit: Promise<unknown> | undefined;
       try {
-        const result = await fn(this.#asClient(client, { release, committing: (sent) => (commit = sent) }));
+        const result = await fn(
+          this.#asClient(client, { socket, release, committing: (sent) => (commit = sent) }),
+        );
         if (!(await begun)) await begin; // its own error, when `fn` sent nothing
         await (commit ?? this.#commit(client));
         return result;
@@ -188,12 +191,17 @@ class PgDatabase implements SqlDatabase {
   }
 
   /**
-   * In a transaction: `release` lets its held BEGIN go with the first statement, and `committing`
-   * is told of the COMMIT a `finalQuery` sent, for `transaction` to await.
+   * In a transaction: `release` lets its held BEGIN go with the first statement, `socket` holds
+   * `finalQuery`'s two statements into one write, and `committing` is told of the COMMIT a
+   * `finalQuery` sent, for `transaction` to await.
    */
   #asClient(
     client: pg.PoolClient,
-    tx?: { release: () => void; committing: (commit: Promise<unknown>) => void },
+    tx?: {
+      socket: Writable | undefined;
+      release: () => void;
+      committing: (commit: Promise<unknown>) => void;
+    },
   ): SqlClient {
     const query = async (text: string, params?: unknown[]) => {
       const sent = this.#guard(client, () =>
@@ -209,11 +217,10 @@ class PgDatabase implements SqlDatabase {
       finalQuery: tx
         ? async (text, params) => {
             // Both in one write (see `socketOf`): each call writes synchronously, before its first await.
-            const socket = socketOf(client);
-            socket?.cork();
+            tx.socket?.cork();
             const rows = query(text, params);
             const commit = this.#commit(client);
-            socket?.uncork();
+            tx.socket?.uncork();
             // Awaited by `transaction`; here only so that a failed statement's COMMIT (ROLLBACK) is not unhandled.
             commit.catch(() => {});
             tx.committing(commit);

@@ -9,41 +9,17 @@ const ACCESS_LOG_COLUMNS = `tenant_id, id, occurred_at, credential_id, vault_id,
 
 export class SqlAccessLogRepository extends TenantRepository implements AccessLogRepository {
   async append(e: AccessLogInsert) {
-    // Translated here, not after the transaction: the core tells a row the database refused
-    // (INTERNAL) from a database that is away (UNAVAILABLE), and acts on the difference.
-    try {
-      await this.c.query(
-        `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
-                                            source_ip, user_agent, request_id, client_request_id, version, error_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-        [
-          this.tenantId,
-          newId(),
-          e.credentialId,
-          e.vaultId,
-          e.action,
-          e.outcome,
-          e.actor,
-          e.reason,
-          e.sourceIp,
-          e.userAgent,
-          e.requestId,
-          e.clientRequestId,
-          e.version,
-          e.errorCode,
-        ],
-      );
-    } catch (err) {
-      throw translate(err);
-    }
+    await this.appendMany([e]);
   }
 
   /**
-   * Many rows in one statement (one text whatever their number, so it is prepared once): the rows
-   * of a group-committed batch (see group-commit.ts). Fails as `append` does. Not on the port.
+   * Rows in one statement (one text whatever their number, so it is prepared once): one for
+   * `append`, a group-committed batch's for group-commit.ts. Not on the port.
    */
   async appendMany(rows: readonly AccessLogInsert[]) {
     const column = <K extends keyof AccessLogInsert>(k: K) => rows.map((r) => r[k]);
+    // Translated here, not after the transaction: the core tells a row the database refused
+    // (INTERNAL) from a database that is away (UNAVAILABLE), and acts on the difference.
     try {
       await this.c.query(
         `INSERT INTO credential_access_log (tenant_id, id, credential_id, vault_id, action, outcome, actor, reason,
