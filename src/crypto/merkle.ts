@@ -199,7 +199,40 @@ export function proofFromPlan(
 
 const isHash = (h: unknown): h is Uint8Array => h instanceof Uint8Array && h.length === HASH_SIZE;
 
-const sameHash = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+const sameHash = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
+
+/**
+ * The walk shared by both RFC 9162 verifications (§2.1.3.2, §2.1.4.2). It starts from the node
+ * at `fn` of a tree whose last node is at `sn` and joins each proof hash on the side the position
+ * says. With `withOld` (consistency only) it also folds in the left siblings alone, which rebuilds
+ * the older tree's root. Null when the proof does not end exactly at the root.
+ */
+function climb(
+  fn: number,
+  sn: number,
+  proof: readonly Uint8Array[],
+  start: Uint8Array,
+  withOld: boolean,
+): { root: Uint8Array; oldRoot: Uint8Array | undefined } | null {
+  let root = start;
+  let oldRoot = withOld ? start : undefined;
+  for (const p of proof) {
+    if (sn === 0) return null;
+    if (odd(fn) || fn === sn) {
+      root = nodeHash(p, root);
+      if (oldRoot !== undefined) oldRoot = nodeHash(p, oldRoot);
+      while (!odd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
+      }
+    } else {
+      root = nodeHash(root, p);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return sn === 0 ? { root, oldRoot } : null;
+}
 
 /**
  * RFC 9162 §2.1.3.2: verifies that `leaf` (the leaf *hash*, as the RFC's input "hash") is at
@@ -215,26 +248,8 @@ export function verifyInclusion(
 ): boolean {
   if (!isCount(index) || !isCount(treeSize) || index >= treeSize) return false;
   if (!isHash(leaf) || !isHash(root) || !Array.isArray(proof) || !proof.every(isHash)) return false;
-  let fn = index;
-  let sn = treeSize - 1;
-  let r: Uint8Array = leaf;
-  for (const p of proof) {
-    if (sn === 0) return false;
-    if (odd(fn) || fn === sn) {
-      r = nodeHash(p, r);
-      if (!odd(fn)) {
-        while (!odd(fn) && fn !== 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = half(fn);
-    sn = half(sn);
-  }
-  return sn === 0 && sameHash(r, root);
+  const top = climb(index, treeSize - 1, proof, leaf, false);
+  return top !== null && sameHash(top.root, root);
 }
 
 /**
@@ -263,27 +278,8 @@ export function verifyConsistency(
     fn = half(fn);
     sn = half(sn);
   }
-  let fr: Uint8Array = path[0]!;
-  let sr: Uint8Array = path[0]!;
-  for (let i = 1; i < path.length; i++) {
-    const c = path[i]!;
-    if (sn === 0) return false;
-    if (odd(fn) || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
-      if (!odd(fn)) {
-        while (!odd(fn) && fn !== 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
-      }
-    } else {
-      sr = nodeHash(sr, c);
-    }
-    fn = half(fn);
-    sn = half(sn);
-  }
-  return sn === 0 && sameHash(fr, fromRoot) && sameHash(sr, toRoot);
+  const top = climb(fn, sn, path.slice(1), path[0]!, true);
+  return top !== null && sameHash(top.oldRoot!, fromRoot) && sameHash(top.root, toRoot);
 }
 
 /** A perfect node completed by {@link TreeBuilder.append}, for the caller to store. */
@@ -352,22 +348,20 @@ export class TreeBuilder {
 
   /** MTH of every leaf so far; EMPTY_ROOT for size 0. */
   root(): Buffer {
-    let acc: Buffer | undefined;
-    // Smallest subtree first: the right fold of the frontier.
-    for (let level = 0; level < this.#frontier.length; level++) {
-      const h = this.#frontier[level];
-      if (h === undefined) continue;
-      acc = acc === undefined ? h : nodeHash(h, acc);
-    }
-    return acc === undefined ? Buffer.from(EMPTY_ROOT) : Buffer.from(acc);
+    return this.#size === 0 ? Buffer.from(EMPTY_ROOT) : foldNodes(this.#largestFirst());
   }
 
   /** Copies of the frontier hashes (rangeNodes(0, size) order, largest first), for resuming. */
   frontier(): Buffer[] {
+    return this.#largestFirst().map((h) => Buffer.from(h));
+  }
+
+  /** The frontier's own hashes, largest subtree first: rangeNodes(0, size) order. */
+  #largestFirst(): Buffer[] {
     const out: Buffer[] = [];
     for (let level = this.#frontier.length - 1; level >= 0; level--) {
       const h = this.#frontier[level];
-      if (h !== undefined) out.push(Buffer.from(h));
+      if (h !== undefined) out.push(h);
     }
     return out;
   }

@@ -50,25 +50,25 @@ function publicFromVkey(vkey: string): KeyObject {
   });
 }
 
-const malformed = (f: () => unknown, message: RegExp) => {
-  let err: unknown;
+/** What `f` threw (undefined if it returned). */
+const thrown = (f: () => unknown): unknown => {
   try {
     f();
   } catch (e) {
-    err = e;
+    return e;
   }
+  return undefined;
+};
+
+const malformed = (f: () => unknown, message: RegExp) => {
+  const err = thrown(f);
   expect(err).toBeInstanceOf(CheckpointFormatError);
   expect((err as CheckpointFormatError).reason).toBe('malformed');
   expect((err as Error).message).toMatch(message);
 };
 
 const refused = (f: () => unknown, reason: string) => {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
+  const err = thrown(f);
   expect(err).toBeInstanceOf(NoteSignatureError);
   expect((err as NoteSignatureError).reason).toBe(reason);
 };
