@@ -39,6 +39,7 @@ function benchConfig(prefix: string, storage: StorageConfig): Config {
     keyProviderGuard: { timeoutMs: 5000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     rotation: { intervalMs: 0 },
+    audit: { sealIntervalMs: 0, checkpointIntervalMs: 60_000 },
     // The webhook cell's receiver is on loopback; nothing else here calls out.
     webhooks: { intervalMs: 0, allowPrivateUrls: true },
     http: {

@@ -75,6 +75,16 @@ export interface Config {
      */
     intervalMs: number;
   };
+  audit: {
+    /**
+     * How often `credreg serve` seals the tenants' new access-log rows into their Merkle logs, in
+     * ms: the bound on how far the tree trails the log (docs/audit.md). (Default: 1000; 0 disables
+     * the sealer, and the tree then catches up only when a checkpoint is asked for)
+     */
+    sealIntervalMs: number;
+    /** A tenant's checkpoint is signed (and sent as `audit.checkpoint`) at most this often while its log grows, in ms. (Default: 60000) */
+    checkpointIntervalMs: number;
+  };
   webhooks: {
     /**
      * How often `credreg serve` delivers due webhook messages, in ms; each tick claims at most a
@@ -202,6 +212,8 @@ const env = z.object({
   CREDREG_VAULT_KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(3650).default(90),
   CREDREG_ROTATION_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   CREDREG_WEBHOOK_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
+  CREDREG_AUDIT_SEAL_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
+  CREDREG_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
   CREDREG_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).default('false'),
   CREDREG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -257,6 +269,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       rotateVaultKeysAfterDays: e.CREDREG_VAULT_KEY_ROTATION_DAYS,
     },
     rotation: { intervalMs: e.CREDREG_ROTATION_INTERVAL_MS },
+    audit: {
+      sealIntervalMs: e.CREDREG_AUDIT_SEAL_INTERVAL_MS,
+      checkpointIntervalMs: e.CREDREG_AUDIT_CHECKPOINT_INTERVAL_MS,
+    },
     webhooks: {
       intervalMs: e.CREDREG_WEBHOOK_INTERVAL_MS,
       allowPrivateUrls: e.CREDREG_ALLOW_PRIVATE_URLS === 'true',

@@ -17,6 +17,7 @@ import type { RotationObserver } from './core/rotation-observer.js';
 import { signingSecretsReader } from './core/rotation-signing-secrets.js';
 import type { Rotator } from './core/rotator.js';
 import type { RequestContext } from './core/types.js';
+import { auditLogCrypto } from './crypto/audit-log-crypto.js';
 import { aesGcmEnvelope } from './crypto/envelope.js';
 import { CachingKeyRing, type KeyRingStats } from './crypto/key-ring.js';
 import type { GroupCommitStats } from './db/group-commit.js';
@@ -200,6 +201,7 @@ export async function assemble(
       store,
       keyRing,
       envelope: aesGcmEnvelope,
+      auditLog: auditLogCrypto,
       clock,
       logger,
       webhooks: webhookGateway(webhookHttp, config.webhooks.allowPrivateUrls),

@@ -17,7 +17,7 @@ import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
 
 /** `credreg migrate`: no root key is read, since migrating touches no secret. */
 /** How much each of `credreg serve`'s background loops takes per tick; `npm run bench` measures these. */
-export const SERVE_BATCHES = { webhookDelivery: 20, rotation: 10, expiryAlert: 50 } as const;
+export const SERVE_BATCHES = { webhookDelivery: 20, rotation: 10, expiryAlert: 50, auditSeal: 1000 } as const;
 
 export async function migrate(): Promise<void> {
   const config = loadMigrationConfig();
@@ -64,6 +64,7 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
     await webhookDelivery.stop();
     await rotations.stop();
     await expiryAlerts.stop();
+    await auditSealer.stop();
     await closeGracefully(app); // answers new requests 503, lets in-flight ones finish, stops listening
     await metricsApp?.close(); // after the main app, so its last requests can still be scraped
     await registry.close();
@@ -92,6 +93,18 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
     config.rotation.intervalMs,
     SERVE_BATCHES.expiryAlert,
     async (limit) => ({ claimed: (await registry.sendExpiryAlerts({ limit })).found }),
+    logger,
+  );
+  // After commit, on its own interval: reveals never wait for the tree (docs/audit.md).
+  const auditSealer = startBatchLoop(
+    'audit seal',
+    config.audit.sealIntervalMs,
+    SERVE_BATCHES.auditSeal,
+    async (batchSize) => ({
+      claimed: (
+        await registry.sealAuditLogs({ batchSize, checkpointIntervalMs: config.audit.checkpointIntervalMs })
+      ).sealed,
+    }),
     logger,
   );
   if (metricsApp && config.metrics.listen) {

@@ -3,6 +3,7 @@ import type { EventType } from './events.js';
 import { newId } from './ids.js';
 import type {
   AccessLogInsert,
+  AuditLogCrypto,
   Clock,
   Envelope,
   KeyContext,
@@ -36,6 +37,8 @@ export interface RegistryDeps {
   rotators?: ReadonlyMap<string, Rotator>;
   /** Told how each rotation run ended, for metrics (see rotation-observer.ts). (Default: none) */
   rotationObserver?: RotationObserver;
+  /** The hashing and signing of the tenants' audit logs (see audit-log.ts). */
+  auditLog: AuditLogCrypto;
 }
 
 /** What one access-log row will say about the attempt; filled in as the operation learns more. */

@@ -26,6 +26,7 @@ import type { Page, RequestContext, Tenant } from './types.js';
 const OWN_KEYS = {
   webhook: (tx: TenantTx) => tx.webhooks,
   'signing secret': (tx: TenantTx) => tx.rotationSecrets,
+  'audit signing key': (tx: TenantTx) => tx.auditLog,
 } as const;
 type OwnKeyOwner = keyof typeof OWN_KEYS;
 

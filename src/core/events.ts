@@ -38,6 +38,12 @@ export const EVENT_TYPES = [
   'webhook.test',
   /** A subscription was disabled after too many failed deliveries in a row. */
   'webhook.disabled',
+  /**
+   * A signed checkpoint of the tenant's audit log (data: `treeSize`, `rootHash`, `keyId`, and the
+   * signed note as `checkpoint`), at most once per sealer interval while the log grows: a witness
+   * that keeps them can later prove the log truncated or forked (docs/audit.md).
+   */
+  'audit.checkpoint',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

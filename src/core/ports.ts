@@ -3,6 +3,7 @@
  * and `keys/` implement them; `main.ts` wires them. The core imports none of those folders.
  */
 import type { AccessLogRepository } from './ports/access-log-repository.js';
+import type { AuditLeafEntry, AuditLogRepository } from './ports/audit-log-repository.js';
 import type { CredentialRepository } from './ports/credential-repository.js';
 import type { EventRepository } from './ports/event-repository.js';
 import type { ExpiryNoticeQueue, ExpiryNoticeRepository } from './ports/expiry-notice-repository.js';
@@ -159,6 +160,7 @@ export interface Envelope {
 // only through the `TenantTx` that `RegistryStore.withTenant` hands out.
 
 export type * from './ports/access-log-repository.js';
+export type * from './ports/audit-log-repository.js';
 export type * from './ports/credential-repository.js';
 export type * from './ports/event-repository.js';
 export type * from './ports/expiry-notice-repository.js';
@@ -190,6 +192,7 @@ export interface TenantTx {
   readonly webhooks: WebhookSubscriptionRepository;
   readonly deliveries: WebhookDeliveryRepository;
   readonly rotationSecrets: RotationSecretRepository;
+  readonly auditLog: AuditLogRepository;
 }
 
 export interface PlatformToken {
@@ -234,6 +237,11 @@ export interface PlatformTx extends DeliveryQueue, ExpiryNoticeQueue {
   claimDueRotations(limit: number, leaseMs: number): Promise<ClaimedRotation[]>;
   /** Rotations due now by the database's clock and not claimed, across every tenant (one indexed count). */
   countDueRotations(): Promise<number>;
+  /**
+   * Up to `limit` tenants, by id after `afterId`, with access-log rows their audit log has not
+   * sealed yet (rows whose transactions have all ended). One index probe per tenant.
+   */
+  tenantsWithUnsealedRows(limit: number, afterId?: string): Promise<string[]>;
 }
 
 /** A due rotation claimed by `PlatformTx.claimDueRotations`. */
@@ -281,6 +289,48 @@ export interface RegistryStore {
    */
   withTenantShared?<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T>;
   withPlatform<T>(fn: (tx: PlatformTx) => Promise<T>): Promise<T>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit log's tree and checkpoints
+
+/** A Merkle tree being appended to (RFC 9162), from its frontier. */
+export interface MerkleTreeBuilder {
+  readonly size: number;
+  /** Appends a leaf hash; returns the perfect subtrees of two leaves or more it completed. */
+  append(leafHash: Uint8Array): Array<{ level: number; index: number; hash: Uint8Array }>;
+  root(): Uint8Array;
+  /** The roots of the perfect subtrees, largest first. */
+  frontier(): Uint8Array[];
+}
+
+/** The nodes a proof is made of, in order: each one hash of stored nodes (see `crypto/merkle.ts`). */
+export type ProofPlan = Array<Array<{ level: number; index: number }>>;
+
+/**
+ * The hashing and signing of the tenants' audit logs: RFC 9162 trees and C2SP signed checkpoints
+ * with Ed25519. Implemented in `crypto/` and wired by `main.ts`.
+ */
+export interface AuditLogCrypto {
+  /** The root of the empty tree. */
+  readonly emptyRoot: Uint8Array;
+  leafHash(entry: AuditLeafEntry): Uint8Array;
+  /** A builder resumed at `size` leaves from its frontier (as `MerkleTreeBuilder.frontier` gave it). */
+  resume(size: number, frontier: readonly Uint8Array[]): MerkleTreeBuilder;
+  inclusionPlan(index: number, treeSize: number): ProofPlan;
+  consistencyPlan(from: number, to: number): ProofPlan;
+  /** The proof of a plan, from the stored nodes; throws if one it needs is not among them. */
+  proof(
+    plan: ProofPlan,
+    nodes: ReadonlyArray<{ level: number; index: number; hash: Uint8Array }>,
+  ): Uint8Array[];
+  /** A fresh Ed25519 key pair: SPKI PEM public, PKCS#8 PEM private. */
+  generateSigningKey(): { publicKeyPem: string; privateKeyPem: string };
+  /** The signed note of a checkpoint, signed by `privateKeyPem` under the key name `origin`. */
+  signCheckpoint(
+    checkpoint: { origin: string; treeSize: number; rootHash: Uint8Array; time: Date },
+    privateKeyPem: string,
+  ): string;
 }
 
 // ---------------------------------------------------------------------------------------------

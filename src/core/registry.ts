@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { type AuditSealOptions, type AuditSealRunReport, sealAuditLogs } from './audit-log.js';
 import { AuditService } from './audit-service.js';
 import { auditFailure, type RegistryDeps } from './audited-operation.js';
 import { type RotationRunReport, rotateDue } from './credential-rotation.js';
@@ -142,6 +143,13 @@ export interface Registry {
    * exactly once however many instances call this at the same time (see `expiry-notices.ts`).
    */
   sendExpiryAlerts(options?: { limit?: number }): Promise<ExpiryAlertReport>;
+  /**
+   * One pass of the audit log's sealer: appends, for every tenant with new committed access-log
+   * rows, up to `batchSize` of them to its Merkle tree, and signs a checkpoint where the newest is
+   * older than `checkpointIntervalMs` (see audit-log.ts). Safe on any number of instances at once:
+   * they never fork a tenant's tree.
+   */
+  sealAuditLogs(options?: AuditSealOptions): Promise<AuditSealRunReport>;
   /** Pending webhook deliveries across every tenant. */
   outboxDepth(): Promise<number>;
   /** Rotations due now and not yet claimed by a scheduler, across every tenant. */
@@ -173,6 +181,8 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       },
     });
   };
+  // Tenants whose tree grew since their last checkpoint, signed when the interval allows.
+  const unsignedAuditLogs = new Set<string>();
   return Object.freeze({
     tenants,
     authenticator,
@@ -181,6 +191,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     deliverWebhooks: (options?: WebhookDeliveryOptions) => deliverDueWebhooks(deps, options),
     rotateDue: (options?: { limit?: number }) => rotateDue(deps, options),
     sendExpiryAlerts: (options?: { limit?: number }) => sendExpiryAlerts(deps, options),
+    sealAuditLogs: (options?: AuditSealOptions) => sealAuditLogs(deps, unsignedAuditLogs, options),
     outboxDepth: () => deps.store.withPlatform((tx) => tx.countPendingDeliveries()),
     overdueRotations: () => deps.store.withPlatform((tx) => tx.countDueRotations()),
     async claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number) {

@@ -18,7 +18,26 @@ export const TENANT_TABLES = [
   'webhook_subscriptions',
   'webhook_deliveries',
   'rotation_endpoint_secrets',
+  'audit_log_state',
+  'audit_log_leaves',
+  'audit_log_nodes',
+  'audit_signing_keys',
+  'audit_checkpoints',
 ] as const;
+
+/** The append-only tables: no role the service runs as may change them, and triggers refuse it. */
+const APPEND_ONLY: ReadonlyArray<{ table: string; label: string; triggers: string[] }> = [
+  {
+    table: 'credential_access_log',
+    label: 'the access log',
+    triggers: ['access_log_append_only', 'access_log_no_truncate'],
+  },
+  ...['audit_log_leaves', 'audit_log_nodes', 'audit_checkpoints'].map((table) => ({
+    table,
+    label: table,
+    triggers: [`${table}_append_only`, `${table}_no_truncate`],
+  })),
+];
 
 /** Tables that belong to no tenant; only the platform role reaches them. */
 export const PLATFORM_TABLES = ['platform_tokens', 'job_leases'] as const;
@@ -35,6 +54,9 @@ const EXPECTED_POLICIES = new Set([
   'due_rotations.platform_claims',
   'expiry_notices.platform_finds_due',
   'webhook_deliveries.platform_claims_due',
+  'credential_access_log.platform_finds_unsealed',
+  'audit_log_leaves.platform_finds_unsealed',
+  'audit_log_state.platform_finds_unsealed',
 ]);
 
 /**
@@ -66,12 +88,14 @@ export async function findRlsBypasses(db: SqlDatabase, roles: DbRoles): Promise<
           if (!t.forced) problems.push(`table ${t.relname} does not force row-level security`);
           if (t.owns) problems.push(`role ${role} owns (or is a member of the owner of) table ${t.relname}`);
         }
-        const [log] = await c.query<{ upd: boolean; del: boolean; trunc: boolean }>(
-          `SELECT has_table_privilege('credential_access_log', 'UPDATE') AS upd,
-                  has_table_privilege('credential_access_log', 'DELETE') AS del,
-                  has_table_privilege('credential_access_log', 'TRUNCATE') AS trunc`,
-        );
-        if (log?.upd || log?.del || log?.trunc) problems.push(`role ${role} may change the access log`);
+        for (const { table, label } of APPEND_ONLY) {
+          const [log] = await c.query<{ upd: boolean; del: boolean; trunc: boolean }>(
+            `SELECT has_table_privilege($1, 'UPDATE') AS upd, has_table_privilege($1, 'DELETE') AS del,
+                    has_table_privilege($1, 'TRUNCATE') AS trunc`,
+            [table],
+          );
+          if (log?.upd || log?.del || log?.trunc) problems.push(`role ${role} may change ${label}`);
+        }
         // Policies are permissive by default: one more policy widens access, so only ours may exist.
         const policies = await c.query<{ table: string; name: string }>(
           `SELECT c.relname AS table, p.polname AS name FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
@@ -82,13 +106,17 @@ export async function findRlsBypasses(db: SqlDatabase, roles: DbRoles): Promise<
           if (!EXPECTED_POLICIES.has(`${p.table}.${p.name}`))
             problems.push(`unexpected policy ${p.name} on table ${p.table}`);
         }
-        const triggers = await c.query<{ name: string }>(
-          `SELECT tgname AS name FROM pg_trigger
-            WHERE tgrelid = 'credential_access_log'::regclass AND NOT tgisinternal AND tgenabled <> 'D'`,
+        const triggers = await c.query<{ table: string; name: string }>(
+          `SELECT c.relname AS table, t.tgname AS name FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE c.relname = ANY($1) AND c.relnamespace = 'public'::regnamespace
+              AND NOT t.tgisinternal AND t.tgenabled <> 'D'`,
+          [APPEND_ONLY.map((a) => a.table)],
         );
-        for (const name of ['access_log_append_only', 'access_log_no_truncate']) {
-          if (!triggers.some((t) => t.name === name))
-            problems.push(`the access log's trigger ${name} is missing or disabled`);
+        for (const { table, label, triggers: names } of APPEND_ONLY) {
+          for (const name of names) {
+            if (!triggers.some((t) => t.table === table && t.name === name))
+              problems.push(`${label}'s trigger ${name} is missing or disabled`);
+          }
         }
       }, `SET LOCAL ROLE "${role}"`);
     } catch (err) {

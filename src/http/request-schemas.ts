@@ -184,6 +184,28 @@ export const auditQuery = pageQuery.extend({
   to: dateInput.optional(),
 });
 
+const leafCount = (what: string) => z.coerce.number().int().describe(what);
+
+/** `GET /v1/audit/proof`. */
+export const auditProofQuery = z.strictObject({
+  index: leafCount('the leaf, from 0'),
+  treeSize: leafCount("the tree the proof is in: a checkpoint's tree size"),
+});
+
+/** `GET /v1/audit/consistency`. */
+export const auditConsistencyQuery = z.strictObject({
+  from: leafCount('the older tree size'),
+  to: leafCount('the newer tree size'),
+});
+
+/** `GET /v1/audit/leaves`. */
+export const auditLeavesQuery = z.strictObject({
+  treeSize: leafCount("the tree the page belongs to: a checkpoint's tree size"),
+  from: leafCount('the first leaf (Default: 0)').optional(),
+  limit: leafCount('page size, 1–1000 (Default: 1000)').optional(),
+  proofs: flag.describe('each leaf with its inclusion proof (Default: false)'),
+});
+
 /** `POST /v1/webhooks`. */
 export const createWebhookBody = z.strictObject({
   url: z.string().describe('the receiver: https, and not a private address unless the server allows it'),

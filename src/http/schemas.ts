@@ -198,6 +198,76 @@ export const accessLogEntry = z.object({
   errorCode: z.string().nullable(),
 });
 
+const base64Hash = z.string().describe('a SHA-256 hash, base64');
+
+export const auditKeys = z.object({
+  origin: z.string().describe("the key name of every checkpoint signature, and the checkpoints' origin line"),
+  keys: z.array(
+    z.object({
+      id,
+      publicKeyPem: z.string().describe('Ed25519 public key, SPKI PEM'),
+      validFrom: isoDate,
+      validTo: isoDate
+        .optional()
+        .describe('set once the key was replaced: checkpoints signed before still verify'),
+    }),
+  ),
+});
+
+export const auditCheckpoint = z.object({
+  treeSize: z.number().int(),
+  rootHash: base64Hash,
+  keyId: id,
+  signedAt: isoDate,
+  checkpoint: z
+    .string()
+    .describe('the signed note (C2SP tlog-checkpoint), as `credreg audit verify` reads it'),
+});
+
+export const auditInclusionProof = z.object({
+  leafIndex: z.number().int(),
+  treeSize: z.number().int(),
+  leafHash: base64Hash,
+  proof: z.array(base64Hash).describe('RFC 9162 inclusion proof, lowest level first'),
+});
+
+export const auditConsistencyProof = z.object({
+  from: z.number().int(),
+  to: z.number().int(),
+  proof: z.array(base64Hash).describe('RFC 9162 consistency proof'),
+});
+
+/** A leaf's row exactly as its hash covers it (docs/audit.md, "Leaf"). */
+const auditLeafEntry = z.object({
+  action: z.string(),
+  actor: z.string(),
+  clientRequestId: z.string().nullable(),
+  credentialId: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  id: z.string(),
+  occurredAt: z.string().describe("the database's instant, to the microsecond"),
+  outcome: z.string(),
+  reason: z.string().nullable(),
+  requestId: z.string().nullable(),
+  sourceIp: z.string().nullable(),
+  tenantId: z.string(),
+  userAgent: z.string().nullable(),
+  vaultId: z.string().nullable(),
+  version: z.number().int().nullable(),
+});
+
+export const auditLeaves = z.object({
+  treeSize: z.number().int(),
+  items: z.array(
+    z.object({
+      leafIndex: z.number().int(),
+      leafHash: base64Hash,
+      entry: auditLeafEntry.nullable().describe('the row as the database holds it now; null when it is gone'),
+      proof: z.array(base64Hash).optional(),
+    }),
+  ),
+});
+
 export const vaultKeyStatus = z.object({
   currentVersion: z.number().int(),
   versions: z.array(z.object({ version: z.number().int(), createdAt: isoDate, dataKeys: z.number().int() })),

@@ -16,7 +16,11 @@ import { collect, credreg, exited, LISTENING } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 import { seedTenant, startServer, type TestServer } from '../http/helpers.js';
 
-const quiet = { CREDREG_LISTEN: '127.0.0.1:0', CREDREG_MAINTENANCE_INTERVAL_MS: '0' };
+const quiet = {
+  CREDREG_LISTEN: '127.0.0.1:0',
+  CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+  CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+};
 
 async function run(args: string[], env: Record<string, string>) {
   const child = credreg(args, env);

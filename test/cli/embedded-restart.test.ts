@@ -17,6 +17,7 @@ describe('credreg serve restarted right after SIGKILL (embedded store)', () => {
     CREDREG_DATA_DIR: dataDir,
     CREDREG_LISTEN: '127.0.0.1:0',
     CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+    CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
   };
   const started: ChildProcess[] = [];
   afterAll(() => {

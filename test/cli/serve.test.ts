@@ -16,6 +16,7 @@ describe('credreg serve on the embedded store', () => {
     CREDREG_DATA_DIR: dataDir,
     CREDREG_LISTEN: '127.0.0.1:0',
     CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+    CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
   };
   let server: ChildProcess;
   let log: { out: () => string };
@@ -100,6 +101,7 @@ describe('credreg serve on a fresh embedded store', () => {
       CREDREG_DATA_DIR: dataDir,
       CREDREG_LISTEN: '127.0.0.1:0',
       CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+      CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
     });
     const out = collect(child);
     try {

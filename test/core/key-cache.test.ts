@@ -8,6 +8,7 @@ import { audited } from '../../src/core/audited-operation.js';
 import { RegistryError } from '../../src/core/errors.js';
 import type { RootKeyProvider } from '../../src/core/ports.js';
 import { createRegistry } from '../../src/core/registry.js';
+import { auditLogCrypto } from '../../src/crypto/audit-log-crypto.js';
 import { aesGcmEnvelope } from '../../src/crypto/envelope.js';
 import { CachingKeyRing } from '../../src/crypto/key-ring.js';
 import { SqlRegistryStore } from '../../src/db/tenant-store.js';
@@ -95,6 +96,7 @@ describeEachBackend('vault keys not in the cache', (backend) => {
       store: new SqlRegistryStore(t.db, t.roles),
       keyRing: new CachingKeyRing({ provider: down }),
       envelope: aesGcmEnvelope,
+      auditLog: auditLogCrypto,
       clock: new TestClock(),
       logger: silentLogger,
     });
@@ -115,6 +117,7 @@ describeEachBackend('vault keys not in the cache', (backend) => {
       store: new SqlRegistryStore(t.db, t.roles),
       keyRing,
       envelope: aesGcmEnvelope,
+      auditLog: auditLogCrypto,
       clock: new TestClock(),
       logger: silentLogger,
     };
@@ -158,6 +161,7 @@ describeEachBackend('vault keys not in the cache', (backend) => {
       store: new SqlRegistryStore(t.db, t.roles),
       keyRing,
       envelope: aesGcmEnvelope,
+      auditLog: auditLogCrypto,
       clock: new TestClock(),
       logger: silentLogger,
     });
@@ -187,6 +191,7 @@ describeEachBackend('vault keys not in the cache', (backend) => {
         provider: new GuardedProvider(hangs, { timeoutMs: 200, breakAfter: 2, openMs: 600_000 }),
       }),
       envelope: aesGcmEnvelope,
+      auditLog: auditLogCrypto,
       clock: new TestClock(),
       logger: silentLogger,
     });

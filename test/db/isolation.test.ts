@@ -66,6 +66,8 @@ describeEachBackend('tenant isolation', (backend) => {
       );
     }
     await tb.credentials.reveal(bCredential, { ...alice, reason: 'seed the access log' });
+    // A sealed audit log and a signed checkpoint in each: its tree, its key and its checkpoints.
+    for (const tenant of [ta, tb]) await tenant.audit.checkpoint();
   });
   afterAll(() => t.close());
 
@@ -191,8 +193,17 @@ describeEachBackend('tenant isolation', (backend) => {
     expect((await asPlatform('SELECT count(*)::int AS n FROM tenants'))[0]!.n).toBe(2);
     // The rotation queue is the one exception: ids and due times only, for claiming due work.
     // The webhook delivery queue likewise (see test/events/webhooks.test.ts for what it sees there),
-    // and the expiry notices, which it may only read (see test/core/expiry-alerts.test.ts).
-    const claimable = ['tenants', 'due_rotations', 'webhook_deliveries', 'expiry_notices'];
+    // and the expiry notices, which it may only read (see test/core/expiry-alerts.test.ts), and
+    // the few columns the audit sealer finds work by (see test/core/audit-log.test.ts).
+    const claimable = [
+      'tenants',
+      'due_rotations',
+      'webhook_deliveries',
+      'expiry_notices',
+      'credential_access_log',
+      'audit_log_leaves',
+      'audit_log_state',
+    ];
     for (const table of TENANT_TABLES.filter((name) => !claimable.includes(name))) {
       await expect(asPlatform(`SELECT count(*)::int AS n FROM ${table}`), table).rejects.toThrow(
         /permission denied/,

@@ -360,6 +360,7 @@ describe('credreg serve with CREDREG_METRICS_LISTEN', () => {
       CREDREG_DATA_DIR: join(dir, 'data'),
       CREDREG_LISTEN: '127.0.0.1:0',
       CREDREG_MAINTENANCE_INTERVAL_MS: '0',
+      CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
       CREDREG_LOG_LEVEL: 'info',
     };
   };

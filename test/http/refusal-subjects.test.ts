@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyContext, RootKeyProvider } from '../../src/core/ports.js';
 import { createRegistry } from '../../src/core/registry.js';
+import { auditLogCrypto } from '../../src/crypto/audit-log-crypto.js';
 import { aesGcmEnvelope } from '../../src/crypto/envelope.js';
 import { CachingKeyRing } from '../../src/crypto/key-ring.js';
 import { SqlRegistryStore } from '../../src/db/tenant-store.js';
@@ -140,6 +141,7 @@ describe('a vault-key rotation that lost a race leaves no wrong key in the cache
         store: new SqlRegistryStore(t.db, t.roles),
         keyRing: new CachingKeyRing({ provider }),
         envelope: aesGcmEnvelope,
+        auditLog: auditLogCrypto,
         clock: new TestClock(),
         logger: silentLogger,
       };

@@ -6,7 +6,7 @@ import type { SqlClient } from '../sql.js';
  * The tables whose rows hold a key of their own, wrapped by the root key as a vault key is, in the
  * columns `wrapped_key`, `provider`, `provider_key_id` (see `core/sealed-secret.ts`).
  */
-export type OwnKeyTable = 'webhook_subscriptions' | 'rotation_endpoint_secrets';
+export type OwnKeyTable = 'webhook_subscriptions' | 'rotation_endpoint_secrets' | 'audit_signing_keys';
 
 type Row = Record<string, unknown>;
 

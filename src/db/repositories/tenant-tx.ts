@@ -1,5 +1,6 @@
 import type {
   AccessLogRepository,
+  AuditLogRepository,
   CredentialRepository,
   EventRepository,
   ExpiryNoticeRepository,
@@ -15,6 +16,7 @@ import type {
 } from '../../core/ports.js';
 import type { SqlClient } from '../sql.js';
 import { SqlAccessLogRepository } from './access-log-repository.js';
+import { SqlAuditLogRepository } from './audit-log-repository.js';
 import { SqlCredentialRepository } from './credential-repository.js';
 import { SqlEventRepository } from './event-repository.js';
 import { SqlExpiryNoticeRepository } from './expiry-notice-repository.js';
@@ -44,6 +46,7 @@ export class SqlTenantTx implements TenantTx {
   #deliveries?: WebhookDeliveryRepository;
   #expiryNotices?: ExpiryNoticeRepository;
   #rotationSecrets?: RotationSecretRepository;
+  #auditLog?: AuditLogRepository;
 
   constructor(
     protected readonly c: SqlClient,
@@ -108,5 +111,10 @@ export class SqlTenantTx implements TenantTx {
   get rotationSecrets() {
     this.#rotationSecrets ??= new SqlRotationSecretRepository(this.c, this.tenantId);
     return this.#rotationSecrets;
+  }
+
+  get auditLog() {
+    this.#auditLog ??= new SqlAuditLogRepository(this.c, this.tenantId);
+    return this.#auditLog;
   }
 }

@@ -1,0 +1,127 @@
+import type { WrappedKey } from '../ports.js';
+
+/**
+ * An access-log row as the tenant's Merkle log hashes it (docs/audit.md, "Leaf"): all its fields,
+ * `occurredAt` as the database's instant to the microsecond, absent values null.
+ */
+export interface AuditLeafEntry {
+  action: string;
+  actor: string;
+  clientRequestId: string | null;
+  credentialId: string | null;
+  errorCode: string | null;
+  id: string;
+  occurredAt: string;
+  outcome: string;
+  reason: string | null;
+  requestId: string | null;
+  sourceIp: string | null;
+  tenantId: string;
+  userAgent: string | null;
+  vaultId: string | null;
+  version: number | null;
+}
+
+/** The tree of one tenant, as the sealer left it. */
+export interface AuditTreeState {
+  treeSize: number;
+  /** The roots of the tree's perfect subtrees, largest first (`rangeNodes(0, treeSize)` order). */
+  frontier: Uint8Array[];
+  rootHash: Uint8Array;
+  /**
+   * The low-water mark, a transaction id in decimal: every access-log row written by a transaction
+   * below it is a leaf, so the sealer reads only the rows above it ('0' at the start).
+   */
+  sealedBelow: string;
+  sealedAt: Date;
+}
+
+/** A committed row to seal: its entry and the transaction that wrote it (decimal). */
+export interface UnsealedRow {
+  entry: AuditLeafEntry;
+  sealXid: string;
+}
+
+/** One stored node of the tree: level 0 is a leaf, level l ≥ 1 the perfect subtree of 2^l leaves. */
+export interface AuditNode {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+/** A leaf, with the row it was sealed from as the database holds it now (null once it is gone). */
+export interface AuditLeafRow {
+  leafIndex: number;
+  leafHash: Uint8Array;
+  entry: AuditLeafEntry | null;
+}
+
+/** A checkpoint key of the tenant's: its public half, and its private half sealed under a key of its own. */
+export interface AuditSigningKeyRecord {
+  id: string;
+  publicKeyPem: string;
+  wrappedKey: WrappedKey;
+  privateKeyCiphertext: Uint8Array;
+  validFrom: Date;
+  validTo: Date | null;
+}
+
+/** A signed checkpoint as stored. */
+export interface StoredCheckpoint {
+  treeSize: number;
+  rootHash: Uint8Array;
+  keyId: string;
+  signedAt: Date;
+  /** The signed note, the text a verifier reads. */
+  note: string;
+}
+
+/** The tenant's Merkle log over its access log (the `audit_*` tables). */
+export interface AuditLogRepository {
+  /**
+   * The tree's state, locked for this transaction (made at size 0 if the tenant has none yet).
+   * When another transaction holds it (sealing), waits for it with `wait`, else answers null.
+   */
+  lockState(emptyRoot: Uint8Array, wait: boolean): Promise<AuditTreeState | null>;
+  /** The tree's state as last committed, unlocked; null before the first seal. */
+  state(): Promise<AuditTreeState | null>;
+  /**
+   * Up to `limit` committed rows written at or above the low-water mark `from` that are not leaves
+   * yet, by (transaction id, id); and, from the same snapshot, the oldest transaction still
+   * running (`horizon`): no row below it can be written any more. If the database's transaction
+   * counter is behind `from` (a restore into another cluster), the mark cannot be this cluster's,
+   * so the rows are read from 0: `restarted` says so.
+   */
+  unsealed(
+    from: string,
+    limit: number,
+  ): Promise<{ rows: UnsealedRow[]; horizon: string; restarted: boolean }>;
+  /** Moves the low-water mark alone; the caller holds the state's lock. */
+  moveMark(sealedBelow: string): Promise<void>;
+  /** Appends leaves and completed nodes, and moves the state; the caller holds its lock. */
+  appendSealed(
+    leaves: Array<{ leafIndex: number; logId: string; leafHash: Uint8Array }>,
+    nodes: AuditNode[],
+    state: Omit<AuditTreeState, 'sealedAt'>,
+  ): Promise<void>;
+  /** The stored nodes asked for, by level and index (level 0: leaves); those missing are left out. */
+  nodes(refs: ReadonlyArray<{ level: number; index: number }>): Promise<AuditNode[]>;
+  /** Leaves `from` to `to` − 1 in order, each with its row as the database holds it now. */
+  leaves(from: number, to: number): Promise<AuditLeafRow[]>;
+  /** The current signing key, if any. */
+  currentSigningKey(): Promise<AuditSigningKeyRecord | null>;
+  /** Every signing key, oldest first. */
+  signingKeys(): Promise<AuditSigningKeyRecord[]>;
+  /** Adds a key as the current one; false if another is current (made meanwhile): nothing written. */
+  insertSigningKey(key: AuditSigningKeyRecord): Promise<boolean>;
+  /** The newest checkpoint (the largest tree, then the latest signed), if any. */
+  latestCheckpoint(): Promise<StoredCheckpoint | null>;
+  /** The newest checkpoint of exactly `treeSize` leaves, if any. */
+  checkpointAt(treeSize: number): Promise<StoredCheckpoint | null>;
+  /** Stores a checkpoint; one of the same size and key already there is kept. */
+  insertCheckpoint(cp: StoredCheckpoint): Promise<void>;
+  /** Signing keys' ids and wrapped keys, by id after the one given: for a root rotation. */
+  listKeys(limit: number, afterId?: string): Promise<Array<{ id: string; wrappedKey: WrappedKey }>>;
+  /** Replaces a signing key's wrapping if it is still the one read (compare-and-set). */
+  replaceWrapping(id: string, from: WrappedKey, to: WrappedKey): Promise<boolean>;
+}

@@ -1,0 +1,145 @@
+/**
+ * The tamper-evident log's server side: sealing in order, checkpoints signed with the tenant's
+ * key, proofs that verify by RFC 9162, on every backend.
+ */
+import { createPublicKey } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TenantRegistry } from '../../src/core/registry.js';
+import { auditLeafHash } from '../../src/crypto/audit-leaf.js';
+import { openCheckpoint } from '../../src/crypto/checkpoint-note.js';
+import { TreeBuilder, verifyConsistency, verifyInclusion } from '../../src/crypto/merkle.js';
+import { describeEachBackend, expectCode, openTestRegistry, type TestRegistry } from '../helpers/backends.js';
+
+const alice = { actor: 'alice' };
+const b = (s: string) => Buffer.from(s, 'base64');
+
+describeEachBackend('audit log tree', (backend) => {
+  let t: TestRegistry;
+  let acme: TenantRegistry;
+  let other: TenantRegistry;
+  let vaultId: string;
+
+  beforeAll(async () => {
+    t = await openTestRegistry(backend);
+    acme = t.registry.forTenant((await t.registry.tenants.create({ name: 'acme' })).id);
+    other = t.registry.forTenant((await t.registry.tenants.create({ name: 'other' })).id);
+    vaultId = (await acme.vaults.create({ name: 'v' }, alice)).id;
+    const c = await acme.credentials.store({ vaultId, name: 'k', type: 'api_key', value: 'sekrit' }, alice);
+    for (let i = 0; i < 5; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `r${i}` });
+    await other.vaults.create({ name: 'w' }, alice);
+  });
+  afterAll(() => t.close());
+
+  it('a checkpoint covers every committed row, signed by the key GET /v1/audit/keys lists', async () => {
+    const cp = await acme.audit.checkpoint();
+    const { keys, origin } = await acme.audit.keys();
+    expect(origin).toBe(`credreg/audit/${acme.tenantId}`);
+    expect(keys).toHaveLength(1);
+    const opened = openCheckpoint(cp.checkpoint, [createPublicKey(keys[0]!.publicKeyPem)]);
+    expect(opened.checkpoint).toMatchObject({ origin, treeSize: cp.treeSize });
+    expect(opened.checkpoint.rootHash.toString('base64')).toBe(cp.rootHash);
+    // Every row of the log, and nothing the checkpoint call itself logged.
+    const rows = (await acme.audit.query({ limit: 1000 })).items.reverse();
+    expect(cp.treeSize).toBe(rows.length);
+    // The root is the RFC 9162 root over the rows' own leaf hashes, in the log's order.
+    const { items } = await acme.audit.leaves({ treeSize: cp.treeSize });
+    const tree = new TreeBuilder();
+    for (const leaf of items) {
+      expect(leaf.entry, `leaf ${leaf.leafIndex}`).not.toBeNull();
+      expect(auditLeafHash(leaf.entry!).toString('base64')).toBe(leaf.leafHash);
+      tree.append(auditLeafHash(leaf.entry!));
+    }
+    expect(tree.root().toString('base64')).toBe(cp.rootHash);
+    expect(items.map((l) => l.entry!.id)).toEqual(rows.map((r) => r.id));
+    expect(items.map((l) => l.entry!.reason).slice(-5)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+    // The same checkpoint again while nothing was logged.
+    expect((await acme.audit.checkpoint()).checkpoint).toBe(cp.checkpoint);
+  });
+
+  it("another tenant's log is its own tree, under its own key", async () => {
+    const cp = await other.audit.checkpoint();
+    expect(cp.treeSize).toBe((await other.audit.query()).items.length);
+    const mine = (await acme.audit.keys()).keys[0]!;
+    expect(() => openCheckpoint(cp.checkpoint, [createPublicKey(mine.publicKeyPem)])).toThrow();
+    const { items } = await other.audit.leaves({ treeSize: cp.treeSize });
+    for (const leaf of items) expect(leaf.entry!.tenantId).toBe(other.tenantId);
+  });
+
+  it('inclusion and consistency proofs verify against the signed roots', async () => {
+    const first = await acme.audit.checkpoint();
+    const c = await acme.credentials.store({ vaultId, name: `more`, type: 'api_key', value: 'v' }, alice);
+    for (let i = 0; i < 10; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `m${i}` });
+    const second = await acme.audit.checkpoint();
+    expect(second.treeSize).toBe(first.treeSize + 11);
+    const { items } = await acme.audit.leaves({ treeSize: second.treeSize, proofs: true });
+    for (const leaf of items) {
+      const ok = verifyInclusion(
+        b(leaf.leafHash),
+        leaf.leafIndex,
+        second.treeSize,
+        leaf.proof!.map(b),
+        b(second.rootHash),
+      );
+      expect(ok, `leaf ${leaf.leafIndex}`).toBe(true);
+      const single = await acme.audit.proof({ index: leaf.leafIndex, treeSize: second.treeSize });
+      expect(single.proof).toEqual(leaf.proof);
+    }
+    const { proof } = await acme.audit.consistency({ from: first.treeSize, to: second.treeSize });
+    expect(
+      verifyConsistency(first.treeSize, second.treeSize, proof.map(b), b(first.rootHash), b(second.rootHash)),
+    ).toBe(true);
+    // A proof at an older size verifies against the older root: nodes never change.
+    const old = await acme.audit.proof({ index: 3, treeSize: first.treeSize });
+    expect(verifyInclusion(b(old.leafHash), 3, first.treeSize, old.proof.map(b), b(first.rootHash))).toBe(
+      true,
+    );
+  });
+
+  it('refuses sizes past the sealed tree and indexes past the size, with a 4xx code and a row', async () => {
+    const cp = await acme.audit.checkpoint();
+    await expectCode(acme.audit.proof({ index: 0, treeSize: cp.treeSize + 1 }), 'VALIDATION');
+    await expectCode(acme.audit.proof({ index: cp.treeSize, treeSize: cp.treeSize }), 'VALIDATION');
+    await expectCode(acme.audit.consistency({ from: 3, to: cp.treeSize + 5 }), 'VALIDATION');
+    await expectCode(acme.audit.consistency({ from: 5, to: 3 }), 'VALIDATION');
+    await expectCode(acme.audit.leaves({ treeSize: cp.treeSize + 1 }), 'VALIDATION');
+    await expectCode(acme.audit.proof({ index: -1, treeSize: 2 } as never), 'VALIDATION');
+    await expectCode(acme.audit.leaves({ treeSize: 1, extra: 1 } as never), 'VALIDATION');
+    const refused = (await acme.audit.query({ action: 'audit_read', outcome: 'invalid' })).items;
+    expect(refused.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it('a vault-scoped token may not export the whole log', async () => {
+    await expectCode(
+      acme.audit.leaves({ treeSize: 1 }, { actor: 'scoped', vaultScope: vaultId } as never),
+      'FORBIDDEN',
+    );
+  });
+
+  describe('the sealer', () => {
+    it('seals in batches, resumes where it stopped, and never seals a row twice', async () => {
+      const c = await acme.credentials.store(
+        { vaultId, name: 'batches', type: 'api_key', value: 'v' },
+        alice,
+      );
+      const before = (await acme.audit.checkpoint()).treeSize;
+      for (let i = 0; i < 5; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `c${i}` });
+      const pass = () => t.registry.sealAuditLogs({ batchSize: 2 });
+      expect(await pass()).toMatchObject({ sealed: 2 });
+      expect(await pass()).toMatchObject({ sealed: 2 });
+      expect(await pass()).toMatchObject({ sealed: 1 });
+      expect(await pass()).toMatchObject({ tenants: 0, sealed: 0 });
+      const { items } = await acme.audit.leaves({ treeSize: before + 5, from: before });
+      expect(items.map((l) => l.entry!.reason)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    });
+
+    it('a pass over every tenant seals each and signs its checkpoint', async () => {
+      for (let i = 0; i < 3; i++) await other.vaults.create({ name: `x${i}` }, alice);
+      t.clock.advance(2000);
+      const report = await t.registry.sealAuditLogs({ batchSize: 100, checkpointIntervalMs: 1000 });
+      expect(report.sealed).toBeGreaterThanOrEqual(3);
+      expect(report.checkpoints).toBeGreaterThanOrEqual(1);
+      const again = await t.registry.sealAuditLogs({ batchSize: 100, checkpointIntervalMs: 1000 });
+      expect(again).toMatchObject({ tenants: 0, sealed: 0, checkpoints: 0 });
+    });
+  });
+});
