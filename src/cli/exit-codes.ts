@@ -7,7 +7,14 @@ import { ApiError } from '../client/api-error.js';
 import { type ErrorCode, isRegistryError } from '../core/errors.js';
 
 /** What a failure is, in the words a script branches on; each kind has one exit code. */
-export type FailureKind = 'other' | 'usage' | 'unauthenticated' | 'not_found' | 'conflict' | 'unavailable';
+export type FailureKind =
+  | 'other'
+  | 'usage'
+  | 'unauthenticated'
+  | 'not_found'
+  | 'conflict'
+  | 'unavailable'
+  | 'unverified';
 
 interface ExitCodeRow {
   kind: FailureKind | 'ok';
@@ -51,6 +58,12 @@ export const EXIT_CODES: readonly ExitCodeRow[] = Object.freeze([
     code: 6,
     title: 'unavailable',
     when: 'the server could not be reached, timed out, or answered 502, 503 or 504',
+  },
+  {
+    kind: 'unverified',
+    code: 7,
+    title: 'unverified',
+    when: '`audit verify` found the audit log not to be what its signed checkpoints commit to',
   },
 ] as const);
 

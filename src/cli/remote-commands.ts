@@ -27,6 +27,8 @@ import {
   VERSION_STAGES,
   type VersionStage,
 } from '../core/types.js';
+import { checkProofsExport, exportWithProofs, registerAuditLogCommands } from './audit-log-commands.js';
+import { registerAuditVerifyCommand } from './audit-verify-command.js';
 import {
   credentialIdOf,
   credentialOf,
@@ -112,6 +114,8 @@ export function registerRemoteCommands(program: Command): void {
     registerAuditCommands(program),
   ];
   addRemoteOptions(groups.flatMap((group) => group.commands));
+  // After the remote options: it reads files only, so it takes no --addr or --token.
+  registerAuditVerifyCommand(groups.at(-1)!);
 }
 
 /**
@@ -845,17 +849,28 @@ function registerAuditCommands(program: Command): Command {
   auditFilters(audit.command('export'))
     .description('write every matching entry to stdout, walking all pages')
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
-    .action(async (opts: RemoteOptions & AuditFilterOptions & { format: 'jsonl' | 'csv' }) => {
-      const client = connect(opts);
-      const query = auditQuery(opts);
-      const entries = paginate((cursor) => client.listAudit({ ...query, limit: 1000, cursor }));
-      if (opts.format === 'csv') await writeLine(csvRow(AUDIT_FIELDS));
-      for await (const entry of entries) {
-        const line =
-          opts.format === 'csv' ? csvRow(AUDIT_FIELDS.map((f) => entry[f])) : JSON.stringify(entry);
-        if (!(await writeLine(line))) break;
-      }
-    });
+    .option(
+      '--proofs',
+      'the whole log in its tree order, after a signed checkpoint, each entry with its inclusion proof: what `audit verify` checks (docs/audit.md)',
+    )
+    .action(
+      async (opts: RemoteOptions & AuditFilterOptions & { format: 'jsonl' | 'csv'; proofs?: boolean }) => {
+        const client = connect(opts);
+        if (opts.proofs) {
+          checkProofsExport(opts);
+          return exportWithProofs(client);
+        }
+        const query = auditQuery(opts);
+        const entries = paginate((cursor) => client.listAudit({ ...query, limit: 1000, cursor }));
+        if (opts.format === 'csv') await writeLine(csvRow(AUDIT_FIELDS));
+        for await (const entry of entries) {
+          const line =
+            opts.format === 'csv' ? csvRow(AUDIT_FIELDS.map((f) => entry[f])) : JSON.stringify(entry);
+          if (!(await writeLine(line))) break;
+        }
+      },
+    );
+  registerAuditLogCommands(audit);
   return audit;
 }
 
@@ -937,7 +952,7 @@ export function print(opts: RemoteOptions, data: unknown, human: () => string): 
  * Writes one line, honouring back-pressure so that a long export into a slow pipe does not pile
  * up in memory. Resolves false once the reader has gone: there is no point fetching more.
  */
-async function writeLine(line: string): Promise<boolean> {
+export async function writeLine(line: string): Promise<boolean> {
   guardStdout();
   if (process.stdout.destroyed) return false;
   if (!process.stdout.write(`${line}\n`)) {

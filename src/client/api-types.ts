@@ -123,6 +123,21 @@ export type RotationResult = z.input<typeof response.rotationResult>;
  */
 export type AuditEventResource = z.input<typeof response.accessLogEntry>;
 
+/** The answer of `GET /v1/audit/keys`: the tenant's checkpoint keys, current and retired. */
+export type AuditKeysResource = z.input<typeof response.auditKeys>;
+
+/** The answer of `GET /v1/audit/checkpoint`: a signed checkpoint; `checkpoint` is the note `credreg audit verify` reads. */
+export type AuditCheckpointResource = z.input<typeof response.auditCheckpoint>;
+
+/** The answer of `GET /v1/audit/proof`. */
+export type AuditInclusionProofResource = z.input<typeof response.auditInclusionProof>;
+
+/** The answer of `GET /v1/audit/consistency`. */
+export type AuditConsistencyProofResource = z.input<typeof response.auditConsistencyProof>;
+
+/** The answer of `GET /v1/audit/leaves`: leaves in order, each with its row (null when gone) and proof. */
+export type AuditLeavesPage = z.input<typeof response.auditLeaves>;
+
 /** The answer of `GET /v1/vaults/{id}/keys`: each vault-key version and how many data keys use it. */
 export type VaultKeyStatus = z.input<typeof response.vaultKeyStatus>;
 
@@ -233,3 +248,6 @@ export type CreateWebhookBody = BodyOf<typeof request.createWebhookBody>;
 
 /** Filters of the access log; every one optional, newest entries first; `from` inclusive, `to` exclusive. */
 export type AuditQuery = QueryOf<typeof request.auditQuery>;
+export type AuditProofQuery = QueryOf<typeof request.auditProofQuery>;
+export type AuditConsistencyQuery = QueryOf<typeof request.auditConsistencyQuery>;
+export type AuditLeavesQuery = QueryOf<typeof request.auditLeavesQuery>;

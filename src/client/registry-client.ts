@@ -2,7 +2,15 @@ import type { CredentialType } from '../core/types.js';
 import { ApiError, type ApiIssue } from './api-error.js';
 import type {
   ApiPage,
+  AuditCheckpointResource,
+  AuditConsistencyProofResource,
+  AuditConsistencyQuery,
   AuditEventResource,
+  AuditInclusionProofResource,
+  AuditKeysResource,
+  AuditLeavesPage,
+  AuditLeavesQuery,
+  AuditProofQuery,
   AuditQuery,
   CreatedWebhookResource,
   CreatePrincipalBody,
@@ -322,6 +330,31 @@ export class RegistryClient {
   /** `GET /v1/audit`: the tenant's access log, newest first. */
   listAudit(query: AuditQuery = {}): Promise<ApiPage<AuditEventResource>> {
     return this.#call('GET', '/v1/audit', { query: { ...query } });
+  }
+
+  /** `GET /v1/audit/keys`: the checkpoint keys that verify the tenant's checkpoints, current and retired. */
+  auditKeys(): Promise<AuditKeysResource> {
+    return this.#call('GET', '/v1/audit/keys');
+  }
+
+  /** `GET /v1/audit/checkpoint`: a signed checkpoint covering every row committed before the call. */
+  auditCheckpoint(): Promise<AuditCheckpointResource> {
+    return this.#call('GET', '/v1/audit/checkpoint');
+  }
+
+  /** `GET /v1/audit/proof`: one leaf's inclusion proof in the tree of `treeSize` leaves. */
+  auditProof(query: AuditProofQuery): Promise<AuditInclusionProofResource> {
+    return this.#call('GET', '/v1/audit/proof', { query: { ...query } });
+  }
+
+  /** `GET /v1/audit/consistency`: the proof that the tree of `to` leaves extends the tree of `from`. */
+  auditConsistency(query: AuditConsistencyQuery): Promise<AuditConsistencyProofResource> {
+    return this.#call('GET', '/v1/audit/consistency', { query: { ...query } });
+  }
+
+  /** `GET /v1/audit/leaves`: a page of the log's leaves with their rows, and with `proofs` their proofs. */
+  auditLeaves(query: AuditLeavesQuery): Promise<AuditLeavesPage> {
+    return this.#call('GET', '/v1/audit/leaves', { query: { ...query } });
   }
 
   /** `POST /v1/webhooks`: the answer holds the subscription's `whsec_…` secret, which is never returned again. */
