@@ -11,7 +11,7 @@ import { connect, print, type RemoteOptions, writeLine } from './remote-commands
 /** Leaves per request: the API's largest page. */
 const LEAVES_PAGE = 1000;
 
-/** Adds `keys` and `checkpoint` to the `audit` command group. */
+/** Adds `keys`, `rotate-key` and `checkpoint` to the `audit` command group. */
 export function registerAuditLogCommands(audit: Command): void {
   audit
     .command('keys')
@@ -24,6 +24,16 @@ export function registerAuditLogCommands(audit: Command): void {
         const current = keys.find((k) => !k.validTo) ?? keys.at(-1);
         return current ? current.publicKeyPem.trimEnd() : '';
       });
+    });
+
+  audit
+    .command('rotate-key')
+    .description(
+      'replace the checkpoint signing key (keys:manage): checkpoints signed before still verify with the old key, which `audit keys --json` keeps listing',
+    )
+    .action(async (opts: RemoteOptions) => {
+      const rotated = await connect(opts).rotateAuditKey();
+      print(opts, rotated, () => `KEY\t${rotated.id}\nVALID FROM\t${rotated.validFrom}`);
     });
 
   audit

@@ -126,6 +126,9 @@ export type AuditEventResource = z.input<typeof response.accessLogEntry>;
 /** The answer of `GET /v1/audit/keys`: the tenant's checkpoint keys, current and retired. */
 export type AuditKeysResource = z.input<typeof response.auditKeys>;
 
+/** The answer of `POST /v1/audit/keys/rotate`: the new checkpoint key. */
+export type AuditKeyRotationResource = z.input<typeof response.auditKeyRotation>;
+
 /** The answer of `GET /v1/audit/checkpoint`: a signed checkpoint; `checkpoint` is the note `credreg audit verify` reads. */
 export type AuditCheckpointResource = z.input<typeof response.auditCheckpoint>;
 

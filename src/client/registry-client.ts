@@ -7,6 +7,7 @@ import type {
   AuditConsistencyQuery,
   AuditEventResource,
   AuditInclusionProofResource,
+  AuditKeyRotationResource,
   AuditKeysResource,
   AuditLeavesPage,
   AuditLeavesQuery,
@@ -335,6 +336,11 @@ export class RegistryClient {
   /** `GET /v1/audit/keys`: the checkpoint keys that verify the tenant's checkpoints, current and retired. */
   auditKeys(): Promise<AuditKeysResource> {
     return this.#call('GET', '/v1/audit/keys');
+  }
+
+  /** `POST /v1/audit/keys/rotate`: a new checkpoint key; the old one stays listed, with its `validTo`. */
+  rotateAuditKey(): Promise<AuditKeyRotationResource> {
+    return this.#call('POST', '/v1/audit/keys/rotate');
   }
 
   /** `GET /v1/audit/checkpoint`: a signed checkpoint covering every row committed before the call. */

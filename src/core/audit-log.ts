@@ -125,7 +125,8 @@ export async function currentSigningKey(
   return current;
 }
 
-async function makeSigningKey(deps: RegistryDeps, tenantId: string): Promise<AuditSigningKeyRecord> {
+/** A new signing key, made outside any transaction (the root key provider wraps its own key). */
+export async function makeSigningKey(deps: RegistryDeps, tenantId: string): Promise<AuditSigningKeyRecord> {
   const id = newId();
   const { record } = await deps.keyRing.createVaultKey(ownKeyContext(tenantId, id));
   const key = await deps.keyRing.unwrap(record);

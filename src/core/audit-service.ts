@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { auditLogOrigin, currentSigningKey, freshCheckpoint } from './audit-log.js';
+import { auditLogOrigin, currentSigningKey, freshCheckpoint, makeSigningKey } from './audit-log.js';
 import { outOfScope, type Refusal, type RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { isUuid } from './ids.js';
@@ -135,6 +135,40 @@ export const listAuditKeys = defineUseCase({
       })),
     };
   },
+});
+
+/**
+ * Replaces the tenant's checkpoint key: the current one's validity ends now, and a new one signs
+ * every checkpoint after. Checkpoints signed before still verify with the old key, which stays
+ * listed. The new key is made (and its own key wrapped by the root key provider) outside the
+ * transaction; a concurrent rotation is refused as a conflict.
+ */
+export const rotateAuditKey = defineUseCase({
+  action: 'key_rotate',
+  capability: 'keys:manage',
+  input: nothing,
+  logs: 'every attempt',
+  prepare: async (_input, { deps, tenantId }) => ({
+    from: (await currentSigningKey(deps, tenantId)).id,
+    next: await makeSigningKey(deps, tenantId),
+  }),
+  async body(
+    op,
+    _input,
+    { deps, prepared: { from, next } },
+  ): Promise<{ id: string; validFrom: Date } | Refusal> {
+    op.note({ reason: `audit signing key ${next.id}` });
+    const now = deps.clock.now();
+    if (!(await op.tx.auditLog.retireSigningKey(from, now))) {
+      return op.refuse(
+        new RegistryError('CONFLICT', 'the audit signing key was rotated concurrently; retry'),
+      );
+    }
+    await op.tx.auditLog.insertSigningKey({ ...next, validFrom: now });
+    await op.granted();
+    return { id: next.id, validFrom: now };
+  },
+  abandon: ({ next }, { deps, tenantId }) => deps.keyRing.forgetVault(tenantId, next.id),
 });
 
 /**
@@ -278,6 +312,11 @@ export class AuditService {
   /** The checkpoint keys, current and retired (the first is made on first use). */
   keys(ctx: RequestContext = IN_PROCESS): Promise<AuditKeys> {
     return runUseCase(this.deps, this.tenantId, listAuditKeys, {}, ctx);
+  }
+
+  /** Replaces the checkpoint key; the old one stays listed, so what it signed still verifies. */
+  rotateKey(ctx: RequestContext): Promise<{ id: string; validFrom: Date }> {
+    return runUseCase(this.deps, this.tenantId, rotateAuditKey, {}, ctx);
   }
 
   /**

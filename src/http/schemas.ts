@@ -214,6 +214,8 @@ export const auditKeys = z.object({
   ),
 });
 
+export const auditKeyRotation = z.object({ id, validFrom: isoDate });
+
 export const auditCheckpoint = z.object({
   treeSize: z.number().int(),
   rootHash: base64Hash,

@@ -2,13 +2,22 @@
  * The tamper-evident log's server side: sealing in order, checkpoints signed with the tenant's
  * key, proofs that verify by RFC 9162, on every backend.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantRegistry } from '../../src/core/registry.js';
 import { auditLeafHash } from '../../src/crypto/audit-leaf.js';
 import { openCheckpoint } from '../../src/crypto/checkpoint-note.js';
 import { TreeBuilder, verifyConsistency, verifyInclusion } from '../../src/crypto/merkle.js';
-import { describeEachBackend, expectCode, openTestRegistry, type TestRegistry } from '../helpers/backends.js';
+import { assemble } from '../../src/main.js';
+import {
+  describeEachBackend,
+  expectCode,
+  localKey,
+  openTestRegistry,
+  silentLogger,
+  type TestRegistry,
+  testConfig,
+} from '../helpers/backends.js';
 
 const alice = { actor: 'alice' };
 const b = (s: string) => Buffer.from(s, 'base64');
@@ -112,6 +121,55 @@ describeEachBackend('audit log tree', (backend) => {
     await expectCode(
       acme.audit.leaves({ treeSize: 1 }, { actor: 'scoped', vaultScope: vaultId } as never),
       'FORBIDDEN',
+    );
+  });
+
+  it('a rotated key signs from then on; what the old key signed still verifies with it', async () => {
+    const before = await acme.audit.checkpoint();
+    const oldKey = (await acme.audit.keys()).keys.find((k) => !k.validTo)!;
+    await expectCode(acme.audit.rotateKey({ actor: 'auditor', role: 'auditor' }), 'FORBIDDEN');
+    const rotated = await acme.audit.rotateKey({ actor: 'admin', role: 'admin' });
+    const { keys } = await acme.audit.keys();
+    expect(keys.map((k) => k.id)).toEqual([oldKey.id, rotated.id]);
+    expect(keys[0]!.validTo).toEqual(rotated.validFrom);
+    expect(keys[1]!.validTo).toBeUndefined();
+    // The rotation is logged, so the tree grew, and its checkpoint is the new key's.
+    const after = await acme.audit.checkpoint();
+    expect(after.treeSize).toBeGreaterThan(before.treeSize);
+    expect(after.keyId).toBe(rotated.id);
+    const [oldPub, newPub] = keys.map((k) => createPublicKey(k.publicKeyPem));
+    expect(() => openCheckpoint(after.checkpoint, [oldPub!])).toThrow();
+    expect(openCheckpoint(after.checkpoint, [newPub!]).checkpoint.treeSize).toBe(after.treeSize);
+    expect(openCheckpoint(before.checkpoint, [oldPub!]).checkpoint.treeSize).toBe(before.treeSize);
+    const rows = (await acme.audit.query({ action: 'key_rotate' })).items;
+    expect(rows.map((r) => r.outcome)).toEqual(['granted', 'denied']);
+    expect(rows[0]!.reason).toBe(`audit signing key ${rotated.id}`);
+  });
+
+  it('a root key rotation re-wraps the signing key; the new root alone then signs', async () => {
+    const newRoot = randomBytes(32).toString('base64');
+    const open = (current: string, previous: string[] = []) =>
+      assemble(t.db, {
+        config: {
+          ...testConfig(t.prefix),
+          keyProvider: localKey(current),
+          previousKeyProviders: previous.map(localKey),
+        },
+        logger: silentLogger,
+      });
+    await other.audit.checkpoint();
+    const moving = await open(newRoot, [t.rootKey]);
+    const { remaining } = await moving.rootKeyStatus();
+    expect(remaining).toBeGreaterThan(0);
+    await moving.rotateRoot({ actor: 'platform:ops' });
+    expect((await moving.rootKeyStatus()).remaining).toBe(0);
+    // A cold key ring with the new root alone opens the signing key, and signs the new entries.
+    const fresh = (await open(newRoot)).forTenant(other.tenantId);
+    await fresh.vaults.create({ name: 'after-root-rotation' }, alice);
+    const cp = await fresh.audit.checkpoint();
+    const key = (await fresh.audit.keys()).keys.find((k) => k.id === cp.keyId)!;
+    expect(openCheckpoint(cp.checkpoint, [createPublicKey(key.publicKeyPem)]).checkpoint.treeSize).toBe(
+      cp.treeSize,
     );
   });
 

@@ -112,6 +112,8 @@ export interface AuditLogRepository {
   currentSigningKey(): Promise<AuditSigningKeyRecord | null>;
   /** Every signing key, oldest first. */
   signingKeys(): Promise<AuditSigningKeyRecord[]>;
+  /** Ends the current key's validity at `at`; false if `id` is not the current key (replaced meanwhile). */
+  retireSigningKey(id: string, at: Date): Promise<boolean>;
   /** Adds a key as the current one; false if another is current (made meanwhile): nothing written. */
   insertSigningKey(key: AuditSigningKeyRecord): Promise<boolean>;
   /** The newest checkpoint (the largest tree, then the latest signed), if any. */

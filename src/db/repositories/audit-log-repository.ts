@@ -39,14 +39,14 @@ const toState = (r: Row): AuditTreeState => ({
  * The columns of a row as its leaf encodes it. `occurred_at` is read as text, to the microsecond
  * and in UTC whatever the session's time zone, so the hash never depends on a driver's Date.
  */
-const ENTRY_COLUMNS = (l: string) => `${l}.tenant_id, ${l}.id,
+export const ENTRY_COLUMNS = (l: string) => `${l}.tenant_id, ${l}.id,
   to_char(${l}.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at_text,
   ${l}.credential_id, ${l}.vault_id, ${l}.action, ${l}.outcome, ${l}.actor, ${l}.reason, ${l}.source_ip,
   ${l}.user_agent, ${l}.request_id, ${l}.client_request_id, ${l}.version, ${l}.error_code`;
 
 const nullable = (v: unknown) => (v == null ? null : String(v));
 
-const toEntry = (r: Row): AuditLeafEntry => ({
+export const toEntry = (r: Row): AuditLeafEntry => ({
   action: String(r.action),
   actor: String(r.actor),
   clientRequestId: nullable(r.client_request_id),
@@ -223,6 +223,14 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
       [this.tenantId],
     );
     return rows.map(toKey);
+  }
+
+  async retireSigningKey(id: string, at: Date) {
+    const rows = await this.c.query(
+      `UPDATE audit_signing_keys SET valid_to = $3 WHERE tenant_id = $1 AND id = $2 AND valid_to IS NULL RETURNING id`,
+      [this.tenantId, id, at],
+    );
+    return rows.length === 1;
   }
 
   async insertSigningKey(k: AuditSigningKeyRecord) {

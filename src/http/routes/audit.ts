@@ -6,6 +6,7 @@ import {
   listAuditKeys,
   listAuditLeaves,
   queryAccessLog,
+  rotateAuditKey,
 } from '../../core/audit-service.js';
 import type { Registry } from '../../core/registry.js';
 import { requestContext, tenantAccess, tenantCaller } from '../request-context.js';
@@ -15,6 +16,7 @@ import {
   auditCheckpoint,
   auditConsistencyProof,
   auditInclusionProof,
+  auditKeyRotation,
   auditKeys,
   auditLeaves,
   page,
@@ -55,6 +57,21 @@ export const auditRoutes =
         },
       },
       async (req) => audit(req).keys(requestContext(req)),
+    );
+
+    app.post(
+      '/v1/audit/keys/rotate',
+      {
+        config: tenantAccess(rotateAuditKey),
+        schema: {
+          operationId: 'rotateAuditKey',
+          tags: ['audit'],
+          description:
+            'Replaces the checkpoint signing key: checkpoints from now on are signed with a new key; the old one stays listed with its `validTo`, so what it signed still verifies.',
+          response: { 200: auditKeyRotation, '4xx': problem },
+        },
+      },
+      async (req) => audit(req).rotateKey(requestContext(req)),
     );
 
     app.get(
