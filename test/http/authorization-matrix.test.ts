@@ -385,6 +385,54 @@ const ROUTES: Route[] = [
     ok: 200,
     byId: false,
   },
+  {
+    name: "list the audit log's checkpoint keys",
+    method: 'GET',
+    path: () => '/v1/audit/keys',
+    permission: 'audit:read',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: 'get a signed checkpoint of the audit log',
+    method: 'GET',
+    path: () => '/v1/audit/checkpoint',
+    permission: 'audit:read',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: 'get an inclusion proof',
+    method: 'GET',
+    path: () => '/v1/audit/proof?index=0&treeSize=1',
+    permission: 'audit:read',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: 'get a consistency proof',
+    method: 'GET',
+    path: () => '/v1/audit/consistency?from=1&to=1',
+    permission: 'audit:read',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: "export the audit log's leaves with proofs",
+    method: 'GET',
+    path: () => '/v1/audit/leaves?treeSize=1&proofs=true',
+    permission: 'audit:read',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: "rotate the audit log's checkpoint key",
+    method: 'POST',
+    path: () => '/v1/audit/keys/rotate',
+    permission: 'keys:manage',
+    ok: 200,
+    byId: false,
+  },
 ];
 
 const ROLES: Role[] = ['admin', 'writer', 'reader', 'auditor'];
@@ -418,6 +466,8 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
     const store = (name: string) =>
       seed.t.credentials.store({ vaultId: vault.id, name, type: 'api_key', value: 'secret' }, seed.ctx);
     const credential = await store('live');
+    // A sealed audit log, so an inclusion proof at tree size 1 has a leaf to prove.
+    await seed.t.audit.checkpoint();
     const hooked = await seed.t.credentials.store(
       {
         vaultId: vault.id,
