@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { clientConfigPath, DEFAULT_PROFILE, readClientProfiles } from './client-config-file.js';
 import { RegistryError } from './core/errors.js';
+import { isUuid } from './core/ids.js';
 import { parse } from './core/validation.js';
+import { checkUrl } from './events/url-policy.js';
 
 /**
  * Where the data lives. The embedded default needs nothing; PostgreSQL is chosen by `DATABASE_URL`.
@@ -84,6 +86,13 @@ export interface Config {
     sealIntervalMs: number;
     /** A tenant's checkpoint is signed (and sent as `audit.checkpoint`) at most this often while its log grows, in ms. (Default: 60000) */
     checkpointIntervalMs: number;
+    /**
+     * How often `credreg serve` streams sealed access-log rows to the audit sinks, in ms.
+     * (Default: 1000; 0 disables delivery, and rows wait in the database)
+     */
+    sinkIntervalMs?: number;
+    /** Where sealed access-log rows are streamed to (`CREDREG_AUDIT_SINKS`). (Default: none) */
+    sinks?: readonly AuditSinkConfig[];
   };
   webhooks: {
     /**
@@ -134,6 +143,127 @@ export interface Config {
   };
   /** (Default: info) */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/**
+ * One audit sink, as `CREDREG_AUDIT_SINKS` (a JSON array) gives it (docs/operations.md, "Sinks").
+ * `name` keys its cursors: renaming a sink starts it over from the first row.
+ */
+export type AuditSinkConfig = {
+  name: string;
+  /** Only this tenant's rows. (Default: every tenant's) */
+  tenantId?: string;
+} & (
+  | {
+      kind: 'file';
+      /** JSON Lines, appended and flushed before a batch counts as delivered. */
+      path: string;
+      /** Rotated (to `path.1`, `path.2`, …) before a batch would take it past this size. (Default: 104857600) */
+      maxBytes: number;
+      /** Rotated files kept. (Default: 5) */
+      keep: number;
+    }
+  | {
+      kind: 'syslog';
+      /** RFC 5424 over TCP, octet-counted (RFC 6587). */
+      host: string;
+      port: number;
+      /** (Default: 13, log audit) */
+      facility: number;
+      /** (Default: `credreg`) */
+      appName: string;
+    }
+  | {
+      kind: 'http';
+      /** Batches are POSTed as `{ "entries": [...] }`, through the SSRF-guarded client and the webhooks' URL policy. */
+      url: string;
+      /** Sent with every batch (e.g. `authorization` for a collector); never logged. (Default: none) */
+      headers: Record<string, string>;
+      /** (Default: 15000) */
+      timeoutMs: number;
+    }
+  | { kind: 'stdout' }
+);
+
+const sinkCommon = {
+  name: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9_-]{0,62}$/,
+      'must be 1 to 63 of a-z, 0-9, _ and -, starting with a letter or digit',
+    ),
+  tenantId: z.string().refine(isUuid, 'must be a lower-case UUID').optional(),
+};
+const auditSinksSchema = z.array(
+  z.discriminatedUnion('kind', [
+    z.strictObject({
+      ...sinkCommon,
+      kind: z.literal('file'),
+      path: z.string().min(1),
+      maxBytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(2 ** 50)
+        .default(100 * 1024 * 1024),
+      keep: z.number().int().min(1).max(1000).default(5),
+    }),
+    z.strictObject({
+      ...sinkCommon,
+      kind: z.literal('syslog'),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65_535),
+      facility: z.number().int().min(0).max(23).default(13),
+      appName: z
+        .string()
+        .regex(/^[!-~]{1,48}$/, 'must be 1 to 48 printable ASCII characters')
+        .default('credreg'),
+    }),
+    z.strictObject({
+      ...sinkCommon,
+      kind: z.literal('http'),
+      url: z.string().min(1),
+      headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/), z.string()).default({}),
+      timeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    }),
+    z.strictObject({ ...sinkCommon, kind: z.literal('stdout') }),
+  ]),
+);
+
+/**
+ * `CREDREG_AUDIT_SINKS`: a JSON array of sinks, each checked strictly (an unknown field is a
+ * typo, refused), with unique names. An http sink's URL passes the webhooks' URL policy.
+ */
+export function parseAuditSinks(json: string | undefined, allowPrivateUrls: boolean): AuditSinkConfig[] {
+  if (!json?.trim()) return [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new RegistryError(
+      'CONFIG',
+      'CREDREG_AUDIT_SINKS must be a JSON array of sinks, e.g. [{"name":"siem","kind":"stdout"}]',
+    );
+  }
+  let sinks: AuditSinkConfig[];
+  try {
+    sinks = parse(auditSinksSchema, raw, 'CREDREG_AUDIT_SINKS') as AuditSinkConfig[];
+  } catch (err) {
+    // Field paths and rules only: zod's messages do not quote values, and headers may hold a secret.
+    throw new RegistryError('CONFIG', (err as Error).message.replace(/^invalid input: /, ''));
+  }
+  const seen = new Set<string>();
+  sinks.forEach((sink, i) => {
+    if (seen.has(sink.name)) {
+      throw new RegistryError('CONFIG', `CREDREG_AUDIT_SINKS.${i}.name: another sink is named ${sink.name}`);
+    }
+    seen.add(sink.name);
+    if (sink.kind === 'http') {
+      const refused = checkUrl(sink.url, { allowPrivate: allowPrivateUrls });
+      if (refused) throw new RegistryError('CONFIG', `CREDREG_AUDIT_SINKS.${i}.url ${refused}`);
+    }
+  });
+  return sinks;
 }
 
 /** The settings of one root key provider; a retired one takes them again with `CREDREG_PREVIOUS_`. */
@@ -214,6 +344,8 @@ const env = z.object({
   CREDREG_WEBHOOK_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
   CREDREG_AUDIT_SEAL_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
   CREDREG_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
+  CREDREG_AUDIT_SINK_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
+  CREDREG_AUDIT_SINKS: z.string().optional(),
   CREDREG_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).default('false'),
   CREDREG_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -272,6 +404,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     audit: {
       sealIntervalMs: e.CREDREG_AUDIT_SEAL_INTERVAL_MS,
       checkpointIntervalMs: e.CREDREG_AUDIT_CHECKPOINT_INTERVAL_MS,
+      sinkIntervalMs: e.CREDREG_AUDIT_SINK_INTERVAL_MS,
+      sinks: parseAuditSinks(e.CREDREG_AUDIT_SINKS, e.CREDREG_ALLOW_PRIVATE_URLS === 'true'),
     },
     webhooks: {
       intervalMs: e.CREDREG_WEBHOOK_INTERVAL_MS,

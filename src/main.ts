@@ -2,10 +2,12 @@
  * The one place that wires concrete pieces together: a database adapter, the store on it, the
  * root key provider, the key ring and the envelope, into the core's registry.
  */
-import type { Config, KeyProviderConfig, MigrationConfig } from './config.js';
+import type { AuditSinkConfig, Config, KeyProviderConfig, MigrationConfig } from './config.js';
+import type { AuditSinkWiring } from './core/audit-sinks.js';
 import { describeError } from './core/audited-operation.js';
 import { RegistryError } from './core/errors.js';
 import {
+  type AuditSink,
   type Clock,
   type Logger,
   type RootKeyProvider,
@@ -28,7 +30,7 @@ import { assertRlsEnforced } from './db/role-check.js';
 import { rolesFromPrefix } from './db/roles.js';
 import type { Backend, SqlDatabase } from './db/sql.js';
 import { SqlRegistryStore } from './db/tenant-store.js';
-import { nextAttemptAt } from './events/retry-schedule.js';
+import { nextAttemptAt, nextAttemptDelay, type RetryPolicy } from './events/retry-schedule.js';
 import { SafeHttpClient } from './events/safe-http.js';
 import { checkUrl } from './events/url-policy.js';
 import { WebhookSender } from './events/webhook-sender.js';
@@ -44,6 +46,10 @@ import { oauth2RefreshRotator } from './rotators/oauth2-refresh.js';
 import { postgresqlRotator } from './rotators/postgresql.js';
 import { randomRotator } from './rotators/random.js';
 import { webhookRotator } from './rotators/webhook.js';
+import { FileSink } from './sinks/file-sink.js';
+import { HttpSink } from './sinks/http-sink.js';
+import { StdoutSink } from './sinks/stdout-sink.js';
+import { SyslogSink } from './sinks/syslog-sink.js';
 
 export interface OpenOptions {
   config: Readonly<Config>;
@@ -195,6 +201,14 @@ export async function assemble(
   const webhookHttp = new SafeHttpClient({ allowPrivate: config.webhooks.allowPrivateUrls });
   const store = new SqlRegistryStore(db, roles);
   const clock = options.clock ?? systemClock;
+  const sinkHttp: SafeHttpClient[] = [];
+  const sinks = (config.audit.sinks ?? []).map((c) =>
+    auditSink(c, (timeoutMs) => {
+      const http = new SafeHttpClient({ allowPrivate: config.webhooks.allowPrivateUrls, timeoutMs });
+      sinkHttp.push(http);
+      return http;
+    }),
+  );
   const rotationObservers = new Set<RotationObserver>();
   const registry = createRegistry(
     {
@@ -205,6 +219,7 @@ export async function assemble(
       clock,
       logger,
       webhooks: webhookGateway(webhookHttp, config.webhooks.allowPrivateUrls),
+      auditSinks: auditSinkWiring(sinks, webhookHttp),
       rotationObserver(observation) {
         for (const observe of rotationObservers) {
           try {
@@ -288,6 +303,14 @@ export async function assemble(
     groupCommitStats: () => store.groupCommitStats(),
     async close() {
       webhookHttp.close();
+      for (const http of sinkHttp) http.close();
+      for (const sink of sinks) {
+        try {
+          await sink.close?.();
+        } catch (err) {
+          logger.warn({ sink: sink.name, error: describeError(err) }, 'closing an audit sink failed');
+        }
+      }
       keyRing.clear();
       // Retired providers first: the current one was opened first, so with two PKCS#11 keys in one
       // module it is the one that finalises the module. One provider failing to close must not
@@ -314,6 +337,45 @@ function webhookGateway(http: SafeHttpClient, allowPrivate: boolean): WebhookGat
     deliver: (to, message, options) => sender.deliver(to, message, options),
     nextAttemptAt: (history) => nextAttemptAt(history),
   };
+}
+
+/** A sink left alone after a failure: 1 s, doubling with jitter up to a minute, and never given up. */
+const SINK_RETRY: RetryPolicy = Object.freeze({
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+  giveUpAfterMs: Number.POSITIVE_INFINITY,
+  maxAttempts: Number.POSITIVE_INFINITY,
+});
+
+function auditSinkWiring(sinks: readonly AuditSink[], webhookHttp: SafeHttpClient): AuditSinkWiring {
+  return {
+    sinks,
+    retryDelayMs: (failures) => nextAttemptDelay(failures, SINK_RETRY),
+    downAfterFailures: 5,
+    // A tenant's own sink is a URL a tenant gave, like a webhook receiver's: the same guarded client.
+    tenantSink: ({ name, tenantId, url }) => new HttpSink({ name, tenantId, url, http: webhookHttp }),
+  };
+}
+
+/** One configured audit sink (docs/operations.md, "Sinks"). */
+function auditSink(c: AuditSinkConfig, httpClient: (timeoutMs: number) => SafeHttpClient): AuditSink {
+  const scope = { name: c.name, ...(c.tenantId ? { tenantId: c.tenantId } : {}) };
+  switch (c.kind) {
+    case 'file':
+      return new FileSink({ ...scope, path: c.path, maxBytes: c.maxBytes, keep: c.keep });
+    case 'syslog':
+      return new SyslogSink({
+        ...scope,
+        host: c.host,
+        port: c.port,
+        facility: c.facility,
+        appName: c.appName,
+      });
+    case 'http':
+      return new HttpSink({ ...scope, url: c.url, headers: c.headers, http: httpClient(c.timeoutMs) });
+    case 'stdout':
+      return new StdoutSink(scope);
+  }
 }
 
 /**

@@ -223,6 +223,77 @@ describe('configuration', () => {
     );
   });
 
+  it('reads the audit sinks from CREDREG_AUDIT_SINKS, each kind with its defaults', () => {
+    expect(loadConfig({}).audit).toMatchObject({ sinkIntervalMs: 1000, sinks: [] });
+    expect(loadConfig({ CREDREG_AUDIT_SINK_INTERVAL_MS: '0' }).audit.sinkIntervalMs).toBe(0);
+    const c = loadConfig({
+      CREDREG_AUDIT_SINKS: JSON.stringify([
+        { name: 'f', kind: 'file', path: '/var/log/credreg/audit.jsonl' },
+        { name: 's', kind: 'syslog', host: 'syslog.internal', port: 514 },
+        { name: 'h', kind: 'http', url: 'https://collector.example.com/credreg' },
+        { name: 'o', kind: 'stdout', tenantId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' },
+      ]),
+    });
+    expect(c.audit.sinks).toEqual([
+      { name: 'f', kind: 'file', path: '/var/log/credreg/audit.jsonl', maxBytes: 104_857_600, keep: 5 },
+      { name: 's', kind: 'syslog', host: 'syslog.internal', port: 514, facility: 13, appName: 'credreg' },
+      {
+        name: 'h',
+        kind: 'http',
+        url: 'https://collector.example.com/credreg',
+        headers: {},
+        timeoutMs: 15_000,
+      },
+      { name: 'o', kind: 'stdout', tenantId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' },
+    ]);
+  });
+
+  it('refuses an audit sink with an unknown field, a bad kind, a taken name or a refused URL, saying which', () => {
+    const sinks = (v: unknown) => () => loadConfig({ CREDREG_AUDIT_SINKS: JSON.stringify(v) });
+    expect(sinks([{ name: 'f', kind: 'file', path: '/a', maxbytes: 10 }])).toThrow(
+      'CREDREG_AUDIT_SINKS.0.maxbytes is not a known field',
+    );
+    expect(sinks([{ name: 'k', kind: 'kafka' }])).toThrow(
+      /CREDREG_AUDIT_SINKS\.0\.kind .*'file' \| 'syslog' \| 'http' \| 'stdout'/,
+    );
+    expect(
+      sinks([
+        { name: 'o', kind: 'stdout' },
+        { name: 'o', kind: 'stdout' },
+      ]),
+    ).toThrow('CREDREG_AUDIT_SINKS.1.name: another sink is named o');
+    expect(sinks([{ name: 'Bad Name', kind: 'stdout' }])).toThrow(/CREDREG_AUDIT_SINKS\.0\.name must be/);
+    expect(sinks([{ name: 's', kind: 'syslog', host: 'h' }])).toThrow(/CREDREG_AUDIT_SINKS\.0\.port/);
+    expect(sinks({ name: 'o', kind: 'stdout' })).toThrow(/CREDREG_AUDIT_SINKS/);
+    expect(() => loadConfig({ CREDREG_AUDIT_SINKS: '[{name:' })).toThrow(
+      /CREDREG_AUDIT_SINKS must be a JSON array/,
+    );
+    // The webhooks' URL policy: no plain http, no private address, unless private URLs are allowed.
+    expect(sinks([{ name: 'h', kind: 'http', url: 'http://127.0.0.1:9/x' }])).toThrow(
+      /CREDREG_AUDIT_SINKS\.0\.url /,
+    );
+    expect(
+      loadConfig({
+        CREDREG_ALLOW_PRIVATE_URLS: 'true',
+        CREDREG_AUDIT_SINKS: JSON.stringify([{ name: 'h', kind: 'http', url: 'http://127.0.0.1:9/x' }]),
+      }).audit.sinks,
+    ).toHaveLength(1);
+    for (const err of [
+      sinks([{ name: 'h', kind: 'http', url: 'https://c.example.com/', headers: { authorization: 7 } }]),
+      sinks([
+        {
+          name: 'h',
+          kind: 'http',
+          url: 'https://c.example.com/',
+          headers: { 'bad header': 'Bearer hunter2' },
+        },
+      ]),
+    ]) {
+      expect(err).toThrow(/CREDREG_AUDIT_SINKS\.0\.headers/);
+      expect(err).not.toThrow(/hunter2/);
+    }
+  });
+
   it('rejects malformed values with the variable named', () => {
     expect(() => loadConfig({ CREDREG_LISTEN: 'nowhere' })).toThrow(/CREDREG_LISTEN/);
     expect(() => loadConfig({ CREDREG_DB_POOL_MAX: '0' })).toThrow(/CREDREG_DB_POOL_MAX/);

@@ -17,7 +17,13 @@ import { openRegistry, type RegistryHandle, runMigrations } from '../main.js';
 
 /** `credreg migrate`: no root key is read, since migrating touches no secret. */
 /** How much each of `credreg serve`'s background loops takes per tick; `npm run bench` measures these. */
-export const SERVE_BATCHES = { webhookDelivery: 20, rotation: 10, expiryAlert: 50, auditSeal: 1000 } as const;
+export const SERVE_BATCHES = {
+  webhookDelivery: 20,
+  rotation: 10,
+  expiryAlert: 50,
+  auditSeal: 1000,
+  auditSink: 500,
+} as const;
 
 export async function migrate(): Promise<void> {
   const config = loadMigrationConfig();
@@ -65,6 +71,7 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
     await rotations.stop();
     await expiryAlerts.stop();
     await auditSealer.stop();
+    await auditSinks.stop();
     await closeGracefully(app); // answers new requests 503, lets in-flight ones finish, stops listening
     await metricsApp?.close(); // after the main app, so its last requests can still be scraped
     await registry.close();
@@ -105,6 +112,14 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
         await registry.sealAuditLogs({ batchSize, checkpointIntervalMs: config.audit.checkpointIntervalMs })
       ).sealed,
     }),
+    logger,
+  );
+  // After sealing, on its own interval: a sink that is down holds up only itself (docs/operations.md, "Sinks").
+  const auditSinks = startBatchLoop(
+    'audit sink',
+    (config.audit.sinks ?? []).length > 0 ? (config.audit.sinkIntervalMs ?? 1000) : 0,
+    SERVE_BATCHES.auditSink,
+    async (batchSize) => ({ claimed: (await registry.deliverAuditSinks({ batchSize })).delivered }),
     logger,
   );
   if (metricsApp && config.metrics.listen) {

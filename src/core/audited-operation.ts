@@ -1,3 +1,4 @@
+import type { AuditSinkWiring } from './audit-sinks.js';
 import { type ErrorCode, isRegistryError, RegistryError } from './errors.js';
 import type { EventType } from './events.js';
 import { newId } from './ids.js';
@@ -39,6 +40,8 @@ export interface RegistryDeps {
   rotationObserver?: RotationObserver;
   /** The hashing and signing of the tenants' audit logs (see audit-log.ts). */
   auditLog: AuditLogCrypto;
+  /** Where sealed access-log rows are streamed to (see audit-sinks.ts). (Default: none) */
+  auditSinks?: AuditSinkWiring;
 }
 
 /** What one access-log row will say about the attempt; filled in as the operation learns more. */

@@ -13,7 +13,8 @@ export type Capability =
   | 'credentials:reveal'
   | 'audit:read'
   | 'keys:manage'
-  | 'webhooks:manage';
+  | 'webhooks:manage'
+  | 'audit_sinks:manage';
 
 /**
  * The role matrix. `writer` changes credentials but cannot read them back (write-only automation);
@@ -32,6 +33,7 @@ const GRANTS: Record<Role, ReadonlySet<Capability>> = {
     'audit:read',
     'keys:manage',
     'webhooks:manage',
+    'audit_sinks:manage',
   ]),
   writer: new Set<Capability>([
     'vaults:read',
@@ -54,6 +56,8 @@ const UNSCOPED_ONLY: ReadonlySet<Capability> = new Set<Capability>([
   'vaults:create',
   // A subscription receives events from every vault of the tenant.
   'webhooks:manage',
+  // A sink receives every row of the tenant's log.
+  'audit_sinks:manage',
 ]);
 
 /** Every capability, in the order the role matrix lists them. */

@@ -4,6 +4,7 @@
  */
 import type { AccessLogRepository } from './ports/access-log-repository.js';
 import type { AuditLeafEntry, AuditLogRepository } from './ports/audit-log-repository.js';
+import type { AuditSinkRepository } from './ports/audit-sink-repository.js';
 import type { CredentialRepository } from './ports/credential-repository.js';
 import type { EventRepository } from './ports/event-repository.js';
 import type { ExpiryNoticeQueue, ExpiryNoticeRepository } from './ports/expiry-notice-repository.js';
@@ -161,6 +162,7 @@ export interface Envelope {
 
 export type * from './ports/access-log-repository.js';
 export type * from './ports/audit-log-repository.js';
+export type * from './ports/audit-sink-repository.js';
 export type * from './ports/credential-repository.js';
 export type * from './ports/event-repository.js';
 export type * from './ports/expiry-notice-repository.js';
@@ -193,6 +195,7 @@ export interface TenantTx {
   readonly deliveries: WebhookDeliveryRepository;
   readonly rotationSecrets: RotationSecretRepository;
   readonly auditLog: AuditLogRepository;
+  readonly auditSinks: AuditSinkRepository;
 }
 
 export interface PlatformToken {
@@ -242,6 +245,18 @@ export interface PlatformTx extends DeliveryQueue, ExpiryNoticeQueue {
    * sealed yet (rows whose transactions have all ended). One index probe per tenant.
    */
   tenantsWithUnsealedRows(limit: number, afterId?: string): Promise<string[]>;
+  /**
+   * Up to `limit` tenants, by id after `afterId` (only `tenantId`, when given), whose sealed
+   * leaves or newest checkpoint the audit sink `sink` has not acknowledged yet.
+   */
+  tenantsBehindSink(
+    sink: string,
+    options: { tenantId?: string; limit: number; afterId?: string },
+  ): Promise<string[]>;
+  /** Sealed leaves the audit sink has not acknowledged yet, summed over tenants (only `tenantId`'s, when given). */
+  auditSinkLag(sink: string, tenantId?: string): Promise<number>;
+  /** Up to `limit` of the sinks tenants added for themselves, by tenant and id: ids only. */
+  tenantAuditSinks(limit: number): Promise<Array<{ tenantId: string; id: string }>>;
 }
 
 /** A due rotation claimed by `PlatformTx.claimDueRotations`. */
@@ -331,6 +346,54 @@ export interface AuditLogCrypto {
     checkpoint: { origin: string; treeSize: number; rootHash: Uint8Array; time: Date },
     privateKeyPem: string,
   ): string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit sinks
+
+/**
+ * One sealed access-log row as a sink receives it: the row's fields (never a value or a token:
+ * the row holds none), its leaf index and leaf hash (base64), so a receiver can check it against
+ * a checkpoint. `missing` (and no row fields) when the leaf's row is gone from the table: tampering
+ * the sink reports rather than hides.
+ */
+export type AuditSinkAccessRecord = { type: 'access'; leafIndex: number; leafHash: string } & (
+  | AuditLeafEntry
+  | { tenantId: string; id: string; missing: true }
+);
+
+/** A signed checkpoint as a sink receives it, after the leaves it covers: for witnesses. */
+export interface AuditSinkCheckpointRecord {
+  type: 'checkpoint';
+  tenantId: string;
+  treeSize: number;
+  /** base64 */
+  rootHash: string;
+  keyId: string;
+  /** The signed note (C2SP tlog-checkpoint), the text a verifier reads. */
+  checkpoint: string;
+}
+
+export type AuditSinkRecord = AuditSinkAccessRecord | AuditSinkCheckpointRecord;
+
+/**
+ * Where sealed access-log rows are copied to (a file, syslog, an HTTP collector, stdout), like
+ * Vault's audit devices. Implemented in `sinks/` and wired by `main.ts`. The database log stays
+ * the primary record: a sink is fed after commit and sealing, never on a reveal's path.
+ */
+export interface AuditSink {
+  /** The operator's name for it, the key of its cursors: `[a-z0-9][a-z0-9_-]*`. */
+  readonly name: string;
+  /** Only this tenant's rows, when set. (Default: every tenant's) */
+  readonly tenantId?: string;
+  /**
+   * Delivers one tenant's records, in order. Resolves only once the sink has them (written and
+   * flushed, or answered 2xx): the cursor moves only then. Rejects otherwise; the records are
+   * sent again later, so a receiver may see one twice (at least once), never a gap.
+   */
+  send(records: readonly AuditSinkRecord[]): Promise<void>;
+  /** Lets go of connections and files; called once, at shutdown. */
+  close?(): Promise<void> | void;
 }
 
 // ---------------------------------------------------------------------------------------------

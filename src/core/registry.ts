@@ -1,6 +1,15 @@
 import type { z } from 'zod';
 import { type AuditSealOptions, type AuditSealRunReport, sealAuditLogs } from './audit-log.js';
 import { AuditService } from './audit-service.js';
+import { AuditSinkService } from './audit-sink-service.js';
+import {
+  type AuditSinkDeliveryOptions,
+  type AuditSinkDeliveryReport,
+  type AuditSinkHealth,
+  type AuditSinkStatus,
+  auditSinkStatus,
+  deliverAuditSinks,
+} from './audit-sinks.js';
 import { auditFailure, type RegistryDeps } from './audited-operation.js';
 import { type RotationRunReport, rotateDue } from './credential-rotation.js';
 import { CredentialService } from './credential-service.js';
@@ -55,6 +64,8 @@ export interface TenantRegistry {
   readonly audit: AuditService;
   readonly tokens: TokenService;
   readonly webhooks: WebhookService;
+  /** The tenant's own audit sinks (http collectors its admin added). */
+  readonly auditSinks: AuditSinkService;
   /** Runs one use-case in this tenant (what every method above does): see `runUseCase`. */
   run<S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: RequestContext): Promise<O>;
   /**
@@ -150,6 +161,15 @@ export interface Registry {
    * they never fork a tenant's tree.
    */
   sealAuditLogs(options?: AuditSealOptions): Promise<AuditSealRunReport>;
+  /**
+   * One pass of audit-sink delivery: for each configured sink and each tenant it is behind on, one
+   * batch of sealed rows in leaf order (then the checkpoint they reach), the cursor moved once the
+   * sink acknowledged (see audit-sinks.ts). A sink that fails waits out its retry delay. Safe on
+   * any number of instances. Without sinks, does nothing.
+   */
+  deliverAuditSinks(options?: AuditSinkDeliveryOptions): Promise<AuditSinkDeliveryReport>;
+  /** Each configured sink's health as this instance saw it, and its lag (sealed rows not yet acknowledged). */
+  auditSinkStatus(): Promise<AuditSinkStatus[]>;
   /** Pending webhook deliveries across every tenant. */
   outboxDepth(): Promise<number>;
   /** Rotations due now and not yet claimed by a scheduler, across every tenant. */
@@ -170,6 +190,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       audit: new AuditService(deps, tenantId),
       tokens: new TokenService(deps, tenantId, (id) => authenticator.forget(id)),
       webhooks: new WebhookService(deps, tenantId),
+      auditSinks: new AuditSinkService(deps, tenantId),
       run: <S extends z.ZodType, P, O>(useCase: UseCase<S, P, O>, input: unknown, ctx: RequestContext) =>
         runUseCase(deps, tenantId, useCase, input, ctx),
       refuse: (useCase: AnyUseCase, raw: unknown, ctx: RequestContext, error: RegistryError) =>
@@ -183,6 +204,8 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
   };
   // Tenants whose tree grew since their last checkpoint, signed when the interval allows.
   const unsignedAuditLogs = new Set<string>();
+  const sinkHealth: AuditSinkHealth = new Map();
+  const sinks = deps.auditSinks ?? { sinks: [], retryDelayMs: () => 0 };
   return Object.freeze({
     tenants,
     authenticator,
@@ -192,6 +215,9 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     rotateDue: (options?: { limit?: number }) => rotateDue(deps, options),
     sendExpiryAlerts: (options?: { limit?: number }) => sendExpiryAlerts(deps, options),
     sealAuditLogs: (options?: AuditSealOptions) => sealAuditLogs(deps, unsignedAuditLogs, options),
+    deliverAuditSinks: (options?: AuditSinkDeliveryOptions) =>
+      deliverAuditSinks(deps, sinks, sinkHealth, options),
+    auditSinkStatus: () => auditSinkStatus(deps, sinks, sinkHealth),
     outboxDepth: () => deps.store.withPlatform((tx) => tx.countPendingDeliveries()),
     overdueRotations: () => deps.store.withPlatform((tx) => tx.countDueRotations()),
     async claimScheduledRun(job: ScheduledJob, holder: string, leaseMs: number) {

@@ -75,6 +75,9 @@ export const ACCESS_ACTIONS = [
   'vault_update',
   /** The scheduler's attempt at sending a credential's expiry notice; only a failure is logged. */
   'expiry_alert',
+  /** A tenant's admin added one of the tenant's own audit sinks, or removed one. */
+  'audit_sink_create',
+  'audit_sink_delete',
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 

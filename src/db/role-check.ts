@@ -23,6 +23,8 @@ export const TENANT_TABLES = [
   'audit_log_nodes',
   'audit_signing_keys',
   'audit_checkpoints',
+  'audit_sink_cursors',
+  'tenant_audit_sinks',
 ] as const;
 
 /** The append-only tables: no role the service runs as may change them, and triggers refuse it. */
@@ -57,6 +59,9 @@ const EXPECTED_POLICIES = new Set([
   'credential_access_log.platform_finds_unsealed',
   'audit_log_leaves.platform_finds_unsealed',
   'audit_log_state.platform_finds_unsealed',
+  'audit_checkpoints.platform_finds_undelivered',
+  'audit_sink_cursors.platform_finds_undelivered',
+  'tenant_audit_sinks.platform_finds_undelivered',
 ]);
 
 /**

@@ -24,6 +24,7 @@ import { registerOpenApi } from './openapi.js';
 import { rawProblem, sendProblem, sendRegistryError } from './problem.js';
 import { rawInput, requestContext } from './request-context.js';
 import { auditRoutes } from './routes/audit.js';
+import { auditSinkRoutes } from './routes/audit-sinks.js';
 import { backupRoutes } from './routes/backup.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
@@ -291,6 +292,7 @@ export async function buildApp(registry: RegistryHandle, options: AppOptions): P
   await app.register(credentialRoutes(registry));
   await app.register(secretRoutes(registry));
   await app.register(auditRoutes(registry));
+  await app.register(auditSinkRoutes(registry));
   await app.register(keyRoutes(registry));
   await app.register(webhookRoutes(registry));
   await app.register(whoamiRoutes);

@@ -12,6 +12,8 @@ export interface KeyCacheStats {
   onRotation?(observer: RotationObserver): unknown;
   /** Rotations due and not yet claimed, across tenants (one indexed count per scrape). */
   overdueRotations?(): Promise<number>;
+  /** Each audit sink's health and lag (sealed rows not yet acknowledged), when sinks are configured. */
+  auditSinkStatus?(): Promise<ReadonlyArray<{ sink: string; up: boolean; lag: number }>>;
 }
 
 /**
@@ -76,7 +78,7 @@ export class HttpMetrics {
     counted('credreg_vault_key_cache_hits_total', 'Vault-key cache hits', (s) => s.hits);
     counted('credreg_vault_key_cache_misses_total', 'Vault-key cache misses', (s) => s.misses);
     counted('credreg_root_key_calls_total', 'Root key provider calls', (s) => s.providerCalls);
-    const { webhookStats, outboxDepth, overdueRotations } = keys;
+    const { webhookStats, outboxDepth, overdueRotations, auditSinkStatus } = keys;
     if (webhookStats) {
       new Counter({
         name: 'credreg_webhook_deliveries_total',
@@ -133,6 +135,37 @@ export class HttpMetrics {
             this.set(await overdueRotations.call(keys));
           } catch {
             // As for the outbox depth: readiness reports the database, not the scrape.
+          }
+        },
+      });
+    }
+    if (auditSinkStatus) {
+      // Labelled by the operator's sink names: few, and configured, never typed by a caller.
+      new Gauge({
+        name: 'credreg_audit_sink_lag',
+        help: 'Sealed access-log rows an audit sink has not acknowledged yet, summed over its tenants',
+        labelNames: ['sink'] as const,
+        registers: [this.registry],
+        async collect() {
+          try {
+            this.reset();
+            for (const s of await auditSinkStatus.call(keys)) this.set({ sink: s.sink }, s.lag);
+          } catch {
+            // As for the outbox depth: readiness reports the database, not the scrape.
+          }
+        },
+      });
+      new Gauge({
+        name: 'credreg_audit_sink_up',
+        help: 'Whether an audit sink is taking batches: 0 after 5 failed sends in a row, until one succeeds',
+        labelNames: ['sink'] as const,
+        registers: [this.registry],
+        async collect() {
+          try {
+            this.reset();
+            for (const s of await auditSinkStatus.call(keys)) this.set({ sink: s.sink }, s.up ? 1 : 0);
+          } catch {
+            // The same.
           }
         },
       });

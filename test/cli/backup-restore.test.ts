@@ -20,6 +20,7 @@ const quiet = {
   CREDREG_LISTEN: '127.0.0.1:0',
   CREDREG_MAINTENANCE_INTERVAL_MS: '0',
   CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+  CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
 };
 
 async function run(args: string[], env: Record<string, string>) {

@@ -18,6 +18,7 @@ describe('credreg serve restarted right after SIGKILL (embedded store)', () => {
     CREDREG_LISTEN: '127.0.0.1:0',
     CREDREG_MAINTENANCE_INTERVAL_MS: '0',
     CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+    CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
   };
   const started: ChildProcess[] = [];
   afterAll(() => {

@@ -66,6 +66,7 @@ describe('credreg remote commands end to end (a real `credreg serve`, driven by 
         CREDREG_LISTEN: '127.0.0.1:0',
         CREDREG_MAINTENANCE_INTERVAL_MS: '0',
         CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+        CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

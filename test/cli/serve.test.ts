@@ -17,6 +17,7 @@ describe('credreg serve on the embedded store', () => {
     CREDREG_LISTEN: '127.0.0.1:0',
     CREDREG_MAINTENANCE_INTERVAL_MS: '0',
     CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+    CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
   };
   let server: ChildProcess;
   let log: { out: () => string };
@@ -102,6 +103,7 @@ describe('credreg serve on a fresh embedded store', () => {
       CREDREG_LISTEN: '127.0.0.1:0',
       CREDREG_MAINTENANCE_INTERVAL_MS: '0',
       CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+      CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
     });
     const out = collect(child);
     try {

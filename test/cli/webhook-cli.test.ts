@@ -101,6 +101,7 @@ describe('credreg webhook commands end to end (a real `credreg serve`, its deliv
         CREDREG_LISTEN: '127.0.0.1:0',
         CREDREG_MAINTENANCE_INTERVAL_MS: '0',
         CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+        CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
         CREDREG_ROTATION_INTERVAL_MS: '0',
         // The receivers here are on loopback, over plain http; deliveries go out on a short tick.
         CREDREG_ALLOW_PRIVATE_URLS: 'true',

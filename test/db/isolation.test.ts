@@ -2,6 +2,9 @@
  * Tenant isolation, proved around the service: raw SQL as the runtime role, the way a bug in the
  * service (a forgotten filter, a wrong id) would reach the database.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/core/ids.js';
 import { openPg } from '../../src/db/pg-adapter.js';
@@ -25,9 +28,17 @@ describeEachBackend('tenant isolation', (backend) => {
   let b: string;
   let bVault: string;
   let bCredential: string;
+  let sinkDir: string;
 
   beforeAll(async () => {
-    t = await openTestRegistry(backend);
+    // An audit sink, so each tenant has a sink cursor too.
+    sinkDir = mkdtempSync(join(tmpdir(), 'credreg-isolation-'));
+    const sinks = [
+      { name: 'iso', kind: 'file' as const, path: join(sinkDir, 'a.jsonl'), maxBytes: 1 << 20, keep: 1 },
+    ];
+    t = await openTestRegistry(backend, {
+      config: { audit: { sealIntervalMs: 0, checkpointIntervalMs: 60_000, sinkIntervalMs: 0, sinks } },
+    });
     a = (await t.registry.tenants.create({ name: 'tenant-a' })).id;
     b = (await t.registry.tenants.create({ name: 'tenant-b' })).id;
     const ta = t.registry.forTenant(a);
@@ -68,8 +79,15 @@ describeEachBackend('tenant isolation', (backend) => {
     await tb.credentials.reveal(bCredential, { ...alice, reason: 'seed the access log' });
     // A sealed audit log and a signed checkpoint in each: its tree, its key and its checkpoints.
     for (const tenant of [ta, tb]) await tenant.audit.checkpoint();
+    await t.registry.deliverAuditSinks();
+    // And a sink of its own (after the delivery above: nothing is sent to these).
+    for (const tenant of [ta, tb])
+      await tenant.auditSinks.create({ url: 'https://siem.example.com/in' }, alice);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    rmSync(sinkDir, { recursive: true, force: true });
+  });
 
   it("with tenant A set, raw SQL sees none of B's rows in any table", async () => {
     await asRuntime(t, a, async (q) => {
@@ -194,7 +212,8 @@ describeEachBackend('tenant isolation', (backend) => {
     // The rotation queue is the one exception: ids and due times only, for claiming due work.
     // The webhook delivery queue likewise (see test/events/webhooks.test.ts for what it sees there),
     // and the expiry notices, which it may only read (see test/core/expiry-alerts.test.ts), and
-    // the few columns the audit sealer finds work by (see test/core/audit-log.test.ts).
+    // the few columns the audit sealer finds work by (see test/core/audit-log.test.ts), and the
+    // positions audit-sink delivery finds work and lag by: cursors and checkpoints' tree sizes.
     const claimable = [
       'tenants',
       'due_rotations',
@@ -203,9 +222,22 @@ describeEachBackend('tenant isolation', (backend) => {
       'credential_access_log',
       'audit_log_leaves',
       'audit_log_state',
+      'audit_checkpoints',
+      'audit_sink_cursors',
+      'tenant_audit_sinks',
     ];
     for (const table of TENANT_TABLES.filter((name) => !claimable.includes(name))) {
       await expect(asPlatform(`SELECT count(*)::int AS n FROM ${table}`), table).rejects.toThrow(
+        /permission denied/,
+      );
+    }
+    for (const [table, column] of [
+      ['audit_checkpoints', 'note'],
+      ['audit_checkpoints', 'root_hash'],
+      ['audit_checkpoints', 'key_id'],
+      ['tenant_audit_sinks', 'url'],
+    ]) {
+      await expect(asPlatform(`SELECT ${column} FROM ${table}`), `${table}.${column}`).rejects.toThrow(
         /permission denied/,
       );
     }

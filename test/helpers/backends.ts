@@ -102,7 +102,7 @@ export function testConfig(prefix: string, rootKey = randomBytes(32).toString('b
     keyProviderGuard: { timeoutMs: 30_000, breakAfter: 5, openMs: 10_000 },
     maintenance: { intervalMs: 0, rotateVaultKeysAfterDays: 90 },
     rotation: { intervalMs: 0 },
-    audit: { sealIntervalMs: 0, checkpointIntervalMs: 60_000 },
+    audit: { sealIntervalMs: 0, checkpointIntervalMs: 60_000, sinkIntervalMs: 0, sinks: [] },
     webhooks: { intervalMs: 0, allowPrivateUrls: false },
     http: {
       trustedProxies: [],

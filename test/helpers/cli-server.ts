@@ -63,6 +63,7 @@ export async function startServe(env: NodeJS.ProcessEnv = {}): Promise<ServeHand
       CREDREG_LISTEN: '127.0.0.1:0',
       CREDREG_MAINTENANCE_INTERVAL_MS: '0',
       CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+      CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

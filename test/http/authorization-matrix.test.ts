@@ -24,6 +24,7 @@ interface Fixture {
   principal: string;
   tenant: string;
   webhook: string;
+  auditSink: string;
 }
 
 interface Route {
@@ -433,6 +434,31 @@ const ROUTES: Route[] = [
     ok: 200,
     byId: false,
   },
+  {
+    name: 'add an audit sink',
+    method: 'POST',
+    path: () => '/v1/audit/sinks',
+    body: () => ({ url: 'https://siem.example.com/in' }),
+    permission: 'audit_sinks:manage',
+    ok: 201,
+    byId: false,
+  },
+  {
+    name: 'list audit sinks',
+    method: 'GET',
+    path: () => '/v1/audit/sinks',
+    permission: 'audit_sinks:manage',
+    ok: 200,
+    byId: false,
+  },
+  {
+    name: 'remove an audit sink',
+    method: 'DELETE',
+    path: (f) => `/v1/audit/sinks/${f.auditSink}`,
+    permission: 'audit_sinks:manage',
+    ok: 204,
+    byId: true,
+  },
 ];
 
 const ROLES: Role[] = ['admin', 'writer', 'reader', 'auditor'];
@@ -450,6 +476,7 @@ const ALLOWED: Record<Capability, Role[]> = {
   'audit:read': ['admin', 'auditor'],
   'keys:manage': ['admin'],
   'webhooks:manage': ['admin'],
+  'audit_sinks:manage': ['admin'],
 };
 const allows = (role: Role, p: Capability) => ALLOWED[p].includes(role);
 
@@ -482,8 +509,13 @@ describeEachBackend('authorization matrix over HTTP', (backend) => {
     await seed.t.credentials.delete(deleted.id, {}, seed.ctx);
     const token = await seed.t.tokens.create({ principalId: seed.principal.id, role: 'reader' }, seed.ctx);
     const webhook = await seed.t.webhooks.create({ url: 'https://hooks.example.com/f' }, seed.ctx);
+    // A tenant has at most a few sinks: the last fixture's go first.
+    for (const old of (await seed.t.auditSinks.list()).items)
+      await seed.t.auditSinks.delete(old.id, seed.ctx);
+    const auditSink = await seed.t.auditSinks.create({ url: 'https://siem.example.com/f' }, seed.ctx);
     return {
       webhook: webhook.subscription.id,
+      auditSink: auditSink.id,
       vault: vault.id,
       vaultName: vault.name,
       credentialName: credential.name,

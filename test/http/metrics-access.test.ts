@@ -361,6 +361,7 @@ describe('credreg serve with CREDREG_METRICS_LISTEN', () => {
       CREDREG_LISTEN: '127.0.0.1:0',
       CREDREG_MAINTENANCE_INTERVAL_MS: '0',
       CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+      CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
       CREDREG_LOG_LEVEL: 'info',
     };
   };

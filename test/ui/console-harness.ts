@@ -50,6 +50,7 @@ export async function startConsoleServer(consoleDir: string): Promise<ConsoleSer
     CREDREG_ROTATION_INTERVAL_MS: '0',
     CREDREG_WEBHOOK_INTERVAL_MS: '0',
     CREDREG_AUDIT_SEAL_INTERVAL_MS: '0',
+    CREDREG_AUDIT_SINK_INTERVAL_MS: '0',
   });
   return { ...server, platform: new RegistryClient({ addr: server.addr, token: server.platformToken }) };
 }

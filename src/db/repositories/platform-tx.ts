@@ -123,6 +123,40 @@ export class SqlPlatformTx implements PlatformTx {
     return rows.map((r) => String(r.id));
   }
 
+  async tenantsBehindSink(sink: string, options: { tenantId?: string; limit: number; afterId?: string }) {
+    // As the platform role: it may read each tree's size, each checkpoint's size and the cursors,
+    // nothing of the rows. A tenant is behind on its leaves, or on a checkpoint it has not had.
+    const rows = await this.c.query<{ id: string }>(
+      `SELECT s.tenant_id AS id FROM audit_log_state s
+         LEFT JOIN audit_sink_cursors c ON c.tenant_id = s.tenant_id AND c.sink = $1
+        WHERE ($2::uuid IS NULL OR s.tenant_id = $2::uuid) AND ($4::uuid IS NULL OR s.tenant_id > $4::uuid)
+          AND (s.tree_size > coalesce(c.delivered_below, 0)
+               OR EXISTS (SELECT 1 FROM audit_checkpoints k WHERE k.tenant_id = s.tenant_id
+                             AND k.tree_size > coalesce(c.checkpoint_size, -1)))
+        ORDER BY s.tenant_id LIMIT $3`,
+      [sink, options.tenantId ?? null, options.limit, options.afterId ?? null],
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  async auditSinkLag(sink: string, tenantId?: string) {
+    const [r] = await this.c.query<{ n: string }>(
+      `SELECT coalesce(sum(greatest(s.tree_size - coalesce(c.delivered_below, 0), 0)), 0)::text AS n
+         FROM audit_log_state s LEFT JOIN audit_sink_cursors c ON c.tenant_id = s.tenant_id AND c.sink = $1
+        WHERE $2::uuid IS NULL OR s.tenant_id = $2::uuid`,
+      [sink, tenantId ?? null],
+    );
+    return Number(r?.n ?? 0);
+  }
+
+  async tenantAuditSinks(limit: number) {
+    const rows = await this.c.query<{ tenant_id: string; id: string }>(
+      'SELECT tenant_id, id FROM tenant_audit_sinks ORDER BY tenant_id, id LIMIT $1',
+      [limit],
+    );
+    return rows.map((r) => ({ tenantId: String(r.tenant_id), id: String(r.id) }));
+  }
+
   async claimDueDeliveries(now: Date, leaseUntil: Date, limit: number) {
     // As the platform role: its policy shows pending rows only, and its grants four columns.
     const rows = await this.c.query<{ tenant_id: string; id: string }>(

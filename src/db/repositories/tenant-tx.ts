@@ -1,6 +1,7 @@
 import type {
   AccessLogRepository,
   AuditLogRepository,
+  AuditSinkRepository,
   CredentialRepository,
   EventRepository,
   ExpiryNoticeRepository,
@@ -17,6 +18,7 @@ import type {
 import type { SqlClient } from '../sql.js';
 import { SqlAccessLogRepository } from './access-log-repository.js';
 import { SqlAuditLogRepository } from './audit-log-repository.js';
+import { SqlAuditSinkRepository } from './audit-sink-repository.js';
 import { SqlCredentialRepository } from './credential-repository.js';
 import { SqlEventRepository } from './event-repository.js';
 import { SqlExpiryNoticeRepository } from './expiry-notice-repository.js';
@@ -47,6 +49,7 @@ export class SqlTenantTx implements TenantTx {
   #expiryNotices?: ExpiryNoticeRepository;
   #rotationSecrets?: RotationSecretRepository;
   #auditLog?: AuditLogRepository;
+  #auditSinks?: AuditSinkRepository;
 
   constructor(
     protected readonly c: SqlClient,
@@ -116,5 +119,10 @@ export class SqlTenantTx implements TenantTx {
   get auditLog() {
     this.#auditLog ??= new SqlAuditLogRepository(this.c, this.tenantId);
     return this.#auditLog;
+  }
+
+  get auditSinks() {
+    this.#auditSinks ??= new SqlAuditSinkRepository(this.c, this.tenantId);
+    return this.#auditSinks;
   }
 }

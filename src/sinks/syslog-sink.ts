@@ -1,0 +1,140 @@
+/**
+ * The `syslog` audit sink: RFC 5424 messages over TCP, framed by octet counting (RFC 6587,
+ * `MSG-LEN SP SYSLOG-MSG`), one message per record, the record's JSON as the message.
+ *
+ * `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - BOM{json}`: the facility is configured
+ * (Default: 13, log audit), the severity is informational (6); TIMESTAMP is the row's
+ * `occurredAt` (the signing time's stand-in, now, for a checkpoint); MSGID is `access` or
+ * `checkpoint`; no structured data. One connection is kept and made again after it breaks.
+ *
+ * Plain TCP has no acknowledgement: a batch counts as delivered once the kernel has taken it
+ * (the write callback). A collector that dies with data in its buffers loses that data; for a
+ * stronger promise, use the `http` sink to a collector that answers after it stored the batch.
+ */
+import { connect, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import type { AuditSink, AuditSinkRecord } from '../core/ports.js';
+
+export interface SyslogSinkOptions {
+  name: string;
+  tenantId?: string;
+  host: string;
+  port: number;
+  /** (Default: 13, log audit) */
+  facility?: number;
+  /** (Default: `credreg`) */
+  appName?: string;
+  /** (Default: 5000) */
+  connectTimeoutMs?: number;
+}
+
+const SEVERITY_INFO = 6;
+const BOM = '\uFEFF';
+
+/** A header field as RFC 5424 allows it: printable US-ASCII, no space, bounded, else `-`. */
+const field = (s: string, max: number) => s.replace(/[^!-~]/g, '').slice(0, max) || '-';
+
+/** One record as an RFC 5424 message, framed by its length in octets (RFC 6587 octet counting). */
+export function syslogFrame(
+  record: AuditSinkRecord,
+  options: { facility: number; appName: string; host: string; pid: number; now: Date },
+): Buffer {
+  const time =
+    record.type === 'access' && 'occurredAt' in record ? record.occurredAt : options.now.toISOString();
+  const header = [
+    `<${options.facility * 8 + SEVERITY_INFO}>1`,
+    time,
+    field(options.host, 255),
+    field(options.appName, 48),
+    String(options.pid),
+    record.type,
+    '-',
+  ].join(' ');
+  const message = Buffer.from(`${header} ${BOM}${JSON.stringify(record)}`, 'utf8');
+  return Buffer.concat([Buffer.from(`${message.length} `, 'ascii'), message]);
+}
+
+/** @example new SyslogSink({ name: 'siem', host: 'syslog.internal', port: 6514 }) */
+export class SyslogSink implements AuditSink {
+  readonly name: string;
+  readonly tenantId?: string;
+  readonly #options: Required<Omit<SyslogSinkOptions, 'tenantId'>>;
+  readonly #host = hostname();
+  #socket: Socket | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: SyslogSinkOptions) {
+    this.name = options.name;
+    if (options.tenantId) this.tenantId = options.tenantId;
+    this.#options = { facility: 13, appName: 'credreg', connectTimeoutMs: 5000, ...options };
+  }
+
+  send(records: readonly AuditSinkRecord[]): Promise<void> {
+    // One batch at a time on the one connection, so frames of two batches never interleave.
+    const sent = this.#queue.then(() => this.#write(records));
+    this.#queue = sent.catch(() => undefined);
+    return sent;
+  }
+
+  close(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+  }
+
+  async #write(records: readonly AuditSinkRecord[]): Promise<void> {
+    const now = new Date();
+    const data = Buffer.concat(
+      records.map((r) => syslogFrame(r, { ...this.#options, host: this.#host, pid: process.pid, now })),
+    );
+    const socket = await this.#connected();
+    await new Promise<void>((resolve, reject) => {
+      const onClose = () => fail(new Error('the syslog connection closed'));
+      const fail = (err: Error) => {
+        socket.off('close', onClose);
+        this.#drop(socket);
+        reject(err);
+      };
+      socket.once('close', onClose);
+      socket.write(data, (err) => {
+        socket.off('close', onClose);
+        if (err) fail(err);
+        else resolve();
+      });
+    });
+  }
+
+  #connected(): Promise<Socket> {
+    const current = this.#socket;
+    if (current && !current.destroyed && current.writable) return Promise.resolve(current);
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: this.#options.host, port: this.#options.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('no syslog connection within the connect timeout'));
+      }, this.#options.connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.setKeepAlive(true);
+        socket.off('error', onConnectError);
+        // Later errors (a reset while idle) only drop the connection; the next batch reconnects.
+        socket.on('error', () => this.#drop(socket));
+        socket.on('close', () => this.#drop(socket));
+        // A collector sends nothing back; anything it does is read and dropped.
+        socket.resume();
+        this.#socket = socket;
+        resolve(socket);
+      });
+      const onConnectError = (err: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      socket.once('error', onConnectError);
+    });
+  }
+
+  #drop(socket: Socket): void {
+    socket.destroy();
+    if (this.#socket === socket) this.#socket = undefined;
+  }
+}
