@@ -1,5 +1,7 @@
 /** The benchmark's two outputs: a table for people and a JSON array for scripts and CI. */
 import type { Backend } from '../src/db/sql.js';
+import { type AuditBackendResult, auditJson, auditTable } from './audit-report.js';
+import type { AuditVerifyBenchResult } from './audit-verify-workload.js';
 import type { CliStartupResult } from './cli-startup.js';
 import type { BatchSizes } from './group-commit.js';
 import type { CellResult } from './load.js';
@@ -31,6 +33,8 @@ export interface BackendResult {
   scheduler: SchedulerResult;
   /** Webhook delivery to a receiver on loopback, ticks back to back until the outbox is empty. */
   webhooks: WebhookResult;
+  /** The audit log's sealer: its throughput, and the headline reveal cell with it running. */
+  audit: AuditBackendResult;
 }
 
 export interface RunInfo {
@@ -44,6 +48,8 @@ export interface RunInfo {
   skipped: string[];
   /** The built CLI's wall time per call; the same whatever the backend (it runs its own server). */
   cli?: CliStartupResult;
+  /** Offline verification of a synthetic audit export; the same whatever the backend. */
+  auditVerify?: AuditVerifyBenchResult;
 }
 
 const round = (n: number, digits: number) => Number(n.toFixed(digits));
@@ -118,6 +124,7 @@ export function toJson(results: BackendResult[], info: RunInfo): Record<string, 
       row.cli_cred_get_p50_ms = round(info.cli.credGet.p50Ms, 1);
       row.cli_cred_get_max_ms = round(info.cli.credGet.maxMs, 1);
     }
+    Object.assign(row, auditJson(r, info));
     return row;
   });
 }
@@ -222,6 +229,7 @@ export function toTable(results: BackendResult[], info: RunInfo): string {
         '(1.0: the tick does not grow with the queue)',
     );
   }
+  lines.push(...auditTable(results, info));
   if (info.cli) {
     const { runs, version, credGet } = info.cli;
     lines.push(

@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- --json] [-- --seconds N]`: audited reveal and store throughput and latency on
- * PostgreSQL (when DATABASE_URL is set) and PGlite, against a raw-SQL baseline; then the rotation
- * scheduler's overhead and webhook delivery throughput on each.
+ * `npm run bench [-- --json] [-- --seconds N] [-- --audit-verify-rows N]`: audited reveal and store
+ * throughput and latency on PostgreSQL (when DATABASE_URL is set) and PGlite, against a raw-SQL
+ * baseline; then the rotation scheduler's overhead, webhook delivery throughput and the audit log's
+ * sealing throughput on each, and the headline reveal cell again with the sealer running; then,
+ * once, offline verification of an audit export of `--audit-verify-rows` leaves (Default: 1000000).
  *
  * stdout carries only the report (with --json, exactly one JSON array); progress goes to stderr.
  */
@@ -11,6 +13,9 @@ import type { KeyProviderConfig } from '../src/config.js';
 import { fakeKms } from '../test/helpers/kms-fake.js';
 import { HAS_SOFTHSM, SOFTHSM_MODULE, softHsmToken } from '../test/helpers/softhsm.js';
 import { transitStandIn } from '../test/helpers/transit-stand-in.js';
+import { measureSealing } from './audit-seal-workload.js';
+import { revealWithSealer, type SealerCellResult } from './audit-sealer-loop.js';
+import { measureAuditVerify } from './audit-verify-workload.js';
 import { setUpBaseline } from './baseline.js';
 import { measureCliStartup } from './cli-startup.js';
 import { batchSizesBetween, groupCommitSnapshot } from './group-commit.js';
@@ -48,6 +53,10 @@ const DUE_CREDENTIALS = 100;
 const WEBHOOK_EVENTS = 1000;
 /** The CLI cell: fresh `credreg` processes per command. */
 const CLI_RUNS = 10;
+/** The audit seal cell: access-log rows written as the owner, then sealed. */
+const AUDIT_SEAL_ROWS = 20_000;
+/** The sealer beside the reveal cell: `credreg serve`'s default tick (CREDREG_AUDIT_SEAL_INTERVAL_MS). */
+const AUDIT_SEAL_INTERVAL_MS = 1000;
 
 const progress = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -56,11 +65,18 @@ async function main(): Promise<void> {
     options: {
       json: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '4' },
+      'audit-verify-rows': { type: 'string', default: '1000000' },
     },
   });
   const secondsPerCell = Number(values.seconds);
   if (!(secondsPerCell > 0 && secondsPerCell <= 60)) {
     throw new Error(`--seconds must be a number of seconds between 0 and 60, got ${values.seconds}`);
+  }
+  const auditVerifyRows = Number(values['audit-verify-rows']);
+  if (!(Number.isSafeInteger(auditVerifyRows) && auditVerifyRows >= 0 && auditVerifyRows <= 10_000_000)) {
+    throw new Error(
+      `--audit-verify-rows must be a whole number of leaves from 0 (skip) to 10000000, got ${values['audit-verify-rows']}`,
+    );
   }
   // Ctrl-C stops the running cell, so the temporary database is still dropped.
   const abort = new AbortController();
@@ -84,6 +100,8 @@ async function main(): Promise<void> {
     progress(note);
   }
   results.push(await onTarget(openPgliteTarget, info, abort.signal));
+  if (auditVerifyRows > 0) info.auditVerify = await measureAuditVerify(auditVerifyRows, progress);
+  else info.skipped.push('audit verify: skipped, --audit-verify-rows 0');
   const cli = await measureCliStartup(CLI_RUNS, progress);
   if ('skipped' in cli) {
     info.skipped.push(cli.skipped);
@@ -143,10 +161,14 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
     (message) => progress(`${backend}: ${message}`),
   );
 
+  // Before the reveal cells fill the access log: the passes timed seal only this cell's rows.
+  const seal = await measureSealing(target, { rows: AUDIT_SEAL_ROWS, signal }, progress);
+
   const cells = {} as BackendResult['cells'];
   const batchSizes: BackendResult['batchSizes'] = { reveal: null, reveal_multi: null };
   let revealed = 0;
   let providerCalls = 0;
+  let withSealer: SealerCellResult | undefined;
   await closing(await startHttpReveal(registry, workload), async (http) => {
     const drivers: Record<Operation, Driver> = {
       reveal: inProcess(workload.reveal),
@@ -176,6 +198,25 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
           `${backend}: ${op} c${c}: ${cell.opsPerSec.toFixed(1)} ops/s, ` +
             `p50 ${cell.p50Ms.toFixed(2)} ms, p99 ${cell.p99Ms.toFixed(2)} ms`,
         );
+        // Right after the cell it is compared with, on the same workload.
+        if (op === 'reveal' && c === HEADLINE) {
+          withSealer = await revealWithSealer(
+            registry,
+            workload.reveal,
+            {
+              concurrency: HEADLINE,
+              intervalMs: AUDIT_SEAL_INTERVAL_MS,
+              warmupMs: info.warmupSeconds * 1000,
+              durationMs: info.secondsPerCell * 1000,
+              signal,
+            },
+            (message) => progress(`${backend}: ${message}`),
+          );
+          progress(
+            `${backend}: reveal c${HEADLINE} with the sealer: ${withSealer.reveal.opsPerSec.toFixed(1)} ops/s, ` +
+              `seal lag p50 ${withSealer.lag.p50Ms.toFixed(0)} ms, max ${withSealer.lag.maxMs.toFixed(0)} ms`,
+          );
+        }
       }
     }
   });
@@ -200,10 +241,12 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
   const { rewrapped } = await vaults.rewrap(workload.vaultId, {}, { actor: 'bench' });
   const rewrapKeysPerSec = rewrapped / ((performance.now() - t0) / 1000);
   progress(`${backend}: re-wrapped ${rewrapped} data keys, ${rewrapKeysPerSec.toFixed(1)}/s`);
+  if (!withSealer) throw new Error('the reveal cell with the sealer did not run');
   return {
     providerReveals,
     scheduler,
     webhooks,
+    audit: { seal, withSealer },
     rewrapKeysPerSec,
     backend,
     poolSize: target.poolSize,

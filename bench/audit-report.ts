@@ -1,0 +1,115 @@
+/** The audit log's part of the report (report.ts): its JSON fields and its table. */
+import type { AuditSealBenchResult } from './audit-seal-workload.js';
+import type { SealerCellResult } from './audit-sealer-loop.js';
+import type { AuditVerifyBenchResult } from './audit-verify-workload.js';
+import type { BackendResult, Concurrency, RunInfo } from './report.js';
+
+/** A backend's audit cells: sealing throughput, and the headline reveal cell with the sealer running. */
+export interface AuditBackendResult {
+  seal: AuditSealBenchResult;
+  withSealer: SealerCellResult;
+}
+
+/** What `audit_verify_1m_s` is the time for. */
+const MILLION = 1_000_000;
+
+const round = (n: number, digits: number) => Number(n.toFixed(digits));
+
+/** Reveal throughput over the baseline's at the sealer cell's concurrency, without and with the sealer. */
+function sealerRatios(r: BackendResult) {
+  const { withSealer } = r.audit;
+  // run.ts runs it at the headline concurrency, one of the cells'.
+  const c = withSealer.concurrency as Concurrency;
+  const baseline = r.cells.baseline[c].opsPerSec;
+  const plain = r.cells.reveal[c].opsPerSec / baseline;
+  const sealing = withSealer.reveal.opsPerSec / baseline;
+  return { plain, sealing, change: sealing / plain - 1 };
+}
+
+/** Seconds for a million leaves: measured when the export had that many, else at the rate measured. */
+const verifyMillionSeconds = (v: AuditVerifyBenchResult) =>
+  v.rows === MILLION ? v.seconds : MILLION / v.leavesPerSec;
+
+export function auditJson(r: BackendResult, info: RunInfo): Record<string, unknown> {
+  const { seal, withSealer } = r.audit;
+  const ratios = sealerRatios(r);
+  const row: Record<string, unknown> = {
+    audit_seal_rows: seal.rows,
+    audit_seal_batch: seal.batch,
+    audit_seal_passes: seal.passes,
+    audit_seal_leaves_per_s: round(seal.leavesPerSec, 1),
+    audit_seal_floor_rows_per_s: round(seal.floorRowsPerSec, 1),
+    // Leaves sealed per second over rows merely read per second: the sealer's cost, 1.0 being free.
+    audit_seal_ratio: round(seal.leavesPerSec / seal.floorRowsPerSec, 3),
+    reveal_with_sealer_ops_s: round(withSealer.reveal.opsPerSec, 1),
+    reveal_with_sealer_p50_ms: round(withSealer.reveal.p50Ms, 3),
+    reveal_with_sealer_p99_ms: round(withSealer.reveal.p99Ms, 3),
+    reveal_ratio_with_sealer: round(ratios.sealing, 3),
+    // reveal_ratio_with_sealer / ratio − 1; issue 14 bounds it at ±0.05.
+    reveal_ratio_with_sealer_change: round(ratios.change, 3),
+    audit_seal_interval_ms: withSealer.intervalMs,
+    audit_seal_lag_rows: withSealer.lag.rows,
+    audit_seal_lag_ms_p50: round(withSealer.lag.p50Ms, 1),
+    audit_seal_lag_ms_max: round(withSealer.lag.maxMs, 1),
+  };
+  const v = info.auditVerify;
+  if (v) {
+    row.audit_verify_rows = v.rows;
+    row.audit_verify_bytes = v.bytes;
+    row.audit_verify_leaves_per_s = round(v.leavesPerSec, 1);
+    row.audit_verify_1m_s = round(verifyMillionSeconds(v), 3);
+  }
+  return row;
+}
+
+export function auditTable(results: BackendResult[], info: RunInfo): string[] {
+  const fixed = (n: number, digits: number) => n.toFixed(digits);
+  const columns = (...cells: (string | number)[]) =>
+    cells.map((c, i) => (i < 2 ? String(c).padEnd(i === 1 ? 14 : 10) : String(c).padStart(14))).join('');
+  const first = results[0]?.audit;
+  const v = info.auditVerify;
+  const lines = [
+    '',
+    'audit log: seal = sealAuditLogs passes (as credreg serve: batches of ' +
+      `${first?.seal.batch ?? '?'}) until none is left, over access-log rows of one tenant inserted as the owner; ` +
+      "floor = the same rows read as the owner in the sealer's order and pages (no hashing, no writes); " +
+      'verify = verifyAuditExport over a synthetic export read from a file, as `credreg audit verify` reads it ' +
+      '(offline: no backend)',
+    '',
+    columns('backend', 'cell', 'rows', 'leaves/s', 'floor rows/s', 'ratio'),
+  ];
+  for (const r of results) {
+    const s = r.audit.seal;
+    lines.push(
+      columns(
+        r.backend,
+        'seal',
+        s.rows,
+        fixed(s.leavesPerSec, 1),
+        fixed(s.floorRowsPerSec, 1),
+        fixed(s.leavesPerSec / s.floorRowsPerSec, 3),
+      ),
+    );
+  }
+  if (v) {
+    const million = verifyMillionSeconds(v);
+    lines.push(
+      columns('offline', 'verify', v.rows, fixed(v.leavesPerSec, 1), '', '') +
+        `  ${fixed(v.seconds, 2)} s for ${v.rows} leaves (${fixed(v.bytes / 2 ** 20, 0)} MiB)` +
+        (v.rows === MILLION ? '' : `; 1,000,000 at this rate: ${fixed(million, 2)} s`),
+    );
+  }
+  lines.push('');
+  for (const r of results) {
+    const w = r.audit.withSealer;
+    const ratios = sealerRatios(r);
+    const sign = ratios.change >= 0 ? '+' : '';
+    lines.push(
+      `${r.backend}: reveal_c${w.concurrency} with the sealer ticking every ${w.intervalMs} ms / baseline_c${w.concurrency} = ` +
+        `${fixed(ratios.sealing, 3)} (without it ${fixed(ratios.plain, 3)}: ${sign}${fixed(ratios.change * 100, 1)}%, ` +
+        `issue 14's bound is 5%); ${fixed(w.reveal.opsPerSec, 1)} reveals/s, p99 ${fixed(w.reveal.p99Ms, 2)} ms; ` +
+        `seal lag p50 ${fixed(w.lag.p50Ms, 0)} ms, max ${fixed(w.lag.maxMs, 0)} ms over ${w.lag.rows} rows`,
+    );
+  }
+  return lines;
+}
