@@ -16,8 +16,6 @@ interface AuditVerifyOptions {
   checkpoint: string;
   previous?: string;
   publicKey: string[];
-  /* Added with the remote commands' options by addRemoteOptions (remote-commands.ts), as are the
-     --addr, --token and --profile this command ignores. */
   json?: boolean;
 }
 

@@ -117,7 +117,8 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
   // After sealing, on its own interval: a sink that is down holds up only itself (docs/operations.md, "Sinks").
   const auditSinks = startBatchLoop(
     'audit sink',
-    (config.audit.sinks ?? []).length > 0 ? (config.audit.sinkIntervalMs ?? 1000) : 0,
+    // Always on (unless 0): a tenant admin may add an http sink of its own at any time.
+    config.audit.sinkIntervalMs ?? 1000,
     SERVE_BATCHES.auditSink,
     async (batchSize) => ({ claimed: (await registry.deliverAuditSinks({ batchSize })).delivered }),
     logger,
@@ -199,7 +200,8 @@ function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, lo
 }
 
 /**
- * Runs `batch` every `intervalMs` (0: never): webhook deliveries, due rotations, expiry alerts. No
+ * Runs `batch` every `intervalMs` (0: never): webhook deliveries, due rotations, expiry alerts, the
+ * audit sealer and sinks. No
  * lease is needed: each batch claims (or takes) its own rows, so instances share the work. A batch that came back full runs
  * again at once (up to 50 in a row), so a backlog drains faster than one batch per interval.
  */

@@ -23,7 +23,7 @@ import { openSecret, ownKeyContext, ownKeyRecord } from './sealed-secret.js';
 /** The log's name in its checkpoints, and its signing key's name: one per tenant. */
 export const auditLogOrigin = (tenantId: string) => `credreg/audit/${tenantId}`;
 
-/** Rows sealed in one transaction. (Default) */
+/** Rows sealed in one transaction, by default. */
 export const DEFAULT_SEAL_BATCH = 1000;
 
 const minXid = (a: string, b: string) => (BigInt(a) <= BigInt(b) ? a : b);
@@ -192,11 +192,16 @@ export async function signCheckpoint(
     signedAt,
     note,
   };
-  await deps.store.withTenant(tenantId, async (tx) => {
-    await tx.auditLog.insertCheckpoint(checkpoint);
+  // Another instance may have signed this size meanwhile: then its checkpoint is the one stored
+  // and sent, and only a checkpoint newer than every stored one is sent to witnesses.
+  const stored = await deps.store.withTenant(tenantId, async (tx) => {
+    const newest = await tx.auditLog.latestCheckpoint();
+    if (newest && newest.treeSize >= checkpoint.treeSize) return newest;
+    if (!(await tx.auditLog.insertCheckpoint(checkpoint))) return tx.auditLog.latestCheckpoint();
     await emitCheckpoint(tx, checkpoint, deps.clock.now());
+    return checkpoint;
   });
-  return { checkpoint, signed: true, covered: true };
+  return { checkpoint: stored ?? checkpoint, signed: stored === checkpoint, covered: true };
 }
 
 /** `audit.checkpoint` to the tenant's webhooks: witnesses keep them, and can prove a fork later. */
@@ -234,6 +239,14 @@ export interface AuditSealOptions {
   checkpointIntervalMs?: number;
 }
 
+/** What one registry's sealer remembers between passes. */
+export interface AuditSealerState {
+  /** Tenants whose tree grew since their last checkpoint: signed when the interval allows. */
+  unsigned: Set<string>;
+  /** The last tenant of a full page: the next pass goes on after it. */
+  after?: string;
+}
+
 export interface AuditSealRunReport {
   tenants: number;
   sealed: number;
@@ -244,18 +257,20 @@ export interface AuditSealRunReport {
  * One pass of the sealer over every tenant with rows to seal: one batch each, then a checkpoint
  * where the last is older than the interval. Safe on any number of instances: a tenant's tree is
  * appended to under its lock, so two instances never fork it. Tenants whose growth was not signed
- * yet (the interval) are remembered in `pending` and signed on a later pass.
+ * yet (the interval) are remembered in `state` and signed on a later pass.
  */
 export async function sealAuditLogs(
   deps: RegistryDeps,
-  pending: Set<string>,
+  state: AuditSealerState,
   options: AuditSealOptions = {},
 ): Promise<AuditSealRunReport> {
   const batchSize = options.batchSize ?? DEFAULT_SEAL_BATCH;
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 60_000;
-  const tenants = await deps.store.withPlatform((tx) =>
-    tx.tenantsWithUnsealedRows(options.maxTenants ?? 500),
-  );
+  const maxTenants = options.maxTenants ?? 500;
+  const pending = state.unsigned;
+  // Tenants by id from where the last pass stopped, so busy low ids cannot starve the others.
+  const tenants = await deps.store.withPlatform((tx) => tx.tenantsWithUnsealedRows(maxTenants, state.after));
+  state.after = tenants.length < maxTenants ? undefined : tenants.at(-1);
   const report: AuditSealRunReport = { tenants: tenants.length, sealed: 0, checkpoints: 0 };
   for (const tenantId of tenants) {
     try {

@@ -90,6 +90,13 @@ const toAuditCheckpoint = (cp: StoredCheckpoint): AuditCheckpoint => ({
   checkpoint: cp.note,
 });
 
+/**
+ * The tree is the tenant's whole log, whose rows name every vault: a vault-scoped token may not
+ * read it, nor make the sealer sign for it.
+ */
+const wholeTenantOnly = () =>
+  new RegistryError('FORBIDDEN', "the audit log's tree needs a token for the whole tenant");
+
 /** The tree as last sealed: proofs are answered for sizes up to it. */
 async function sealedSize(log: AuditLogRepository): Promise<number> {
   return (await log.state())?.treeSize ?? 0;
@@ -180,9 +187,10 @@ export const getAuditCheckpoint = defineUseCase({
   capability: 'audit:read',
   input: nothing,
   logs: 'refusals',
-  prepare: (_input, { deps, tenantId }) => freshCheckpoint(deps, tenantId),
-  async body(_op, _input, { prepared }): Promise<AuditCheckpoint> {
-    return toAuditCheckpoint(prepared);
+  prepare: async (_input, { deps, tenantId, ctx }) =>
+    ctx.vaultScope ? null : freshCheckpoint(deps, tenantId),
+  async body(op, _input, { prepared }): Promise<AuditCheckpoint | Refusal> {
+    return prepared ? toAuditCheckpoint(prepared) : op.refuse(wholeTenantOnly());
   },
 });
 
@@ -201,7 +209,8 @@ export const getAuditProof = defineUseCase({
   capability: 'audit:read',
   input: z.object({ index: count, treeSize: count }).strict(),
   logs: 'refusals',
-  async body(op, { index, treeSize }, { deps }): Promise<AuditInclusionProof | Refusal> {
+  async body(op, { index, treeSize }, { deps, ctx }): Promise<AuditInclusionProof | Refusal> {
+    if (ctx.vaultScope) return op.refuse(wholeTenantOnly());
     const sealed = await sealedSize(op.tx.auditLog);
     if (treeSize > sealed) return op.refuse(notSealed(treeSize, sealed));
     if (index >= treeSize) {
@@ -228,7 +237,8 @@ export const getAuditConsistency = defineUseCase({
   capability: 'audit:read',
   input: z.object({ from: count, to: count }).strict(),
   logs: 'refusals',
-  async body(op, { from, to }, { deps }): Promise<AuditConsistencyProof | Refusal> {
+  async body(op, { from, to }, { deps, ctx }): Promise<AuditConsistencyProof | Refusal> {
+    if (ctx.vaultScope) return op.refuse(wholeTenantOnly());
     const sealed = await sealedSize(op.tx.auditLog);
     if (to > sealed) return op.refuse(notSealed(to, sealed));
     if (from > to) return op.refuse(new RegistryError('VALIDATION', 'from must not be past to'));
@@ -266,12 +276,7 @@ export const listAuditLeaves = defineUseCase({
     { treeSize, from, limit, proofs: withProofs },
     { deps, ctx },
   ): Promise<{ treeSize: number; items: AuditLeaf[] } | Refusal> {
-    // The log is the tenant's whole log: its rows name every vault.
-    if (ctx.vaultScope) {
-      return op.refuse(
-        new RegistryError('FORBIDDEN', 'the audit log export needs a token for the whole tenant'),
-      );
-    }
+    if (ctx.vaultScope) return op.refuse(wholeTenantOnly());
     const sealed = await sealedSize(op.tx.auditLog);
     if (treeSize > sealed) return op.refuse(notSealed(treeSize, sealed));
     const to = Math.min(treeSize, from + limit);

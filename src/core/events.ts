@@ -40,7 +40,7 @@ export const EVENT_TYPES = [
   'webhook.disabled',
   /**
    * A signed checkpoint of the tenant's audit log (data: `treeSize`, `rootHash`, `keyId`, and the
-   * signed note as `checkpoint`), at most once per sealer interval while the log grows: a witness
+   * signed note as `checkpoint`), at most once per checkpoint interval while the log grows (and when a checkpoint is asked for): a witness
    * that keeps them can later prove the log truncated or forked (docs/audit.md).
    */
   'audit.checkpoint',

@@ -1,5 +1,10 @@
 import type { z } from 'zod';
-import { type AuditSealOptions, type AuditSealRunReport, sealAuditLogs } from './audit-log.js';
+import {
+  type AuditSealerState,
+  type AuditSealOptions,
+  type AuditSealRunReport,
+  sealAuditLogs,
+} from './audit-log.js';
 import { AuditService } from './audit-service.js';
 import { AuditSinkService } from './audit-sink-service.js';
 import {
@@ -202,8 +207,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
       },
     });
   };
-  // Tenants whose tree grew since their last checkpoint, signed when the interval allows.
-  const unsignedAuditLogs = new Set<string>();
+  const sealer: AuditSealerState = { unsigned: new Set() };
   const sinkHealth: AuditSinkHealth = new Map();
   const sinks = deps.auditSinks ?? { sinks: [], retryDelayMs: () => 0 };
   return Object.freeze({
@@ -214,7 +218,7 @@ export function createRegistry(deps: RegistryDeps, options: AuthenticatorOptions
     deliverWebhooks: (options?: WebhookDeliveryOptions) => deliverDueWebhooks(deps, options),
     rotateDue: (options?: { limit?: number }) => rotateDue(deps, options),
     sendExpiryAlerts: (options?: { limit?: number }) => sendExpiryAlerts(deps, options),
-    sealAuditLogs: (options?: AuditSealOptions) => sealAuditLogs(deps, unsignedAuditLogs, options),
+    sealAuditLogs: (options?: AuditSealOptions) => sealAuditLogs(deps, sealer, options),
     deliverAuditSinks: (options?: AuditSinkDeliveryOptions) =>
       deliverAuditSinks(deps, sinks, sinkHealth, options),
     auditSinkStatus: () => auditSinkStatus(deps, sinks, sinkHealth),

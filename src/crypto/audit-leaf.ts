@@ -72,8 +72,14 @@ export function toAuditLeafEntry(value: unknown): AuditLeafEntry {
  * @example canonicalAuditLeaf(entry) // '{"action":"reveal","actor":"…",…,"version":3}'
  */
 export function canonicalAuditLeaf(entry: AuditLeafEntry): string {
-  return `{${AUDIT_LEAF_FIELDS.map((f) => `${JSON.stringify(f)}:${JSON.stringify(entry[f])}`).join(',')}}`;
+  let json = '{';
+  for (let i = 0; i < AUDIT_LEAF_FIELDS.length; i++)
+    json += KEY_PREFIXES[i]! + JSON.stringify(entry[AUDIT_LEAF_FIELDS[i]!]);
+  return `${json}}`;
 }
+
+/** `"field":` for each field, comma-led after the first: made once, since every leaf repeats them. */
+const KEY_PREFIXES = AUDIT_LEAF_FIELDS.map((f, i) => `${i === 0 ? '' : ','}${JSON.stringify(f)}:`);
 
 /** RFC 9162 leaf hash of an entry's canonical JSON. */
 export function auditLeafHash(entry: AuditLeafEntry): Buffer {

@@ -54,7 +54,7 @@ export function syslogFrame(
   return Buffer.concat([Buffer.from(`${message.length} `, 'ascii'), message]);
 }
 
-/** @example new SyslogSink({ name: 'siem', host: 'syslog.internal', port: 6514 }) */
+/** @example new SyslogSink({ name: 'siem', host: 'syslog.internal', port: 601 }) */
 export class SyslogSink implements AuditSink {
   readonly name: string;
   readonly tenantId?: string;

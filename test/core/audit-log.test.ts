@@ -117,11 +117,14 @@ describeEachBackend('audit log tree', (backend) => {
     expect(refused.length).toBeGreaterThanOrEqual(7);
   });
 
-  it('a vault-scoped token may not export the whole log', async () => {
-    await expectCode(
-      acme.audit.leaves({ treeSize: 1 }, { actor: 'scoped', vaultScope: vaultId } as never),
-      'FORBIDDEN',
-    );
+  it('a vault-scoped token may not read the tree, nor make the sealer sign for it', async () => {
+    const scoped = { actor: 'scoped', vaultScope: vaultId };
+    await expectCode(acme.audit.leaves({ treeSize: 1 }, scoped), 'FORBIDDEN');
+    await expectCode(acme.audit.checkpoint(scoped), 'FORBIDDEN');
+    await expectCode(acme.audit.proof({ index: 0, treeSize: 1 }, scoped), 'FORBIDDEN');
+    await expectCode(acme.audit.consistency({ from: 0, to: 1 }, scoped), 'FORBIDDEN');
+    const denied = (await acme.audit.query({ actor: 'scoped', outcome: 'denied' })).items;
+    expect(denied).toHaveLength(4);
   });
 
   it('a rotated key signs from then on; what the old key signed still verifies with it', async () => {

@@ -118,10 +118,8 @@ export interface AuditLogRepository {
   insertSigningKey(key: AuditSigningKeyRecord): Promise<boolean>;
   /** The newest checkpoint (the largest tree, then the latest signed), if any. */
   latestCheckpoint(): Promise<StoredCheckpoint | null>;
-  /** The newest checkpoint of exactly `treeSize` leaves, if any. */
-  checkpointAt(treeSize: number): Promise<StoredCheckpoint | null>;
-  /** Stores a checkpoint; one of the same size and key already there is kept. */
-  insertCheckpoint(cp: StoredCheckpoint): Promise<void>;
+  /** Stores a checkpoint; one of the same size and key already there is kept (false). */
+  insertCheckpoint(cp: StoredCheckpoint): Promise<boolean>;
   /** Signing keys' ids and wrapped keys, by id after the one given: for a root rotation. */
   listKeys(limit: number, afterId?: string): Promise<Array<{ id: string; wrappedKey: WrappedKey }>>;
   /** Replaces a signing key's wrapping if it is still the one read (compare-and-set). */

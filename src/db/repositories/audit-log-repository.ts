@@ -5,6 +5,7 @@ import type {
   AuditSigningKeyRecord,
   AuditTreeState,
   StoredCheckpoint,
+  UnsealedRow,
   WrappedKey,
 } from '../../core/ports.js';
 import { bytes } from '../rows.js';
@@ -20,6 +21,8 @@ import { TenantRepository } from './tenant-repository.js';
 type Row = Record<string, unknown>;
 
 const HASH = 32;
+/** Below every UUIDv7: the keyset start of a seal-order walk. */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /** A frontier is stored as its hashes concatenated, largest subtree first. */
 const splitHashes = (b: Buffer): Buffer[] =>
@@ -106,28 +109,47 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
   }
 
   async unsealed(from: string, limit: number) {
-    // One statement, so one snapshot for the rows and the horizon. A mark at or past the next
-    // transaction id to be assigned cannot be this cluster's: read from 0 (the anti-join keeps a
-    // row from being sealed twice).
-    const rows = await this.c.query(
-      `WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin,
-                            $2::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) AS behind)
-       SELECT snap.xmin::text AS horizon, snap.behind, u.*
-         FROM snap LEFT JOIN LATERAL (
-           SELECT ${ENTRY_COLUMNS('l')}, l.seal_xid::text AS seal_xid
-             FROM credential_access_log l
-            WHERE l.tenant_id = $1 AND l.seal_xid >= CASE WHEN snap.behind THEN '0'::xid8 ELSE $2::xid8 END
-              AND NOT EXISTS (SELECT 1 FROM audit_log_leaves f WHERE f.tenant_id = l.tenant_id AND f.log_id = l.id)
-            ORDER BY l.seal_xid, l.id
-            LIMIT $3) u ON true`,
-      [this.tenantId, from, limit],
+    // The horizon first: every transaction below it had ended then, so the reads after it (each
+    // with a newer snapshot) see all of their rows. A mark at or past the next transaction id to
+    // be assigned cannot be this cluster's: then the rows are read from 0.
+    const [snap] = await this.c.query<{ horizon: string; behind: boolean }>(
+      `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
+              $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) AS behind`,
+      [from],
     );
-    const first = rows[0]!;
-    return {
-      horizon: String(first.horizon),
-      restarted: first.behind === true,
-      rows: rows.filter((r) => r.id != null).map((r) => ({ entry: toEntry(r), sealXid: String(r.seal_xid) })),
-    };
+    const restarted = snap!.behind === true;
+    // Keyset pages in seal order, so the index is walked and stops at the page's end; the rows
+    // already sealed (above the mark, sealed by an earlier pass) are left out by a probe of the
+    // leaves' unique key, not an anti-join the planner may turn into a scan of the whole log.
+    const rows: UnsealedRow[] = [];
+    let after = { xid: restarted ? '0' : from, id: NIL_UUID };
+    while (rows.length < limit) {
+      const page = await this.c.query(
+        `SELECT ${ENTRY_COLUMNS('l')}, l.seal_xid::text AS seal_xid
+           FROM credential_access_log l
+          WHERE l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
+          ORDER BY l.seal_xid, l.id
+          LIMIT $4`,
+        [this.tenantId, after.xid, after.id, limit],
+      );
+      if (page.length === 0) break;
+      const sealed = new Set(
+        (
+          await this.c.query<{ log_id: string }>(
+            'SELECT log_id FROM audit_log_leaves WHERE tenant_id = $1 AND log_id = ANY($2::uuid[])',
+            [this.tenantId, page.map((r) => r.id)],
+          )
+        ).map((r) => String(r.log_id)),
+      );
+      for (const r of page) {
+        if (rows.length === limit) break;
+        if (!sealed.has(String(r.id))) rows.push({ entry: toEntry(r), sealXid: String(r.seal_xid) });
+      }
+      if (page.length < limit) break;
+      const last = page.at(-1)!;
+      after = { xid: String(last.seal_xid), id: String(last.id) };
+    }
+    return { horizon: snap!.horizon, restarted, rows };
   }
 
   async moveMark(sealedBelow: string) {
@@ -261,21 +283,13 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     return r ? toCheckpoint(r) : null;
   }
 
-  async checkpointAt(treeSize: number) {
-    const [r] = await this.c.query(
-      `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = $1 AND tree_size = $2
-        ORDER BY signed_at DESC LIMIT 1`,
-      [this.tenantId, treeSize],
-    );
-    return r ? toCheckpoint(r) : null;
-  }
-
   async insertCheckpoint(cp: StoredCheckpoint) {
-    await this.c.query(
+    const rows = await this.c.query(
       `INSERT INTO audit_checkpoints (tenant_id, tree_size, key_id, root_hash, signed_at, note)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING tree_size`,
       [this.tenantId, cp.treeSize, cp.keyId, Buffer.from(cp.rootHash), cp.signedAt, cp.note],
     );
+    return rows.length === 1;
   }
 
   listKeys(limit: number, afterId?: string) {

@@ -110,13 +110,19 @@ export class SqlPlatformTx implements PlatformTx {
   async tenantsWithUnsealedRows(limit: number, afterId?: string) {
     // As the platform role: it may read three columns of the access log, which rows are leaves,
     // and each tree's low-water mark: enough to tell whether a tenant has a committed row to seal.
+    // OFFSET 0 keeps the rows above each tenant's mark a range of its index, probed one by one
+    // against the leaves' unique key: flattened, the planner may scan and anti-join the whole log.
     const rows = await this.c.query<{ id: string }>(
       `SELECT t.tenant_id AS id FROM tenants t LEFT JOIN audit_log_state s ON s.tenant_id = t.tenant_id
         WHERE ($2::uuid IS NULL OR t.tenant_id > $2::uuid)
           AND EXISTS (
-            SELECT 1 FROM credential_access_log l
-             WHERE l.tenant_id = t.tenant_id AND l.seal_xid >= coalesce(s.sealed_below, '0'::xid8)
-               AND NOT EXISTS (SELECT 1 FROM audit_log_leaves f WHERE f.tenant_id = l.tenant_id AND f.log_id = l.id))
+            SELECT 1 FROM (
+              SELECT l.id FROM credential_access_log l
+               WHERE l.tenant_id = t.tenant_id
+                 AND l.seal_xid >= CASE WHEN s.sealed_below >= pg_snapshot_xmax(pg_current_snapshot()) THEN '0'::xid8
+                                        ELSE coalesce(s.sealed_below, '0'::xid8) END
+               OFFSET 0) l
+             WHERE NOT EXISTS (SELECT 1 FROM audit_log_leaves f WHERE f.tenant_id = t.tenant_id AND f.log_id = l.id))
         ORDER BY t.tenant_id LIMIT $1`,
       [limit, afterId ?? null],
     );
