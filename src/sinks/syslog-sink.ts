@@ -26,6 +26,8 @@ export interface SyslogSinkOptions {
   appName?: string;
   /** (Default: 5000) */
   connectTimeoutMs?: number;
+  /** How long a batch may take to reach the collector's socket before the sink counts as failed. (Default: 15000) */
+  writeTimeoutMs?: number;
 }
 
 const SEVERITY_INFO = 6;
@@ -66,7 +68,13 @@ export class SyslogSink implements AuditSink {
   constructor(options: SyslogSinkOptions) {
     this.name = options.name;
     if (options.tenantId) this.tenantId = options.tenantId;
-    this.#options = { facility: 13, appName: 'credreg', connectTimeoutMs: 5000, ...options };
+    this.#options = {
+      facility: 13,
+      appName: 'credreg',
+      connectTimeoutMs: 5000,
+      writeTimeoutMs: 15_000,
+      ...options,
+    };
   }
 
   send(records: readonly AuditSinkRecord[]): Promise<void> {
@@ -89,13 +97,21 @@ export class SyslogSink implements AuditSink {
     const socket = await this.#connected();
     await new Promise<void>((resolve, reject) => {
       const onClose = () => fail(new Error('the syslog connection closed'));
+      // A collector that stops reading fills the socket's buffers and the write never completes:
+      // without a deadline that one sink would hold up every other sink's pass, and shutdown.
+      const timer = setTimeout(
+        () => fail(new Error('the syslog collector did not take the batch within the write timeout')),
+        this.#options.writeTimeoutMs,
+      );
       const fail = (err: Error) => {
+        clearTimeout(timer);
         socket.off('close', onClose);
         this.#drop(socket);
         reject(err);
       };
       socket.once('close', onClose);
       socket.write(data, (err) => {
+        clearTimeout(timer);
         socket.off('close', onClose);
         if (err) fail(err);
         else resolve();

@@ -1,9 +1,11 @@
 /** The sink adapters on their own: framing, and what counts as delivered. */
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { AuditSinkRecord } from '../../src/core/ports.js';
 import { StdoutSink } from '../../src/sinks/stdout-sink.js';
-import { syslogFrame } from '../../src/sinks/syslog-sink.js';
+import { SyslogSink, syslogFrame } from '../../src/sinks/syslog-sink.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const record: AuditSinkRecord = {
   type: 'access',
@@ -65,5 +67,34 @@ describe('audit sink adapters', () => {
     });
     broken.on('error', () => {});
     await expect(new StdoutSink({ name: 'o', stream: broken }).send([record])).rejects.toThrow('EPIPE');
+  });
+
+  it('a syslog collector that stops reading fails the batch at the write timeout, and the next batch reconnects', async () => {
+    const sockets: Socket[] = [];
+    // Accepts, and never reads: the batch fills the kernel's buffers and the write never completes.
+    const server = createServer((socket) => {
+      socket.pause();
+      sockets.push(socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const sink = new SyslogSink({ name: 'stuck', host: '127.0.0.1', port, writeTimeoutMs: 2000 });
+    try {
+      const big = Array.from({ length: 2000 }, (_, i) => ({
+        ...record,
+        leafIndex: i,
+        reason: 'x'.repeat(16_000),
+      }));
+      await expect(sink.send(big)).rejects.toThrow(/write timeout/);
+      // The stuck connection was dropped: the next batch opens a fresh one.
+      const next = sink.send([record]);
+      await waitUntil(async () => sockets.length === 2, 'a second connection');
+      sockets[1]!.resume();
+      await next;
+    } finally {
+      sink.close();
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
   });
 });
