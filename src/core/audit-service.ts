@@ -114,10 +114,7 @@ async function proofs(
   log: AuditLogRepository,
   plans: ReturnType<AuditLogCrypto['inclusionPlan']>[],
 ) {
-  const refs = new Map<string, { level: number; index: number }>();
-  for (const plan of plans)
-    for (const step of plan) for (const r of step) refs.set(`${r.level}:${r.index}`, r);
-  const nodes = await log.nodes([...refs.values()]);
+  const nodes = await log.nodes(crypto.planNodes(plans));
   return plans.map((plan) => crypto.proof(plan, nodes).map(b64));
 }
 

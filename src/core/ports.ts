@@ -334,6 +334,8 @@ export interface AuditLogCrypto {
   resume(size: number, frontier: readonly Uint8Array[]): MerkleTreeBuilder;
   inclusionPlan(index: number, treeSize: number): ProofPlan;
   consistencyPlan(from: number, to: number): ProofPlan;
+  /** Every distinct node some plans need, for one read of the stored nodes. */
+  planNodes(plans: readonly ProofPlan[]): Array<{ level: number; index: number }>;
   /** The proof of a plan, from the stored nodes; throws if one it needs is not among them. */
   proof(
     plan: ProofPlan,

@@ -2,7 +2,14 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import type { AuditLogCrypto } from '../core/ports.js';
 import { auditLeafHash } from './audit-leaf.js';
 import { formatCheckpoint, signNote } from './checkpoint-note.js';
-import { consistencyPlan, EMPTY_ROOT, inclusionPlan, proofFromPlan, TreeBuilder } from './merkle.js';
+import {
+  consistencyPlan,
+  EMPTY_ROOT,
+  inclusionPlan,
+  planNodes,
+  proofFromPlan,
+  TreeBuilder,
+} from './merkle.js';
 
 /**
  * The audit log's hashing and signing for the core: RFC 9162 trees (merkle.ts), the leaf
@@ -14,6 +21,7 @@ const crypto: AuditLogCrypto = {
   resume: (size: number, frontier: readonly Uint8Array[]) => new TreeBuilder(size, frontier),
   inclusionPlan,
   consistencyPlan,
+  planNodes,
   proof(plan, nodes) {
     const byRef = new Map(nodes.map((n) => [`${n.level}:${n.index}`, n.hash]));
     return proofFromPlan(plan, (ref) => byRef.get(`${ref.level}:${ref.index}`));

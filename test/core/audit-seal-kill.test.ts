@@ -5,19 +5,20 @@
  * the whole log must then pass the offline verifier against a fresh checkpoint.
  */
 import { spawn } from 'node:child_process';
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TenantRegistry } from '../../src/core/registry.js';
-import { AUDIT_EXPORT_FORMAT, verifyAuditExport } from '../../src/crypto/audit-log-verifier.js';
+import { verifyAuditExport } from '../../src/crypto/audit-log-verifier.js';
 import { migrate } from '../../src/db/migrate.js';
 import { openPg } from '../../src/db/pg-adapter.js';
 import { openPglite } from '../../src/db/pglite-adapter.js';
 import { rolesFromPrefix } from '../../src/db/roles.js';
 import type { SqlDatabase } from '../../src/db/sql.js';
 import { assemble, type RegistryHandle } from '../../src/main.js';
+import { exportLines, publicKeysOf } from '../helpers/audit-export.js';
 import { BACKENDS, silentLogger, testConfig } from '../helpers/backends.js';
 import { collect } from '../helpers/processes.js';
 
@@ -39,16 +40,9 @@ async function fill(registry: RegistryHandle): Promise<TenantRegistry> {
 
 /** The whole log, checked as `credreg audit verify` checks it, against a fresh checkpoint. */
 async function verifyWhole(tenant: TenantRegistry) {
-  const cp = await tenant.audit.checkpoint();
-  const lines = [JSON.stringify({ format: AUDIT_EXPORT_FORMAT, checkpoint: cp.checkpoint })];
-  const ids = new Set<string>();
-  for (let from = 0; from < cp.treeSize; from += 1000) {
-    for (const leaf of (await tenant.audit.leaves({ treeSize: cp.treeSize, from, proofs: true })).items) {
-      lines.push(JSON.stringify(leaf));
-      ids.add(leaf.entry!.id);
-    }
-  }
-  const publicKeys = (await tenant.audit.keys()).keys.map((k) => createPublicKey(k.publicKeyPem));
+  const { cp, lines } = await exportLines(tenant);
+  const ids = new Set(lines.slice(1).map((line) => (JSON.parse(line) as { entry: { id: string } }).entry.id));
+  const publicKeys = await publicKeysOf(tenant);
   const result = await verifyAuditExport({ lines: () => lines, checkpoint: cp.checkpoint, publicKeys });
   return { cp, ids, result };
 }

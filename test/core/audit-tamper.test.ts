@@ -4,10 +4,10 @@
  * On every backend; the export is made as `credreg audit export --proofs` makes it (the library's
  * calls behind its API), and checked by the verifier `credreg audit verify` runs.
  */
-import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TenantRegistry } from '../../src/core/registry.js';
-import { AUDIT_EXPORT_FORMAT, verifyAuditExport } from '../../src/crypto/audit-log-verifier.js';
+import { verifyAuditExport } from '../../src/crypto/audit-log-verifier.js';
+import { exportLines, publicKeysOf } from '../helpers/audit-export.js';
 import { describeEachBackend, openTestRegistry, type TestRegistry } from '../helpers/backends.js';
 
 const alice = { actor: 'alice' };
@@ -38,20 +38,9 @@ describeEachBackend('audit log tampering', (backend) => {
     return { tenant, held };
   }
 
-  /** What `credreg audit export --format jsonl --proofs` writes. */
-  async function exportLines(tenant: TenantRegistry): Promise<string[]> {
-    const cp = await tenant.audit.checkpoint();
-    const lines = [JSON.stringify({ format: AUDIT_EXPORT_FORMAT, checkpoint: cp.checkpoint })];
-    for (let from = 0; from < cp.treeSize; from += 1000) {
-      const page = await tenant.audit.leaves({ treeSize: cp.treeSize, from, proofs: true });
-      for (const l of page.items) lines.push(JSON.stringify(l));
-    }
-    return lines;
-  }
-
   async function verify(tenant: TenantRegistry, checkpoint: string, previous?: string) {
-    const lines = await exportLines(tenant);
-    const publicKeys = (await tenant.audit.keys()).keys.map((k) => createPublicKey(k.publicKeyPem));
+    const { lines } = await exportLines(tenant);
+    const publicKeys = await publicKeysOf(tenant);
     return verifyAuditExport({
       lines: () => lines,
       checkpoint,
@@ -231,8 +220,8 @@ describeEachBackend('audit log tampering', (backend) => {
   it('a checkpoint under another key: bad-signature', async () => {
     const { tenant, held } = await loggedTenant();
     const { tenant: stranger } = await loggedTenant();
-    const lines = await exportLines(tenant);
-    const publicKeys = (await stranger.audit.keys()).keys.map((k) => createPublicKey(k.publicKeyPem));
+    const { lines } = await exportLines(tenant);
+    const publicKeys = await publicKeysOf(stranger);
     expect(
       await verifyAuditExport({ lines: () => lines, checkpoint: held.checkpoint, publicKeys }),
     ).toMatchObject({
