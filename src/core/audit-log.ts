@@ -17,7 +17,13 @@
 import type { RegistryDeps } from './audited-operation.js';
 import { RegistryError } from './errors.js';
 import { newId } from './ids.js';
-import type { AuditSigningKeyRecord, StoredCheckpoint, TenantTx, ValueBinding } from './ports.js';
+import type {
+  AuditSigningKeyRecord,
+  SealPosition,
+  StoredCheckpoint,
+  TenantTx,
+  ValueBinding,
+} from './ports.js';
 import { openSecret, ownKeyContext, ownKeyRecord } from './sealed-secret.js';
 
 /** The log's name in its checkpoints, and its signing key's name: one per tenant. */
@@ -26,8 +32,11 @@ export const auditLogOrigin = (tenantId: string) => `credreg/audit/${tenantId}`;
 /** Rows sealed in one transaction, by default. */
 export const DEFAULT_SEAL_BATCH = 1000;
 
-const minXid = (a: string, b: string) => (BigInt(a) <= BigInt(b) ? a : b);
-const maxXid = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);
+const samePosition = (a: SealPosition, b: SealPosition) =>
+  a.sealedBelow === b.sealedBelow &&
+  a.after?.xid === b.after?.xid &&
+  a.after?.id === b.after?.id &&
+  a.pending.join() === b.pending.join();
 
 /** What a signing key's private half is sealed to: the tenant and the key's own id. */
 const signingKeyBinding = (tenantId: string, keyId: string): ValueBinding => ({
@@ -62,35 +71,29 @@ export async function sealTenantLog(
   return deps.store.withTenant(tenantId, async (tx) => {
     const state = await tx.auditLog.lockState(crypto.emptyRoot, options.wait ?? false);
     if (!state) return { sealed: 0, treeSize: 0, busy: true };
-    const { rows, horizon, restarted } = await tx.auditLog.unsealed(state.sealedBelow, batchSize);
+    const { rows, position, restarted } = await tx.auditLog.unsealed(state.position, batchSize);
     if (restarted) {
       deps.logger.warn(
         { tenantId, treeSize: state.treeSize },
         'audit log: the database is behind the sealer (restored into another cluster?): rows are read from the start again',
       );
     }
-    // Every row below the horizon has committed or never will. With a full batch, rows of the last
-    // batch's transaction (or below the horizon) may remain, so the mark stops at that transaction.
-    const full = rows.length === batchSize;
-    const mark = full ? minXid(horizon, rows.at(-1)!.sealXid) : horizon;
-    const sealedBelow = restarted ? mark : maxXid(state.sealedBelow, mark);
     if (rows.length === 0) {
-      if (sealedBelow !== state.sealedBelow) await tx.auditLog.moveMark(sealedBelow);
+      if (!samePosition(position, state.position)) await tx.auditLog.movePosition(position);
       return { sealed: 0, treeSize: state.treeSize, busy: false };
     }
     const tree = crypto.resume(state.treeSize, state.frontier);
     const leaves = [];
     const nodes = [];
     for (const row of rows) {
-      const leafHash = crypto.leafHash(row.entry);
-      leaves.push({ leafIndex: tree.size, logId: row.entry.id, leafHash });
-      nodes.push(...tree.append(leafHash));
+      leaves.push({ leafIndex: tree.size, logId: row.logId, leafHash: row.leafHash });
+      nodes.push(...tree.append(row.leafHash));
     }
     await tx.auditLog.appendSealed(leaves, nodes, {
       treeSize: tree.size,
       frontier: tree.frontier(),
       rootHash: tree.root(),
-      sealedBelow,
+      position,
     });
     return { sealed: rows.length, treeSize: tree.size, busy: false };
   });

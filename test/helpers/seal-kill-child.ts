@@ -13,6 +13,7 @@ import { openPglite } from '../../src/db/pglite-adapter.js';
 import type { SqlClient, SqlDatabase } from '../../src/db/sql.js';
 import { assemble } from '../../src/main.js';
 import { silentLogger, testConfig } from './backends.js';
+import { wrapTransactions } from './wrap-db.js';
 
 const [store, where, prefix, rootKey, batchSize, dieInBatch] = process.argv.slice(2) as [
   'postgres' | 'pglite',
@@ -41,16 +42,7 @@ const opened: SqlDatabase =
   store === 'postgres'
     ? openPg({ connectionString: where, maxConnections: 2 })
     : await openPglite({ dataDir: where });
-const db = new Proxy(opened, {
-  get(target, prop) {
-    if (prop === 'transaction') {
-      return (fn: (c: SqlClient) => Promise<unknown>, prelude?: string) =>
-        target.transaction((c) => fn(dying(c)), prelude);
-    }
-    const value = Reflect.get(target, prop, target) as unknown;
-    return typeof value === 'function' ? value.bind(target) : value;
-  },
-});
+const db = wrapTransactions(opened, dying);
 const registry = await assemble(db, { config: testConfig(prefix, rootKey), logger: silentLogger });
 for (;;) {
   const report = await registry.sealAuditLogs({ batchSize: Number(batchSize) });

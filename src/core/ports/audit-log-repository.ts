@@ -28,18 +28,29 @@ export interface AuditTreeState {
   /** The roots of the tree's perfect subtrees, largest first (`rangeNodes(0, treeSize)` order). */
   frontier: Uint8Array[];
   rootHash: Uint8Array;
-  /**
-   * The low-water mark, a transaction id in decimal: every access-log row written by a transaction
-   * below it is a leaf, so the sealer reads only the rows above it ('0' at the start).
-   */
-  sealedBelow: string;
+  /** Where the sealer stands in the access log: handed back to {@link AuditLogRepository.unsealed}. */
+  position: SealPosition;
   sealedAt: Date;
 }
 
-/** A committed row to seal: its entry and the transaction that wrote it (decimal). */
+/**
+ * Where the sealer stands in a tenant's access log, in the database's transaction ids (decimal).
+ * Rows are sealed by (transaction id, row id); a row written by a transaction still running when
+ * the sealer read past it is sealed once that transaction has ended (migration 0013).
+ */
+export interface SealPosition {
+  /** The low-water mark: every transaction below it had ended at the last pass ('0' at first). */
+  sealedBelow: string;
+  /** The largest key read in seal order; null before the first (then the rows are read from the mark). */
+  after: { xid: string; id: string } | null;
+  /** Transactions below `after` that were still running at the last pass: their rows come later. */
+  pending: string[];
+}
+
+/** A committed row to seal: its id, and its leaf hash (the database's, of the row as it reads it). */
 export interface UnsealedRow {
-  entry: AuditLeafEntry;
-  sealXid: string;
+  logId: string;
+  leafHash: Uint8Array;
 }
 
 /** One stored node of the tree: level 0 is a leaf, level l ≥ 1 the perfect subtree of 2^l leaves. */
@@ -86,18 +97,18 @@ export interface AuditLogRepository {
   /** The tree's state as last committed, unlocked; null before the first seal. */
   state(): Promise<AuditTreeState | null>;
   /**
-   * Up to `limit` committed rows written at or above the low-water mark `from` that are not leaves
-   * yet, by (transaction id, id); and, from the same snapshot, the oldest transaction still
-   * running (`horizon`): no row below it can be written any more. If the database's transaction
-   * counter is behind `from` (a restore into another cluster), the mark cannot be this cluster's,
-   * so the rows are read from 0: `restarted` says so.
+   * Up to `limit` committed rows past `position` that are not leaves yet, in seal order, and the
+   * position after them. A transaction's rows that come in late (it was running at the last pass)
+   * are answered whole, past the limit if need be. If the database's transaction counter is behind
+   * `position` (a restore into another cluster), the position cannot be this cluster's, so every
+   * row is read again, those already leaves left out: `restarted` says so.
    */
   unsealed(
-    from: string,
+    position: SealPosition,
     limit: number,
-  ): Promise<{ rows: UnsealedRow[]; horizon: string; restarted: boolean }>;
-  /** Moves the low-water mark alone; the caller holds the state's lock. */
-  moveMark(sealedBelow: string): Promise<void>;
+  ): Promise<{ rows: UnsealedRow[]; position: SealPosition; restarted: boolean }>;
+  /** Moves the position alone (no row to seal); the caller holds the state's lock. */
+  movePosition(position: SealPosition): Promise<void>;
   /** Appends leaves and completed nodes, and moves the state; the caller holds its lock. */
   appendSealed(
     leaves: Array<{ leafIndex: number; logId: string; leafHash: Uint8Array }>,

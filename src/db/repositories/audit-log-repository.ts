@@ -4,6 +4,7 @@ import type {
   AuditNode,
   AuditSigningKeyRecord,
   AuditTreeState,
+  SealPosition,
   StoredCheckpoint,
   UnsealedRow,
   WrappedKey,
@@ -28,13 +29,39 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const splitHashes = (b: Buffer): Buffer[] =>
   Array.from({ length: b.length / HASH }, (_, i) => b.subarray(i * HASH, (i + 1) * HASH));
 
-const STATE_COLUMNS = 'tree_size, frontier, root_hash, sealed_below::text AS sealed_below, sealed_at';
+const STATE_COLUMNS = `tree_size, frontier, root_hash, sealed_below::text AS sealed_below, sealed_xid::text AS sealed_xid,
+  sealed_id, pending::text[] AS pending, sealed_at`;
+
+/** A place in seal order: the writing transaction's id (decimal), then the row's id. */
+type Key = { xid: string; id: string };
+type Walk = { rows: UnsealedRow[]; last: Key | null; truncated: boolean };
+const ZERO_KEY: Key = { xid: '0', id: NIL_UUID };
+
+const compareKeys = (a: Key, b: Key) => {
+  const x = BigInt(a.xid) - BigInt(b.xid);
+  if (x !== 0n) return x < 0n ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+};
+
+/** The position's columns, set from parameter `$n` on. */
+const positionSet = (n: number) =>
+  `sealed_below = $${n}::xid8, sealed_xid = $${n + 1}::xid8, sealed_id = $${n + 2}::uuid, pending = $${n + 3}::xid8[]`;
+const positionParams = (p: SealPosition) => [
+  p.sealedBelow,
+  p.after?.xid ?? null,
+  p.after?.id ?? null,
+  p.pending,
+];
 
 const toState = (r: Row): AuditTreeState => ({
   treeSize: Number(r.tree_size),
   frontier: splitHashes(bytes(r.frontier)!),
   rootHash: bytes(r.root_hash)!,
-  sealedBelow: String(r.sealed_below),
+  position: {
+    sealedBelow: String(r.sealed_below),
+    after: r.sealed_xid == null ? null : { xid: String(r.sealed_xid), id: String(r.sealed_id) },
+    pending: (r.pending as unknown[]).map(String),
+  },
   sealedAt: r.sealed_at as Date,
 });
 
@@ -42,10 +69,43 @@ const toState = (r: Row): AuditTreeState => ({
  * The columns of a row as its leaf encodes it. `occurred_at` is read as text, to the microsecond
  * and in UTC whatever the session's time zone, so the hash never depends on a driver's Date.
  */
-export const ENTRY_COLUMNS = (l: string) => `${l}.tenant_id, ${l}.id,
-  to_char(${l}.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at_text,
+const OCCURRED_AT = (l: string) =>
+  `to_char(${l}.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export const ENTRY_COLUMNS = (l: string) => `${l}.tenant_id, ${l}.id, ${OCCURRED_AT(l)} AS occurred_at_text,
   ${l}.credential_id, ${l}.vault_id, ${l}.action, ${l}.outcome, ${l}.actor, ${l}.reason, ${l}.source_ip,
   ${l}.user_agent, ${l}.request_id, ${l}.client_request_id, ${l}.version, ${l}.error_code`;
+
+/**
+ * The row's leaf hash, made by the database: SHA-256(0x00 ‖ UTF-8 of the canonical JSON of its
+ * fifteen fields), byte for byte what `auditLeafHash` (crypto/audit-leaf.ts) makes of the entry
+ * read with {@link ENTRY_COLUMNS}, so the sealer reads 32 bytes a row instead of every field.
+ * `to_json` of a text escapes as JSON.stringify does (`"`, `\`, the control characters, nothing
+ * else; a database text holds no NUL and no lone surrogate); audit-seal-position.test.ts holds the
+ * two to the same bytes over rows made to differ.
+ */
+const LEAF_HASH = (l: string) => {
+  const field = (key: string, json: string, nullable: boolean) =>
+    `'"${key}":' || ${nullable ? `coalesce(${json}, 'null')` : json}`;
+  const fields = [
+    field('action', `to_json(${l}.action)::text`, false),
+    field('actor', `to_json(${l}.actor)::text`, false),
+    field('clientRequestId', `to_json(${l}.client_request_id)::text`, true),
+    field('credentialId', `to_json(${l}.credential_id)::text`, true),
+    field('errorCode', `to_json(${l}.error_code)::text`, true),
+    field('id', `to_json(${l}.id)::text`, false),
+    field('occurredAt', `to_json(${OCCURRED_AT(l)})::text`, false),
+    field('outcome', `to_json(${l}.outcome)::text`, false),
+    field('reason', `to_json(${l}.reason)::text`, true),
+    field('requestId', `to_json(${l}.request_id)::text`, true),
+    field('sourceIp', `to_json(${l}.source_ip)::text`, true),
+    field('tenantId', `to_json(${l}.tenant_id)::text`, false),
+    field('userAgent', `to_json(${l}.user_agent)::text`, true),
+    field('vaultId', `to_json(${l}.vault_id)::text`, true),
+    field('version', `${l}.version::text`, true),
+  ];
+  return `sha256('\\x00'::bytea || convert_to('{' || ${fields.join(" || ',' || ")} || '}', 'UTF8'))`;
+};
 
 const nullable = (v: unknown) => (v == null ? null : String(v));
 
@@ -66,6 +126,10 @@ export const toEntry = (r: Row): AuditLeafEntry => ({
   vaultId: nullable(r.vault_id),
   version: r.version == null ? null : Number(r.version),
 });
+
+const UNSEALED_COLUMNS = (l: string) =>
+  `${l}.id, ${l}.seal_xid::text AS seal_xid, ${LEAF_HASH(l)} AS leaf_hash`;
+const toUnsealed = (r: Row): UnsealedRow => ({ logId: String(r.id), leafHash: bytes(r.leaf_hash)! });
 
 const toKey = (r: Row): AuditSigningKeyRecord => ({
   id: String(r.id),
@@ -108,54 +172,115 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     return r ? toState(r) : null;
   }
 
-  async unsealed(from: string, limit: number) {
-    // The horizon first: every transaction below it had ended then, so the reads after it (each
-    // with a newer snapshot) see all of their rows. A mark at or past the next transaction id to
-    // be assigned cannot be this cluster's: then the rows are read from 0.
-    const [snap] = await this.c.query<{ horizon: string; behind: boolean }>(
-      `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
-              $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) AS behind`,
-      [from],
+  async unsealed(position: SealPosition, limit: number) {
+    // The snapshot first: the rows read after it (each statement with a newer one) are filtered
+    // to the transactions it saw as ended, so what it saw running is exactly what comes in late.
+    // Sorts off for this transaction: the rows past the key are always the newest, which the
+    // statistics do not know of yet, and the planner would sort every one of them for each page
+    // instead of walking the seal index for a page's worth.
+    const [snap] = await this.c.query<{
+      snapshot: string;
+      horizon: string;
+      xmax: string;
+      running: unknown[];
+    }>(
+      `SELECT set_config('enable_sort', 'off', true) AS sorts_off, pg_current_snapshot()::text AS snapshot,
+              pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
+              pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
+              ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()))::text[] AS running`,
     );
-    const restarted = snap!.behind === true;
-    // Keyset pages in seal order, so the index is walked and stops at the page's end; the rows
-    // already sealed (above the mark, sealed by an earlier pass) are left out by a probe of the
-    // leaves' unique key, not an anti-join the planner may turn into a scan of the whole log.
-    const rows: UnsealedRow[] = [];
-    let after = { xid: restarted ? '0' : from, id: NIL_UUID };
-    while (rows.length < limit) {
-      const page = await this.c.query(
-        `SELECT ${ENTRY_COLUMNS('l')}, l.seal_xid::text AS seal_xid
-           FROM credential_access_log l
-          WHERE l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
-          ORDER BY l.seal_xid, l.id
-          LIMIT $4`,
-        [this.tenantId, after.xid, after.id, limit],
+    const { snapshot, horizon } = snap!;
+    // A key at or past the next transaction id to be assigned cannot be this cluster's.
+    const restarted = position.after !== null && BigInt(position.after.xid) >= BigInt(snap!.xmax);
+    let rows: UnsealedRow[];
+    let walk: Walk;
+    if (position.after === null || restarted) {
+      // No key yet (a tree sealed before migration 0013), or a restore: every row from the mark,
+      // or from the start, probed against the leaves.
+      walk = await this.#walk(
+        restarted ? ZERO_KEY : { xid: position.sealedBelow, id: NIL_UUID },
+        limit,
+        snapshot,
+        true,
       );
-      if (page.length === 0) break;
-      const sealed = new Set(
-        (
-          await this.c.query<{ log_id: string }>(
-            'SELECT log_id FROM audit_log_leaves WHERE tenant_id = $1 AND log_id = ANY($2::uuid[])',
-            [this.tenantId, page.map((r) => r.id)],
-          )
-        ).map((r) => String(r.log_id)),
-      );
-      for (const r of page) {
-        if (rows.length === limit) break;
-        if (!sealed.has(String(r.id))) rows.push({ entry: toEntry(r), sealXid: String(r.seal_xid) });
-      }
-      if (page.length < limit) break;
-      const last = page.at(-1)!;
-      after = { xid: String(last.seal_xid), id: String(last.id) };
+      rows = walk.rows;
+    } else {
+      const late = position.pending.length > 0 ? await this.#late(position.pending, snapshot) : [];
+      walk = await this.#walk(position.after, Math.max(0, limit - late.length), snapshot, false);
+      rows = [...late, ...walk.rows];
     }
-    return { horizon: snap!.horizon, restarted, rows };
+    let after = position.after;
+    if (restarted && walk.truncated) {
+      // Until the walk from the start has reached the end, every pass starts there again.
+      return { rows, restarted, position: { sealedBelow: '0', after: null, pending: [] } };
+    }
+    if (walk.last && (after === null || compareKeys(walk.last, after) > 0)) after = walk.last;
+    const pending = after ? snap!.running.map(String).filter((xid) => BigInt(xid) < BigInt(after.xid)) : [];
+    return { rows, restarted, position: { sealedBelow: horizon, after, pending } };
   }
 
-  async moveMark(sealedBelow: string) {
-    await this.c.query('UPDATE audit_log_state SET sealed_below = $2::xid8 WHERE tenant_id = $1', [
+  /**
+   * The rows past `from` in seal order of the transactions `snapshot` saw as ended, up to `limit`
+   * (with `probe`, up to `limit` that are not leaves yet); `last` is the key up to which every
+   * row was looked at, `truncated` whether the limit stopped the walk.
+   */
+  async #walk(from: Key, limit: number, snapshot: string, probe: boolean): Promise<Walk> {
+    const rows: UnsealedRow[] = [];
+    let last: Key | null = null;
+    let after = from;
+    while (rows.length < limit) {
+      const page = await this.c.query(
+        `SELECT ${UNSEALED_COLUMNS('l')}
+           FROM credential_access_log l
+          WHERE l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
+            AND pg_visible_in_snapshot(l.seal_xid, $4::pg_snapshot)
+          ORDER BY l.seal_xid, l.id
+          LIMIT $5`,
+        [this.tenantId, after.xid, after.id, snapshot, limit],
+      );
+      if (page.length === 0) return { rows, last, truncated: false };
+      // Rows above the mark may be leaves already (sealed by an earlier pass): left out by a probe
+      // of the leaves' unique key, row by row, not an anti-join the planner may turn into a scan.
+      const sealed = probe ? await this.#sealedOf(page.map((r) => String(r.id))) : new Set<string>();
+      for (const r of page) {
+        if (rows.length === limit) return { rows, last, truncated: true };
+        last = { xid: String(r.seal_xid), id: String(r.id) };
+        if (!sealed.has(last.id)) rows.push(toUnsealed(r));
+      }
+      if (page.length < limit) return { rows, last, truncated: false };
+      after = last!;
+    }
+    return { rows, last, truncated: true };
+  }
+
+  /** Every row of these transactions that `snapshot` saw as ended, in seal order. */
+  async #late(xids: string[], snapshot: string): Promise<UnsealedRow[]> {
+    const rows = await this.c.query(
+      `SELECT ${UNSEALED_COLUMNS('l')}
+         FROM unnest($2::xid8[]) AS p (xid)
+        CROSS JOIN LATERAL (SELECT * FROM credential_access_log c
+                             WHERE c.tenant_id = $1 AND c.seal_xid = p.xid
+                               AND pg_visible_in_snapshot(c.seal_xid, $3::pg_snapshot)) AS l`,
+      [this.tenantId, xids, snapshot],
+    );
+    const keyOf = (r: Row) => ({ xid: String(r.seal_xid), id: String(r.id) });
+    return rows.sort((a, b) => compareKeys(keyOf(a), keyOf(b))).map(toUnsealed);
+  }
+
+  async #sealedOf(ids: string[]): Promise<Set<string>> {
+    const rows = await this.c.query<{ log_id: string }>(
+      `SELECT u.id AS log_id FROM unnest($2::uuid[]) AS u (id)
+        CROSS JOIN LATERAL (SELECT 1 FROM audit_log_leaves f
+                             WHERE f.tenant_id = $1 AND f.log_id = u.id LIMIT 1) AS leaf`,
+      [this.tenantId, ids],
+    );
+    return new Set(rows.map((r) => String(r.log_id)));
+  }
+
+  async movePosition(position: SealPosition) {
+    await this.c.query(`UPDATE audit_log_state SET ${positionSet(2)} WHERE tenant_id = $1`, [
       this.tenantId,
-      sealedBelow,
+      ...positionParams(position),
     ]);
   }
 
@@ -187,15 +312,14 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
       );
     }
     await this.c.query(
-      `UPDATE audit_log_state SET tree_size = $2, frontier = $3, root_hash = $4, sealed_below = $5::xid8,
-              sealed_at = now()
+      `UPDATE audit_log_state SET tree_size = $2, frontier = $3, root_hash = $4, sealed_at = now(), ${positionSet(5)}
         WHERE tenant_id = $1`,
       [
         this.tenantId,
         state.treeSize,
         Buffer.concat(state.frontier),
         Buffer.from(state.rootHash),
-        state.sealedBelow,
+        ...positionParams(state.position),
       ],
     );
   }
