@@ -3,7 +3,8 @@
  * RFC 9162 Merkle tree, with signed checkpoints of its root.
  *
  * Glossary
- * - **leaf**: one access-log row, hashed over all its fields (`AuditLogCrypto.leafHash`).
+ * - **leaf**: one access-log row, hashed over all its fields (`crypto/audit-leaf.ts`; the database
+ *   makes the hash as it reads the row, see `UnsealedRow`).
  * - **sealer**: appends committed rows to their tenant's tree, after their commit, in seal order
  *   (the writing transaction's id, then the row's id; see migration 0011). A reveal never waits
  *   for it: the row is written in the reveal's transaction, the tree catches up after.

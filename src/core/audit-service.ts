@@ -108,14 +108,14 @@ const notSealed = (treeSize: number, sealed: number) =>
     `treeSize ${treeSize} is past the log's ${sealed} sealed entries; take the size from a checkpoint`,
   );
 
-/** The proofs of a plan each, read from the tree's stored nodes in one query. */
+/** The proofs of a plan each, made from the tree's stored nodes, read in one query. */
 async function proofs(
   crypto: AuditLogCrypto,
   log: AuditLogRepository,
   plans: ReturnType<AuditLogCrypto['inclusionPlan']>[],
 ) {
   const nodes = await log.nodes(crypto.planNodes(plans));
-  return plans.map((plan) => crypto.proof(plan, nodes).map(b64));
+  return crypto.proofs(plans, nodes).map((proof) => proof.map(b64));
 }
 
 /** The tenant's checkpoint keys; its first key is made on first use. */

@@ -312,7 +312,7 @@ export interface RegistryStore {
 /** A Merkle tree being appended to (RFC 9162), from its frontier. */
 export interface MerkleTreeBuilder {
   readonly size: number;
-  /** Appends a leaf hash; returns the perfect subtrees of two leaves or more it completed. */
+  /** Appends a leaf hash; returns the perfect subtrees it completed that are stored (not every level is). */
   append(leafHash: Uint8Array): Array<{ level: number; index: number; hash: Uint8Array }>;
   root(): Uint8Array;
   /** The roots of the perfect subtrees, largest first. */
@@ -329,18 +329,17 @@ export type ProofPlan = Array<Array<{ level: number; index: number }>>;
 export interface AuditLogCrypto {
   /** The root of the empty tree. */
   readonly emptyRoot: Uint8Array;
-  leafHash(entry: AuditLeafEntry): Uint8Array;
   /** A builder resumed at `size` leaves from its frontier (as `MerkleTreeBuilder.frontier` gave it). */
   resume(size: number, frontier: readonly Uint8Array[]): MerkleTreeBuilder;
   inclusionPlan(index: number, treeSize: number): ProofPlan;
   consistencyPlan(from: number, to: number): ProofPlan;
-  /** Every distinct node some plans need, for one read of the stored nodes. */
+  /** Every distinct stored node (a leaf, or a node of a stored level) some plans need, for one read. */
   planNodes(plans: readonly ProofPlan[]): Array<{ level: number; index: number }>;
-  /** The proof of a plan, from the stored nodes; throws if one it needs is not among them. */
-  proof(
-    plan: ProofPlan,
+  /** The proof of each plan, from the stored nodes; throws if one it needs is not among them. */
+  proofs(
+    plans: readonly ProofPlan[],
     nodes: ReadonlyArray<{ level: number; index: number; hash: Uint8Array }>,
-  ): Uint8Array[];
+  ): Uint8Array[][];
   /** A fresh Ed25519 key pair: SPKI PEM public, PKCS#8 PEM private. */
   generateSigningKey(): { publicKeyPem: string; privateKeyPem: string };
   /** The signed note of a checkpoint, signed by `privateKeyPem` under the key name `origin`. */

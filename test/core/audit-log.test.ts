@@ -203,4 +203,52 @@ describeEachBackend('audit log tree', (backend) => {
       expect(again).toMatchObject({ tenants: 0, sealed: 0, checkpoints: 0 });
     });
   });
+
+  it('proofs span the stored levels and those hashed from leaves (trees of more than 256 leaves)', async () => {
+    // Rows written as the owner, 700 at once: the tree then has perfect subtrees of 256 and 512
+    // leaves (stored) and partial blocks whose nodes are hashed from their leaves.
+    const tenant = t.registry.forTenant((await t.registry.tenants.create({ name: 'wide' })).id);
+    const small = await tenant.audit.checkpoint();
+    await t.db.transaction((c) =>
+      c.query(
+        `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor, reason)
+         SELECT $1, gen_random_uuid(), 'reveal', 'granted', 'owner', 'row ' || n FROM generate_series(1, 700) AS n`,
+        [tenant.tenantId],
+      ),
+    );
+    // In batches of 300, so batches end inside the blocks of 256.
+    while ((await t.registry.sealAuditLogs({ batchSize: 300 })).sealed > 0);
+    const whole = await tenant.audit.checkpoint();
+    expect(whole.treeSize).toBe(small.treeSize + 700);
+    const { items } = await tenant.audit.leaves({ treeSize: whole.treeSize, limit: 1000 });
+    const leafHashes = items.map((leaf) => b(leaf.leafHash));
+    /** The root of the first `size` leaves, made here from the leaves alone. */
+    const rootOf = (size: number) => {
+      const tree = new TreeBuilder();
+      for (const h of leafHashes.slice(0, size)) tree.append(h);
+      return tree.root();
+    };
+    expect(rootOf(whole.treeSize)).toEqual(b(whole.rootHash));
+
+    const indexes = [0, 1, 254, 255, 256, 257, 511, 512, 513, 640, whole.treeSize - 1];
+    for (const treeSize of [257, 512, 513, 600, whole.treeSize]) {
+      const root = rootOf(treeSize);
+      for (const index of indexes.filter((i) => i < treeSize)) {
+        const p = await tenant.audit.proof({ index, treeSize });
+        const ok = verifyInclusion(b(p.leafHash), index, treeSize, p.proof.map(b), root);
+        expect(ok, `leaf ${index} of ${treeSize}`).toBe(true);
+      }
+    }
+    for (const [from, to] of [
+      [1, 700],
+      [256, 512],
+      [257, 600],
+      [300, whole.treeSize],
+      [small.treeSize, whole.treeSize],
+    ] as const) {
+      const { proof } = await tenant.audit.consistency({ from, to });
+      const ok = verifyConsistency(from, to, proof.map(b), rootOf(from), rootOf(to));
+      expect(ok, `${from} to ${to}`).toBe(true);
+    }
+  });
 });

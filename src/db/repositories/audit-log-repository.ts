@@ -289,15 +289,17 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     nodes: AuditNode[],
     state: Omit<AuditTreeState, 'sealedAt'>,
   ) {
+    // The leaves are consecutive: their hashes go as one bytea, cut in 32-byte pieces by the
+    // database, which costs less on both sides than an array of a thousand byteas.
+    const first = leaves[0]?.leafIndex ?? 0;
+    if (leaves.some((l, i) => l.leafIndex !== first + i)) {
+      throw new Error('appendSealed: the leaves are not consecutive');
+    }
     await this.c.query(
       `INSERT INTO audit_log_leaves (tenant_id, leaf_index, log_id, leaf_hash)
-       SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], $4::bytea[])`,
-      [
-        this.tenantId,
-        leaves.map((l) => l.leafIndex),
-        leaves.map((l) => l.logId),
-        leaves.map((l) => Buffer.from(l.leafHash)),
-      ],
+       SELECT $1, $2::bigint + u.n - 1, u.id, substring($4::bytea FROM (u.n::int - 1) * ${HASH} + 1 FOR ${HASH})
+         FROM unnest($3::uuid[]) WITH ORDINALITY AS u (id, n)`,
+      [this.tenantId, first, leaves.map((l) => l.logId), Buffer.concat(leaves.map((l) => l.leafHash))],
     );
     if (nodes.length > 0) {
       await this.c.query(
