@@ -102,6 +102,8 @@ export async function revealWithSealer(
     );
     await drive(reveal, concurrency, warmupMs, signal);
     const plain = await drive(reveal, concurrency, durationMs, signal);
+    // The plain cell's rows too: the sealing cell's lag pairs its own rows with its own leaves.
+    await sealEverything(registry, signal);
     const sealing = await sealingCell(registry, reveal, options);
     passes += sealing.passes;
     lags.push(...sealing.lags);

@@ -4,7 +4,7 @@
  *
  * Glossary
  * - **leaf**: one access-log row, hashed over all its fields (`crypto/audit-leaf.ts`; the database
- *   makes the hash as it reads the row, see `UnsealedRow`).
+ *   makes the hash as it reads the row, see `AuditLogRepository.appendLeaves`).
  * - **sealer**: appends committed rows to their tenant's tree, after their commit, in seal order
  *   (the writing transaction's id, then the row's id; see migration 0011). A reveal never waits
  *   for it: the row is written in the reveal's transaction, the tree catches up after.
@@ -72,31 +72,31 @@ export async function sealTenantLog(
   return deps.store.withTenant(tenantId, async (tx) => {
     const state = await tx.auditLog.lockState(crypto.emptyRoot, options.wait ?? false);
     if (!state) return { sealed: 0, treeSize: 0, busy: true };
-    const { rows, position, restarted } = await tx.auditLog.unsealed(state.position, batchSize);
+    const { leafHashes, position, restarted } = await tx.auditLog.appendLeaves(
+      state.position,
+      batchSize,
+      state.treeSize,
+    );
     if (restarted) {
       deps.logger.warn(
         { tenantId, treeSize: state.treeSize },
         'audit log: the database is behind the sealer (restored into another cluster?): rows are read from the start again',
       );
     }
-    if (rows.length === 0) {
+    if (leafHashes.length === 0) {
       if (!samePosition(position, state.position)) await tx.auditLog.movePosition(position);
       return { sealed: 0, treeSize: state.treeSize, busy: false };
     }
     const tree = crypto.resume(state.treeSize, state.frontier);
-    const leaves = [];
     const nodes = [];
-    for (const row of rows) {
-      leaves.push({ leafIndex: tree.size, logId: row.logId, leafHash: row.leafHash });
-      nodes.push(...tree.append(row.leafHash));
-    }
-    await tx.auditLog.appendSealed(leaves, nodes, {
+    for (const leafHash of leafHashes) nodes.push(...tree.append(leafHash));
+    await tx.auditLog.appendNodes(nodes, {
       treeSize: tree.size,
       frontier: tree.frontier(),
       rootHash: tree.root(),
       position,
     });
-    return { sealed: rows.length, treeSize: tree.size, busy: false };
+    return { sealed: leafHashes.length, treeSize: tree.size, busy: false };
   });
 }
 

@@ -20,12 +20,20 @@ import { wrapTransactions } from '../helpers/wrap-db.js';
 
 const alice = { actor: 'alice' };
 
-/** The database, counting the access-log rows the sealer's reads answer (they name `seal_xid`). */
+/**
+ * The database, counting the access-log rows the sealer reads: those a page of its walk answers
+ * (they name `seal_xid`), and those a statement that appends them as leaves hashes (it answers
+ * their hashes, concatenated).
+ */
 function countingSealerReads(db: SqlDatabase, onRows: (n: number) => void): SqlDatabase {
   const counting = (c: SqlClient): SqlClient => ({
     async query<R>(text: string, params?: unknown[]) {
       const rows = await c.query<R>(text, params);
       if (text.includes('seal_xid::text AS seal_xid')) onRows(rows.length);
+      if (text.includes('INSERT INTO audit_log_leaves') && text.includes('AS hashes')) {
+        const hashes = (rows[0] as { hashes: Buffer | null } | undefined)?.hashes;
+        onRows((hashes?.length ?? 0) / 32);
+      }
       return rows;
     },
   });

@@ -47,12 +47,6 @@ export interface SealPosition {
   pending: string[];
 }
 
-/** A committed row to seal: its id, and its leaf hash (the database's, of the row as it reads it). */
-export interface UnsealedRow {
-  logId: string;
-  leafHash: Uint8Array;
-}
-
 /** One stored node of the tree: level 0 is a leaf, level l ≥ 1 the perfect subtree of 2^l leaves. */
 export interface AuditNode {
   level: number;
@@ -97,24 +91,24 @@ export interface AuditLogRepository {
   /** The tree's state as last committed, unlocked; null before the first seal. */
   state(): Promise<AuditTreeState | null>;
   /**
-   * Up to `limit` committed rows past `position` that are not leaves yet, in seal order, and the
-   * position after them. A transaction's rows that come in late (it was running at the last pass)
-   * are answered whole, past the limit if need be. If the database's transaction counter is behind
-   * `position` (a restore into another cluster), the position cannot be this cluster's, so every
-   * row is read again, those already leaves left out: `restarted` says so.
+   * Appends up to `limit` committed rows past `position` that are not leaves yet to the tree's
+   * leaves, in seal order, from leaf index `firstIndex`; answers their leaf hashes (made by the
+   * database, of the row as it holds it: docs/audit.md, "Leaf") in that order, and the position
+   * after them. A transaction's rows that come in late (it was running at the last pass) are taken
+   * whole, past the limit if need be. If the database's transaction counter is behind `position`
+   * (a restore into another cluster), the position cannot be this cluster's, so the rows are read
+   * from the start, those already leaves left out: `restarted` says so. The caller holds the
+   * state's lock, and moves the state with {@link appendNodes} in the same transaction.
    */
-  unsealed(
+  appendLeaves(
     position: SealPosition,
     limit: number,
-  ): Promise<{ rows: UnsealedRow[]; position: SealPosition; restarted: boolean }>;
+    firstIndex: number,
+  ): Promise<{ leafHashes: Uint8Array[]; position: SealPosition; restarted: boolean }>;
   /** Moves the position alone (no row to seal); the caller holds the state's lock. */
   movePosition(position: SealPosition): Promise<void>;
-  /** Appends leaves and completed nodes, and moves the state; the caller holds its lock. */
-  appendSealed(
-    leaves: Array<{ leafIndex: number; logId: string; leafHash: Uint8Array }>,
-    nodes: AuditNode[],
-    state: Omit<AuditTreeState, 'sealedAt'>,
-  ): Promise<void>;
+  /** Appends the nodes the new leaves completed, and moves the state; the caller holds its lock. */
+  appendNodes(nodes: AuditNode[], state: Omit<AuditTreeState, 'sealedAt'>): Promise<void>;
   /** The stored nodes asked for, by level and index (level 0: leaves); those missing are left out. */
   nodes(refs: ReadonlyArray<{ level: number; index: number }>): Promise<AuditNode[]>;
   /** Leaves `from` to `to` − 1 in order, each with its row as the database holds it now. */

@@ -6,7 +6,6 @@ import type {
   AuditTreeState,
   SealPosition,
   StoredCheckpoint,
-  UnsealedRow,
   WrappedKey,
 } from '../../core/ports.js';
 import { bytes } from '../rows.js';
@@ -34,7 +33,6 @@ const STATE_COLUMNS = `tree_size, frontier, root_hash, sealed_below::text AS sea
 
 /** A place in seal order: the writing transaction's id (decimal), then the row's id. */
 type Key = { xid: string; id: string };
-type Walk = { rows: UnsealedRow[]; last: Key | null; truncated: boolean };
 const ZERO_KEY: Key = { xid: '0', id: NIL_UUID };
 
 const compareKeys = (a: Key, b: Key) => {
@@ -127,10 +125,6 @@ export const toEntry = (r: Row): AuditLeafEntry => ({
   version: r.version == null ? null : Number(r.version),
 });
 
-const UNSEALED_COLUMNS = (l: string) =>
-  `${l}.id, ${l}.seal_xid::text AS seal_xid, ${LEAF_HASH(l)} AS leaf_hash`;
-const toUnsealed = (r: Row): UnsealedRow => ({ logId: String(r.id), leafHash: bytes(r.leaf_hash)! });
-
 const toKey = (r: Row): AuditSigningKeyRecord => ({
   id: String(r.id),
   publicKeyPem: String(r.public_key_pem),
@@ -154,8 +148,8 @@ const CHECKPOINT_COLUMNS = 'tree_size, root_hash, key_id, signed_at, note';
 export class SqlAuditLogRepository extends TenantRepository implements AuditLogRepository {
   async lockState(emptyRoot: Uint8Array, wait: boolean) {
     await this.c.query(
-      `INSERT INTO audit_log_state (tenant_id, tree_size, frontier, root_hash, sealed_below)
-       VALUES ($1, 0, '\\x', $2, '0') ON CONFLICT (tenant_id) DO NOTHING`,
+      `INSERT INTO audit_log_state (tenant_id, tree_size, frontier, root_hash, sealed_below, sealed_xid, sealed_id)
+       VALUES ($1, 0, '\\x', $2, '0', '0', '${NIL_UUID}') ON CONFLICT (tenant_id) DO NOTHING`,
       [this.tenantId, Buffer.from(emptyRoot)],
     );
     const [r] = await this.c.query(
@@ -172,7 +166,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     return r ? toState(r) : null;
   }
 
-  async unsealed(position: SealPosition, limit: number) {
+  async appendLeaves(position: SealPosition, limit: number, firstIndex: number) {
     // The snapshot first: the rows read after it (each statement with a newer one) are filtered
     // to the transactions it saw as ended, so what it saw running is exactly what comes in late.
     // Sorts off for this transaction: the rows past the key are always the newest, which the
@@ -192,45 +186,92 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     const { snapshot, horizon } = snap!;
     // A key at or past the next transaction id to be assigned cannot be this cluster's.
     const restarted = position.after !== null && BigInt(position.after.xid) >= BigInt(snap!.xmax);
-    let rows: UnsealedRow[];
-    let walk: Walk;
+    const hashes: Uint8Array[] = [];
+    let walk: { last: Key | null; truncated: boolean };
     if (position.after === null || restarted) {
       // No key yet (a tree sealed before migration 0013), or a restore: every row from the mark,
       // or from the start, probed against the leaves.
-      walk = await this.#walk(
-        restarted ? ZERO_KEY : { xid: position.sealedBelow, id: NIL_UUID },
-        limit,
-        snapshot,
-        true,
-      );
-      rows = walk.rows;
+      const from = restarted ? ZERO_KEY : { xid: position.sealedBelow, id: NIL_UUID };
+      const probed = await this.#probingWalk(from, limit, snapshot);
+      await this.#insertLeaves(firstIndex, probed.rows);
+      hashes.push(...probed.rows.map((r) => r.leafHash));
+      walk = probed;
     } else {
-      const late = position.pending.length > 0 ? await this.#late(position.pending, snapshot) : [];
-      walk = await this.#walk(position.after, Math.max(0, limit - late.length), snapshot, false);
-      rows = [...late, ...walk.rows];
+      if (position.pending.length > 0) {
+        // Every row of these transactions that has committed since, whole.
+        const late = await this.#appendRows(
+          `SELECT c.* FROM unnest($4::xid8[]) AS p (xid)
+            CROSS JOIN LATERAL (SELECT * FROM credential_access_log c
+                                 WHERE c.tenant_id = $1 AND c.seal_xid = p.xid
+                                   AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)) AS c`,
+          [snapshot, firstIndex, position.pending],
+        );
+        hashes.push(...late.hashes);
+      }
+      const rest = Math.max(0, limit - hashes.length);
+      const walked =
+        rest === 0
+          ? { hashes: [], last: null }
+          : await this.#appendRows(
+              `SELECT * FROM credential_access_log c
+                WHERE c.tenant_id = $1 AND (c.seal_xid, c.id) > ($4::xid8, $5::uuid)
+                  AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)
+                ORDER BY c.seal_xid, c.id LIMIT $6`,
+              [snapshot, firstIndex + hashes.length, position.after.xid, position.after.id, rest],
+            );
+      hashes.push(...walked.hashes);
+      walk = { last: walked.last, truncated: walked.hashes.length === rest };
     }
     let after = position.after;
     if (restarted && walk.truncated) {
       // Until the walk from the start has reached the end, every pass starts there again.
-      return { rows, restarted, position: { sealedBelow: '0', after: null, pending: [] } };
+      return { leafHashes: hashes, restarted, position: { sealedBelow: '0', after: null, pending: [] } };
     }
     if (walk.last && (after === null || compareKeys(walk.last, after) > 0)) after = walk.last;
     const pending = after ? snap!.running.map(String).filter((xid) => BigInt(xid) < BigInt(after.xid)) : [];
-    return { rows, restarted, position: { sealedBelow: horizon, after, pending } };
+    return { leafHashes: hashes, restarted, position: { sealedBelow: horizon, after, pending } };
   }
 
   /**
-   * The rows past `from` in seal order of the transactions `snapshot` saw as ended, up to `limit`
-   * (with `probe`, up to `limit` that are not leaves yet); `last` is the key up to which every
-   * row was looked at, `truncated` whether the limit stopped the walk.
+   * Appends the rows `rowsSql` selects (its parameters from $4; $1 is the tenant, $2 the
+   * snapshot, $3 the first leaf index) as leaves, in seal order, in one statement: the database
+   * hashes each row and writes its leaf, and answers the hashes, concatenated, and the last key.
    */
-  async #walk(from: Key, limit: number, snapshot: string, probe: boolean): Promise<Walk> {
-    const rows: UnsealedRow[] = [];
+  async #appendRows(rowsSql: string, [snapshot, first, ...params]: [string, number, ...unknown[]]) {
+    const [r] = await this.c.query<{ hashes: unknown; last_xid: string | null; last_id: string | null }>(
+      `WITH batch AS (
+         SELECT c.seal_xid, c.id, ${LEAF_HASH('c')} AS leaf_hash,
+                row_number() OVER (ORDER BY c.seal_xid, c.id) - 1 AS n
+           FROM (${rowsSql}) AS c
+       ), appended AS (
+         INSERT INTO audit_log_leaves (tenant_id, leaf_index, log_id, leaf_hash)
+         SELECT $1, $3::bigint + n, id, leaf_hash FROM batch
+       )
+       SELECT string_agg(leaf_hash, ''::bytea ORDER BY n) AS hashes,
+              (array_agg(seal_xid::text ORDER BY n DESC))[1] AS last_xid,
+              (array_agg(id ORDER BY n DESC))[1] AS last_id
+         FROM batch`,
+      [this.tenantId, snapshot, first, ...params],
+    );
+    const all = bytes(r?.hashes) ?? Buffer.alloc(0);
+    return {
+      hashes: splitHashes(all),
+      last: r?.last_xid == null ? null : { xid: String(r.last_xid), id: String(r.last_id) },
+    };
+  }
+
+  /**
+   * Up to `limit` rows past `from` in seal order, of the transactions `snapshot` saw as ended, that
+   * are not leaves yet, with their leaf hashes; `last` is the key up to which every row was looked
+   * at, `truncated` whether the limit stopped the walk.
+   */
+  async #probingWalk(from: Key, limit: number, snapshot: string) {
+    const rows: Array<{ logId: string; leafHash: Uint8Array }> = [];
     let last: Key | null = null;
     let after = from;
     while (rows.length < limit) {
       const page = await this.c.query(
-        `SELECT ${UNSEALED_COLUMNS('l')}
+        `SELECT l.id, l.seal_xid::text AS seal_xid, ${LEAF_HASH('l')} AS leaf_hash
            FROM credential_access_log l
           WHERE l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
             AND pg_visible_in_snapshot(l.seal_xid, $4::pg_snapshot)
@@ -239,32 +280,18 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
         [this.tenantId, after.xid, after.id, snapshot, limit],
       );
       if (page.length === 0) return { rows, last, truncated: false };
-      // Rows above the mark may be leaves already (sealed by an earlier pass): left out by a probe
-      // of the leaves' unique key, row by row, not an anti-join the planner may turn into a scan.
-      const sealed = probe ? await this.#sealedOf(page.map((r) => String(r.id))) : new Set<string>();
+      // Rows past the key may be leaves already: left out by a probe of the leaves' unique key,
+      // row by row, not an anti-join the planner may turn into a scan of the whole log.
+      const sealed = await this.#sealedOf(page.map((r) => String(r.id)));
       for (const r of page) {
         if (rows.length === limit) return { rows, last, truncated: true };
         last = { xid: String(r.seal_xid), id: String(r.id) };
-        if (!sealed.has(last.id)) rows.push(toUnsealed(r));
+        if (!sealed.has(last.id)) rows.push({ logId: last.id, leafHash: bytes(r.leaf_hash)! });
       }
       if (page.length < limit) return { rows, last, truncated: false };
       after = last!;
     }
     return { rows, last, truncated: true };
-  }
-
-  /** Every row of these transactions that `snapshot` saw as ended, in seal order. */
-  async #late(xids: string[], snapshot: string): Promise<UnsealedRow[]> {
-    const rows = await this.c.query(
-      `SELECT ${UNSEALED_COLUMNS('l')}
-         FROM unnest($2::xid8[]) AS p (xid)
-        CROSS JOIN LATERAL (SELECT * FROM credential_access_log c
-                             WHERE c.tenant_id = $1 AND c.seal_xid = p.xid
-                               AND pg_visible_in_snapshot(c.seal_xid, $3::pg_snapshot)) AS l`,
-      [this.tenantId, xids, snapshot],
-    );
-    const keyOf = (r: Row) => ({ xid: String(r.seal_xid), id: String(r.id) });
-    return rows.sort((a, b) => compareKeys(keyOf(a), keyOf(b))).map(toUnsealed);
   }
 
   async #sealedOf(ids: string[]): Promise<Set<string>> {
@@ -277,6 +304,17 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     return new Set(rows.map((r) => String(r.log_id)));
   }
 
+  /** Leaves from `first` on, consecutive; their hashes go as one bytea, cut by the database. */
+  async #insertLeaves(first: number, leaves: Array<{ logId: string; leafHash: Uint8Array }>) {
+    if (leaves.length === 0) return;
+    await this.c.query(
+      `INSERT INTO audit_log_leaves (tenant_id, leaf_index, log_id, leaf_hash)
+       SELECT $1, $2::bigint + u.n - 1, u.id, substring($4::bytea FROM (u.n::int - 1) * ${HASH} + 1 FOR ${HASH})
+         FROM unnest($3::uuid[]) WITH ORDINALITY AS u (id, n)`,
+      [this.tenantId, first, leaves.map((l) => l.logId), Buffer.concat(leaves.map((l) => l.leafHash))],
+    );
+  }
+
   async movePosition(position: SealPosition) {
     await this.c.query(`UPDATE audit_log_state SET ${positionSet(2)} WHERE tenant_id = $1`, [
       this.tenantId,
@@ -284,23 +322,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     ]);
   }
 
-  async appendSealed(
-    leaves: Array<{ leafIndex: number; logId: string; leafHash: Uint8Array }>,
-    nodes: AuditNode[],
-    state: Omit<AuditTreeState, 'sealedAt'>,
-  ) {
-    // The leaves are consecutive: their hashes go as one bytea, cut in 32-byte pieces by the
-    // database, which costs less on both sides than an array of a thousand byteas.
-    const first = leaves[0]?.leafIndex ?? 0;
-    if (leaves.some((l, i) => l.leafIndex !== first + i)) {
-      throw new Error('appendSealed: the leaves are not consecutive');
-    }
-    await this.c.query(
-      `INSERT INTO audit_log_leaves (tenant_id, leaf_index, log_id, leaf_hash)
-       SELECT $1, $2::bigint + u.n - 1, u.id, substring($4::bytea FROM (u.n::int - 1) * ${HASH} + 1 FOR ${HASH})
-         FROM unnest($3::uuid[]) WITH ORDINALITY AS u (id, n)`,
-      [this.tenantId, first, leaves.map((l) => l.logId), Buffer.concat(leaves.map((l) => l.leafHash))],
-    );
+  async appendNodes(nodes: AuditNode[], state: Omit<AuditTreeState, 'sealedAt'>) {
     if (nodes.length > 0) {
       await this.c.query(
         `INSERT INTO audit_log_nodes (tenant_id, level, node_index, hash)
