@@ -35,7 +35,7 @@ export interface SealerCellResult {
   concurrency: number;
   intervalMs: number;
   rounds: SealerRound[];
-  /** The round of the median change. */
+  /** The round of the median change (of an even number, the upper of the middle two). */
   median: SealerRound;
   /** Sealer passes during the sealing cells, their warm-ups and their tails. */
   passes: number;
@@ -106,7 +106,7 @@ export async function revealWithSealer(
     await sealEverything(registry, signal);
     const sealing = await sealingCell(registry, reveal, options);
     passes += sealing.passes;
-    lags.push(...sealing.lags);
+    for (const l of sealing.lags) lags.push(l);
     const change = sealing.cell.opsPerSec / plain.opsPerSec - 1;
     rounds.push({ plain, sealing: sealing.cell, change });
     progress(

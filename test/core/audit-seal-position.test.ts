@@ -82,10 +82,10 @@ const reveal = (s: Setup, n: number) =>
   })();
 
 /** Passes until one seals nothing; the rows sealed. */
-async function sealAll(s: Setup): Promise<number> {
+async function sealAll(s: Setup, batchSize = 10): Promise<number> {
   let sealed = 0;
   for (;;) {
-    const report = await s.registry.sealAuditLogs({ batchSize: 10 });
+    const report = await s.registry.sealAuditLogs({ batchSize });
     sealed += report.sealed;
     if (report.sealed === 0) return sealed;
   }
@@ -172,6 +172,16 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
     await expectWholeOnce(s);
   });
 
+  it('a tree with no key goes on from its mark even when a batch stops before rows already sealed', async () => {
+    // A row never sealed with a key below every leaf's (a transaction id from long ago), then the
+    // tree as migration 0013 finds it with its mark at 0: the first batches stop at that row.
+    await insertRow(s, { sealXid: '1' });
+    await setPosition(s, "sealed_xid = NULL, sealed_id = NULL, pending = '{}', sealed_below = '0'");
+    await reveal(s, 2);
+    expect(await sealAll(s, 1)).toBe(3);
+    await expectWholeOnce(s);
+  });
+
   it('a position past the transaction counter (a restore into another cluster) reads from the start', async () => {
     const before = s.warnings.length;
     await setPosition(
@@ -186,7 +196,53 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
     expect(await sealAll(s)).toBe(3);
     await expectWholeOnce(s);
   });
+
+  it('rows of transaction ids past the counter are sealed once, and the key comes back when it passes them', async () => {
+    // A restored row of another cluster's, its transaction id ahead of this one's counter.
+    const next = async () =>
+      BigInt(
+        String(
+          (
+            await s.base.db.transaction((c) =>
+              c.query<{ x: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x'),
+            )
+          )[0]!.x,
+        ),
+      );
+    const ahead = (await next()) + 30n;
+    await insertRow(s, { sealXid: String(ahead) });
+    await reveal(s, 3);
+    expect(await sealAll(s)).toBe(4);
+    const key = () =>
+      s.base.db.transaction((c) =>
+        c.query<{ k: string | null }>(
+          'SELECT sealed_xid::text AS k FROM audit_log_state WHERE tenant_id = $1',
+          [s.tenantId],
+        ),
+      );
+    expect((await key())[0]!.k).toBeNull();
+    // Transactions of this cluster's until its counter is past the restored row's.
+    while ((await next()) <= ahead) {
+      await s.base.db.transaction((c) => c.query('SELECT pg_current_xact_id()'));
+    }
+    await reveal(s, 2);
+    expect(await sealAll(s)).toBe(2);
+    expect((await key())[0]!.k).not.toBeNull();
+    await reveal(s, 2);
+    expect(await sealAll(s)).toBe(2);
+    await expectWholeOnce(s);
+  });
 });
+
+/** An access-log row of the tenant written as the database owner, its transaction id given. */
+const insertRow = (s: Setup, { sealXid }: { sealXid: string }) =>
+  s.base.db.transaction((c) =>
+    c.query(
+      `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor, reason, seal_xid)
+       VALUES ($1, $2, 'reveal', 'granted', 'restored', 'restored', $3::xid8)`,
+      [s.tenantId, newId(), sealXid],
+    ),
+  );
 
 const postgres = BACKENDS.find((b) => b.name === 'postgres');
 

@@ -78,7 +78,17 @@ describeEachBackend('tenant isolation', (backend) => {
     }
     await tb.credentials.reveal(bCredential, { ...alice, reason: 'seed the access log' });
     // A sealed audit log and a signed checkpoint in each: its tree, its key and its checkpoints.
-    for (const tenant of [ta, tb]) await tenant.audit.checkpoint();
+    // 256 rows more each, written as the owner, so each tree has a stored node (a 256-leaf subtree).
+    for (const tenant of [ta, tb]) {
+      await t.db.transaction((c) =>
+        c.query(
+          `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor, reason)
+           SELECT $1, gen_random_uuid(), 'reveal', 'granted', 'owner', 'seed' FROM generate_series(1, 256)`,
+          [tenant.tenantId],
+        ),
+      );
+      await tenant.audit.checkpoint();
+    }
     await t.registry.deliverAuditSinks();
     // And a sink of its own (after the delivery above: nothing is sent to these).
     for (const tenant of [ta, tb])

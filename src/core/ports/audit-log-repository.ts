@@ -28,7 +28,7 @@ export interface AuditTreeState {
   /** The roots of the tree's perfect subtrees, largest first (`rangeNodes(0, treeSize)` order). */
   frontier: Uint8Array[];
   rootHash: Uint8Array;
-  /** Where the sealer stands in the access log: handed back to {@link AuditLogRepository.unsealed}. */
+  /** Where the sealer stands in the access log: handed back to {@link AuditLogRepository.appendLeaves}. */
   position: SealPosition;
   sealedAt: Date;
 }
@@ -41,7 +41,10 @@ export interface AuditTreeState {
 export interface SealPosition {
   /** The low-water mark: every transaction below it had ended at the last pass ('0' at first). */
   sealedBelow: string;
-  /** The largest key read in seal order; null before the first (then the rows are read from the mark). */
+  /**
+   * The largest key read in seal order; null while the sealer probes each row against the leaves
+   * (a tree sealed before migration 0013 reads so from the mark, a restored one from the start).
+   */
   after: { xid: string; id: string } | null;
   /** Transactions below `after` that were still running at the last pass: their rows come later. */
   pending: string[];

@@ -24,7 +24,7 @@ const HASH = 32;
 /** Below every UUIDv7: the keyset start of a seal-order walk. */
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
-/** A frontier is stored as its hashes concatenated, largest subtree first. */
+/** Hashes stored or sent concatenated (a frontier, largest subtree first; a batch's leaves), split. */
 const splitHashes = (b: Buffer): Buffer[] =>
   Array.from({ length: b.length / HASH }, (_, i) => b.subarray(i * HASH, (i + 1) * HASH));
 
@@ -35,11 +35,8 @@ const STATE_COLUMNS = `tree_size, frontier, root_hash, sealed_below::text AS sea
 type Key = { xid: string; id: string };
 const ZERO_KEY: Key = { xid: '0', id: NIL_UUID };
 
-const compareKeys = (a: Key, b: Key) => {
-  const x = BigInt(a.xid) - BigInt(b.xid);
-  if (x !== 0n) return x < 0n ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-};
+/** The transactions of `running` below the key's: their rows, once committed, sort below it. */
+const below = (running: string[], key: Key) => running.filter((xid) => BigInt(xid) < BigInt(key.xid));
 
 /** The position's columns, set from parameter `$n` on. */
 const positionSet = (n: number) =>
@@ -169,67 +166,89 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
   async appendLeaves(position: SealPosition, limit: number, firstIndex: number) {
     // The snapshot first: the rows read after it (each statement with a newer one) are filtered
     // to the transactions it saw as ended, so what it saw running is exactly what comes in late.
-    // Sorts off for this transaction: the rows past the key are always the newest, which the
-    // statistics do not know of yet, and the planner would sort every one of them for each page
-    // instead of walking the seal index for a page's worth.
+    // Bitmap scans off for this transaction: the rows past the key are always the newest, which
+    // the statistics do not know of yet, and the planner would fetch and sort every one of them
+    // for each batch instead of walking the seal index for a batch's worth.
     const [snap] = await this.c.query<{
       snapshot: string;
       horizon: string;
       xmax: string;
       running: unknown[];
+      foreign: boolean | null;
     }>(
-      `SELECT set_config('enable_sort', 'off', true) AS sorts_off, pg_current_snapshot()::text AS snapshot,
+      `SELECT set_config('enable_bitmapscan', 'off', true) AS bitmaps_off,
+              pg_current_snapshot()::text AS snapshot,
               pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
               pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
-              ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()))::text[] AS running`,
+              ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()))::text[] AS running,
+              (SELECT max(l.seal_xid) FROM credential_access_log l WHERE l.tenant_id = $1)
+                >= pg_snapshot_xmax(pg_current_snapshot()) AS foreign`,
+      [this.tenantId],
     );
     const { snapshot, horizon } = snap!;
-    // A key at or past the next transaction id to be assigned cannot be this cluster's.
-    const restarted = position.after !== null && BigInt(position.after.xid) >= BigInt(snap!.xmax);
-    const hashes: Uint8Array[] = [];
-    let walk: { last: Key | null; truncated: boolean };
+    const xmax = BigInt(snap!.xmax);
+    const running = snap!.running.map(String);
+    // Transaction ids at or past the next one to be assigned cannot be this cluster's: the log,
+    // or the position, came from another (a restore). Until this cluster's counter has passed
+    // them, the position cannot be kept exact, so every pass reads the whole log, probing.
+    const start = position.after ?? { xid: position.sealedBelow, id: NIL_UUID };
+    const restarted = snap!.foreign === true || BigInt(start.xid) >= xmax;
     if (position.after === null || restarted) {
-      // No key yet (a tree sealed before migration 0013), or a restore: every row from the mark,
-      // or from the start, probed against the leaves.
-      const from = restarted ? ZERO_KEY : { xid: position.sealedBelow, id: NIL_UUID };
-      const probed = await this.#probingWalk(from, limit, snapshot);
-      await this.#insertLeaves(firstIndex, probed.rows);
-      hashes.push(...probed.rows.map((r) => r.leafHash));
-      walk = probed;
-    } else {
-      if (position.pending.length > 0) {
-        // Every row of these transactions that has committed since, whole.
-        const late = await this.#appendRows(
-          `SELECT c.* FROM unnest($4::xid8[]) AS p (xid)
-            CROSS JOIN LATERAL (SELECT * FROM credential_access_log c
-                                 WHERE c.tenant_id = $1 AND c.seal_xid = p.xid
-                                   AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)) AS c`,
-          [snapshot, firstIndex, position.pending],
-        );
-        hashes.push(...late.hashes);
+      // No key yet (a tree sealed before migration 0013, or a restore in progress): the rows from
+      // the mark, or from the start, probed against the leaves.
+      const from = restarted ? ZERO_KEY : start;
+      const walk = await this.#probingWalk(from, limit, snapshot, restarted);
+      await this.#insertLeaves(firstIndex, walk.rows);
+      const leafHashes = walk.rows.map((r) => r.leafHash);
+      // A key is kept only from a walk that reached the end, by this cluster's snapshot alone:
+      // then every row up to it is a leaf but those of the transactions still running.
+      if (walk.truncated || restarted) {
+        return {
+          leafHashes,
+          restarted,
+          position: { sealedBelow: restarted ? '0' : position.sealedBelow, after: null, pending: [] },
+        };
       }
-      const rest = Math.max(0, limit - hashes.length);
-      const walked =
-        rest === 0
-          ? { hashes: [], last: null }
-          : await this.#appendRows(
-              `SELECT * FROM credential_access_log c
-                WHERE c.tenant_id = $1 AND (c.seal_xid, c.id) > ($4::xid8, $5::uuid)
-                  AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)
-                ORDER BY c.seal_xid, c.id LIMIT $6`,
-              [snapshot, firstIndex + hashes.length, position.after.xid, position.after.id, rest],
-            );
-      hashes.push(...walked.hashes);
-      walk = { last: walked.last, truncated: walked.hashes.length === rest };
+      const after = walk.last ?? from;
+      return {
+        leafHashes,
+        restarted,
+        position: { sealedBelow: horizon, after, pending: below(running, after) },
+      };
     }
-    let after = position.after;
-    if (restarted && walk.truncated) {
-      // Until the walk from the start has reached the end, every pass starts there again.
-      return { leafHashes: hashes, restarted, position: { sealedBelow: '0', after: null, pending: [] } };
+    const hashes: Uint8Array[] = [];
+    if (position.pending.length > 0) {
+      // Every row of these transactions that has committed since, whole; a row already a leaf
+      // (its transaction's id reused by a cluster a log was restored into) is left out.
+      const late = await this.#appendRows(
+        `SELECT c.* FROM unnest($4::xid8[]) AS p (xid)
+          CROSS JOIN LATERAL (SELECT * FROM credential_access_log c
+                               WHERE c.tenant_id = $1 AND c.seal_xid = p.xid
+                                 AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)
+                                 AND NOT EXISTS (SELECT 1 FROM audit_log_leaves f
+                                                  WHERE f.tenant_id = $1 AND f.log_id = c.id)) AS c`,
+        [snapshot, firstIndex, position.pending],
+      );
+      hashes.push(...late.hashes);
     }
-    if (walk.last && (after === null || compareKeys(walk.last, after) > 0)) after = walk.last;
-    const pending = after ? snap!.running.map(String).filter((xid) => BigInt(xid) < BigInt(after.xid)) : [];
-    return { leafHashes: hashes, restarted, position: { sealedBelow: horizon, after, pending } };
+    const rest = Math.max(0, limit - hashes.length);
+    const walked =
+      rest === 0
+        ? { hashes: [], last: null }
+        : await this.#appendRows(
+            `SELECT * FROM credential_access_log c
+              WHERE c.tenant_id = $1 AND (c.seal_xid, c.id) > ($4::xid8, $5::uuid)
+                AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)
+              ORDER BY c.seal_xid, c.id LIMIT $6`,
+            [snapshot, firstIndex + hashes.length, position.after.xid, position.after.id, rest],
+          );
+    for (const h of walked.hashes) hashes.push(h);
+    const after = walked.last ?? position.after;
+    return {
+      leafHashes: hashes,
+      restarted,
+      position: { sealedBelow: horizon, after, pending: below(running, after) },
+    };
   }
 
   /**
@@ -261,11 +280,12 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
   }
 
   /**
-   * Up to `limit` rows past `from` in seal order, of the transactions `snapshot` saw as ended, that
-   * are not leaves yet, with their leaf hashes; `last` is the key up to which every row was looked
-   * at, `truncated` whether the limit stopped the walk.
+   * Up to `limit` rows past `from` in seal order, of the transactions `snapshot` saw as ended
+   * (`restarted`: and those past its counter, another cluster's), that are not leaves yet, with
+   * their leaf hashes; `last` is the key up to which every row was looked at, `truncated`
+   * whether the limit stopped the walk.
    */
-  async #probingWalk(from: Key, limit: number, snapshot: string) {
+  async #probingWalk(from: Key, limit: number, snapshot: string, restarted: boolean) {
     const rows: Array<{ logId: string; leafHash: Uint8Array }> = [];
     let last: Key | null = null;
     let after = from;
@@ -274,10 +294,11 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
         `SELECT l.id, l.seal_xid::text AS seal_xid, ${LEAF_HASH('l')} AS leaf_hash
            FROM credential_access_log l
           WHERE l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
-            AND pg_visible_in_snapshot(l.seal_xid, $4::pg_snapshot)
+            AND (pg_visible_in_snapshot(l.seal_xid, $4::pg_snapshot)
+                 OR ($6 AND l.seal_xid >= pg_snapshot_xmax($4::pg_snapshot)))
           ORDER BY l.seal_xid, l.id
           LIMIT $5`,
-        [this.tenantId, after.xid, after.id, snapshot, limit],
+        [this.tenantId, after.xid, after.id, snapshot, limit, restarted],
       );
       if (page.length === 0) return { rows, last, truncated: false };
       // Rows past the key may be leaves already: left out by a probe of the leaves' unique key,

@@ -110,15 +110,19 @@ export class SqlPlatformTx implements PlatformTx {
   async tenantsWithUnsealedRows(limit: number, afterId?: string) {
     // As the platform role: it may read three columns of the access log, which rows are leaves,
     // and each tree's position: enough to tell whether a tenant has a committed row to seal.
-    // With a key (migration 0013): a row past it, or one of a transaction that was running when
-    // the sealer read past its id; two probes of the seal index. Without one, or with a key this
-    // cluster cannot have made (a restore), the rows from the mark (or 0) probed one by one
-    // against the leaves' unique key; OFFSET 0 keeps them a range of the index, since flattened
-    // the planner may scan and anti-join the whole log.
+    // With a key this cluster made (migration 0013): a row past it, or one of a transaction that
+    // was running when the sealer read past its id; two probes of the seal index. Without one, or
+    // with a key or rows this cluster cannot have made (a restore), the rows from the mark (or 0)
+    // probed one by one against the leaves' unique key, as the sealer reads them; OFFSET 0 keeps
+    // them a range of the index, since flattened the planner may scan and anti-join the whole log.
     const rows = await this.c.query<{ id: string }>(
-      `SELECT t.tenant_id AS id FROM tenants t LEFT JOIN audit_log_state s ON s.tenant_id = t.tenant_id
+      `SELECT t.tenant_id AS id FROM tenants t
+         LEFT JOIN audit_log_state s ON s.tenant_id = t.tenant_id
+        CROSS JOIN LATERAL (
+          SELECT coalesce(max(l.seal_xid) >= pg_snapshot_xmax(pg_current_snapshot()), false) AS foreign
+            FROM credential_access_log l WHERE l.tenant_id = t.tenant_id) AS x
         WHERE ($2::uuid IS NULL OR t.tenant_id > $2::uuid)
-          AND CASE WHEN s.sealed_xid < pg_snapshot_xmax(pg_current_snapshot()) THEN
+          AND CASE WHEN s.sealed_xid < pg_snapshot_xmax(pg_current_snapshot()) AND NOT x.foreign THEN
             EXISTS (SELECT 1 FROM credential_access_log l
                      WHERE l.tenant_id = t.tenant_id AND (l.seal_xid, l.id) > (s.sealed_xid, s.sealed_id))
             OR EXISTS (SELECT 1 FROM credential_access_log l
@@ -127,9 +131,9 @@ export class SqlPlatformTx implements PlatformTx {
             SELECT 1 FROM (
               SELECT l.id FROM credential_access_log l
                WHERE l.tenant_id = t.tenant_id
-                 AND l.seal_xid >= CASE WHEN s.sealed_xid IS NOT NULL
-                                          OR s.sealed_below >= pg_snapshot_xmax(pg_current_snapshot()) THEN '0'::xid8
-                                        ELSE coalesce(s.sealed_below, '0'::xid8) END
+                 AND l.seal_xid >= CASE WHEN s.sealed_xid IS NULL AND NOT x.foreign
+                                         AND s.sealed_below < pg_snapshot_xmax(pg_current_snapshot())
+                                        THEN s.sealed_below ELSE '0'::xid8 END
                OFFSET 0) l
              WHERE NOT EXISTS (SELECT 1 FROM audit_log_leaves f WHERE f.tenant_id = t.tenant_id AND f.log_id = l.id))
           END
