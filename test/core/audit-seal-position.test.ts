@@ -157,6 +157,14 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
         );
       }
     });
+    // And an instant with no text form, written by hand.
+    await s.base.db.transaction((c) =>
+      c.query(
+        `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor, occurred_at)
+         VALUES ($1, $2, 'reveal', 'granted', 'owner', 'infinity')`,
+        [s.tenantId, newId()],
+      ),
+    );
     await sealAll(s);
     // The export carries each row as read field by field; the verifier hashes it in Node.
     await expectWholeOnce(s);
