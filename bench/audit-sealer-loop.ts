@@ -76,17 +76,19 @@ function startSealerLoop(registry: RegistryHandle, intervalMs: number, onPass: (
   };
 }
 
+/** One sealing cell's load and the sealer's tick. */
+interface SealingCellOptions {
+  concurrency: number;
+  intervalMs: number;
+  warmupMs: number;
+  durationMs: number;
+  signal: AbortSignal;
+}
+
 export async function revealWithSealer(
   registry: RegistryHandle,
   reveal: () => Promise<unknown>,
-  options: {
-    concurrency: number;
-    intervalMs: number;
-    warmupMs: number;
-    durationMs: number;
-    rounds: number;
-    signal: AbortSignal;
-  },
+  options: SealingCellOptions & { rounds: number },
   progress: (message: string) => void,
 ): Promise<SealerCellResult> {
   const { concurrency, warmupMs, durationMs, signal } = options;
@@ -124,13 +126,7 @@ export async function revealWithSealer(
 async function sealingCell(
   registry: RegistryHandle,
   reveal: () => Promise<unknown>,
-  options: {
-    concurrency: number;
-    intervalMs: number;
-    warmupMs: number;
-    durationMs: number;
-    signal: AbortSignal;
-  },
+  options: SealingCellOptions,
 ): Promise<{ cell: CellResult; passes: number; lags: number[] }> {
   const { signal } = options;
   const commits: number[] = [];
