@@ -198,7 +198,8 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
     );
     await reveal(s, 4);
     expect(await sealAll(s)).toBe(4);
-    expect(s.warnings.slice(before)).toContainEqual(expect.stringMatching(/behind the sealer/));
+    // Once, though every pass reads from the start.
+    expect(s.warnings.slice(before).filter((w) => /behind the sealer/.test(w))).toHaveLength(1);
     // Each pass reads from the start while the counter is behind; nothing is sealed twice.
     await reveal(s, 3);
     expect(await sealAll(s)).toBe(3);
@@ -220,7 +221,12 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
     const ahead = (await next()) + 30n;
     await insertRow(s, { sealXid: String(ahead) });
     await reveal(s, 3);
+    const before = s.warnings.length;
     expect(await sealAll(s)).toBe(4);
+    await reveal(s, 1);
+    expect(await sealAll(s)).toBe(1);
+    // Said once, though every pass until the counter passes reads from the start.
+    expect(s.warnings.slice(before).filter((w) => /behind the sealer/.test(w))).toHaveLength(1);
     const key = () =>
       s.base.db.transaction((c) =>
         c.query<{ k: string | null }>(

@@ -100,7 +100,8 @@ export interface AuditLogRepository {
    * after them. A transaction's rows that come in late (it was running at the last pass) are taken
    * whole, past the limit if need be. If the database's transaction counter is behind `position`
    * (a restore into another cluster), the position cannot be this cluster's, so the rows are read
-   * from the start, those already leaves left out: `restarted` says so. The caller holds the
+   * from the start, those already leaves left out, on each pass until the counter has passed
+   * them: `restarted` says so on the first. The caller holds the
    * state's lock, and moves the state with {@link appendNodes} in the same transaction.
    */
   appendLeaves(

@@ -195,6 +195,8 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     // them, the position cannot be kept exact, so every pass reads the whole log, probing.
     const start = position.after ?? { xid: position.sealedBelow, id: NIL_UUID };
     const restarted = snap!.foreign === true || BigInt(start.xid) >= xmax;
+    // Said once, by the pass that turns to the start, not by each pass until the counter passes.
+    const turned = restarted && !(position.after === null && position.sealedBelow === '0');
     if (position.after === null || restarted) {
       // No key yet (a tree sealed before migration 0013, or a restore in progress): the rows from
       // the mark, or from the start, probed against the leaves.
@@ -207,14 +209,14 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
       if (walk.truncated || restarted) {
         return {
           leafHashes,
-          restarted,
+          restarted: turned,
           position: { sealedBelow: restarted ? '0' : position.sealedBelow, after: null, pending: [] },
         };
       }
       const after = walk.last ?? from;
       return {
         leafHashes,
-        restarted,
+        restarted: false,
         position: { sealedBelow: horizon, after, pending: below(running, after) },
       };
     }
@@ -231,7 +233,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
                                                   WHERE f.tenant_id = $1 AND f.log_id = c.id)) AS c`,
         [snapshot, firstIndex, position.pending],
       );
-      hashes.push(...late.hashes);
+      for (const h of late.hashes) hashes.push(h);
     }
     const rest = Math.max(0, limit - hashes.length);
     const walked =
@@ -248,7 +250,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     const after = walked.last ?? position.after;
     return {
       leafHashes: hashes,
-      restarted,
+      restarted: false,
       position: { sealedBelow: horizon, after, pending: below(running, after) },
     };
   }
