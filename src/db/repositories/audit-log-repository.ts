@@ -60,13 +60,14 @@ const toState = (r: Row): AuditTreeState => ({
   sealedAt: r.sealed_at as Date,
 });
 
-/**
- * The columns of a row as its leaf encodes it. `occurred_at` is read as text, to the microsecond
- * and in UTC whatever the session's time zone, so the hash never depends on a driver's Date.
- */
+/** A row's instant as text, to the microsecond and in UTC whatever the session's time zone. */
 const OCCURRED_AT = (l: string) =>
   `to_char(${l}.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/**
+ * The columns of a row as its leaf encodes it. `occurred_at` is read as text ({@link OCCURRED_AT}),
+ * so the hash never depends on a driver's Date.
+ */
 export const ENTRY_COLUMNS = (l: string) => `${l}.tenant_id, ${l}.id, ${OCCURRED_AT(l)} AS occurred_at_text,
   ${l}.credential_id, ${l}.vault_id, ${l}.action, ${l}.outcome, ${l}.actor, ${l}.reason, ${l}.source_ip,
   ${l}.user_agent, ${l}.request_id, ${l}.client_request_id, ${l}.version, ${l}.error_code`;
