@@ -12,6 +12,7 @@ import { assemble } from '../../src/main.js';
 import {
   describeEachBackend,
   expectCode,
+  insertAccessRows,
   localKey,
   openTestRegistry,
   silentLogger,
@@ -209,13 +210,7 @@ describeEachBackend('audit log tree', (backend) => {
     // leaves (stored) and partial blocks whose nodes are hashed from their leaves.
     const tenant = t.registry.forTenant((await t.registry.tenants.create({ name: 'wide' })).id);
     const small = await tenant.audit.checkpoint();
-    await t.db.transaction((c) =>
-      c.query(
-        `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor, reason)
-         SELECT $1, gen_random_uuid(), 'reveal', 'granted', 'owner', 'row ' || n FROM generate_series(1, 700) AS n`,
-        [tenant.tenantId],
-      ),
-    );
+    await insertAccessRows(t, tenant.tenantId, 700);
     // In batches of 300, so batches end inside the blocks of 256.
     while ((await t.registry.sealAuditLogs({ batchSize: 300 })).sealed > 0);
     const whole = await tenant.audit.checkpoint();

@@ -14,6 +14,7 @@ import {
   asRuntime,
   describeEachBackend,
   expectCode,
+  insertAccessRows,
   openTestRegistry,
   silentLogger,
   type TestRegistry,
@@ -80,13 +81,7 @@ describeEachBackend('tenant isolation', (backend) => {
     // A sealed audit log and a signed checkpoint in each: its tree, its key and its checkpoints.
     // 256 rows more each, written as the owner, so each tree has a stored node (a 256-leaf subtree).
     for (const tenant of [ta, tb]) {
-      await t.db.transaction((c) =>
-        c.query(
-          `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor, reason)
-           SELECT $1, gen_random_uuid(), 'reveal', 'granted', 'owner', 'seed' FROM generate_series(1, 256)`,
-          [tenant.tenantId],
-        ),
-      );
+      await insertAccessRows(t, tenant.tenantId, 256);
       await tenant.audit.checkpoint();
     }
     await t.registry.deliverAuditSinks();

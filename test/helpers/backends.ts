@@ -149,6 +149,17 @@ export async function openTestRegistry(
   return { ...t, registry, clock, rootKey };
 }
 
+/** `rows` access-log rows of the tenant written at once as the database owner ("owner", "row n"). */
+export async function insertAccessRows(t: TestDatabase, tenantId: string, rows: number): Promise<void> {
+  await t.db.transaction((c) =>
+    c.query(
+      `INSERT INTO credential_access_log (tenant_id, id, action, outcome, actor, reason)
+       SELECT $1, gen_random_uuid(), 'reveal', 'granted', 'owner', 'row ' || n FROM generate_series(1, $2::int) AS n`,
+      [tenantId, rows],
+    ),
+  );
+}
+
 /** Runs SQL as the runtime role with a tenant set (or none), around the service code. */
 export async function asRuntime<T>(
   t: TestDatabase,
