@@ -1,7 +1,7 @@
 /**
  * The headline reveal cell with the audit sealer running beside it, in the same process, as
- * `credreg serve` runs it: a tick every `intervalMs` that seals pass after pass while passes come
- * back full (src/cli/server-commands.ts's batch loop, which is not exported). The sealer must not
+ * `credreg serve` runs it: a tick every `intervalMs` that seals pass after pass while a pass leaves
+ * rows behind (src/cli/server-commands.ts's batch loop, which is not exported). The sealer must not
  * cost the reveal path more than 5% of its ratio to the floor (issue 14).
  *
  * Measured in rounds, each a cell without the sealer and then one with it, on the same workload:
@@ -16,7 +16,7 @@
  * left when the cell ends are sealed by the same loop, and their lag counts in full.
  */
 import type { RegistryHandle } from '../src/main.js';
-import { SEAL_BATCH, sealEverything, sealPass } from './audit-seal-workload.js';
+import { sealEverything, sealPass } from './audit-seal-workload.js';
 import { type CellResult, drive } from './load.js';
 
 /** A tick's passes at most, as `credreg serve` drains. */
@@ -52,7 +52,7 @@ function startSealerLoop(registry: RegistryHandle, intervalMs: number, onPass: (
     for (let rounds = 0; rounds < ROUNDS_PER_TICK && !stopping; rounds++) {
       const report = await sealPass(registry);
       onPass(report.sealed);
-      if (report.sealed < SEAL_BATCH) return;
+      if (!report.more) return;
     }
   };
   const timer = setInterval(() => {

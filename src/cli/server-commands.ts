@@ -107,11 +107,14 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
     'audit seal',
     config.audit.sealIntervalMs,
     SERVE_BATCHES.auditSeal,
-    async (batchSize) => ({
-      claimed: (
-        await registry.sealAuditLogs({ batchSize, checkpointIntervalMs: config.audit.checkpointIntervalMs })
-      ).sealed,
-    }),
+    async (batchSize) => {
+      const report = await registry.sealAuditLogs({
+        batchSize,
+        checkpointIntervalMs: config.audit.checkpointIntervalMs,
+      });
+      // A pass drains each tenant it finds: another at once only if it had to leave rows.
+      return { claimed: report.sealed, more: report.more };
+    },
     logger,
   );
   // After sealing, on its own interval: a sink that is down holds up only itself (docs/operations.md, "Sinks").
@@ -201,15 +204,15 @@ function startMaintenance(registry: RegistryHandle, config: Readonly<Config>, lo
 
 /**
  * Runs `batch` every `intervalMs` (0: never): webhook deliveries, due rotations, expiry alerts, the
- * audit sealer and sinks. No
- * lease is needed: each batch claims (or takes) its own rows, so instances share the work. A batch that came back full runs
- * again at once (up to 50 in a row), so a backlog drains faster than one batch per interval.
+ * audit sealer and sinks. No lease is needed: each batch claims (or takes) its own rows, so
+ * instances share the work. A batch that came back full (or says there is `more`) runs again at
+ * once (up to 50 in a row), so a backlog drains faster than one batch per interval.
  */
 function startBatchLoop(
   what: string,
   intervalMs: number,
   batchSize: number,
-  batch: (batchSize: number) => Promise<{ claimed: number }>,
+  batch: (batchSize: number) => Promise<{ claimed: number; more?: boolean }>,
   logger: Logger,
 ) {
   let running: Promise<unknown> | undefined;
@@ -217,7 +220,7 @@ function startBatchLoop(
   const drain = async () => {
     for (let rounds = 0; rounds < 50 && !stopping; rounds++) {
       const report = await batch(batchSize);
-      if (report.claimed < batchSize) return;
+      if (!(report.more ?? report.claimed >= batchSize)) return;
     }
   };
   const tick = () => {

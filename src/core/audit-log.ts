@@ -237,6 +237,11 @@ export async function freshCheckpoint(deps: RegistryDeps, tenantId: string): Pro
 export interface AuditSealOptions {
   /** Rows per transaction. (Default: 1000) */
   batchSize?: number;
+  /**
+   * Batches a tenant may take in one pass before the next tenant has its turn; a deeper backlog
+   * (a restored log, a long outage) drains over the passes after. (Default: 20)
+   */
+  batchesPerTenant?: number;
   /** Tenants per pass; the rest wait for the next. (Default: 500) */
   maxTenants?: number;
   /** A tenant's checkpoint is signed at most this often while its log grows. (Default: 60000) */
@@ -255,13 +260,18 @@ export interface AuditSealRunReport {
   tenants: number;
   sealed: number;
   checkpoints: number;
+  /** Whether rows were left that another pass can take at once: more tenants, or a tenant's backlog. */
+  more: boolean;
 }
 
 /**
- * One pass of the sealer over every tenant with rows to seal: one batch each, then a checkpoint
- * where the last is older than the interval. Safe on any number of instances: a tenant's tree is
- * appended to under its lock, so two instances never fork it. Tenants whose growth was not signed
- * yet (the interval) are remembered in `state` and signed on a later pass.
+ * One pass of the sealer over every tenant with rows to seal: batches for each until one comes
+ * back short (or the tenant has had its share), then a checkpoint where the last is older than the
+ * interval. A busy tenant is drained by its own batches, not by passes: finding the tenants costs
+ * a few index probes each, of every tenant, so a pass per batch would pay that for every batch of
+ * one busy log. Safe on any number of instances: a tenant's tree is appended to under its lock, so
+ * two instances never fork it. Tenants whose growth was not signed yet (the interval) are
+ * remembered in `state` and signed on a later pass.
  */
 export async function sealAuditLogs(
   deps: RegistryDeps,
@@ -271,16 +281,29 @@ export async function sealAuditLogs(
   const batchSize = options.batchSize ?? DEFAULT_SEAL_BATCH;
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 60_000;
   const maxTenants = options.maxTenants ?? 500;
+  const batchesPerTenant = options.batchesPerTenant ?? 20;
   const pending = state.unsigned;
   // Tenants by id from where the last pass stopped, so busy low ids cannot starve the others.
   const tenants = await deps.store.withPlatform((tx) => tx.tenantsWithUnsealedRows(maxTenants, state.after));
   state.after = tenants.length < maxTenants ? undefined : tenants.at(-1);
-  const report: AuditSealRunReport = { tenants: tenants.length, sealed: 0, checkpoints: 0 };
+  const report: AuditSealRunReport = {
+    tenants: tenants.length,
+    sealed: 0,
+    checkpoints: 0,
+    more: state.after !== undefined,
+  };
   for (const tenantId of tenants) {
     try {
-      const sealed = await sealTenantLog(deps, tenantId, { batchSize });
-      report.sealed += sealed.sealed;
-      if (sealed.sealed > 0) pending.add(tenantId);
+      for (let batch = 1; ; batch++) {
+        const sealed = await sealTenantLog(deps, tenantId, { batchSize });
+        report.sealed += sealed.sealed;
+        if (sealed.sealed > 0) pending.add(tenantId);
+        if (sealed.sealed < batchSize) break;
+        if (batch === batchesPerTenant) {
+          report.more = true;
+          break;
+        }
+      }
     } catch (err) {
       // One tenant's failure (its database rows, say) must not hold up the others.
       deps.logger.error({ tenantId, err: (err as Error).message }, 'audit log: sealing failed');

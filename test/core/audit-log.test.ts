@@ -185,13 +185,25 @@ describeEachBackend('audit log tree', (backend) => {
       );
       const before = (await acme.audit.checkpoint()).treeSize;
       for (let i = 0; i < 5; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `c${i}` });
-      const pass = () => t.registry.sealAuditLogs({ batchSize: 2 });
-      expect(await pass()).toMatchObject({ sealed: 2 });
-      expect(await pass()).toMatchObject({ sealed: 2 });
-      expect(await pass()).toMatchObject({ sealed: 1 });
-      expect(await pass()).toMatchObject({ tenants: 0, sealed: 0 });
+      const pass = () => t.registry.sealAuditLogs({ batchSize: 2, batchesPerTenant: 1 });
+      expect(await pass()).toMatchObject({ sealed: 2, more: true });
+      expect(await pass()).toMatchObject({ sealed: 2, more: true });
+      expect(await pass()).toMatchObject({ sealed: 1, more: false });
+      expect(await pass()).toMatchObject({ tenants: 0, sealed: 0, more: false });
       const { items } = await acme.audit.leaves({ treeSize: before + 5, from: before });
       expect(items.map((l) => l.entry!.reason)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    });
+
+    it('a pass drains a tenant batch after batch, up to its share, and says when it left rows', async () => {
+      const c = await acme.credentials.store({ vaultId, name: 'share', type: 'api_key', value: 'v' }, alice);
+      await t.registry.sealAuditLogs();
+      for (let i = 0; i < 7; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `s${i}` });
+      // Three batches of two: six rows, and one left for the next pass.
+      const pass = () => t.registry.sealAuditLogs({ batchSize: 2, batchesPerTenant: 3 });
+      expect(await pass()).toMatchObject({ tenants: 1, sealed: 6, more: true });
+      // The last batch comes back short: the tenant is drained, and the pass leaves nothing.
+      expect(await pass()).toMatchObject({ tenants: 1, sealed: 1, more: false });
+      expect(await pass()).toMatchObject({ tenants: 0, sealed: 0, more: false });
     });
 
     it('a pass over every tenant seals each and signs its checkpoint', async () => {
