@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * RFC 9162 (Certificate Transparency 2.0) Merkle tree hashing with SHA-256, for the per-tenant
@@ -16,12 +16,16 @@ const NODE_PREFIX = Buffer.from([0x01]);
 
 /** RFC 9162 §2.1.1 leaf hash: SHA-256(0x00 || data). The prefix keeps leaves and nodes apart. */
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
-/** RFC 9162 §2.1.1 interior hash: SHA-256(0x01 || left || right). */
+/**
+ * RFC 9162 §2.1.1 interior hash: SHA-256(0x01 || left || right). One-shot over one buffer: the
+ * sealer makes about one of these a leaf on the event loop, and a Hash object with three updates
+ * costs half as much again.
+ */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 /** Root of the empty tree: SHA-256 of the empty string. */

@@ -23,7 +23,7 @@ const alice = { actor: 'alice' };
 /**
  * The database, counting the access-log rows the sealer reads: those a page of its walk answers
  * (they name `seal_xid`), and those a statement that appends them as leaves hashes (it answers
- * their hashes, concatenated).
+ * their hashes, concatenated, in hex).
  */
 function countingSealerReads(db: SqlDatabase, onRows: (n: number) => void): SqlDatabase {
   const counting = (c: SqlClient): SqlClient => ({
@@ -31,8 +31,9 @@ function countingSealerReads(db: SqlDatabase, onRows: (n: number) => void): SqlD
       const rows = await c.query<R>(text, params);
       if (text.includes('seal_xid::text AS seal_xid')) onRows(rows.length);
       if (text.includes('INSERT INTO audit_log_leaves') && text.includes('AS hashes')) {
-        const hashes = (rows[0] as { hashes: Buffer | null } | undefined)?.hashes;
-        onRows((hashes?.length ?? 0) / 32);
+        // Hex text: two digits a byte, 32 bytes a row.
+        const hashes = (rows[0] as { hashes: string | null } | undefined)?.hashes;
+        onRows((hashes?.length ?? 0) / 64);
       }
       return rows;
     },

@@ -78,31 +78,34 @@ export const ENTRY_COLUMNS = (l: string) => `${l}.tenant_id, ${l}.id, ${OCCURRED
  * read with {@link ENTRY_COLUMNS}, so the sealer reads 32 bytes a row instead of every field.
  * `to_json` of a text escapes as JSON.stringify does (`"`, `\`, the control characters, nothing
  * else; a database text holds no NUL and no lone surrogate); audit-seal-position.test.ts holds the
- * two to the same bytes over rows made to differ.
+ * two to the same bytes over rows made to differ. A uuid, an integer and the instant's text have
+ * nothing to escape, so they are quoted as they are; and the object is one `format` rather than a
+ * chain of concatenations: this expression is most of the sealer's cost in the database.
  */
 const LEAF_HASH = (l: string) => {
-  const field = (key: string, json: string, nullable: boolean) =>
-    `'"${key}":' || ${nullable ? `coalesce(${json}, 'null')` : json}`;
-  const fields = [
-    field('action', `to_json(${l}.action)::text`, false),
-    field('actor', `to_json(${l}.actor)::text`, false),
-    field('clientRequestId', `to_json(${l}.client_request_id)::text`, true),
-    field('credentialId', `to_json(${l}.credential_id)::text`, true),
-    field('errorCode', `to_json(${l}.error_code)::text`, true),
-    field('id', `to_json(${l}.id)::text`, false),
+  const text = (column: string) => `coalesce(to_json(${l}.${column})::text, 'null')`;
+  const plain = (column: string) => `coalesce('"' || ${l}.${column}::text || '"', 'null')`;
+  const fields: Array<[string, string]> = [
+    ['action', text('action')],
+    ['actor', text('actor')],
+    ['clientRequestId', text('client_request_id')],
+    ['credentialId', plain('credential_id')],
+    ['errorCode', text('error_code')],
+    ['id', plain('id')],
     // An instant with no text form (infinity, written by hand) reads as null, which the entry
     // holds as the string "null": so it hashes here, rather than stopping the tenant's sealer.
-    field('occurredAt', `coalesce(to_json(${OCCURRED_AT(l)})::text, '"null"')`, false),
-    field('outcome', `to_json(${l}.outcome)::text`, false),
-    field('reason', `to_json(${l}.reason)::text`, true),
-    field('requestId', `to_json(${l}.request_id)::text`, true),
-    field('sourceIp', `to_json(${l}.source_ip)::text`, true),
-    field('tenantId', `to_json(${l}.tenant_id)::text`, false),
-    field('userAgent', `to_json(${l}.user_agent)::text`, true),
-    field('vaultId', `to_json(${l}.vault_id)::text`, true),
-    field('version', `${l}.version::text`, true),
+    ['occurredAt', `'"' || coalesce(${OCCURRED_AT(l)}, 'null') || '"'`],
+    ['outcome', text('outcome')],
+    ['reason', text('reason')],
+    ['requestId', text('request_id')],
+    ['sourceIp', text('source_ip')],
+    ['tenantId', plain('tenant_id')],
+    ['userAgent', text('user_agent')],
+    ['vaultId', plain('vault_id')],
+    ['version', `coalesce(${l}.version::text, 'null')`],
   ];
-  return `sha256('\\x00'::bytea || convert_to('{' || ${fields.join(" || ',' || ")} || '}', 'UTF8'))`;
+  const template = `{${fields.map(([key]) => `"${key}":%s`).join(',')}}`;
+  return `sha256('\\x00'::bytea || convert_to(format('${template}', ${fields.map(([, v]) => v).join(', ')}), 'UTF8'))`;
 };
 
 const nullable = (v: unknown) => (v == null ? null : String(v));
@@ -271,13 +274,14 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
          INSERT INTO audit_log_leaves (tenant_id, leaf_index, log_id, leaf_hash)
          SELECT $1, $3::bigint + n, id, leaf_hash FROM batch
        )
-       SELECT string_agg(leaf_hash, ''::bytea ORDER BY n) AS hashes,
+       SELECT encode(string_agg(leaf_hash, ''::bytea ORDER BY n), 'hex') AS hashes,
               (array_agg(seal_xid::text ORDER BY n DESC))[1] AS last_xid,
               (array_agg(id ORDER BY n DESC))[1] AS last_id
          FROM batch`,
       [this.tenantId, snapshot, first, ...params],
     );
-    const all = bytes(r?.hashes) ?? Buffer.alloc(0);
+    // As hex text, decoded here: PGlite's bytea parser goes byte by byte in JavaScript.
+    const all = Buffer.from(r?.hashes == null ? '' : String(r.hashes), 'hex');
     return {
       hashes: splitHashes(all),
       last: r?.last_xid == null ? null : { xid: String(r.last_xid), id: String(r.last_id) },
