@@ -281,7 +281,8 @@ export async function sealAuditLogs(
   const batchSize = options.batchSize ?? DEFAULT_SEAL_BATCH;
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 60_000;
   const maxTenants = options.maxTenants ?? 500;
-  const batchesPerTenant = options.batchesPerTenant ?? 20;
+  // At least one batch, whatever was asked: the loop below stops at the share, never before it.
+  const batchesPerTenant = Math.max(1, Math.floor(options.batchesPerTenant ?? 20));
   const pending = state.unsigned;
   // Tenants by id from where the last pass stopped, so busy low ids cannot starve the others.
   const tenants = await deps.store.withPlatform((tx) => tx.tenantsWithUnsealedRows(maxTenants, state.after));
@@ -299,7 +300,7 @@ export async function sealAuditLogs(
         report.sealed += sealed.sealed;
         if (sealed.sealed > 0) pending.add(tenantId);
         if (sealed.sealed < batchSize) break;
-        if (batch === batchesPerTenant) {
+        if (batch >= batchesPerTenant) {
           report.more = true;
           break;
         }

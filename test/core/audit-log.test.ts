@@ -204,6 +204,12 @@ describeEachBackend('audit log tree', (backend) => {
       // The last batch comes back short: the tenant is drained, and the pass leaves nothing.
       expect(await pass()).toMatchObject({ tenants: 1, sealed: 1, more: false });
       expect(await pass()).toMatchObject({ tenants: 0, sealed: 0, more: false });
+      // A share of none is one batch: the pass still seals.
+      for (let i = 0; i < 3; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `z${i}` });
+      expect(await t.registry.sealAuditLogs({ batchSize: 2, batchesPerTenant: 0 })).toMatchObject({
+        sealed: 2,
+        more: true,
+      });
     });
 
     it('a pass over every tenant seals each and signs its checkpoint', async () => {

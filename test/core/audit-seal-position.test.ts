@@ -128,7 +128,8 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
       `${controls}"\\/\u007f`,
       'é ü ß 漢字 \u00a0\u2028\u2029\ufeff 😀 e\u0301',
       '\\"\\\\"\\u0041 {"json":true}',
-      'x'.repeat(512),
+      // What format() would read as a template, were its arguments ever read so.
+      `%s %1$s %% ${'x'.repeat(500)}`,
     ];
     const rows = [
       [odd[0], odd[1], odd[2], odd[0], odd[2], odd[1], 7],

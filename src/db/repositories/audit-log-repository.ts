@@ -79,8 +79,9 @@ export const ENTRY_COLUMNS = (l: string) => `${l}.tenant_id, ${l}.id, ${OCCURRED
  * `to_json` of a text escapes as JSON.stringify does (`"`, `\`, the control characters, nothing
  * else; a database text holds no NUL and no lone surrogate); audit-seal-position.test.ts holds the
  * two to the same bytes over rows made to differ. A uuid, an integer and the instant's text have
- * nothing to escape, so they are quoted as they are; and the object is one `format` rather than a
- * chain of concatenations: this expression is most of the sealer's cost in the database.
+ * nothing to escape, so they are written as they are (the uuids and the instant in quotes, the
+ * integer bare). The object is one `format` (whose arguments are never read as a template) rather
+ * than a chain of concatenations: this expression is most of the sealer's cost in the database.
  */
 const LEAF_HASH = (l: string) => {
   const text = (column: string) => `coalesce(to_json(${l}.${column})::text, 'null')`;
