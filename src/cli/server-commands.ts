@@ -107,10 +107,11 @@ export async function serve(opts: { migrate?: boolean }): Promise<void> {
     'audit seal',
     config.audit.sealIntervalMs,
     SERVE_BATCHES.auditSeal,
-    async (batchSize) => {
+    async (batchSize, signal) => {
       const report = await registry.sealAuditLogs({
         batchSize,
         checkpointIntervalMs: config.audit.checkpointIntervalMs,
+        signal,
       });
       // A pass drains each tenant it finds: another at once only if it had to leave rows.
       return { claimed: report.sealed, more: report.more };
@@ -212,19 +213,20 @@ function startBatchLoop(
   what: string,
   intervalMs: number,
   batchSize: number,
-  batch: (batchSize: number) => Promise<{ claimed: number; more?: boolean }>,
+  batch: (batchSize: number, signal: AbortSignal) => Promise<{ claimed: number; more?: boolean }>,
   logger: Logger,
 ) {
   let running: Promise<unknown> | undefined;
-  let stopping = false;
+  // Aborted by stop(): a batch that can end early (a sealer pass) does, so shutdown waits for less.
+  const stopping = new AbortController();
   const drain = async () => {
-    for (let rounds = 0; rounds < 50 && !stopping; rounds++) {
-      const report = await batch(batchSize);
+    for (let rounds = 0; rounds < 50 && !stopping.signal.aborted; rounds++) {
+      const report = await batch(batchSize, stopping.signal);
       if (!(report.more ?? report.claimed >= batchSize)) return;
     }
   };
   const tick = () => {
-    if (running || stopping) return;
+    if (running || stopping.signal.aborted) return;
     running = drain()
       .catch((err: unknown) => logger.warn({ error: (err as Error).message }, `${what} tick failed`))
       .finally(() => {
@@ -235,7 +237,7 @@ function startBatchLoop(
   timer?.unref();
   return {
     async stop() {
-      stopping = true;
+      stopping.abort();
       if (timer) clearInterval(timer);
       await running;
     },

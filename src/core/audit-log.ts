@@ -246,6 +246,11 @@ export interface AuditSealOptions {
   maxTenants?: number;
   /** A tenant's checkpoint is signed at most this often while its log grows. (Default: 60000) */
   checkpointIntervalMs?: number;
+  /**
+   * Once aborted, the pass ends after the batch in flight (`more` then says rows may be left):
+   * a shutdown waits for one batch, not for a pass over every tenant's backlog.
+   */
+  signal?: AbortSignal;
 }
 
 /** What one registry's sealer remembers between passes. */
@@ -293,14 +298,16 @@ export async function sealAuditLogs(
     checkpoints: 0,
     more: state.after !== undefined,
   };
+  const aborted = () => options.signal?.aborted === true;
   for (const tenantId of tenants) {
+    if (aborted()) return { ...report, more: true };
     try {
       for (let batch = 1; ; batch++) {
         const sealed = await sealTenantLog(deps, tenantId, { batchSize });
         report.sealed += sealed.sealed;
         if (sealed.sealed > 0) pending.add(tenantId);
         if (sealed.sealed < batchSize) break;
-        if (batch >= batchesPerTenant) {
+        if (batch >= batchesPerTenant || aborted()) {
           report.more = true;
           break;
         }
@@ -310,6 +317,8 @@ export async function sealAuditLogs(
       deps.logger.error({ tenantId, err: (err as Error).message }, 'audit log: sealing failed');
     }
   }
+  // Stopping: the checkpoints wait for the next pass, here or on another instance.
+  if (aborted()) return report;
   for (const tenantId of [...pending]) {
     try {
       const { signed, covered } = await signCheckpoint(deps, tenantId, {

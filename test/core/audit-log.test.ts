@@ -194,7 +194,7 @@ describeEachBackend('audit log tree', (backend) => {
       expect(items.map((l) => l.entry!.reason)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
     });
 
-    it('a pass drains a tenant batch after batch, up to its share, and says when it left rows', async () => {
+    it('a pass drains a tenant batch after batch, up to its share or until told to stop, and says when it left rows', async () => {
       const c = await acme.credentials.store({ vaultId, name: 'share', type: 'api_key', value: 'v' }, alice);
       await t.registry.sealAuditLogs();
       for (let i = 0; i < 7; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `s${i}` });
@@ -204,6 +204,13 @@ describeEachBackend('audit log tree', (backend) => {
       // The last batch comes back short: the tenant is drained, and the pass leaves nothing.
       expect(await pass()).toMatchObject({ tenants: 1, sealed: 1, more: false });
       expect(await pass()).toMatchObject({ tenants: 0, sealed: 0, more: false });
+      // Stopping: a pass asked to stop seals nothing more, and says rows may be left.
+      await acme.credentials.reveal(c.id, { ...alice, reason: 'stopping' });
+      const signal = AbortSignal.abort();
+      expect(await t.registry.sealAuditLogs({ batchSize: 2, signal })).toMatchObject({
+        sealed: 0,
+        more: true,
+      });
       // A share of none is one batch: the pass still seals.
       for (let i = 0; i < 3; i++) await acme.credentials.reveal(c.id, { ...alice, reason: `z${i}` });
       expect(await t.registry.sealAuditLogs({ batchSize: 2, batchesPerTenant: 0 })).toMatchObject({
