@@ -48,6 +48,9 @@ export function auditJson(r: BackendResult, info: RunInfo): Record<string, unkno
     // bounds it at ±0.05; every round's is listed after it.
     reveal_ratio_with_sealer_change: round(ratios.change, 3),
     reveal_with_sealer_round_changes: withSealer.rounds.map((x) => round(x.change, 3)),
+    // What a reveal and its leaf's sealing used over what a reveal alone did, less one.
+    reveal_with_sealer_cpu_share: round(withSealer.share.cpu, 3),
+    reveal_with_sealer_wal_share: round(withSealer.share.wal, 3),
     audit_seal_interval_ms: withSealer.intervalMs,
     audit_seal_lag_rows: withSealer.lag.rows,
     audit_seal_lag_ms_p50: round(withSealer.lag.p50Ms, 1),
@@ -110,7 +113,9 @@ export function auditTable(results: BackendResult[], info: RunInfo): string[] {
         `${fixed(ratios.sealing, 3)} (without it, just before: ${fixed(ratios.plain, 3)}: ${percent(ratios.change)}, the median ` +
         `of ${w.rounds.length} rounds: ${w.rounds.map((x) => percent(x.change)).join(', ')}; issue 14's bound is 5%); ` +
         `${fixed(w.median.sealing.opsPerSec, 1)} reveals/s, p99 ${fixed(w.median.sealing.p99Ms, 2)} ms; ` +
-        `seal lag p50 ${fixed(w.lag.p50Ms, 0)} ms, max ${fixed(w.lag.maxMs, 0)} ms over ${w.lag.rows} rows`,
+        `seal lag p50 ${fixed(w.lag.p50Ms, 0)} ms, max ${fixed(w.lag.maxMs, 0)} ms over ${w.lag.rows} rows; ` +
+        `a reveal with its row sealed used ${percent(w.share.cpu)} CPU in this process and ${percent(w.share.wal)} WAL ` +
+        'over one without the sealer (every round)',
     );
   }
   return lines;

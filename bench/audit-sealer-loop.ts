@@ -29,6 +29,28 @@ export interface SealerRound {
   sealing: CellResult;
   /** sealing / plain − 1. */
   change: number;
+  /** What the reveals of the plain cell used, and those of the sealing cell with their sealing. */
+  plainUse: CellUse;
+  sealingUse: CellUse;
+}
+
+/**
+ * Resources a cell used, to set the sealer's cost against a reveal's in amounts of work rather
+ * than in throughput, which on a shared machine moves by more than the sealer's cost: this
+ * process's CPU time (on PGlite the database's too; CPU, not event-loop time, which counts the
+ * time the loop waits for a core) and the WAL the database wrote.
+ */
+export interface CellUse {
+  /** Reveals the figures cover. */
+  reveals: number;
+  cpuMs: number;
+  walBytes: number;
+}
+
+/** The sealer's cost over a reveal's, both summed over every round: 0.05 is 5% more a reveal. */
+export interface SealerShare {
+  cpu: number;
+  wal: number;
 }
 
 export interface SealerCellResult {
@@ -41,6 +63,30 @@ export interface SealerCellResult {
   passes: number;
   /** Over every sealing cell's rows. */
   lag: { rows: number; p50Ms: number; maxMs: number };
+  share: SealerShare;
+}
+
+/** The database's WAL insert position, in bytes from 0/0. */
+export type WalPosition = () => Promise<bigint>;
+
+/** Measures what `run` uses; `reveals` is what it says it covered. */
+async function using<T>(
+  wal: WalPosition,
+  run: () => Promise<T & { reveals: number }>,
+): Promise<{ result: T & { reveals: number }; use: CellUse }> {
+  const walBefore = await wal();
+  const cpuBefore = process.cpuUsage();
+  const result = await run();
+  const cpu = process.cpuUsage(cpuBefore);
+  const walBytes = Number((await wal()) - walBefore);
+  return { result, use: { reveals: result.reveals, cpuMs: (cpu.user + cpu.system) / 1000, walBytes } };
+}
+
+/** Σ sealing per reveal over Σ plain per reveal, less one. */
+function shareOf(rounds: readonly SealerRound[], key: 'cpuMs' | 'walBytes'): number {
+  const per = (uses: CellUse[]) =>
+    uses.reduce((a, u) => a + u[key], 0) / uses.reduce((a, u) => a + u.reveals, 0);
+  return per(rounds.map((r) => r.sealingUse)) / per(rounds.map((r) => r.plainUse)) - 1;
 }
 
 /** The serve loop: `onPass(sealed)` after every pass; `stop()` waits for the tick in flight. */
@@ -88,7 +134,7 @@ interface SealingCellOptions {
 export async function revealWithSealer(
   registry: RegistryHandle,
   reveal: () => Promise<unknown>,
-  options: SealingCellOptions & { rounds: number },
+  options: SealingCellOptions & { rounds: number; wal: WalPosition },
   progress: (message: string) => void,
 ): Promise<SealerCellResult> {
   const { concurrency, warmupMs, durationMs, signal } = options;
@@ -103,23 +149,32 @@ export async function revealWithSealer(
       `sealer round ${r + 1}: sealed the ${backlog.sealed} rows logged so far in ${((performance.now() - t0) / 1000).toFixed(1)} s (setup)`,
     );
     await drive(reveal, concurrency, warmupMs, signal);
-    const plain = await drive(reveal, concurrency, durationMs, signal);
+    const { result: plain, use: plainUse } = await using(options.wal, async () => {
+      const cell = await drive(reveal, concurrency, durationMs, signal);
+      return { ...cell, reveals: cell.ops };
+    });
     // The plain cell's rows too: the sealing cell's lag pairs its own rows with its own leaves.
     await sealEverything(registry, signal);
-    const sealing = await sealingCell(registry, reveal, options);
+    // Its warm-up's reveals and its tail's sealing included: every row it wrote, and its leaf.
+    const { result: sealing, use: sealingUse } = await using(options.wal, () =>
+      sealingCell(registry, reveal, options),
+    );
     passes += sealing.passes;
     for (const l of sealing.lags) lags.push(l);
     const change = sealing.cell.opsPerSec / plain.opsPerSec - 1;
-    rounds.push({ plain, sealing: sealing.cell, change });
+    rounds.push({ plain, sealing: sealing.cell, change, plainUse, sealingUse });
+    const perReveal = (u: CellUse) =>
+      `${((u.cpuMs * 1000) / u.reveals).toFixed(1)} µs of CPU here, ${(u.walBytes / u.reveals).toFixed(0)} B of WAL`;
     progress(
       `sealer round ${r + 1}: ${plain.opsPerSec.toFixed(1)} reveals/s without, ${sealing.cell.opsPerSec.toFixed(1)} with ` +
-        `(${(change * 100).toFixed(1)}%)`,
+        `(${(change * 100).toFixed(1)}%); a reveal used ${perReveal(plainUse)} without, ${perReveal(sealingUse)} with`,
     );
   }
   const median = [...rounds].sort((a, b) => a.change - b.change)[Math.floor(rounds.length / 2)]!;
   lags.sort((a, b) => a - b);
   const lag = { rows: lags.length, p50Ms: percentile(lags, 0.5), maxMs: lags.at(-1) ?? Number.NaN };
-  return { concurrency, intervalMs: options.intervalMs, rounds, median, passes, lag };
+  const share = { cpu: shareOf(rounds, 'cpuMs'), wal: shareOf(rounds, 'walBytes') };
+  return { concurrency, intervalMs: options.intervalMs, rounds, median, passes, lag, share };
 }
 
 /** One cell with the sealer loop running, and the seal lag of each of its rows. */
@@ -127,7 +182,7 @@ async function sealingCell(
   registry: RegistryHandle,
   reveal: () => Promise<unknown>,
   options: SealingCellOptions,
-): Promise<{ cell: CellResult; passes: number; lags: number[] }> {
+): Promise<{ cell: CellResult; passes: number; lags: number[]; reveals: number }> {
   const { signal } = options;
   const commits: number[] = [];
   const seals: { total: number; at: number }[] = [];
@@ -163,7 +218,7 @@ async function sealingCell(
       `the sealer sealed ${total} rows for ${commits.length} reveals: the lag pairs one row with one reveal`,
     );
   }
-  return { cell, passes, lags: pairLags(commits, seals) };
+  return { cell, passes, lags: pairLags(commits, seals), reveals: commits.length };
 }
 
 /** The k-th commit's lag to the end of the first pass whose running total reaches k. */

@@ -124,6 +124,14 @@ async function onTarget(
   return closing(await open(), (target) => measure(target, info, signal));
 }
 
+/** Where the database's WAL is being written, in bytes: read as the owner, writing none. */
+async function walPosition(target: BenchTarget): Promise<bigint> {
+  const [r] = await target.ownerTransaction((c) =>
+    c.query<{ b: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::text AS b"),
+  );
+  return BigInt(r!.b);
+}
+
 /** `fn(resource)`, then `resource.close()` whatever happened; a failed close does not hide `fn`'s error. */
 async function closing<R extends { close(): Promise<void> }, T>(
   resource: R,
@@ -212,6 +220,7 @@ async function measure(target: BenchTarget, info: RunInfo, signal: AbortSignal):
               durationMs: info.secondsPerCell * 1000,
               rounds: SEALER_ROUNDS,
               signal,
+              wal: () => walPosition(target),
             },
             (message) => progress(`${backend}: ${message}`),
           );
