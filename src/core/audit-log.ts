@@ -37,7 +37,8 @@ const samePosition = (a: SealPosition, b: SealPosition) =>
   a.sealedBelow === b.sealedBelow &&
   a.after?.xid === b.after?.xid &&
   a.after?.id === b.after?.id &&
-  a.pending.join() === b.pending.join();
+  a.pending.join() === b.pending.join() &&
+  a.probeBelow === b.probeBelow;
 
 /** What a signing key's private half is sealed to: the tenant and the key's own id. */
 const signingKeyBinding = (tenantId: string, keyId: string): ValueBinding => ({

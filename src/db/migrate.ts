@@ -38,9 +38,14 @@ export interface MigrationResult {
 /**
  * Applies pending numbered migrations, each in its own transaction with its row in
  * `credreg_migrations`. Idempotent; refuses to go on if an applied file was edited afterwards.
+ * `through` stops after that version: how a test sets up the data a later migration moves.
  */
-export async function migrate(db: SqlDatabase, roles: DbRoles): Promise<MigrationResult> {
-  const migrations = loadMigrations();
+export async function migrate(
+  db: SqlDatabase,
+  roles: DbRoles,
+  options: { through?: number } = {},
+): Promise<MigrationResult> {
+  const migrations = loadMigrations().filter((m) => m.version <= (options.through ?? Infinity));
   return db.session(async (s) => {
     await s.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {

@@ -19,7 +19,7 @@ export const TENANT_TABLES = [
   'webhook_deliveries',
   'rotation_endpoint_secrets',
   'audit_log_state',
-  'audit_log_leaves',
+  'audit_log_leaf_runs',
   'audit_log_nodes',
   'audit_signing_keys',
   'audit_checkpoints',
@@ -34,7 +34,7 @@ const APPEND_ONLY: ReadonlyArray<{ table: string; label: string; triggers: strin
     label: 'the access log',
     triggers: ['access_log_append_only', 'access_log_no_truncate'],
   },
-  ...['audit_log_leaves', 'audit_log_nodes', 'audit_checkpoints'].map((table) => ({
+  ...['audit_log_leaf_runs', 'audit_log_nodes', 'audit_checkpoints'].map((table) => ({
     table,
     label: table,
     triggers: [`${table}_append_only`, `${table}_no_truncate`],
@@ -57,7 +57,6 @@ const EXPECTED_POLICIES = new Set([
   'expiry_notices.platform_finds_due',
   'webhook_deliveries.platform_claims_due',
   'credential_access_log.platform_finds_unsealed',
-  'audit_log_leaves.platform_finds_unsealed',
   'audit_log_state.platform_finds_unsealed',
   'audit_checkpoints.platform_finds_undelivered',
   'audit_sink_cursors.platform_finds_undelivered',

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TenantRegistry } from '../../src/core/registry.js';
 import { verifyAuditExport } from '../../src/crypto/audit-log-verifier.js';
-import { exportLines, publicKeysOf } from '../helpers/audit-export.js';
+import { exportLines, LEAVES_SQL, publicKeysOf } from '../helpers/audit-export.js';
 import { describeEachBackend, openTestRegistry, type TestRegistry } from '../helpers/backends.js';
 
 const alice = { actor: 'alice' };
@@ -51,10 +51,10 @@ describeEachBackend('audit log tampering', (backend) => {
 
   const logIdAt = async (tenantId: string, index: number) =>
     (
-      await ownerQuery<{ log_id: string }>(
-        'SELECT log_id FROM audit_log_leaves WHERE tenant_id = $1 AND leaf_index = $2',
-        [tenantId, index],
-      )
+      await ownerQuery<{ log_id: string }>(`SELECT log_id FROM (${LEAVES_SQL}) AS f WHERE leaf_index = $2`, [
+        tenantId,
+        index,
+      ])
     )[0]!.log_id;
 
   /** Runs `sql` as the owner with the access log's triggers dropped, as an attacker would, then puts them back. */
@@ -80,8 +80,8 @@ describeEachBackend('audit log tampering', (backend) => {
   }
   const LOG = ['credential_access_log', ['access_log_append_only', 'access_log_no_truncate']] as const;
   const LEAVES = [
-    'audit_log_leaves',
-    ['audit_log_leaves_append_only', 'audit_log_leaves_no_truncate'],
+    'audit_log_leaf_runs',
+    ['audit_log_leaf_runs_append_only', 'audit_log_leaf_runs_no_truncate'],
   ] as const;
 
   it('an untouched log verifies, and against an older checkpoint (under a key rotated out since) it only grew', async () => {
@@ -118,18 +118,16 @@ describeEachBackend('audit log tampering', (backend) => {
   it('two rows swapped in the log: reordered, at the first', async () => {
     const { tenant, held } = await loggedTenant();
     const [a, b] = [await logIdAt(tenant.tenantId, 12), await logIdAt(tenant.tenantId, 20)];
-    // Through a spare id, as the unique (tenant, row) key is checked on every statement.
-    const move = (index: number, to: string) =>
-      ownerQuery('UPDATE audit_log_leaves SET log_id = $3 WHERE tenant_id = $1 AND leaf_index = $2', [
-        tenant.tenantId,
-        index,
-        to,
-      ]);
-    await withoutTriggers(LEAVES[0], [...LEAVES[1]], async () => {
-      await move(12, '00000000-0000-7000-8000-000000000000');
-      await move(20, a);
-      await move(12, b);
-    });
+    // Each id where the other was, in whichever runs hold them.
+    await withoutTriggers(LEAVES[0], [...LEAVES[1]], () =>
+      ownerQuery(
+        `UPDATE audit_log_leaf_runs
+            SET log_ids = array_replace(array_replace(array_replace(log_ids, $2::uuid, $4::uuid), $3::uuid, $2::uuid),
+                                        $4::uuid, $3::uuid)
+          WHERE tenant_id = $1`,
+        [tenant.tenantId, a, b, '00000000-0000-7000-8000-000000000000'],
+      ),
+    );
     expect(await verify(tenant, held.checkpoint)).toMatchObject({
       ok: false,
       reason: 'reordered',
@@ -158,7 +156,7 @@ describeEachBackend('audit log tampering', (backend) => {
     await withoutTriggers(LOG[0], [...LOG[1]], () =>
       ownerQuery(
         `DELETE FROM credential_access_log WHERE tenant_id = $1 AND id IN (
-           SELECT log_id FROM audit_log_leaves WHERE tenant_id = $1 AND leaf_index >= $2)`,
+           SELECT log_id FROM (${LEAVES_SQL}) AS f WHERE leaf_index >= $2)`,
         [tenant.tenantId, ROWS - 10],
       ),
     );
@@ -173,7 +171,7 @@ describeEachBackend('audit log tampering', (backend) => {
     const { tenant, held: older } = await loggedTenant();
     const tables = [
       'credential_access_log',
-      'audit_log_leaves',
+      'audit_log_leaf_runs',
       'audit_log_nodes',
       'audit_log_state',
       'audit_checkpoints',
@@ -189,7 +187,12 @@ describeEachBackend('audit log tampering', (backend) => {
     const kept = await tenant.audit.checkpoint();
     expect(kept.treeSize).toBe(ROWS + 6);
     // The restore: the tenant's rows replaced by the backup's, triggers out of the way.
-    const appendOnly = ['credential_access_log', 'audit_log_leaves', 'audit_log_nodes', 'audit_checkpoints'];
+    const appendOnly = [
+      'credential_access_log',
+      'audit_log_leaf_runs',
+      'audit_log_nodes',
+      'audit_checkpoints',
+    ];
     await owner(appendOnly.map((tb) => `ALTER TABLE ${tb} DISABLE TRIGGER USER;`).join('\n'));
     try {
       for (const table of tables) {

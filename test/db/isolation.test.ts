@@ -225,7 +225,6 @@ describeEachBackend('tenant isolation', (backend) => {
       'webhook_deliveries',
       'expiry_notices',
       'credential_access_log',
-      'audit_log_leaves',
       'audit_log_state',
       'audit_checkpoints',
       'audit_sink_cursors',

@@ -21,3 +21,11 @@ export async function exportLines(tenant: TenantRegistry) {
 export async function publicKeysOf(tenant: TenantRegistry): Promise<KeyObject[]> {
   return (await tenant.audit.keys()).keys.map((k) => createPublicKey(k.publicKeyPem));
 }
+
+/**
+ * The tenant's ($1) leaves as the database holds them, a row each (`leaf_index`, `log_id`): the
+ * runs the sealer writes (migration 0014), unnested, for tests that read or tamper with them.
+ */
+export const LEAVES_SQL = `SELECT r.first_index + u.n - 1 AS leaf_index, u.log_id
+  FROM audit_log_leaf_runs r CROSS JOIN LATERAL unnest(r.log_ids) WITH ORDINALITY AS u (log_id, n)
+ WHERE r.tenant_id = $1`;

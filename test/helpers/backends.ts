@@ -25,25 +25,26 @@ export interface TestDatabase {
 
 export interface TestBackend {
   name: Backend;
-  open(): Promise<TestDatabase>;
+  /** `through`: migrated only that far (for a test of a later migration's data move). */
+  open(options?: { through?: number }): Promise<TestDatabase>;
 }
 
 const DATABASE_URL = process.env.DATABASE_URL;
 
 const pglite: TestBackend = {
   name: 'pglite',
-  async open() {
+  async open(options) {
     const db = await openPglite();
     const prefix = 'credreg';
     const roles = rolesFromPrefix(prefix);
-    await migrate(db, roles);
+    await migrate(db, roles, options);
     return { backend: 'pglite', db, roles, prefix, close: () => db.close() };
   },
 };
 
 const postgres: TestBackend = {
   name: 'postgres',
-  async open() {
+  async open(options) {
     // Roles are cluster-wide: a prefix of its own keeps parallel test files from sharing them.
     const suffix = randomBytes(5).toString('hex');
     const prefix = `credreg_t${suffix}`;
@@ -56,7 +57,7 @@ const postgres: TestBackend = {
     url.pathname = `/${dbName}`;
     const db = openPg({ connectionString: url.toString(), maxConnections: 20 });
     const roles = rolesFromPrefix(prefix);
-    await migrate(db, roles);
+    await migrate(db, roles, options);
     return {
       backend: 'postgres',
       db,

@@ -16,6 +16,7 @@ import type { AuditSinkRecord } from '../../src/core/ports.js';
 import { AUDIT_LEAF_FIELDS } from '../../src/crypto/audit-leaf.js';
 import { HttpMetrics } from '../../src/http/metrics.js';
 import { assemble, type RegistryHandle } from '../../src/main.js';
+import { LEAVES_SQL } from '../helpers/audit-export.js';
 import {
   asRuntime,
   describeEachBackend,
@@ -70,10 +71,7 @@ async function drain(registry: RegistryHandle, options: { batchSize?: number } =
 async function leafIds(t: TestRegistry, tenantId: string): Promise<string[]> {
   return asRuntime(t, tenantId, async (q) =>
     (
-      await q<{ log_id: string }>(
-        'SELECT log_id FROM audit_log_leaves WHERE tenant_id = $1 ORDER BY leaf_index',
-        [tenantId],
-      )
+      await q<{ log_id: string }>(`SELECT log_id FROM (${LEAVES_SQL}) AS f ORDER BY leaf_index`, [tenantId])
     ).map((r) => String(r.log_id)),
   );
 }

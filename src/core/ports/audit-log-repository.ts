@@ -48,6 +48,12 @@ export interface SealPosition {
   after: { xid: string; id: string } | null;
   /** Transactions below `after` that were still running at the last pass: their rows come later. */
   pending: string[];
+  /**
+   * While set, rows of transactions below it may be leaves already though read past the key (the
+   * key came out of a probing walk, whose reads had been checked against the leaves), so they are
+   * checked too; null once `after` and every pending transaction are past it.
+   */
+  probeBelow: string | null;
 }
 
 /** One stored node of the tree: level 0 is a leaf, level l ≥ 1 the perfect subtree of 2^l leaves. */

@@ -29,7 +29,7 @@ const splitHashes = (b: Buffer): Buffer[] =>
   Array.from({ length: b.length / HASH }, (_, i) => b.subarray(i * HASH, (i + 1) * HASH));
 
 const STATE_COLUMNS = `tree_size, frontier, root_hash, sealed_below::text AS sealed_below, sealed_xid::text AS sealed_xid,
-  sealed_id, pending::text[] AS pending, sealed_at`;
+  sealed_id, pending::text[] AS pending, probe_below::text AS probe_below, sealed_at`;
 
 /** A place in seal order: the writing transaction's id (decimal), then the row's id. */
 type Key = { xid: string; id: string };
@@ -40,13 +40,54 @@ const below = (running: string[], key: Key) => running.filter((xid) => BigInt(xi
 
 /** The position's columns, set from parameter `$n` on. */
 const positionSet = (n: number) =>
-  `sealed_below = $${n}::xid8, sealed_xid = $${n + 1}::xid8, sealed_id = $${n + 2}::uuid, pending = $${n + 3}::xid8[]`;
+  `sealed_below = $${n}::xid8, sealed_xid = $${n + 1}::xid8, sealed_id = $${n + 2}::uuid, pending = $${n + 3}::xid8[],
+   probe_below = $${n + 4}::xid8`;
 const positionParams = (p: SealPosition) => [
   p.sealedBelow,
   p.after?.xid ?? null,
   p.after?.id ?? null,
   p.pending,
+  p.probeBelow,
 ];
+
+/**
+ * The position after a read past the key up to `after`: the probe's range (`probeBelow`) ends
+ * once nothing it covers can be read again, past the key or as a pending transaction's.
+ */
+const exactPosition = (
+  sealedBelow: string,
+  after: Key,
+  running: string[],
+  probeBelow: string | null,
+): SealPosition => {
+  const pending = below(running, after);
+  const past = (xid: string) => probeBelow === null || BigInt(xid) >= BigInt(probeBelow);
+  return {
+    sealedBelow,
+    after,
+    pending,
+    probeBelow: past(after.xid) && pending.every(past) ? null : probeBelow,
+  };
+};
+
+/** Every row id among the tenant's ($1) leaves, to check rows against by a hash join: runs have no index by row. */
+const SEALED_IDS = `sealed AS MATERIALIZED (
+  SELECT u.id FROM audit_log_leaf_runs r CROSS JOIN LATERAL unnest(r.log_ids) AS u (id) WHERE r.tenant_id = $1)`;
+
+/**
+ * The tenant's ($1) leaves from index $2 to $3 − 1, and others of the runs holding them, each with
+ * its index, row id and hash; the caller keeps the range and the order. Each run is read whole
+ * once: a slice of a value stored out of line is fetched again for each leaf.
+ */
+export const LEAF_ROWS = `WITH runs AS MATERIALIZED (
+    SELECT r.first_index, r.log_ids, r.leaf_hashes || ''::bytea AS hashes
+      FROM audit_log_leaf_runs r
+     WHERE r.tenant_id = $1 AND r.first_index < $3
+       AND r.first_index >= coalesce((SELECT max(p.first_index) FROM audit_log_leaf_runs p
+                                       WHERE p.tenant_id = $1 AND p.first_index <= $2), 0))
+  SELECT r.first_index + u.n - 1 AS leaf_index, u.log_id,
+         substring(r.hashes FROM (u.n::int - 1) * ${HASH} + 1 FOR ${HASH}) AS leaf_hash
+    FROM runs r CROSS JOIN LATERAL unnest(r.log_ids) WITH ORDINALITY AS u (log_id, n)`;
 
 const toState = (r: Row): AuditTreeState => ({
   treeSize: Number(r.tree_size),
@@ -56,6 +97,7 @@ const toState = (r: Row): AuditTreeState => ({
     sealedBelow: String(r.sealed_below),
     after: r.sealed_xid == null ? null : { xid: String(r.sealed_xid), id: String(r.sealed_id) },
     pending: (r.pending as unknown[]).map(String),
+    probeBelow: r.probe_below == null ? null : String(r.probe_below),
   },
   sealedAt: r.sealed_at as Date,
 });
@@ -175,7 +217,9 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     // to the transactions it saw as ended, so what it saw running is exactly what comes in late.
     // Bitmap scans off for this transaction: the rows past the key are always the newest, which
     // the statistics do not know of yet, and the planner would fetch and sort every one of them
-    // for each batch instead of walking the seal index for a batch's worth.
+    // for each batch instead of walking the seal index for a batch's worth. Nested loops off: a
+    // check against the leaves joins rows with every row id of the runs, which has no index, and
+    // must be one hash of them, never a scan of them for each row.
     const [snap] = await this.c.query<{
       snapshot: string;
       horizon: string;
@@ -184,6 +228,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
       foreign: boolean | null;
     }>(
       `SELECT set_config('enable_bitmapscan', 'off', true) AS bitmaps_off,
+              set_config('enable_nestloop', 'off', true) AS loops_off,
               pg_current_snapshot()::text AS snapshot,
               pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
               pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
@@ -204,10 +249,10 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     const turned = restarted && !(position.after === null && position.sealedBelow === '0');
     if (position.after === null || restarted) {
       // No key yet (a tree sealed before migration 0013, or a restore in progress): the rows from
-      // the mark, or from the start, probed against the leaves.
+      // the mark, or from the start, checked against the leaves.
       const from = restarted ? ZERO_KEY : start;
       const walk = await this.#probingWalk(from, limit, snapshot, restarted);
-      await this.#insertLeaves(firstIndex, walk.rows);
+      await this.#insertRun(firstIndex, walk.rows);
       const leafHashes = walk.rows.map((r) => r.leafHash);
       // A key is kept only from a walk that reached the end, by this cluster's snapshot alone:
       // then every row up to it is a leaf but those of the transactions still running.
@@ -215,28 +260,33 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
         return {
           leafHashes,
           restarted: turned,
-          position: { sealedBelow: restarted ? '0' : position.sealedBelow, after: null, pending: [] },
+          position: {
+            sealedBelow: restarted ? '0' : position.sealedBelow,
+            after: null,
+            pending: [],
+            probeBelow: null,
+          },
         };
       }
-      const after = walk.last ?? from;
+      // Rows the walk found sealed may be read again past the key (a transaction running now
+      // whose id a restored row also has): until the key is past this counter, reads are checked.
       return {
         leafHashes,
         restarted: false,
-        position: { sealedBelow: horizon, after, pending: below(running, after) },
+        position: exactPosition(horizon, walk.last ?? from, running, snap!.xmax),
       };
     }
+    const probe = position.probeBelow !== null;
     const hashes: Uint8Array[] = [];
     if (position.pending.length > 0) {
-      // Every row of these transactions that has committed since, whole; a row already a leaf
-      // (its transaction's id reused by a cluster a log was restored into) is left out.
+      // Every row of these transactions that has committed since, whole.
       const late = await this.#appendRows(
         `SELECT c.* FROM unnest($4::xid8[]) AS p (xid)
           CROSS JOIN LATERAL (SELECT * FROM credential_access_log c
                                WHERE c.tenant_id = $1 AND c.seal_xid = p.xid
-                                 AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)
-                                 AND NOT EXISTS (SELECT 1 FROM audit_log_leaves f
-                                                  WHERE f.tenant_id = $1 AND f.log_id = c.id)) AS c`,
+                                 AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)) AS c`,
         [snapshot, firstIndex, position.pending],
+        probe,
       );
       for (const h of late.hashes) hashes.push(h);
     }
@@ -250,35 +300,42 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
                 AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)
               ORDER BY c.seal_xid, c.id LIMIT $6`,
             [snapshot, firstIndex + hashes.length, position.after.xid, position.after.id, rest],
+            probe,
           );
     for (const h of walked.hashes) hashes.push(h);
-    const after = walked.last ?? position.after;
     return {
       leafHashes: hashes,
       restarted: false,
-      position: { sealedBelow: horizon, after, pending: below(running, after) },
+      position: exactPosition(horizon, walked.last ?? position.after, running, position.probeBelow),
     };
   }
 
   /**
    * Appends the rows `rowsSql` selects (its parameters from $4; $1 is the tenant, $2 the
-   * snapshot, $3 the first leaf index) as leaves, in seal order, in one statement: the database
-   * hashes each row and writes its leaf, and answers the hashes, concatenated, and the last key.
+   * snapshot, $3 the first leaf index) as one run of leaves, in seal order, in one statement: the
+   * database hashes each row and writes the run, and answers the hashes, concatenated, and the
+   * last key it read. With `probe`, a row that is a leaf already is read but left out.
    */
-  async #appendRows(rowsSql: string, [snapshot, first, ...params]: [string, number, ...unknown[]]) {
+  async #appendRows(
+    rowsSql: string,
+    [snapshot, first, ...params]: [string, number, ...unknown[]],
+    probe: boolean,
+  ) {
     const [r] = await this.c.query<{ hashes: unknown; last_xid: string | null; last_id: string | null }>(
-      `WITH batch AS (
+      `WITH picked AS (${rowsSql}),${probe ? ` ${SEALED_IDS},` : ''}
+       batch AS (
          SELECT c.seal_xid, c.id, ${LEAF_HASH('c')} AS leaf_hash,
                 row_number() OVER (ORDER BY c.seal_xid, c.id) - 1 AS n
-           FROM (${rowsSql}) AS c
+           FROM picked AS c${probe ? ' WHERE NOT EXISTS (SELECT 1 FROM sealed s WHERE s.id = c.id)' : ''}
        ), appended AS (
-         INSERT INTO audit_log_leaves (tenant_id, leaf_index, log_id, leaf_hash)
-         SELECT $1, $3::bigint + n, id, leaf_hash FROM batch
+         INSERT INTO audit_log_leaf_runs (tenant_id, first_index, log_ids, leaf_hashes)
+         SELECT $1, $3::bigint, array_agg(id ORDER BY n), string_agg(leaf_hash, ''::bytea ORDER BY n)
+           FROM batch HAVING count(*) > 0
+       ), last AS (
+         SELECT seal_xid::text AS xid, id FROM picked ORDER BY seal_xid DESC, id DESC LIMIT 1
        )
-       SELECT encode(string_agg(leaf_hash, ''::bytea ORDER BY n), 'hex') AS hashes,
-              (array_agg(seal_xid::text ORDER BY n DESC))[1] AS last_xid,
-              (array_agg(id ORDER BY n DESC))[1] AS last_id
-         FROM batch`,
+       SELECT (SELECT encode(string_agg(leaf_hash, ''::bytea ORDER BY n), 'hex') FROM batch) AS hashes,
+              (SELECT xid FROM last) AS last_xid, (SELECT id FROM last) AS last_id`,
       [this.tenantId, snapshot, first, ...params],
     );
     // As hex text, decoded here: PGlite's bytea parser goes byte by byte in JavaScript.
@@ -296,52 +353,38 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
    * whether the limit stopped the walk.
    */
   async #probingWalk(from: Key, limit: number, snapshot: string, restarted: boolean) {
-    const rows: Array<{ logId: string; leafHash: Uint8Array }> = [];
-    let last: Key | null = null;
-    let after = from;
-    while (rows.length < limit) {
-      const page = await this.c.query(
-        `SELECT l.id, l.seal_xid::text AS seal_xid, ${LEAF_HASH('l')} AS leaf_hash
-           FROM credential_access_log l
-          WHERE l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
-            AND (pg_visible_in_snapshot(l.seal_xid, $4::pg_snapshot)
-                 OR ($6 AND l.seal_xid >= pg_snapshot_xmax($4::pg_snapshot)))
-          ORDER BY l.seal_xid, l.id
-          LIMIT $5`,
-        [this.tenantId, after.xid, after.id, snapshot, limit, restarted],
-      );
-      if (page.length === 0) return { rows, last, truncated: false };
-      // Rows past the key may be leaves already: left out by a probe of the leaves' unique key,
-      // row by row, not an anti-join the planner may turn into a scan of the whole log.
-      const sealed = await this.#sealedOf(page.map((r) => String(r.id)));
-      for (const r of page) {
-        if (rows.length === limit) return { rows, last, truncated: true };
-        last = { xid: String(r.seal_xid), id: String(r.id) };
-        if (!sealed.has(last.id)) rows.push({ logId: last.id, leafHash: bytes(r.leaf_hash)! });
-      }
-      if (page.length < limit) return { rows, last, truncated: false };
-      after = last!;
-    }
-    return { rows, last, truncated: true };
-  }
-
-  async #sealedOf(ids: string[]): Promise<Set<string>> {
-    const rows = await this.c.query<{ log_id: string }>(
-      `SELECT u.id AS log_id FROM unnest($2::uuid[]) AS u (id)
-        CROSS JOIN LATERAL (SELECT 1 FROM audit_log_leaves f
-                             WHERE f.tenant_id = $1 AND f.log_id = u.id LIMIT 1) AS leaf`,
-      [this.tenantId, ids],
+    const params = [this.tenantId, from.xid, from.id, snapshot, restarted];
+    const range = `l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
+      AND (pg_visible_in_snapshot(l.seal_xid, $4::pg_snapshot) OR ($5 AND l.seal_xid >= pg_snapshot_xmax($4::pg_snapshot)))`;
+    const page = await this.c.query(
+      `WITH ${SEALED_IDS}
+       SELECT l.id, l.seal_xid::text AS seal_xid, ${LEAF_HASH('l')} AS leaf_hash
+         FROM credential_access_log l
+        WHERE ${range} AND NOT EXISTS (SELECT 1 FROM sealed s WHERE s.id = l.id)
+        ORDER BY l.seal_xid, l.id
+        LIMIT $6`,
+      [...params, limit],
     );
-    return new Set(rows.map((r) => String(r.log_id)));
+    const rows = page.map((r) => ({ logId: String(r.id), leafHash: bytes(r.leaf_hash)! }));
+    if (page.length === limit) {
+      const lastRow = page.at(-1)!;
+      return { rows, last: { xid: String(lastRow.seal_xid), id: String(lastRow.id) }, truncated: true };
+    }
+    // To the end: every row of the range was looked at, the last of them a leaf already or not.
+    const [end] = await this.c.query<{ xid: string; id: string }>(
+      `SELECT l.seal_xid::text AS xid, l.id FROM credential_access_log l WHERE ${range}
+        ORDER BY l.seal_xid DESC, l.id DESC LIMIT 1`,
+      params,
+    );
+    return { rows, last: end ? { xid: String(end.xid), id: String(end.id) } : null, truncated: false };
   }
 
-  /** Leaves from `first` on, consecutive; their hashes go as one bytea, cut by the database. */
-  async #insertLeaves(first: number, leaves: Array<{ logId: string; leafHash: Uint8Array }>) {
+  /** Leaves from `first` on, consecutive, as one run. */
+  async #insertRun(first: number, leaves: Array<{ logId: string; leafHash: Uint8Array }>) {
     if (leaves.length === 0) return;
     await this.c.query(
-      `INSERT INTO audit_log_leaves (tenant_id, leaf_index, log_id, leaf_hash)
-       SELECT $1, $2::bigint + u.n - 1, u.id, substring($4::bytea FROM (u.n::int - 1) * ${HASH} + 1 FOR ${HASH})
-         FROM unnest($3::uuid[]) WITH ORDINALITY AS u (id, n)`,
+      `INSERT INTO audit_log_leaf_runs (tenant_id, first_index, log_ids, leaf_hashes)
+       VALUES ($1, $2, $3::uuid[], $4::bytea)`,
       [this.tenantId, first, leaves.map((l) => l.logId), Buffer.concat(leaves.map((l) => l.leafHash))],
     );
   }
@@ -386,7 +429,12 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
          FROM unnest($2::smallint[], $3::bigint[]) AS q(level, node_index)
          LEFT JOIN audit_log_nodes n ON q.level > 0 AND n.tenant_id = $1 AND n.level = q.level
                                     AND n.node_index = q.node_index
-         LEFT JOIN audit_log_leaves f ON q.level = 0 AND f.tenant_id = $1 AND f.leaf_index = q.node_index`,
+         LEFT JOIN LATERAL (
+           SELECT substring(r.leaf_hashes FROM (q.node_index - r.first_index)::int * ${HASH} + 1 FOR ${HASH}) AS leaf_hash
+             FROM audit_log_leaf_runs r
+            WHERE q.level = 0 AND r.tenant_id = $1 AND r.first_index <= q.node_index
+              AND q.node_index < r.first_index + length(r.leaf_hashes) / ${HASH}
+            ORDER BY r.first_index DESC LIMIT 1) AS f ON true`,
       [this.tenantId, refs.map((r) => r.level), refs.map((r) => r.index)],
     );
     return rows
@@ -397,9 +445,9 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
   async leaves(from: number, to: number) {
     const rows = await this.c.query(
       `SELECT f.leaf_index, f.leaf_hash, l.id IS NOT NULL AS present, ${ENTRY_COLUMNS('l')}
-         FROM audit_log_leaves f
-         LEFT JOIN credential_access_log l ON l.tenant_id = f.tenant_id AND l.id = f.log_id
-        WHERE f.tenant_id = $1 AND f.leaf_index >= $2 AND f.leaf_index < $3
+         FROM (${LEAF_ROWS}) AS f
+         LEFT JOIN credential_access_log l ON l.tenant_id = $1 AND l.id = f.log_id
+        WHERE f.leaf_index >= $2 AND f.leaf_index < $3
         ORDER BY f.leaf_index`,
       [this.tenantId, from, to],
     );

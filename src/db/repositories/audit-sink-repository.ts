@@ -1,6 +1,6 @@
 import type { AuditSinkCursor, AuditSinkRepository, TenantAuditSink } from '../../core/ports.js';
 import { bytes } from '../rows.js';
-import { ENTRY_COLUMNS, toEntry } from './audit-log-repository.js';
+import { ENTRY_COLUMNS, LEAF_ROWS, toEntry } from './audit-log-repository.js';
 import { TenantRepository } from './tenant-repository.js';
 
 const toCursor = (r: Record<string, unknown>): AuditSinkCursor => ({
@@ -71,11 +71,11 @@ export class SqlAuditSinkRepository extends TenantRepository implements AuditSin
   async leaves(from: number, limit: number) {
     const rows = await this.c.query(
       `SELECT f.leaf_index, f.leaf_hash, f.log_id, l.id IS NOT NULL AS present, ${ENTRY_COLUMNS('l')}
-         FROM audit_log_leaves f
-         LEFT JOIN credential_access_log l ON l.tenant_id = f.tenant_id AND l.id = f.log_id
-        WHERE f.tenant_id = $1 AND f.leaf_index >= $2
-        ORDER BY f.leaf_index LIMIT $3`,
-      [this.tenantId, from, limit],
+         FROM (${LEAF_ROWS}) AS f
+         LEFT JOIN credential_access_log l ON l.tenant_id = $1 AND l.id = f.log_id
+        WHERE f.leaf_index >= $2 AND f.leaf_index < $3
+        ORDER BY f.leaf_index`,
+      [this.tenantId, from, from + limit],
     );
     return rows.map((r) => ({
       leafIndex: Number(r.leaf_index),

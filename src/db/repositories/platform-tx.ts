@@ -108,13 +108,13 @@ export class SqlPlatformTx implements PlatformTx {
   }
 
   async tenantsWithUnsealedRows(limit: number, afterId?: string) {
-    // As the platform role: it may read three columns of the access log, which rows are leaves,
-    // and each tree's position: enough to tell whether a tenant has a committed row to seal.
-    // With a key this cluster made (migration 0013): a row past it, or one of a transaction that
-    // was running when the sealer read past its id; two probes of the seal index. Without one, or
-    // with a key or rows this cluster cannot have made (a restore), the rows from the mark (or 0)
-    // probed one by one against the leaves' unique key, as the sealer reads them; OFFSET 0 keeps
-    // them a range of the index, since flattened the planner may scan and anti-join the whole log.
+    // As the platform role: it may read three columns of the access log and each tree's position:
+    // enough to tell whether a tenant has a committed row to seal. With a key this cluster made
+    // (migration 0013): a row past it, or one of a transaction that was running when the sealer
+    // read past its id; two probes of the seal index. A tree with no key, or with a key or rows
+    // this cluster cannot have made (a restore), is read by the sealer from its mark (or 0) and
+    // checked against every leaf, which this role may not read: it has work until it has a key.
+    // A tenant with no tree has work once it has a row.
     const rows = await this.c.query<{ id: string }>(
       `SELECT t.tenant_id AS id FROM tenants t
          LEFT JOIN audit_log_state s ON s.tenant_id = t.tenant_id
@@ -127,15 +127,8 @@ export class SqlPlatformTx implements PlatformTx {
                      WHERE l.tenant_id = t.tenant_id AND (l.seal_xid, l.id) > (s.sealed_xid, s.sealed_id))
             OR EXISTS (SELECT 1 FROM credential_access_log l
                         WHERE l.tenant_id = t.tenant_id AND l.seal_xid = ANY (s.pending))
-          ELSE EXISTS (
-            SELECT 1 FROM (
-              SELECT l.id FROM credential_access_log l
-               WHERE l.tenant_id = t.tenant_id
-                 AND l.seal_xid >= CASE WHEN s.sealed_xid IS NULL AND NOT x.foreign
-                                         AND s.sealed_below < pg_snapshot_xmax(pg_current_snapshot())
-                                        THEN s.sealed_below ELSE '0'::xid8 END
-               OFFSET 0) l
-             WHERE NOT EXISTS (SELECT 1 FROM audit_log_leaves f WHERE f.tenant_id = t.tenant_id AND f.log_id = l.id))
+          ELSE s.tenant_id IS NOT NULL
+            OR EXISTS (SELECT 1 FROM credential_access_log l WHERE l.tenant_id = t.tenant_id)
           END
         ORDER BY t.tenant_id LIMIT $1`,
       [limit, afterId ?? null],
