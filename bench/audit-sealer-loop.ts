@@ -148,9 +148,11 @@ export async function revealWithSealer(
     progress(
       `sealer round ${r + 1}: sealed the ${backlog.sealed} rows logged so far in ${((performance.now() - t0) / 1000).toFixed(1)} s (setup)`,
     );
-    await drive(reveal, concurrency, warmupMs, signal);
+    // The same reveal, its commit noted, as the sealing cell's: the two differ by the sealer alone.
+    const plainOp = stamped(reveal, []);
+    await drive(plainOp, concurrency, warmupMs, signal);
     const { result: plain, use: plainUse } = await using(options.wal, async () => {
-      const cell = await drive(reveal, concurrency, durationMs, signal);
+      const cell = await drive(plainOp, concurrency, durationMs, signal);
       return { ...cell, reveals: cell.ops };
     });
     // The plain cell's rows too: the sealing cell's lag pairs its own rows with its own leaves.
@@ -177,6 +179,12 @@ export async function revealWithSealer(
   return { concurrency, intervalMs: options.intervalMs, rounds, median, passes, lag, share };
 }
 
+/** `reveal`, each return's time pushed to `commits`. */
+const stamped = (reveal: () => Promise<unknown>, commits: number[]) => async () => {
+  await reveal();
+  commits.push(performance.now());
+};
+
 /** One cell with the sealer loop running, and the seal lag of each of its rows. */
 async function sealingCell(
   registry: RegistryHandle,
@@ -188,10 +196,7 @@ async function sealingCell(
   const seals: { total: number; at: number }[] = [];
   let total = 0;
   let passes = 0;
-  const op = async () => {
-    await reveal();
-    commits.push(performance.now());
-  };
+  const op = stamped(reveal, commits);
   const loop = startSealerLoop(registry, options.intervalMs, (sealed) => {
     passes++;
     if (sealed === 0) return;
