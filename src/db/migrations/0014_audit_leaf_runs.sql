@@ -3,13 +3,15 @@
 -- Up to 0013 each leaf was a row of audit_log_leaves with two index entries: about 330 bytes of
 -- WAL a leaf, half again what the reveal that wrote the row costs, and on PostgreSQL a reveal
 -- waits on WAL. A run is the leaves one statement of the sealer appends, in one row of arrays:
--- about 50 bytes a leaf, and one index entry a batch.
+-- about 50 bytes a leaf, and an index entry or two a batch (its late rows, then the rest).
+-- Copying the leaves is one transaction, with WAL for all of them: on a large log, migrate in a
+-- quiet window.
 --
 -- audit_log_leaf_runs  leaves first_index to first_index + n − 1 of the tenant's tree: the rows
 --                      they were sealed from (log_ids) and their hashes, concatenated (32 bytes
 --                      each). Runs follow each other with no gap; one is never changed. Stored
---                      uncompressed, out of line: hashes do not compress, and a proof reads one
---                      hash of a run as a slice, not the whole value.
+--                      uncompressed (hashes do not compress), out of line once a run is over about
+--                      2 kB (40 leaves or so), where a proof reads one hash of it as a slice.
 -- audit_log_state.probe_below
 --                      while set, a row of a transaction below it that the sealer reads past its
 --                      key may be a leaf already (the tree came through the probing walk: sealed
@@ -20,7 +22,8 @@
 CREATE TABLE audit_log_leaf_runs (
   tenant_id   uuid NOT NULL,
   first_index bigint NOT NULL CHECK (first_index >= 0),
-  log_ids     uuid[] NOT NULL CHECK (array_ndims(log_ids) = 1 AND array_lower(log_ids, 1) = 1),
+  log_ids     uuid[] NOT NULL CHECK (array_ndims(log_ids) = 1 AND array_lower(log_ids, 1) = 1
+                                     AND array_position(log_ids, NULL) IS NULL),
   leaf_hashes bytea NOT NULL CHECK (length(leaf_hashes) > 0),
   CHECK (length(leaf_hashes) = 32 * cardinality(log_ids)),
   PRIMARY KEY (tenant_id, first_index)

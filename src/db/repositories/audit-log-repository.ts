@@ -70,9 +70,21 @@ const exactPosition = (
   };
 };
 
-/** Every row id among the tenant's ($1) leaves, to check rows against by a hash join: runs have no index by row. */
-const SEALED_IDS = `sealed AS MATERIALIZED (
-  SELECT u.id FROM audit_log_leaf_runs r CROSS JOIN LATERAL unnest(r.log_ids) AS u (id) WHERE r.tenant_id = $1)`;
+/**
+ * Whether the row `l` is not a leaf of the tenant ($1) yet. Runs have no index by row: every row id
+ * of the tenant's runs is read into one hash (a hashed subplan, made on the first row that needs it
+ * and only then), so the rows being checked keep their index order and a LIMIT stops the read.
+ * The planner hashes a subplan only if it expects it to fit in `work_mem` ({@link PROBE_MEMORY}).
+ */
+const NOT_SEALED = (l: string) => `${l}.id NOT IN (
+  SELECT u.id FROM audit_log_leaf_runs r CROSS JOIN LATERAL unnest(r.log_ids) AS u (id)
+   WHERE r.tenant_id = $1 AND u.id IS NOT NULL)`;
+
+/**
+ * Room for that hash: about 60 bytes a leaf of the tenant's, for the statements that check rows
+ * against the leaves (a probing walk, or reads below `probe_below`), never those of a plain batch.
+ */
+const PROBE_MEMORY = `SELECT set_config('work_mem', '512MB', true) AS probe_memory`;
 
 /**
  * The tenant's ($1) leaves from index $2 to $3 − 1, and others of the runs holding them, each with
@@ -217,9 +229,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     // to the transactions it saw as ended, so what it saw running is exactly what comes in late.
     // Bitmap scans off for this transaction: the rows past the key are always the newest, which
     // the statistics do not know of yet, and the planner would fetch and sort every one of them
-    // for each batch instead of walking the seal index for a batch's worth. Nested loops off: a
-    // check against the leaves joins rows with every row id of the runs, which has no index, and
-    // must be one hash of them, never a scan of them for each row.
+    // for each batch instead of walking the seal index for a batch's worth.
     const [snap] = await this.c.query<{
       snapshot: string;
       horizon: string;
@@ -228,7 +238,6 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
       foreign: boolean | null;
     }>(
       `SELECT set_config('enable_bitmapscan', 'off', true) AS bitmaps_off,
-              set_config('enable_nestloop', 'off', true) AS loops_off,
               pg_current_snapshot()::text AS snapshot,
               pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
               pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
@@ -251,6 +260,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
       // No key yet (a tree sealed before migration 0013, or a restore in progress): the rows from
       // the mark, or from the start, checked against the leaves.
       const from = restarted ? ZERO_KEY : start;
+      await this.c.query(PROBE_MEMORY);
       const walk = await this.#probingWalk(from, limit, snapshot, restarted);
       await this.#insertRun(firstIndex, walk.rows);
       const leafHashes = walk.rows.map((r) => r.leafHash);
@@ -276,7 +286,9 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
         position: exactPosition(horizon, walk.last ?? from, running, snap!.xmax),
       };
     }
-    const probe = position.probeBelow !== null;
+    // Below `probeBelow`, rows may be leaves already (see exactPosition): checked, and only those.
+    const { probeBelow } = position;
+    if (probeBelow !== null) await this.c.query(PROBE_MEMORY);
     const hashes: Uint8Array[] = [];
     if (position.pending.length > 0) {
       // Every row of these transactions that has committed since, whole.
@@ -286,7 +298,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
                                WHERE c.tenant_id = $1 AND c.seal_xid = p.xid
                                  AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)) AS c`,
         [snapshot, firstIndex, position.pending],
-        probe,
+        probeBelow,
       );
       for (const h of late.hashes) hashes.push(h);
     }
@@ -300,13 +312,13 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
                 AND pg_visible_in_snapshot(c.seal_xid, $2::pg_snapshot)
               ORDER BY c.seal_xid, c.id LIMIT $6`,
             [snapshot, firstIndex + hashes.length, position.after.xid, position.after.id, rest],
-            probe,
+            probeBelow,
           );
     for (const h of walked.hashes) hashes.push(h);
     return {
       leafHashes: hashes,
       restarted: false,
-      position: exactPosition(horizon, walked.last ?? position.after, running, position.probeBelow),
+      position: exactPosition(horizon, walked.last ?? position.after, running, probeBelow),
     };
   }
 
@@ -314,19 +326,22 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
    * Appends the rows `rowsSql` selects (its parameters from $4; $1 is the tenant, $2 the
    * snapshot, $3 the first leaf index) as one run of leaves, in seal order, in one statement: the
    * database hashes each row and writes the run, and answers the hashes, concatenated, and the
-   * last key it read. With `probe`, a row that is a leaf already is read but left out.
+   * last key it read. A row of a transaction below `probeBelow` that is a leaf already is read
+   * but left out.
    */
   async #appendRows(
     rowsSql: string,
     [snapshot, first, ...params]: [string, number, ...unknown[]],
-    probe: boolean,
+    probeBelow: string | null,
   ) {
+    const checked =
+      probeBelow === null ? '' : ` WHERE (c.seal_xid >= $${params.length + 4}::xid8 OR ${NOT_SEALED('c')})`;
     const [r] = await this.c.query<{ hashes: unknown; last_xid: string | null; last_id: string | null }>(
-      `WITH picked AS (${rowsSql}),${probe ? ` ${SEALED_IDS},` : ''}
+      `WITH picked AS (${rowsSql}),
        batch AS (
          SELECT c.seal_xid, c.id, ${LEAF_HASH('c')} AS leaf_hash,
                 row_number() OVER (ORDER BY c.seal_xid, c.id) - 1 AS n
-           FROM picked AS c${probe ? ' WHERE NOT EXISTS (SELECT 1 FROM sealed s WHERE s.id = c.id)' : ''}
+           FROM picked AS c${checked}
        ), appended AS (
          INSERT INTO audit_log_leaf_runs (tenant_id, first_index, log_ids, leaf_hashes)
          SELECT $1, $3::bigint, array_agg(id ORDER BY n), string_agg(leaf_hash, ''::bytea ORDER BY n)
@@ -336,7 +351,7 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
        )
        SELECT (SELECT encode(string_agg(leaf_hash, ''::bytea ORDER BY n), 'hex') FROM batch) AS hashes,
               (SELECT xid FROM last) AS last_xid, (SELECT id FROM last) AS last_id`,
-      [this.tenantId, snapshot, first, ...params],
+      [this.tenantId, snapshot, first, ...params, ...(probeBelow === null ? [] : [probeBelow])],
     );
     // As hex text, decoded here: PGlite's bytea parser goes byte by byte in JavaScript.
     const all = Buffer.from(r?.hashes == null ? '' : String(r.hashes), 'hex');
@@ -357,10 +372,9 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
     const range = `l.tenant_id = $1 AND (l.seal_xid, l.id) > ($2::xid8, $3::uuid)
       AND (pg_visible_in_snapshot(l.seal_xid, $4::pg_snapshot) OR ($5 AND l.seal_xid >= pg_snapshot_xmax($4::pg_snapshot)))`;
     const page = await this.c.query(
-      `WITH ${SEALED_IDS}
-       SELECT l.id, l.seal_xid::text AS seal_xid, ${LEAF_HASH('l')} AS leaf_hash
+      `SELECT l.id, l.seal_xid::text AS seal_xid, ${LEAF_HASH('l')} AS leaf_hash
          FROM credential_access_log l
-        WHERE ${range} AND NOT EXISTS (SELECT 1 FROM sealed s WHERE s.id = l.id)
+        WHERE ${range} AND ${NOT_SEALED('l')}
         ORDER BY l.seal_xid, l.id
         LIMIT $6`,
       [...params, limit],
@@ -425,15 +439,16 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
   async nodes(refs: ReadonlyArray<{ level: number; index: number }>) {
     if (refs.length === 0) return [];
     const rows = await this.c.query(
-      `SELECT q.level, q.node_index, coalesce(n.hash, f.leaf_hash) AS hash
+      `SELECT q.level, q.node_index,
+              coalesce(n.hash, CASE WHEN q.node_index < f.first_index + length(f.leaf_hashes) / ${HASH} THEN
+                substring(f.leaf_hashes FROM (q.node_index - f.first_index)::int * ${HASH} + 1 FOR ${HASH}) END) AS hash
          FROM unnest($2::smallint[], $3::bigint[]) AS q(level, node_index)
          LEFT JOIN audit_log_nodes n ON q.level > 0 AND n.tenant_id = $1 AND n.level = q.level
                                     AND n.node_index = q.node_index
+         -- The run a leaf is in: the last to start at or before it (one probe of the key).
          LEFT JOIN LATERAL (
-           SELECT substring(r.leaf_hashes FROM (q.node_index - r.first_index)::int * ${HASH} + 1 FOR ${HASH}) AS leaf_hash
-             FROM audit_log_leaf_runs r
+           SELECT r.first_index, r.leaf_hashes FROM audit_log_leaf_runs r
             WHERE q.level = 0 AND r.tenant_id = $1 AND r.first_index <= q.node_index
-              AND q.node_index < r.first_index + length(r.leaf_hashes) / ${HASH}
             ORDER BY r.first_index DESC LIMIT 1) AS f ON true`,
       [this.tenantId, refs.map((r) => r.level), refs.map((r) => r.index)],
     );
