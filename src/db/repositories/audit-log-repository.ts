@@ -278,8 +278,8 @@ export class SqlAuditLogRepository extends TenantRepository implements AuditLogR
           },
         };
       }
-      // Rows the walk found sealed may be read again past the key (a transaction running now
-      // whose id a restored row also has): until the key is past this counter, reads are checked.
+      // Rows the walk found sealed may be read again, past the key or as a pending transaction's
+      // (one running now whose id a restored row also has): rows below this counter stay checked.
       return {
         leafHashes,
         restarted: false,
