@@ -117,6 +117,16 @@ const nextXid = async (s: Setup) => {
   return BigInt(String(r!.x));
 };
 
+/** One column of the tree's position as text, read as the database owner. */
+const stateColumn = async (s: Setup, column: 'sealed_xid' | 'probe_below') => {
+  const [r] = await s.base.db.transaction((c) =>
+    c.query<{ v: string | null }>(`SELECT ${column}::text AS v FROM audit_log_state WHERE tenant_id = $1`, [
+      s.tenantId,
+    ]),
+  );
+  return r!.v;
+};
+
 /** The tree's position, set by hand as the database owner. */
 const setPosition = (s: Setup, sql: string) =>
   s.base.db.transaction((c) =>
@@ -218,8 +228,7 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
 
   it('rows of transaction ids past the counter are sealed once, and the key comes back when it passes them', async () => {
     // A restored row of another cluster's, its transaction id ahead of this one's counter.
-    const next = () => nextXid(s);
-    const ahead = (await next()) + 30n;
+    const ahead = (await nextXid(s)) + 30n;
     await insertRow(s, { sealXid: String(ahead) });
     await reveal(s, 3);
     const before = s.warnings.length;
@@ -228,21 +237,14 @@ describeEachBackend('the sealer’s position in the log', (backend) => {
     expect(await sealAll(s)).toBe(1);
     // Said once, though every pass until the counter passes reads from the start.
     expect(s.warnings.slice(before).filter((w) => /behind the sealer/.test(w))).toHaveLength(1);
-    const key = () =>
-      s.base.db.transaction((c) =>
-        c.query<{ k: string | null }>(
-          'SELECT sealed_xid::text AS k FROM audit_log_state WHERE tenant_id = $1',
-          [s.tenantId],
-        ),
-      );
-    expect((await key())[0]!.k).toBeNull();
+    expect(await stateColumn(s, 'sealed_xid')).toBeNull();
     // Transactions of this cluster's until its counter is past the restored row's.
-    while ((await next()) <= ahead) {
+    while ((await nextXid(s)) <= ahead) {
       await s.base.db.transaction((c) => c.query('SELECT pg_current_xact_id()'));
     }
     await reveal(s, 2);
     expect(await sealAll(s)).toBe(2);
-    expect((await key())[0]!.k).not.toBeNull();
+    expect(await stateColumn(s, 'sealed_xid')).not.toBeNull();
     await reveal(s, 2);
     expect(await sealAll(s)).toBe(2);
     await expectWholeOnce(s);
@@ -304,26 +306,16 @@ describe.skipIf(!postgres)('the sealer beside a transaction left open [postgres]
   });
 
   it('a restored row whose transaction id this cluster then gives a transaction still running as the key comes back is sealed once', async () => {
-    const next = () => nextXid(s);
-    const probeBelow = async () =>
-      (
-        await s.base.db.transaction((c) =>
-          c.query<{ p: string | null }>(
-            'SELECT probe_below::text AS p FROM audit_log_state WHERE tenant_id = $1',
-            [s.tenantId],
-          ),
-        )
-      )[0]!.p;
     // Restored rows of another cluster's transaction `xid`, ahead of this one's counter, sealed
     // from the start; then this cluster's counter brought to `xid`, and that transaction opened.
     // The server is shared with other test files, which may take the id first: then again.
     let xid = 0n;
     for (let attempt = 0; ; attempt++) {
-      xid = (await next()) + 5n;
+      xid = (await nextXid(s)) + 5n;
       await insertRow(s, { sealXid: String(xid) });
       await insertRow(s, { sealXid: String(xid) });
       await sealAll(s);
-      while ((await next()) < xid) {
+      while ((await nextXid(s)) < xid) {
         await s.base.db.transaction((c) => c.query('SELECT pg_current_xact_id()'));
       }
       await open.query('BEGIN');
@@ -343,13 +335,13 @@ describe.skipIf(!postgres)('the sealer beside a transaction left open [postgres]
     // read once it commits: the restored ones are leaves already.
     await reveal(s, 1);
     expect(await sealAll(s)).toBe(1);
-    expect(await probeBelow()).not.toBeNull();
+    expect(await stateColumn(s, 'probe_below')).not.toBeNull();
     await open.query('COMMIT');
     expect(await sealAll(s)).toBe(1);
     await reveal(s, 1);
     expect(await sealAll(s)).toBe(1);
     // Nothing the probe covers can be read again: reads are not checked any more.
-    expect(await probeBelow()).toBeNull();
+    expect(await stateColumn(s, 'probe_below')).toBeNull();
     await expectWholeOnce(s);
   });
 });
