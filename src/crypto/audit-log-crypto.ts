@@ -41,7 +41,7 @@ const crypto: AuditLogCrypto = {
       get size() {
         return tree.size;
       },
-      append: (leafHash: Uint8Array) => tree.append(leafHash).filter((n) => n.level >= STORED_LEVEL),
+      append: (leafHash: Uint8Array) => tree.append(leafHash, STORED_LEVEL),
       root: () => tree.root(),
       frontier: () => tree.frontier(),
     };

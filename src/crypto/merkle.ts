@@ -19,13 +19,22 @@ export function leafHash(data: Uint8Array): Buffer {
   return hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
+// One buffer for every interior hash's input: `hash` is synchronous and reads it before it returns.
+const nodeInput = Buffer.concat([NODE_PREFIX, Buffer.alloc(2 * HASH_SIZE)]);
+
 /**
- * RFC 9162 §2.1.1 interior hash: SHA-256(0x01 || left || right). One-shot over one buffer: the
- * sealer makes about one of these a leaf on the event loop, and a Hash object with three updates
- * costs half as much again.
+ * RFC 9162 §2.1.1 interior hash: SHA-256(0x01 || left || right). One-shot over one buffer, and
+ * for two hashes a buffer written in place rather than a new one: the sealer makes about one of
+ * these a leaf on the event loop, where a Hash object with three updates costs half as much again
+ * and allocating the input a third.
  */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+    return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  }
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 /** Root of the empty tree: SHA-256 of the empty string. */
@@ -326,26 +335,28 @@ export class TreeBuilder {
   }
 
   /**
-   * Appends one leaf hash. Returns the perfect nodes this leaf completed, level >= 1, bottom up
-   * (the leaf itself is level 0 and not returned).
+   * Appends one leaf hash. Returns the perfect nodes this leaf completed, of level `fromLevel`
+   * (at least 1) and up, bottom up (the leaf itself is level 0 and not returned): a caller that
+   * stores only the upper levels does not pay for a record of each lower one.
    *
    * @throws RangeError if the leaf hash is not 32 bytes, or the tree is full.
    */
-  append(leaf: Uint8Array): CompletedNode[] {
+  append(leaf: Uint8Array, fromLevel = 1): CompletedNode[] {
     if (!isHash(leaf)) throw new RangeError(`TreeBuilder.append: a leaf hash is ${HASH_SIZE} bytes`);
     if (this.#size >= Number.MAX_SAFE_INTEGER) throw new RangeError('TreeBuilder.append: tree is full');
     const completed: CompletedNode[] = [];
     const newSize = this.#size + 1;
-    let h: Buffer = Buffer.from(leaf);
+    let h: Buffer | undefined;
     let level = 0;
     // Each set low bit of the old size is a left sibling now completed by h: carry upwards.
     for (let s = this.#size; odd(s); s = half(s)) {
-      h = nodeHash(this.#frontier[level]!, h);
+      h = nodeHash(this.#frontier[level]!, h ?? leaf);
       this.#frontier[level] = undefined;
       level++;
-      completed.push({ level, index: newSize / 2 ** level - 1, hash: h });
+      if (level >= fromLevel) completed.push({ level, index: newSize / 2 ** level - 1, hash: h });
     }
-    this.#frontier[level] = h;
+    // The leaf itself is kept only when it completed nothing, so only then is it copied.
+    this.#frontier[level] = h ?? Buffer.from(leaf);
     this.#size = newSize;
     return completed;
   }

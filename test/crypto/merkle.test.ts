@@ -169,6 +169,18 @@ describe('hash primitives', () => {
     expect(hex(nodeHash(a, b))).toBe(hex(sha(Uint8Array.of(1), a, b)));
   });
 
+  it('nodeHash answers a hash of its own each call, and hashes inputs of any length', () => {
+    const [a, b, c] = [leafHashOf(0), leafHashOf(1), leafHashOf(2)];
+    const ab = nodeHash(a, b);
+    const abHex = hex(ab);
+    const bc = nodeHash(b, c);
+    expect(hex(ab)).toBe(abHex);
+    expect(hex(bc)).toBe(hex(sha(Uint8Array.of(1), b, c)));
+    const [short, long] = [Uint8Array.of(7, 8), new Uint8Array(40).fill(9)];
+    expect(hex(nodeHash(short, long))).toBe(hex(sha(Uint8Array.of(1), short, long)));
+    expect(hex(nodeHash(a, b))).toBe(abHex);
+  });
+
   it('foldNodes is a right fold and throws on empty', () => {
     const [a, b, c] = [leafHashOf(0), leafHashOf(1), leafHashOf(2)];
     expect(hex(foldNodes([a]))).toBe(hex(a));
@@ -354,6 +366,33 @@ describe('TreeBuilder', () => {
       );
       expect(hex(resumed.root())).toBe(hex(rootOf(i + 1)));
     }
+  });
+
+  it('append(leaf, fromLevel) returns only the nodes of that level and up, and builds the same tree', () => {
+    const all = new TreeBuilder();
+    const upper = new TreeBuilder();
+    for (let i = 0; i < 70; i++) {
+      const expected = all.append(leafHashOf(i)).filter((c) => c.level >= 3);
+      const got = upper.append(leafHashOf(i), 3);
+      expect(got.map((x) => [x.level, x.index, hex(x.hash)])).toEqual(
+        expected.map((x) => [x.level, x.index, hex(x.hash)]),
+      );
+      expect(hex(upper.root())).toBe(hex(rootOf(i + 1)));
+    }
+  });
+
+  it('keeps its own copy of a leaf: the caller may reuse the buffer', () => {
+    const b = new TreeBuilder();
+    const reused = Buffer.from(leafHashOf(0));
+    b.append(reused);
+    reused.fill(0);
+    expect(hex(b.root())).toBe(hex(rootOf(1)));
+    leafHashOf(1).copy(reused);
+    b.append(reused);
+    leafHashOf(2).copy(reused);
+    b.append(reused);
+    reused.fill(0);
+    expect(hex(b.root())).toBe(hex(rootOf(3)));
   });
 
   it('frontier() returns copies', () => {
