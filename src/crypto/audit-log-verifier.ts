@@ -15,7 +15,8 @@ import { EMPTY_ROOT, HASH_SIZE, inclusionPlan, TreeBuilder, verifyInclusion } fr
  * only after they are checked against a signed root.
  *
  * Cost: the fast path reads the lines once, recomputes the root from the entries (about two hashes
- * a leaf) and keeps 65 bytes a leaf (the entry's hash, the hint, flags), never the entries. Only a
+ * a leaf) and keeps 73 bytes a leaf (the entry's hash, the hint, a print of its row id, flags),
+ * never the entries; a second read happens on it only when two entries' prints are the same. Only a
  * log that fails is diagnosed: with the hints when they hash to the signed root (one more tree, no
  * re-read); else with the proofs on a second read, one proof per 1024 leaves unless a window fails;
  * and, to tell a moved entry from an edited one, a third read for the few indexes it may be from.
@@ -23,7 +24,7 @@ import { EMPTY_ROOT, HASH_SIZE, inclusionPlan, TreeBuilder, verifyInclusion } fr
  * Order of the checks, and so which failure is reported when several hold: the signatures of the
  * checkpoint, the previous checkpoint and the export's header; their origins; a malformed line (it
  * stops the read, wherever it is); the first bad leaf index of the export; the checkpoint held; the
- * previous checkpoint.
+ * previous checkpoint; last, in a log that passed all of those, a row sealed twice.
  */
 
 /**
@@ -40,6 +41,9 @@ import { EMPTY_ROOT, HASH_SIZE, inclusionPlan, TreeBuilder, verifyInclusion } fr
  * - `reordered`: the entry is the one sealed at another index, or the lines are out of order.
  * - `truncated`: every leaf from this index on is missing, or the log ends before a checkpoint held.
  * - `fork`: the log's first leaves do not hash to the root of a checkpoint held: it was rewritten.
+ * - `duplicate`: every leaf is the log's, but this entry's row (its `id`) was sealed at an earlier
+ *   index too. Nothing is hidden, but the log says one access happened twice: a sealer fault, or a
+ *   row deleted and written again by someone with the database's keys.
  */
 export type AuditVerifyReason =
   | 'bad-signature'
@@ -49,7 +53,8 @@ export type AuditVerifyReason =
   | 'deleted'
   | 'reordered'
   | 'truncated'
-  | 'fork';
+  | 'fork'
+  | 'duplicate';
 
 /** A log that verified: every entry is the one its checkpoints commit to. */
 export interface AuditVerifySuccess {
@@ -89,7 +94,7 @@ export interface AuditVerifyInput {
   /**
    * Opens the export's lines. Called once for a log that verifies, and up to twice more only to
    * diagnose one whose entries do not hash to its root and whose hints do not settle which entry is
-   * wrong: so it must give the same lines each time (`() => lines` for an array, a fresh file
+   * wrong, or once more when two entries may be of one row: so it must give the same lines each time (`() => lines` for an array, a fresh file
    * stream for a file).
    */
   lines: () => AuditExportLines;
@@ -190,6 +195,7 @@ async function verify(input: AuditVerifyInput): Promise<AuditVerifySuccess> {
       );
     }
   }
+  await refuseRowSealedTwice(input, scan);
   return {
     ok: true,
     origin: header.origin,
@@ -266,7 +272,7 @@ async function scanExport(
     const i = leaf.leafIndex;
     if (table.flags(i) & SEEN) refuse('malformed', i, `line ${line} holds leaf ${i} again`);
     const entryHash = leaf.entry === null ? undefined : auditLeafHash(leaf.entry);
-    table.record(i, decodeHash(leaf.leafHash), entryHash);
+    table.record(i, decodeHash(leaf.leafHash), entryHash, leaf.entry === null ? 0 : idPrint(leaf.entry.id));
     const position = line - 2;
     if (i !== position) firstOutOfOrder ??= { position, leaf: i };
     if (entryHash !== undefined) lastPresent = Math.max(lastPresent, i);
@@ -294,6 +300,54 @@ function checkOrigins(held: Checkpoint, previous: Checkpoint | undefined, header
       null,
       `the checkpoints are of different logs: the checkpoint is of ${held.origin}, ${other.what} of ${other.cp!.origin}`,
     );
+  }
+}
+
+/**
+ * A 52-bit print of a row id (two 32-bit FNV-1a style hashes, cut to what a double holds exactly).
+ * Prints only pick the entries to compare: two that match are compared by their ids, so a made-up
+ * collision costs a read, never a wrong answer.
+ */
+function idPrint(id: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c ^ id.length;
+  for (let k = 0; k < id.length; k++) {
+    const c = id.charCodeAt(k);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0) * 2 ** 20 + ((b >>> 0) >>> 12);
+}
+
+/**
+ * Refuses a log, otherwise verified (every entry present, in place and the log's), that holds one
+ * row at two indexes: the tree commits to both leaves, so no proof fails, but the log would count
+ * one access twice. The prints are sorted to find the ones that repeat, and only the entries with
+ * those are compared, by id, on a second read.
+ */
+async function refuseRowSealedTwice(input: AuditVerifyInput, scan: Scan): Promise<void> {
+  const size = scan.header.treeSize;
+  const prints = scan.table.prints(size);
+  const sorted = prints.slice().sort();
+  const repeated = new Set<number>();
+  for (let k = 1; k < sorted.length; k++) if (sorted[k] === sorted[k - 1]) repeated.add(sorted[k]!);
+  if (repeated.size === 0) return;
+  const firstIndexOf = new Map<string, number>();
+  let line = 0;
+  for await (const text of input.lines()) {
+    line++;
+    if (line === 1 || text === '') continue;
+    const { leafIndex: i, entry } = parseLeafLine(text, line, size);
+    if (entry === null || !repeated.has(prints[i]!)) continue;
+    const j = firstIndexOf.get(entry.id);
+    if (j !== undefined) {
+      refuse(
+        'duplicate',
+        i,
+        `the entry at index ${i} is of the row (id ${entry.id}) the log already sealed at index ${j}`,
+      );
+    }
+    firstIndexOf.set(entry.id, i);
   }
 }
 
@@ -602,10 +656,11 @@ const MAX_FOUND = 64;
 interface Chunk {
   entries: Buffer;
   hints: Buffer;
+  prints: Float64Array;
   flags: Uint8Array;
 }
 
-/** Per leaf index: the entry's hash, the export's hint and the flags above, 65 bytes a leaf. */
+/** Per leaf index: the entry's hash, the export's hint, its row id's print and the flags above, 73 bytes a leaf. */
 class LeafTable {
   readonly #chunks = new Map<number, Chunk>();
 
@@ -618,13 +673,14 @@ class LeafTable {
     return chunk === undefined ? 0 : chunk.flags[slot]!;
   }
 
-  record(i: number, hint: Buffer, entry: Buffer | undefined): void {
+  record(i: number, hint: Buffer, entry: Buffer | undefined, print: number): void {
     const key = Math.floor(i / CHUNK);
     let chunk = this.#chunks.get(key);
     if (chunk === undefined) {
       chunk = {
         entries: Buffer.alloc(CHUNK * HASH_SIZE),
         hints: Buffer.alloc(CHUNK * HASH_SIZE),
+        prints: new Float64Array(CHUNK),
         flags: new Uint8Array(CHUNK),
       };
       this.#chunks.set(key, chunk);
@@ -632,7 +688,18 @@ class LeafTable {
     const slot = i % CHUNK;
     hint.copy(chunk.hints, slot * HASH_SIZE);
     entry?.copy(chunk.entries, slot * HASH_SIZE);
+    chunk.prints[slot] = print;
     chunk.flags[slot] = SEEN | (entry === undefined ? 0 : PRESENT);
+  }
+
+  /** The row id prints of leaves 0..size−1, in one array (0 where there is no entry). */
+  prints(size: number): Float64Array {
+    const all = new Float64Array(size);
+    for (let start = 0; start < size; start += CHUNK) {
+      const chunk = this.#chunks.get(start / CHUNK);
+      if (chunk !== undefined) all.set(chunk.prints.subarray(0, Math.min(CHUNK, size - start)), start);
+    }
+    return all;
   }
 
   /** The entry's hash (zeros when there is none); a view, not a copy. */

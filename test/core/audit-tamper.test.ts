@@ -167,6 +167,34 @@ describeEachBackend('audit log tampering', (backend) => {
     });
   });
 
+  it('a row deleted and written again: the sealer seals it a second time, and verify says duplicate, at the new index', async () => {
+    const { tenant } = await loggedTenant();
+    const id = await logIdAt(tenant.tenantId, 9);
+    // Every column but seal_xid, so the row written again takes its new transaction's id, as any row does.
+    const columns = (
+      await ownerQuery<{ name: string }>(
+        `SELECT column_name AS name FROM information_schema.columns
+          WHERE table_name = 'credential_access_log' AND table_schema = current_schema() AND column_name <> 'seal_xid'`,
+        [],
+      )
+    )
+      .map((c) => `"${c.name}"`)
+      .join(', ');
+    await withoutTriggers(LOG[0], [...LOG[1]], () =>
+      ownerQuery(
+        `WITH gone AS (DELETE FROM credential_access_log WHERE tenant_id = $1 AND id = $2 RETURNING *)
+         INSERT INTO credential_access_log (${columns}) SELECT ${columns} FROM gone`,
+        [tenant.tenantId, id],
+      ),
+    );
+    const now = await tenant.audit.checkpoint();
+    expect(now.treeSize).toBe(ROWS + 1);
+    expect(await logIdAt(tenant.tenantId, ROWS)).toBe(id);
+    const result = await verify(tenant, now.checkpoint);
+    expect(result).toMatchObject({ ok: false, reason: 'duplicate', index: ROWS });
+    expect(result.ok ? '' : result.message).toContain('index 9');
+  });
+
   it('an older backup restored (log, tree and checkpoints): truncated against the checkpoint the tenant kept', async () => {
     const { tenant, held: older } = await loggedTenant();
     const tables = [

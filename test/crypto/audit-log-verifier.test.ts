@@ -134,6 +134,30 @@ function log(size: number, options: CheckpointOptions & { entries?: AuditLeafEnt
 
 type Log = ReturnType<typeof log>;
 
+/**
+ * An export of `size` leaves streamed from `entryOf`, with no proofs (the fast path needs none),
+ * and its checkpoint: for logs too big for {@link log}'s proofs.
+ */
+function bigExport(size: number, entryOf: (i: number) => AuditLeafEntry): AuditVerifyInput {
+  const tree = new TreeBuilder();
+  for (let i = 0; i < size; i++) tree.append(auditLeafHash(entryOf(i)));
+  const body = formatCheckpoint({ origin: ORIGIN, treeSize: size, rootHash: tree.root(), time: new Date(0) });
+  const checkpoint = signNote(body, ORIGIN, keys.privateKey);
+  function* lines() {
+    yield JSON.stringify({ format: AUDIT_EXPORT_FORMAT, checkpoint });
+    for (let i = 0; i < size; i++) {
+      const entry = entryOf(i);
+      yield JSON.stringify({
+        leafIndex: i,
+        leafHash: auditLeafHash(entry).toString('base64'),
+        entry,
+        proof: [],
+      });
+    }
+  }
+  return { lines, checkpoint, publicKeys: [keys.publicKey] };
+}
+
 const verifyLog = (l: Log, input: Partial<AuditVerifyInput> = {}) => {
   const text = l.text();
   return verifyAuditExport({
@@ -217,36 +241,8 @@ describe('verifyAuditExport: an untouched log', () => {
   it('verifies 65 537 leaves (past one chunk of the leaf table), without proofs needed on the fast path', {
     timeout: 120_000,
   }, async () => {
-    const size = 65_537;
-    const tree = new TreeBuilder();
-    const header = () => {
-      const body = formatCheckpoint({
-        origin: ORIGIN,
-        treeSize: size,
-        rootHash: tree.root(),
-        time: new Date(0),
-      });
-      return JSON.stringify({
-        format: AUDIT_EXPORT_FORMAT,
-        checkpoint: signNote(body, ORIGIN, keys.privateKey),
-      });
-    };
-    for (let i = 0; i < size; i++) tree.append(auditLeafHash(entryAt(i)));
-    const checkpoint = JSON.parse(header()).checkpoint as string;
-    function* lines() {
-      yield header();
-      for (let i = 0; i < size; i++) {
-        const entry = entryAt(i);
-        yield JSON.stringify({
-          leafIndex: i,
-          leafHash: auditLeafHash(entry).toString('base64'),
-          entry,
-          proof: [],
-        });
-      }
-    }
-    const result = await verifyAuditExport({ lines, checkpoint, publicKeys: [keys.publicKey] });
-    expect(result).toMatchObject({ ok: true, treeSize: size });
+    const result = await verifyAuditExport(bigExport(65_537, entryAt));
+    expect(result).toMatchObject({ ok: true, treeSize: 65_537 });
   });
 });
 
@@ -445,6 +441,58 @@ describe('verifyAuditExport: diagnosis with the proofs, over more than one strid
 
   it('truncated: the last 100 lines removed', async () => {
     expect(failure(await verifyLines(copy().slice(0, 2400)))).toEqual({ reason: 'truncated', index: 2400 });
+  });
+});
+
+describe('verifyAuditExport: a row sealed twice', () => {
+  /** A log whose leaf `at` is the row of leaf `of` sealed again, with `changes` to its fields. */
+  const sealedTwice = (size: number, of: number, at: number, changes: Partial<AuditLeafEntry> = {}) =>
+    log(size, {
+      entries: Array.from({ length: size }, (_, i) =>
+        i === at ? { ...entryAt(of), ...changes } : entryAt(i),
+      ),
+    });
+
+  it('duplicate: the row of leaf 3 sealed again at 7, every proof holding, reported at 7 after one more read', async () => {
+    const l = sealedTwice(12, 3, 7);
+    let reads = 0;
+    const result = await verifyLog(l, {
+      lines: function* () {
+        reads++;
+        yield* l.text();
+      },
+    });
+    expect(failure(result)).toEqual({ reason: 'duplicate', index: 7 });
+    expect(result.ok ? '' : result.message).toContain('index 3');
+    expect(reads).toBe(2);
+  });
+
+  it('duplicate: the same id with other fields (written again later) is still one row twice', async () => {
+    const l = sealedTwice(40, 0, 33, { occurredAt: '2026-12-03T09:30:00.000001Z', reason: 'again' });
+    expect(failure(await verifyLog(l))).toEqual({ reason: 'duplicate', index: 33 });
+  });
+
+  it('duplicate: the earliest second sealing is the one reported', async () => {
+    const l = log(20, {
+      entries: Array.from({ length: 20 }, (_, i) =>
+        i === 15 ? entryAt(2) : i === 11 ? entryAt(5) : entryAt(i),
+      ),
+    });
+    expect(failure(await verifyLog(l))).toEqual({ reason: 'duplicate', index: 11 });
+  });
+
+  it('a tampered export is reported as tampered first: a copy of an earlier entry that was never sealed is reordered', async () => {
+    const l = log(12);
+    l.lines[7]!.entry = { ...entryAt(3) };
+    expect(failure(await verifyLog(l))).toEqual({ reason: 'reordered', index: 7 });
+  });
+
+  it('finds a row sealed twice across chunks of the leaf table (65 537 leaves, no proofs needed)', {
+    timeout: 120_000,
+  }, async () => {
+    const size = 65_537;
+    const result = await verifyAuditExport(bigExport(size, (i) => entryAt(i === size - 1 ? 4 : i)));
+    expect(failure(result)).toEqual({ reason: 'duplicate', index: size - 1 });
   });
 });
 
