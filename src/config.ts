@@ -172,6 +172,8 @@ export type AuditSinkConfig = {
       facility: number;
       /** (Default: `credreg`) */
       appName: string;
+      /** Over TLS (RFC 5425), the collector's certificate always checked. (Default: plain TCP) */
+      tls?: SyslogTlsConfig;
     }
   | {
       kind: 'http';
@@ -184,6 +186,28 @@ export type AuditSinkConfig = {
     }
   | { kind: 'stdout' }
 );
+
+/** A syslog sink's TLS: PEM files read at start-up; the system's CAs when no `caFile`. */
+export interface SyslogTlsConfig {
+  caFile?: string;
+  /** A client certificate and its key, both or neither, for a collector that asks for one. */
+  certFile?: string;
+  keyFile?: string;
+  /** The name the certificate must hold. (Default: `host`) */
+  serverName?: string;
+}
+
+const syslogTls = z
+  .strictObject({
+    caFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    serverName: z.string().min(1).max(253).optional(),
+  })
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+    message: 'certFile and keyFile go together',
+    path: ['keyFile'],
+  });
 
 const sinkCommon = {
   name: z
@@ -218,6 +242,7 @@ const auditSinksSchema = z.array(
         .string()
         .regex(/^[!-~]{1,48}$/, 'must be 1 to 48 printable ASCII characters')
         .default('credreg'),
+      tls: syslogTls.optional(),
     }),
     z.strictObject({
       ...sinkCommon,

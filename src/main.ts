@@ -2,7 +2,14 @@
  * The one place that wires concrete pieces together: a database adapter, the store on it, the
  * root key provider, the key ring and the envelope, into the core's registry.
  */
-import type { AuditSinkConfig, Config, KeyProviderConfig, MigrationConfig } from './config.js';
+import { readFileSync } from 'node:fs';
+import type {
+  AuditSinkConfig,
+  Config,
+  KeyProviderConfig,
+  MigrationConfig,
+  SyslogTlsConfig,
+} from './config.js';
 import type { AuditSinkWiring } from './core/audit-sinks.js';
 import { describeError } from './core/audited-operation.js';
 import { RegistryError } from './core/errors.js';
@@ -370,12 +377,36 @@ function auditSink(c: AuditSinkConfig, httpClient: (timeoutMs: number) => SafeHt
         port: c.port,
         facility: c.facility,
         appName: c.appName,
+        ...(c.tls ? { tls: syslogTls(c.name, c.tls) } : {}),
       });
     case 'http':
       return new HttpSink({ ...scope, url: c.url, headers: c.headers, http: httpClient(c.timeoutMs) });
     case 'stdout':
       return new StdoutSink(scope);
   }
+}
+
+/** A syslog sink's TLS files, read once at start-up; one that cannot be read stops it, by path. */
+function syslogTls(sink: string, tls: SyslogTlsConfig) {
+  const read = (field: string, path: string | undefined) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'an error';
+      throw new RegistryError('CONFIG', `audit sink ${sink}: tls.${field} ${path} cannot be read (${code})`);
+    }
+  };
+  const [ca, cert, key] = [
+    read('caFile', tls.caFile),
+    read('certFile', tls.certFile),
+    read('keyFile', tls.keyFile),
+  ];
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined || key === undefined ? {} : { cert, key }),
+    ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
+  };
 }
 
 /**

@@ -248,6 +248,29 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads a syslog sink over TLS: the files named, not read, and a client key only with its certificate', () => {
+    const sinks = (v: unknown) => loadConfig({ CREDREG_AUDIT_SINKS: JSON.stringify(v) }).audit.sinks;
+    const tls = {
+      caFile: '/etc/credreg/ca.pem',
+      certFile: '/etc/credreg/c.pem',
+      keyFile: '/etc/credreg/k.pem',
+    };
+    expect(sinks([{ name: 's', kind: 'syslog', host: 'h', port: 6514, tls }])).toEqual([
+      { name: 's', kind: 'syslog', host: 'h', port: 6514, facility: 13, appName: 'credreg', tls },
+    ]);
+    expect(sinks([{ name: 's', kind: 'syslog', host: 'h', port: 6514, tls: {} }])).toMatchObject([
+      { tls: {} },
+    ]);
+    const refused = (v: unknown) => () =>
+      sinks([{ name: 's', kind: 'syslog', host: 'h', port: 6514, tls: v }]);
+    expect(refused({ certFile: '/c.pem' })).toThrow(
+      /CREDREG_AUDIT_SINKS\.0\.tls\.keyFile certFile and keyFile go together/,
+    );
+    expect(refused({ keyFile: '/k.pem' })).toThrow(/certFile and keyFile go together/);
+    expect(refused({ insecure: true })).toThrow('CREDREG_AUDIT_SINKS.0.tls.insecure is not a known field');
+    expect(refused({ caFile: '' })).toThrow(/CREDREG_AUDIT_SINKS\.0\.tls\.caFile/);
+  });
+
   it('refuses an audit sink with an unknown field, a bad kind, a taken name or a refused URL, saying which', () => {
     const sinks = (v: unknown) => () => loadConfig({ CREDREG_AUDIT_SINKS: JSON.stringify(v) });
     expect(sinks([{ name: 'f', kind: 'file', path: '/a', maxbytes: 10 }])).toThrow(

@@ -7,12 +7,17 @@
  * `occurredAt` (the signing time's stand-in, now, for a checkpoint); MSGID is `access` or
  * `checkpoint`; no structured data. One connection is kept and made again after it breaks.
  *
- * Plain TCP has no acknowledgement: a batch counts as delivered once the kernel has taken it
- * (the write callback). A collector that dies with data in its buffers loses that data; for a
- * stronger promise, use the `http` sink to a collector that answers after it stored the batch.
+ * With `tls`, the same frames go over TLS (RFC 5425), TLS 1.2 at least, and the collector's
+ * certificate is always checked against the CAs given (else the system's) and the host's name:
+ * there is no switch to turn that off, since a sink that trusts anyone hands the log to anyone.
+ *
+ * TCP has no acknowledgement: a batch counts as delivered once the kernel has taken it (the write
+ * callback). A collector that dies with data in its buffers loses that data; for a stronger
+ * promise, use the `http` sink to a collector that answers after it stored the batch.
  */
-import { connect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { AuditSink, AuditSinkRecord } from '../core/ports.js';
 
 export interface SyslogSinkOptions {
@@ -28,9 +33,23 @@ export interface SyslogSinkOptions {
   connectTimeoutMs?: number;
   /** How long a batch may take to reach the collector's socket before the sink counts as failed. (Default: 15000) */
   writeTimeoutMs?: number;
+  /** TLS to the collector (Default: plain TCP): PEM contents, not paths. */
+  tls?: SyslogTlsOptions;
+}
+
+export interface SyslogTlsOptions {
+  /** The CAs the collector's certificate must chain to. (Default: the system's) */
+  ca?: string;
+  /** A client certificate and its key, for a collector that asks for one. */
+  cert?: string;
+  key?: string;
+  /** The name the certificate must hold. (Default: `host`) */
+  serverName?: string;
 }
 
 const SEVERITY_INFO = 6;
+/** How long a TLS 1.3 collector that sends no session ticket has to refuse the client's certificate. */
+const TLS13_ACCEPT_GRACE_MS = 1000;
 const BOM = '\uFEFF';
 
 /** A header field as RFC 5424 allows it: printable US-ASCII, no space, bounded, else `-`. */
@@ -60,7 +79,8 @@ export function syslogFrame(
 export class SyslogSink implements AuditSink {
   readonly name: string;
   readonly tenantId?: string;
-  readonly #options: Required<Omit<SyslogSinkOptions, 'tenantId'>>;
+  readonly #options: Required<Omit<SyslogSinkOptions, 'tenantId' | 'tls'>>;
+  readonly #tls: SyslogTlsOptions | undefined;
   readonly #host = hostname();
   #socket: Socket | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -68,12 +88,14 @@ export class SyslogSink implements AuditSink {
   constructor(options: SyslogSinkOptions) {
     this.name = options.name;
     if (options.tenantId) this.tenantId = options.tenantId;
+    const { tls, tenantId: _, ...rest } = options;
+    this.#tls = tls;
     this.#options = {
       facility: 13,
       appName: 'credreg',
       connectTimeoutMs: 5000,
       writeTimeoutMs: 15_000,
-      ...options,
+      ...rest,
     };
   }
 
@@ -123,29 +145,71 @@ export class SyslogSink implements AuditSink {
     const current = this.#socket;
     if (current && !current.destroyed && current.writable) return Promise.resolve(current);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.#options.host, port: this.#options.port });
+      const { host, port } = this.#options;
+      const tls = this.#tls;
+      // Connected is, over TLS, once the handshake has checked the collector's certificate.
+      const socket = tls
+        ? tlsConnect({
+            host,
+            port,
+            minVersion: 'TLSv1.2',
+            rejectUnauthorized: true,
+            ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+            ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
+            // SNI takes a name, not an address; the certificate is checked against `host` either way.
+            ...(tls.serverName !== undefined
+              ? { servername: tls.serverName }
+              : isIP(host) === 0
+                ? { servername: host }
+                : {}),
+          })
+        : netConnect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error('no syslog connection within the connect timeout'));
       }, this.#options.connectTimeoutMs);
-      socket.once('connect', () => {
+      const ready = () => {
         clearTimeout(timer);
-        socket.setKeepAlive(true);
         socket.off('error', onConnectError);
+        socket.off('close', onEarlyClose);
+        if (socket.destroyed) return;
+        socket.setKeepAlive(true);
         // Later errors (a reset while idle) only drop the connection; the next batch reconnects.
         socket.on('error', () => this.#drop(socket));
         socket.on('close', () => this.#drop(socket));
-        // A collector sends nothing back; anything it does is read and dropped.
-        socket.resume();
         this.#socket = socket;
         resolve(socket);
+      };
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
+        // A collector sends nothing back but TLS's own messages; anything is read and dropped.
+        socket.resume();
+        if (!(tls && (socket as TLSSocket).getProtocol() === 'TLSv1.3')) return ready();
+        // In TLS 1.3 the handshake ends, for the client, before the collector has checked the
+        // client's certificate (or found none): one that refuses says so only then, and a batch
+        // written meanwhile would be taken by the kernel and lost. A session ticket is sent only
+        // once the collector has accepted; one that sends none is given a moment for its alert.
+        const grace = setTimeout(accepted, TLS13_ACCEPT_GRACE_MS);
+        // Not from the event's own turn: there, Node 20 acknowledges a write and never sends it.
+        const onSession = () => setImmediate(accepted);
+        let done = false;
+        function accepted() {
+          if (done) return;
+          done = true;
+          clearTimeout(grace);
+          socket.off('session', onSession);
+          ready();
+        }
+        socket.once('session', onSession);
       });
       const onConnectError = (err: Error) => {
         clearTimeout(timer);
         socket.destroy();
         reject(err);
       };
+      const onEarlyClose = () =>
+        onConnectError(new Error('the syslog collector closed the connection before it was ready'));
       socket.once('error', onConnectError);
+      socket.once('close', onEarlyClose);
     });
   }
 

@@ -4,11 +4,12 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { AuditSinkConfig, Config } from '../../src/config.js';
 import { MAX_TENANT_SINKS } from '../../src/core/audit-sink-service.js';
@@ -26,6 +27,7 @@ import {
   type TestRegistry,
   testConfig,
 } from '../helpers/backends.js';
+import { HAS_OPENSSL, selfSignedCert } from '../helpers/self-signed-cert.js';
 import { waitUntil } from '../helpers/wait.js';
 import { seedTenant, startServer } from '../http/helpers.js';
 
@@ -93,6 +95,12 @@ describeEachBackend('audit sinks', (backend) => {
     dir = mkdtempSync(join(tmpdir(), 'credreg-sinks-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** A CA certificate in a file of its own, as an operator's `tls.caFile` names it. */
+  const writeCa = (pem: string) => {
+    const path = join(dir, `ca-${randomUUID()}.pem`);
+    writeFileSync(path, pem);
+    return path;
+  };
   const opened: TestRegistry[] = [];
   afterEach(async () => {
     for (const t of opened.splice(0)) await t.close();
@@ -232,10 +240,12 @@ describeEachBackend('audit sinks', (backend) => {
     }
   });
 
-  it('a syslog sink sends each row as an RFC 5424 message in an octet-counted frame over TCP', async () => {
+  /** A syslog collector over plain TCP, or over TLS with a certificate the sink is given the CA file of. */
+  async function syslogDelivery(transport: 'tcp' | 'tls') {
+    const certificate = transport === 'tls' ? selfSignedCert() : undefined;
     const messages: string[] = [];
     const connections = new Set<import('node:net').Socket>();
-    const server: TcpServer = createTcpServer((socket) => {
+    const onSocket = (socket: import('node:net').Socket) => {
       connections.add(socket);
       let buffered = Buffer.alloc(0);
       socket.on('data', (chunk: Buffer) => {
@@ -251,13 +261,24 @@ describeEachBackend('audit sinks', (backend) => {
           buffered = buffered.subarray(space + 1 + length);
         }
       });
-    });
+    };
+    const server: TcpServer = certificate
+      ? createTlsServer({ key: certificate.key, cert: certificate.cert }, onSocket)
+      : createTcpServer(onSocket);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const port = (server.address() as { port: number }).port;
       const t = await open(
         withSinks([
-          { name: 'syslog', kind: 'syslog', host: '127.0.0.1', port, facility: 13, appName: 'credreg' },
+          {
+            name: 'syslog',
+            kind: 'syslog',
+            host: '127.0.0.1',
+            port,
+            facility: 13,
+            appName: 'credreg',
+            ...(certificate ? { tls: { caFile: writeCa(certificate.cert) } } : {}),
+          },
         ]),
       );
       const a = await tenantWithRows(t.registry, 'a', 6);
@@ -284,6 +305,37 @@ describeEachBackend('audit sinks', (backend) => {
       for (const c of connections) c.destroy();
       await new Promise((r) => server.close(r));
     }
+  }
+
+  it('a syslog sink sends each row as an RFC 5424 message in an octet-counted frame over TCP', () =>
+    syslogDelivery('tcp'));
+
+  it.skipIf(!HAS_OPENSSL)('a syslog sink over TLS (the CA file from its config) sends the same frames', () =>
+    syslogDelivery('tls'),
+  );
+
+  it('a syslog sink whose tls.caFile cannot be read stops the start-up, naming the sink and the file', async () => {
+    const t = await open(withSinks([]));
+    const missing = join(dir, `absent-${randomUUID()}.pem`);
+    const sink = {
+      name: 'siem',
+      kind: 'syslog',
+      host: '127.0.0.1',
+      port: 6514,
+      facility: 13,
+      appName: 'credreg',
+    };
+    const err = await expectCode(
+      assemble(t.db, {
+        config: {
+          ...testConfig(t.prefix, t.rootKey),
+          ...withSinks([{ ...sink, tls: { caFile: missing } } as AuditSinkConfig]),
+        },
+        logger: silentLogger,
+      }),
+      'CONFIG',
+    );
+    expect(err.message).toBe(`audit sink siem: tls.caFile ${missing} cannot be read (ENOENT)`);
   });
 
   it("a sink scoped to one tenant gets only that tenant's rows", async () => {
