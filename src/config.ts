@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -202,7 +203,13 @@ const syslogTls = z
     caFile: z.string().min(1).optional(),
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
-    serverName: z.string().min(1).max(253).optional(),
+    // SNI carries a name; an address is checked as `host` (RFC 6066 has no SNI for one).
+    serverName: z
+      .string()
+      .min(1)
+      .max(253)
+      .refine((n) => isIP(n) === 0, 'must be a DNS name, not an address')
+      .optional(),
   })
   .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
     message: 'certFile and keyFile go together',

@@ -2,7 +2,9 @@
  * The one place that wires concrete pieces together: a database adapter, the store on it, the
  * root key provider, the key ring and the envelope, into the core's registry.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type {
   AuditSinkConfig,
   Config,
@@ -56,7 +58,7 @@ import { webhookRotator } from './rotators/webhook.js';
 import { FileSink } from './sinks/file-sink.js';
 import { HttpSink } from './sinks/http-sink.js';
 import { StdoutSink } from './sinks/stdout-sink.js';
-import { SyslogSink } from './sinks/syslog-sink.js';
+import { SyslogSink, type SyslogTlsOptions } from './sinks/syslog-sink.js';
 
 export interface OpenOptions {
   config: Readonly<Config>;
@@ -386,27 +388,51 @@ function auditSink(c: AuditSinkConfig, httpClient: (timeoutMs: number) => SafeHt
   }
 }
 
-/** A syslog sink's TLS files, read once at start-up; one that cannot be read stops it, by path. */
-function syslogTls(sink: string, tls: SyslogTlsConfig) {
-  const read = (field: string, path: string | undefined) => {
-    if (path === undefined) return undefined;
+const parsesAsCertificate = (pem: string) => {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A syslog sink's TLS files, read and parsed once at start-up: one that cannot be read, or is not
+ * PEM of its kind, stops it, named by its path (never its contents, which may be a private key).
+ */
+function syslogTls(sink: string, tls: SyslogTlsConfig): SyslogTlsOptions {
+  const refuse = (what: string, why: string) =>
+    new RegistryError('CONFIG', `audit sink ${sink}: ${what} ${why}`);
+  const read = (field: string, path: string) => {
     try {
       return readFileSync(path, 'utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'an error';
-      throw new RegistryError('CONFIG', `audit sink ${sink}: tls.${field} ${path} cannot be read (${code})`);
+      throw refuse(
+        `tls.${field} ${path}`,
+        `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'an error'})`,
+      );
     }
   };
-  const [ca, cert, key] = [
-    read('caFile', tls.caFile),
-    read('certFile', tls.certFile),
-    read('keyFile', tls.keyFile),
-  ];
-  return {
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined || key === undefined ? {} : { cert, key }),
-    ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
-  };
+  const serverName = tls.serverName === undefined ? {} : { serverName: tls.serverName };
+  const ca = tls.caFile === undefined ? undefined : read('caFile', tls.caFile);
+  // A secure context takes any text as CAs and trusts none of it: each certificate is parsed here.
+  const certificates = ca?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (ca !== undefined && !(certificates.length > 0 && certificates.every(parsesAsCertificate))) {
+    throw refuse(`tls.caFile ${tls.caFile}`, 'is not a list of PEM certificates');
+  }
+  const withCa = { ...(ca === undefined ? {} : { ca }), ...serverName };
+  if (tls.certFile === undefined || tls.keyFile === undefined) return withCa;
+  const [cert, key] = [read('certFile', tls.certFile), read('keyFile', tls.keyFile)];
+  try {
+    createSecureContext({ cert, key });
+  } catch {
+    throw refuse(
+      `tls.certFile ${tls.certFile} and tls.keyFile ${tls.keyFile}`,
+      'are not a PEM certificate and its private key',
+    );
+  }
+  return { ...withCa, cert, key };
 }
 
 /**

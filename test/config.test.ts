@@ -269,6 +269,9 @@ describe('configuration', () => {
     expect(refused({ keyFile: '/k.pem' })).toThrow(/certFile and keyFile go together/);
     expect(refused({ insecure: true })).toThrow('CREDREG_AUDIT_SINKS.0.tls.insecure is not a known field');
     expect(refused({ caFile: '' })).toThrow(/CREDREG_AUDIT_SINKS\.0\.tls\.caFile/);
+    expect(refused({ serverName: '10.0.0.9' })).toThrow(
+      /CREDREG_AUDIT_SINKS\.0\.tls\.serverName must be a DNS name, not an address/,
+    );
   });
 
   it('refuses an audit sink with an unknown field, a bad kind, a taken name or a refused URL, saying which', () => {

@@ -16,9 +16,9 @@ import { EMPTY_ROOT, HASH_SIZE, inclusionPlan, TreeBuilder, verifyInclusion } fr
  *
  * Cost: the fast path reads the lines once, recomputes the root from the entries (about two hashes
  * a leaf) and keeps 73 bytes a leaf (the entry's hash, the hint, a print of its row id, flags),
- * never the entries; a second read happens on it only when two entries' prints are the same. Only a
- * log that fails is diagnosed: with the hints when they hash to the signed root (one more tree, no
- * re-read); else with the proofs on a second read, one proof per 1024 leaves unless a window fails;
+ * never the entries, and 8 more a leaf at the end to sort the prints; a second read happens on it
+ * only when two entries' prints are the same. Only a log that fails is diagnosed: with the hints
+ * when they hash to the signed root (one more tree, no re-read); else with the proofs on a second read, one proof per 1024 leaves unless a window fails;
  * and, to tell a moved entry from an edited one, a third read for the few indexes it may be from.
  *
  * Order of the checks, and so which failure is reported when several hold: the signatures of the
@@ -326,9 +326,9 @@ function idPrint(id: string): number {
  * those are compared, by id, on a second read.
  */
 async function refuseRowSealedTwice(input: AuditVerifyInput, scan: Scan): Promise<void> {
+  const { table } = scan;
   const size = scan.header.treeSize;
-  const prints = scan.table.prints(size);
-  const sorted = prints.slice().sort();
+  const sorted = table.prints(size).sort();
   const repeated = new Set<number>();
   for (let k = 1; k < sorted.length; k++) if (sorted[k] === sorted[k - 1]) repeated.add(sorted[k]!);
   if (repeated.size === 0) return;
@@ -338,7 +338,10 @@ async function refuseRowSealedTwice(input: AuditVerifyInput, scan: Scan): Promis
     line++;
     if (line === 1 || text === '') continue;
     const { leafIndex: i, entry } = parseLeafLine(text, line, size);
-    if (entry === null || !repeated.has(prints[i]!)) continue;
+    // The first read proved every line i + 2 to hold leaf i, with an entry of that hash.
+    const same = entry !== null && i === line - 2 && auditLeafHash(entry).equals(table.entry(i));
+    if (!same) refuse('malformed', i, `line ${line} changed while the export was read`);
+    if (!repeated.has(table.print(i))) continue;
     const j = firstIndexOf.get(entry.id);
     if (j !== undefined) {
       refuse(
@@ -692,7 +695,13 @@ class LeafTable {
     chunk.flags[slot] = SEEN | (entry === undefined ? 0 : PRESENT);
   }
 
-  /** The row id prints of leaves 0..size−1, in one array (0 where there is no entry). */
+  /** The print of the row id of leaf i's entry; 0 when there is none. */
+  print(i: number): number {
+    const { chunk, slot } = this.#at(i);
+    return chunk === undefined ? 0 : chunk.prints[slot]!;
+  }
+
+  /** A copy of the row id prints of leaves 0..size−1, in one array (0 where there is no entry). */
   prints(size: number): Float64Array {
     const all = new Float64Array(size);
     for (let start = 0; start < size; start += CHUNK) {

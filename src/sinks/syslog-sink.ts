@@ -17,7 +17,7 @@
  */
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { AuditSink, AuditSinkRecord } from '../core/ports.js';
 
 export interface SyslogSinkOptions {
@@ -37,15 +37,16 @@ export interface SyslogSinkOptions {
   tls?: SyslogTlsOptions;
 }
 
-export interface SyslogTlsOptions {
+export type SyslogTlsOptions = {
   /** The CAs the collector's certificate must chain to. (Default: the system's) */
   ca?: string;
-  /** A client certificate and its key, for a collector that asks for one. */
-  cert?: string;
-  key?: string;
-  /** The name the certificate must hold. (Default: `host`) */
+  /** The name the certificate must hold, a DNS name. (Default: `host`) */
   serverName?: string;
-}
+} & (
+  | { cert?: undefined; key?: undefined }
+  /** A client certificate and its key, for a collector that asks for one. */
+  | { cert: string; key: string }
+);
 
 const SEVERITY_INFO = 6;
 /** How long a TLS 1.3 collector that sends no session ticket has to refuse the client's certificate. */
@@ -80,7 +81,7 @@ export class SyslogSink implements AuditSink {
   readonly name: string;
   readonly tenantId?: string;
   readonly #options: Required<Omit<SyslogSinkOptions, 'tenantId' | 'tls'>>;
-  readonly #tls: SyslogTlsOptions | undefined;
+  readonly #tls: { context: SecureContext; serverName?: string } | undefined;
   readonly #host = hostname();
   #socket: Socket | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -89,7 +90,17 @@ export class SyslogSink implements AuditSink {
     this.name = options.name;
     if (options.tenantId) this.tenantId = options.tenantId;
     const { tls, tenantId: _, ...rest } = options;
-    this.#tls = tls;
+    // Made once, so a PEM that does not parse fails here, at start-up, not at every connect.
+    if (tls) {
+      this.#tls = {
+        context: createSecureContext({
+          minVersion: 'TLSv1.2',
+          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+          ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
+        }),
+        ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
+      };
+    }
     this.#options = {
       facility: 13,
       appName: 'credreg',
@@ -152,10 +163,8 @@ export class SyslogSink implements AuditSink {
         ? tlsConnect({
             host,
             port,
-            minVersion: 'TLSv1.2',
+            secureContext: tls.context,
             rejectUnauthorized: true,
-            ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-            ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
             // SNI takes a name, not an address; the certificate is checked against `host` either way.
             ...(tls.serverName !== undefined
               ? { servername: tls.serverName }
@@ -168,11 +177,13 @@ export class SyslogSink implements AuditSink {
         socket.destroy();
         reject(new Error('no syslog connection within the connect timeout'));
       }, this.#options.connectTimeoutMs);
+      let grace: NodeJS.Timeout | undefined;
       const ready = () => {
+        // Closed in the meantime (a collector that hung up after its ticket): a failure, not a hang.
+        if (socket.destroyed) return onEarlyClose();
         clearTimeout(timer);
         socket.off('error', onConnectError);
         socket.off('close', onEarlyClose);
-        if (socket.destroyed) return;
         socket.setKeepAlive(true);
         // Later errors (a reset while idle) only drop the connection; the next batch reconnects.
         socket.on('error', () => this.#drop(socket));
@@ -188,7 +199,7 @@ export class SyslogSink implements AuditSink {
         // client's certificate (or found none): one that refuses says so only then, and a batch
         // written meanwhile would be taken by the kernel and lost. A session ticket is sent only
         // once the collector has accepted; one that sends none is given a moment for its alert.
-        const grace = setTimeout(accepted, TLS13_ACCEPT_GRACE_MS);
+        grace = setTimeout(accepted, TLS13_ACCEPT_GRACE_MS);
         // Not from the event's own turn: there, Node 20 acknowledges a write and never sends it.
         const onSession = () => setImmediate(accepted);
         let done = false;
@@ -203,6 +214,7 @@ export class SyslogSink implements AuditSink {
       });
       const onConnectError = (err: Error) => {
         clearTimeout(timer);
+        clearTimeout(grace);
         socket.destroy();
         reject(err);
       };

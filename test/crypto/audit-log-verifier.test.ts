@@ -481,6 +481,17 @@ describe('verifyAuditExport: a row sealed twice', () => {
     expect(failure(await verifyLog(l))).toEqual({ reason: 'duplicate', index: 11 });
   });
 
+  it('an export that changes between its two reads is malformed, not a verdict on either', async () => {
+    const l = sealedTwice(12, 3, 7);
+    const first = l.text();
+    const second = [...first];
+    second[5] = JSON.stringify({ ...l.lines[4]!, entry: { ...entryAt(4), reason: 'changed' } });
+    let reads = 0;
+    const result = await verifyLog(l, { lines: () => (reads++ === 0 ? first : second) });
+    expect(failure(result)).toEqual({ reason: 'malformed', index: 4 });
+    expect(result.ok ? '' : result.message).toBe('line 6 changed while the export was read');
+  });
+
   it('a tampered export is reported as tampered first: a copy of an earlier entry that was never sealed is reordered', async () => {
     const l = log(12);
     l.lines[7]!.entry = { ...entryAt(3) };

@@ -314,9 +314,8 @@ describeEachBackend('audit sinks', (backend) => {
     syslogDelivery('tls'),
   );
 
-  it('a syslog sink whose tls.caFile cannot be read stops the start-up, naming the sink and the file', async () => {
+  it('a syslog sink whose TLS files cannot be read, or are not PEM of their kind, stops the start-up, naming them', async () => {
     const t = await open(withSinks([]));
-    const missing = join(dir, `absent-${randomUUID()}.pem`);
     const sink = {
       name: 'siem',
       kind: 'syslog',
@@ -325,17 +324,34 @@ describeEachBackend('audit sinks', (backend) => {
       facility: 13,
       appName: 'credreg',
     };
-    const err = await expectCode(
-      assemble(t.db, {
-        config: {
-          ...testConfig(t.prefix, t.rootKey),
-          ...withSinks([{ ...sink, tls: { caFile: missing } } as AuditSinkConfig]),
-        },
-        logger: silentLogger,
-      }),
-      'CONFIG',
+    const startWith = (tls: Record<string, string>) =>
+      expectCode(
+        assemble(t.db, {
+          config: { ...testConfig(t.prefix, t.rootKey), ...withSinks([{ ...sink, tls } as AuditSinkConfig]) },
+          logger: silentLogger,
+        }),
+        'CONFIG',
+      ).then((err) => err.message);
+    const missing = join(dir, `absent-${randomUUID()}.pem`);
+    const junk = writeCa(
+      '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
     );
-    expect(err.message).toBe(`audit sink siem: tls.caFile ${missing} cannot be read (ENOENT)`);
+    const secret = 'MC4CAQAwBQYDK2VwBCIEIBq1c2VjcmV0LWtleS1tYXRlcmlhbC1oZXJlLTAwMA==';
+    const notAKey = writeCa(`-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`);
+    expect(await startWith({ caFile: missing })).toBe(
+      `audit sink siem: tls.caFile ${missing} cannot be read (ENOENT)`,
+    );
+    expect(await startWith({ caFile: junk })).toBe(
+      `audit sink siem: tls.caFile ${junk} is not a list of PEM certificates`,
+    );
+    expect(await startWith({ certFile: junk, keyFile: missing })).toBe(
+      `audit sink siem: tls.keyFile ${missing} cannot be read (ENOENT)`,
+    );
+    const pair = await startWith({ certFile: junk, keyFile: notAKey });
+    expect(pair).toBe(
+      `audit sink siem: tls.certFile ${junk} and tls.keyFile ${notAKey} are not a PEM certificate and its private key`,
+    );
+    expect(pair).not.toContain(secret.slice(0, 16));
   });
 
   it("a sink scoped to one tenant gets only that tenant's rows", async () => {

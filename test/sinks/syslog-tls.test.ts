@@ -30,7 +30,7 @@ describe.skipIf(!HAS_OPENSSL)('syslog sink over TLS', () => {
   });
 
   /** A TLS collector on a random port; what it received, and whether any handshake completed. */
-  async function collector(options: { wantClientCert?: boolean } = {}) {
+  async function collector(options: { wantClientCert?: boolean; tls12?: boolean; hangUp?: boolean } = {}) {
     const received: string[] = [];
     const sockets = new Set<TLSSocket>();
     const tls: Server = createServer(
@@ -38,9 +38,12 @@ describe.skipIf(!HAS_OPENSSL)('syslog sink over TLS', () => {
         key: server.key,
         cert: server.cert,
         ...(options.wantClientCert ? { requestCert: true, rejectUnauthorized: true, ca: client.cert } : {}),
+        ...(options.tls12 ? { maxVersion: 'TLSv1.2' as const } : {}),
       },
       (socket) => {
         sockets.add(socket);
+        // Its session tickets are on their way: the sink sees the handshake end, then the hang-up.
+        if (options.hangUp) setImmediate(() => socket.end());
         socket.on('data', (chunk: Buffer) => received.push(chunk.toString('utf8')));
         socket.on('error', () => {});
       },
@@ -104,6 +107,19 @@ describe.skipIf(!HAS_OPENSSL)('syslog sink over TLS', () => {
     const withCert = sinkTo(c.port, { ca: server.cert, cert: client.cert, key: client.key });
     await withCert.send([record]);
     await waitUntil(async () => framesIn(c.received) === 1, 'one frame');
+  });
+
+  it('over TLS 1.2 too (a collector that offers no more), where the handshake is the whole answer', async () => {
+    const c = await collector({ tls12: true });
+    const sink = sinkTo(c.port, { ca: server.cert });
+    await sink.send([record]);
+    await waitUntil(async () => framesIn(c.received) === 1, 'one frame');
+  });
+
+  it('a collector that hangs up right after the handshake fails the batch; it does not hang', async () => {
+    const c = await collector({ hangUp: true });
+    const sink = sinkTo(c.port, { ca: server.cert });
+    await expect(sink.send([record])).rejects.toThrow(/closed the connection/);
   });
 
   it('makes a new TLS connection after the collector drops the one it had', async () => {
