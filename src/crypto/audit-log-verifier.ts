@@ -18,8 +18,9 @@ import { EMPTY_ROOT, HASH_SIZE, inclusionPlan, TreeBuilder, verifyInclusion } fr
  * a leaf) and keeps 73 bytes a leaf (the entry's hash, the hint, a print of its row id, flags),
  * never the entries, and 8 more a leaf at the end to sort the prints; a second read happens on it
  * only when two entries' prints are the same. Only a log that fails is diagnosed: with the hints
- * when they hash to the signed root (one more tree, no re-read); else with the proofs on a second read, one proof per 1024 leaves unless a window fails;
- * and, to tell a moved entry from an edited one, a third read for the few indexes it may be from.
+ * when they hash to the signed root (one more tree, no re-read); else with the proofs on a second
+ * read, one proof per 1024 leaves unless a window fails; and, to tell a moved entry from an edited
+ * one, a third read for the few indexes it may be from.
  *
  * Order of the checks, and so which failure is reported when several hold: the signatures of the
  * checkpoint, the previous checkpoint and the export's header; their origins; a malformed line (it
