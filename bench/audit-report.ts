@@ -44,12 +44,15 @@ export function auditJson(r: BackendResult, info: RunInfo): Record<string, unkno
     reveal_with_sealer_p50_ms: round(withSealer.median.sealing.p50Ms, 3),
     reveal_with_sealer_p99_ms: round(withSealer.median.sealing.p99Ms, 3),
     reveal_ratio_with_sealer: round(ratios.sealing, 3),
-    // The median round's: its sealing cell over the plain cell just before it, − 1. Issue 14
+    // The median round's: its sealing cell over the plain cell beside it, − 1. Issue 14
     // bounds it at ±0.05; every round's is listed after it.
     reveal_ratio_with_sealer_change: round(ratios.change, 3),
     reveal_with_sealer_round_changes: withSealer.rounds.map((x) => round(x.change, 3)),
     // What a reveal and its leaf's sealing used over what a reveal alone did, less one.
     reveal_with_sealer_cpu_share: round(withSealer.share.cpu, 3),
+    // The same for the whole machine's CPU (the database's too, on PostgreSQL); null where unread.
+    reveal_with_sealer_machine_cpu_share:
+      withSealer.share.machineCpu === undefined ? null : round(withSealer.share.machineCpu, 3),
     reveal_with_sealer_wal_share: round(withSealer.share.wal, 3),
     audit_seal_interval_ms: withSealer.intervalMs,
     audit_seal_lag_rows: withSealer.lag.rows,
@@ -110,11 +113,13 @@ export function auditTable(results: BackendResult[], info: RunInfo): string[] {
     const percent = (change: number) => `${change >= 0 ? '+' : ''}${fixed(change * 100, 1)}%`;
     lines.push(
       `${r.backend}: reveal_c${w.concurrency} with the sealer ticking every ${w.intervalMs} ms / baseline_c${w.concurrency} = ` +
-        `${fixed(ratios.sealing, 3)} (without it, just before: ${fixed(ratios.plain, 3)}: ${percent(ratios.change)}, the median ` +
+        `${fixed(ratios.sealing, 3)} (without it, beside it: ${fixed(ratios.plain, 3)}: ${percent(ratios.change)}, the median ` +
         `of ${w.rounds.length} rounds: ${w.rounds.map((x) => percent(x.change)).join(', ')}; issue 14's bound is 5%); ` +
         `${fixed(w.median.sealing.opsPerSec, 1)} reveals/s, p99 ${fixed(w.median.sealing.p99Ms, 2)} ms; ` +
         `seal lag p50 ${fixed(w.lag.p50Ms, 0)} ms, max ${fixed(w.lag.maxMs, 0)} ms over ${w.lag.rows} rows; ` +
-        `a reveal with its row sealed used ${percent(w.share.cpu)} CPU in this process and ${percent(w.share.wal)} WAL ` +
+        `a reveal with its row sealed used ${percent(w.share.cpu)} CPU in this process, ` +
+        (w.share.machineCpu === undefined ? '' : `${percent(w.share.machineCpu)} CPU machine-wide, `) +
+        `and ${percent(w.share.wal)} WAL ` +
         'over one without the sealer (every round)',
     );
   }

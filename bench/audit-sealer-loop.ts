@@ -15,6 +15,7 @@
  * still open, so this pairs each row with its own leaf or one of its group's neighbours. Rows
  * left when the cell ends are sealed by the same loop, and their lag counts in full.
  */
+import { readFileSync } from 'node:fs';
 import type { RegistryHandle } from '../src/main.js';
 import { sealEverything, sealPass } from './audit-seal-workload.js';
 import { type CellResult, drive } from './load.js';
@@ -38,19 +39,46 @@ export interface SealerRound {
  * Resources a cell used, to set the sealer's cost against a reveal's in amounts of work rather
  * than in throughput, which on a shared machine moves by more than the sealer's cost: this
  * process's CPU time (on PGlite the database's too; CPU, not event-loop time, which counts the
- * time the loop waits for a core) and the WAL the database wrote.
+ * time the loop waits for a core), the whole machine's (so PostgreSQL's too) and the WAL the
+ * database wrote.
  */
 export interface CellUse {
   /** Reveals the figures cover. */
   reveals: number;
   cpuMs: number;
+  /** Every core's busy time, whoever used it (Linux's /proc/stat); absent where it cannot be read. */
+  machineCpuMs?: number;
   walBytes: number;
 }
 
-/** The sealer's cost over a reveal's, both summed over every round: 0.05 is 5% more a reveal. */
+/** The sealer's cost over a reveal's, each summed over every round: 0.05 is 5% more a reveal. */
 export interface SealerShare {
   cpu: number;
+  /** Absent where the machine's CPU time cannot be read. */
+  machineCpu?: number;
   wal: number;
+}
+
+/** The kernel's unit for /proc/stat's times, fixed at 100 a second for user space on Linux. */
+const USER_HZ = 100;
+
+/**
+ * The machine's busy CPU time so far, in ms over every core: user, nice, system, irq and softirq,
+ * not idle, iowait or the time a hypervisor stole. Undefined where /proc/stat cannot be read.
+ */
+function machineCpuMs(): number | undefined {
+  try {
+    const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const busy = [user, nice, system, irq, softirq].reduce<number>((a, t) => a + (t ?? Number.NaN), 0);
+    return Number.isFinite(busy) ? (busy * 1000) / USER_HZ : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface SealerCellResult {
@@ -76,16 +104,25 @@ async function using<T>(
 ): Promise<{ result: T & { reveals: number }; use: CellUse }> {
   const walBefore = await wal();
   const cpuBefore = process.cpuUsage();
+  const machineBefore = machineCpuMs();
   const result = await run();
   const cpu = process.cpuUsage(cpuBefore);
+  const machineAfter = machineCpuMs();
   const walBytes = Number((await wal()) - walBefore);
-  return { result, use: { reveals: result.reveals, cpuMs: (cpu.user + cpu.system) / 1000, walBytes } };
+  const machine =
+    machineBefore === undefined || machineAfter === undefined
+      ? {}
+      : { machineCpuMs: machineAfter - machineBefore };
+  return {
+    result,
+    use: { reveals: result.reveals, cpuMs: (cpu.user + cpu.system) / 1000, ...machine, walBytes },
+  };
 }
 
-/** Σ sealing per reveal over Σ plain per reveal, less one. */
-function shareOf(rounds: readonly SealerRound[], key: 'cpuMs' | 'walBytes'): number {
+/** Σ sealing per reveal over Σ plain per reveal, less one; NaN when a cell lacks the figure. */
+function shareOf(rounds: readonly SealerRound[], key: 'cpuMs' | 'machineCpuMs' | 'walBytes'): number {
   const per = (uses: CellUse[]) =>
-    uses.reduce((a, u) => a + u[key], 0) / uses.reduce((a, u) => a + u.reveals, 0);
+    uses.reduce((a, u) => a + (u[key] ?? Number.NaN), 0) / uses.reduce((a, u) => a + u.reveals, 0);
   return per(rounds.map((r) => r.sealingUse)) / per(rounds.map((r) => r.plainUse)) - 1;
 }
 
@@ -173,7 +210,11 @@ export async function revealWithSealer(
     const change = sealing.cell.opsPerSec / plain.opsPerSec - 1;
     rounds.push({ plain, sealing: sealing.cell, change, plainUse, sealingUse });
     const perReveal = (u: CellUse) =>
-      `${((u.cpuMs * 1000) / u.reveals).toFixed(1)} µs of CPU here, ${(u.walBytes / u.reveals).toFixed(0)} B of WAL`;
+      `${((u.cpuMs * 1000) / u.reveals).toFixed(1)} µs of CPU here` +
+      (u.machineCpuMs === undefined
+        ? ''
+        : ` (${((u.machineCpuMs * 1000) / u.reveals).toFixed(1)} µs machine-wide)`) +
+      `, ${(u.walBytes / u.reveals).toFixed(0)} B of WAL`;
     progress(
       `sealer round ${r + 1}: ${plain.opsPerSec.toFixed(1)} reveals/s without, ${sealing.cell.opsPerSec.toFixed(1)} with ` +
         `(${(change * 100).toFixed(1)}%); a reveal used ${perReveal(plainUse)} without, ${perReveal(sealingUse)} with`,
@@ -182,7 +223,12 @@ export async function revealWithSealer(
   const median = [...rounds].sort((a, b) => a.change - b.change)[Math.floor(rounds.length / 2)]!;
   lags.sort((a, b) => a - b);
   const lag = { rows: lags.length, p50Ms: percentile(lags, 0.5), maxMs: lags.at(-1) ?? Number.NaN };
-  const share = { cpu: shareOf(rounds, 'cpuMs'), wal: shareOf(rounds, 'walBytes') };
+  const machineCpu = shareOf(rounds, 'machineCpuMs');
+  const share = {
+    cpu: shareOf(rounds, 'cpuMs'),
+    ...(Number.isNaN(machineCpu) ? {} : { machineCpu }),
+    wal: shareOf(rounds, 'walBytes'),
+  };
   return { concurrency, intervalMs: options.intervalMs, rounds, median, passes, lag, share };
 }
 
