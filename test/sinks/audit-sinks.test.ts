@@ -28,6 +28,7 @@ import {
   testConfig,
 } from '../helpers/backends.js';
 import { HAS_OPENSSL, selfSignedCert } from '../helpers/self-signed-cert.js';
+import { octetCountedReader } from '../helpers/syslog-frames.js';
 import { waitUntil } from '../helpers/wait.js';
 import { seedTenant, startServer } from '../http/helpers.js';
 
@@ -247,20 +248,8 @@ describeEachBackend('audit sinks', (backend) => {
     const connections = new Set<import('node:net').Socket>();
     const onSocket = (socket: import('node:net').Socket) => {
       connections.add(socket);
-      let buffered = Buffer.alloc(0);
-      socket.on('data', (chunk: Buffer) => {
-        buffered = Buffer.concat([buffered, chunk]);
-        // RFC 6587 octet counting: MSG-LEN SP SYSLOG-MSG, MSG-LEN in octets.
-        for (;;) {
-          const space = buffered.indexOf(0x20);
-          if (space < 0) return;
-          const length = Number(buffered.subarray(0, space).toString('ascii'));
-          expect(Number.isInteger(length) && length > 0).toBe(true);
-          if (buffered.length < space + 1 + length) return;
-          messages.push(buffered.subarray(space + 1, space + 1 + length).toString('utf8'));
-          buffered = buffered.subarray(space + 1 + length);
-        }
-      });
+      const read = octetCountedReader();
+      socket.on('data', (chunk: Buffer) => messages.push(...read(chunk)));
     };
     const server: TcpServer = certificate
       ? createTlsServer({ key: certificate.key, cert: certificate.cert }, onSocket)
