@@ -3,7 +3,7 @@
  * real syslog collector (node:net), fed by the registry from its sealed access log.
  */
 
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
@@ -325,8 +325,10 @@ describeEachBackend('audit sinks', (backend) => {
     const junk = writeCa(
       '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
     );
-    const secret = 'MC4CAQAwBQYDK2VwBCIEIBq1c2VjcmV0LWtleS1tYXRlcmlhbC1oZXJlLTAwMA==';
-    const notAKey = writeCa(`-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`);
+    // A real private key, made here, of no certificate in the test: its text must not be quoted.
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const secret = key.split('\n')[1]!;
+    const notAKey = writeCa(key);
     expect(await startWith({ caFile: missing })).toBe(
       `audit sink siem: tls.caFile ${missing} cannot be read (ENOENT)`,
     );
