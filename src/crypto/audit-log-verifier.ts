@@ -95,8 +95,8 @@ export interface AuditVerifyInput {
   /**
    * Opens the export's lines. Called once for a log that verifies, and up to twice more only to
    * diagnose one whose entries do not hash to its root and whose hints do not settle which entry is
-   * wrong, or once more when two entries may be of one row: so it must give the same lines each time (`() => lines` for an array, a fresh file
-   * stream for a file).
+   * wrong, or once more when two entries may be of one row: so it must give the same lines each
+   * time (`() => lines` for an array, a fresh file stream for a file).
    */
   lines: () => AuditExportLines;
   /** A signed checkpoint the verifier holds; the export must contain its tree. */
@@ -664,7 +664,7 @@ interface Chunk {
   flags: Uint8Array;
 }
 
-/** Per leaf index: the entry's hash, the export's hint, its row id's print and the flags above, 73 bytes a leaf. */
+/** Per leaf index: the entry's hash, the export's hint, its row id's print and the flags above: 73 bytes. */
 class LeafTable {
   readonly #chunks = new Map<number, Chunk>();
 
